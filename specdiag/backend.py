@@ -1,0 +1,103 @@
+"""Array backends (NumPy on CPU, CuPy on GPU), device selection and seeded generators.
+
+CuPy is imported lazily, only when a GPU is asked for or probed. Set ``SPECDIAG_DISABLE_GPU=1``
+to make ``auto`` always pick the CPU (as PyLops does with its own variable).
+
+Reproducibility: every random stream is derived from the user's seed and a key that names what it
+is for (:data:`MATRIX_STREAM`, index i), never from global state, so results do not depend on
+batch size, chunking, worker count or the order in which matrices are computed.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+DEVICES = ("auto", "cpu", "gpu")
+
+#: first element of every spawn key: which random stream a generator belongs to
+MATRIX_STREAM = 0
+INPUT_STREAM = 1
+CALIBRATION_STREAM = 2
+
+
+@functools.lru_cache(maxsize=1)
+def cupy_module() -> Any | None:
+    """CuPy if it imports and sees at least one CUDA device, else None."""
+    if os.environ.get("SPECDIAG_DISABLE_GPU", "").strip() not in ("", "0"):
+        return None
+    try:
+        import cupy  # noqa: PLC0415 (optional dependency, imported lazily)
+
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return None
+    except Exception:  # ImportError, CUDA driver errors: no usable GPU either way
+        return None
+    return cupy
+
+
+def gpu_available() -> bool:
+    return cupy_module() is not None
+
+
+def resolve_device(device: str) -> str:
+    """Map ``auto|cpu|gpu`` to ``cpu`` or ``gpu``; ``gpu`` without CuPy/GPU is an InputError."""
+    device = device.lower()
+    if device not in DEVICES:
+        raise InputError(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
+    if device == "auto":
+        return "gpu" if gpu_available() else "cpu"
+    if device == "gpu" and not gpu_available():
+        raise InputError(
+            "--device gpu needs CuPy and a CUDA device, and none was found: "
+            "install with `pip install 'specdiag[gpu]'` on a CUDA machine, or use --device cpu"
+        )
+    return device
+
+
+def array_module(device: str):
+    """numpy for ``cpu``, cupy for ``gpu`` (device already resolved)."""
+    return cupy_module() if device == "gpu" else np
+
+
+def to_host(x) -> np.ndarray:
+    """A NumPy array from a NumPy or CuPy array."""
+    if isinstance(x, np.ndarray):
+        return x
+    get = getattr(x, "get", None)
+    return get() if get is not None else np.asarray(x)
+
+
+def seed_sequence(seed: int, *key: int) -> np.random.SeedSequence:
+    """The SeedSequence for stream ``key`` under ``seed``, equal to spawning children by index."""
+    return np.random.SeedSequence(seed, spawn_key=tuple(int(k) for k in key))
+
+
+def host_rng(seed: int, *key: int) -> np.random.Generator:
+    """A NumPy generator (PCG64) for stream ``key`` under ``seed``."""
+    return np.random.Generator(np.random.PCG64(seed_sequence(seed, *key)))
+
+
+def device_rng(seed: int, *key: int, device: str = "cpu"):
+    """A generator with a ``standard_normal(shape, dtype=...)`` and ``random(shape, dtype=...)``
+    method on the given device.
+
+    On GPU this is a CuPy RandomState using Philox (cheap to create, counter-based) seeded from the
+    same SeedSequence: deterministic per (seed, key), but a different stream than on CPU.
+    """
+    if device != "gpu":
+        return host_rng(seed, *key)
+    cp = cupy_module()
+    state = int(seed_sequence(seed, *key).generate_state(1, np.uint64)[0])
+    return cp.random.RandomState(state, method=cp.cuda.curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
+
+
+def validate_seed(seed: int) -> int:
+    if seed < 0:
+        raise InputError(f"--seed must be a non-negative integer, got {seed}")
+    return seed

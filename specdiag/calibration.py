@@ -1,0 +1,88 @@
+"""The divisor s of the ``rescaled`` init: the paper's formula, or a finite-n calibration (SPEC 3).
+
+calibrated: s is the coverage-quantile of rho for Glorot at width n, so P(rho(W/s) <= 1) = coverage.
+Complex: exact, by inverting Kostlan's CDF. Real: no closed form, so a Monte Carlo quantile of
+Glorot radii (double precision) drawn from their own random stream, with a distribution-free 95%
+interval from order statistics; cached on disk per (n, coverage, seed, samples).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from . import theory
+from .backend import CALIBRATION_STREAM
+from .errors import InputError
+from .inits import Ensemble, InitOptions, Rescaling
+
+
+def cache_dir() -> Path:
+    """$SPECDIAG_CACHE_DIR, else $XDG_CACHE_HOME/specdiag, else ~/.cache/specdiag."""
+    root = os.environ.get("SPECDIAG_CACHE_DIR")
+    if root:
+        return Path(root)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "specdiag"
+
+
+def rescale_factor(n: int, field: str, options: InitOptions) -> Rescaling:
+    if options.rescale == "paper":
+        return Rescaling(theory.paper_scale(n), "paper", "paper formula s_n (asymptotic)")
+    if field == "complex":
+        s = theory.calibrated_scale_complex(n, options.coverage)
+        return Rescaling(s, "calibrated", "Kostlan exact quantile", coverage=options.coverage)
+    return real_calibration(n, options.coverage, options.seed, options.calibration_samples)
+
+
+def quantile_with_ci(values: np.ndarray, p: float, level: float = 0.95) -> tuple[float, float, float]:
+    """The p-quantile of values and a distribution-free CI from binomial order statistics."""
+    x = np.sort(values)
+    m = x.size
+    lo_rank = int(stats.binom.ppf((1 - level) / 2, m, p))
+    hi_rank = int(stats.binom.ppf(1 - (1 - level) / 2, m, p))
+    q = float(np.quantile(x, p))
+    return q, float(x[max(lo_rank - 1, 0)]), float(x[min(hi_rank, m - 1)])
+
+
+def real_calibration(n: int, coverage: float, seed: int, samples: int) -> Rescaling:
+    """Monte Carlo calibration for real Glorot, cached on disk (the sampling costs seconds)."""
+    if samples < 100:
+        raise InputError(f"--calibration-samples must be at least 100 for a usable quantile, got {samples}")
+    path = cache_dir() / f"calibration-real-n{n}-p{coverage:.6g}-seed{seed}-m{samples}.json"
+    try:
+        cached = json.loads(path.read_text())
+        return Rescaling(**{**cached, "factor_ci95": tuple(cached["factor_ci95"])})
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    from .spectra import sample_radii  # noqa: PLC0415
+
+    glorot = Ensemble("glorot", n, "real", "gaussian", std=1 / math.sqrt(n))
+    # Matrices come from their own stream, never the one the user's run samples, so the
+    # calibration is independent of the matrices it is applied to.
+    radii = sample_radii(glorot, samples, seed=_calibration_seed(seed), precision="double", device="cpu")
+    s, lo, hi = quantile_with_ci(radii, coverage)
+    result = Rescaling(
+        s,
+        "calibrated",
+        f"Monte Carlo quantile of {samples} real Glorot radii",
+        coverage=coverage,
+        samples=samples,
+        coverage_stderr=math.sqrt(coverage * (1 - coverage) / samples),
+        factor_ci95=(lo, hi),
+    )
+    try:
+        from .report import write_json_atomic  # noqa: PLC0415
+
+        write_json_atomic(path, result.as_dict())
+    except OSError:
+        pass  # a read-only cache only costs a recomputation
+    return result
+
+
+def _calibration_seed(seed: int) -> int:
+    return int(np.random.SeedSequence(seed, spawn_key=(CALIBRATION_STREAM,)).generate_state(1, np.uint32)[0])
