@@ -167,8 +167,10 @@ def rich_table(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
     from rich.table import Table  # noqa: PLC0415
 
     table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    rows = [list(row) for row in rows]
     for i, name in enumerate(header):
-        table.add_column(name, justify="left" if i == 0 else "right")
+        textual = i == 0 or all(isinstance(row[i], str) for row in rows)
+        table.add_column(name, justify="left" if textual else "right")
     for row in rows:
         table.add_row(*(fmt_value(v) for v in row))
     return table

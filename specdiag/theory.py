@@ -76,11 +76,17 @@ def limit_gumbel_cdf(x, field: str):
     return np.exp(-weight * np.exp(-x))
 
 
-def asymptotic_law(n: int, field: str):
-    """The asymptotic (Rider / Rider-Sinclair) law of rho as a frozen scipy Gumbel distribution."""
+def asymptotic_params(n: int, field: str) -> tuple[float, float]:
+    """(loc, scale) of the asymptotic Gumbel law of rho in radius units (n >= 164)."""
     check_field(field)
     b = rider_scale(n)
-    return stats.gumbel_r(loc=rider_location(n) + b * LIMIT_GUMBEL_LOC[field], scale=b)
+    return rider_location(n) + b * LIMIT_GUMBEL_LOC[field], b
+
+
+def asymptotic_law(n: int, field: str):
+    """The asymptotic (Rider / Rider-Sinclair) law of rho as a frozen scipy Gumbel distribution."""
+    loc, scale = asymptotic_params(n, field)
+    return stats.gumbel_r(loc=loc, scale=scale)
 
 
 def check_field(field: str) -> str:

@@ -1,0 +1,301 @@
+"""The ``specdiag`` command line: parse options, call the library, print or write the result.
+
+Conventions for every command: human tables on stdout by default; ``--format json`` prints exactly
+one JSON document on stdout; progress and messages go to stderr, and progress only when stderr is
+a terminal; bad input is one line on stderr and exit code 2, with no partial output files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from . import theory
+from .backend import resolve_device, validate_seed
+from .errors import InputError
+from .inits import INITS, InitOptions, make_ensemble
+from .report import (
+    atomic_write_text,
+    check_format,
+    csv_document,
+    json_document,
+    prepare_out_dir,
+    rich_table,
+    run_metadata,
+    write_json_atomic,
+)
+
+app = typer.Typer(
+    name="specdiag",
+    help="Spectral diagnostics for recurrent weight matrices: the Glorot spectral edge, its Gumbel law, "
+    "and the hidden-state explosion it causes. See `specdiag COMMAND --help`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+def command(name: str | None = None):
+    """Register a Typer command whose InputError/overflow becomes one line on stderr and exit 2."""
+
+    def decorate(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            try:
+                return func(*args, **kwargs)
+            except InputError as exc:
+                stderr.print(f"error: {exc}", markup=False, highlight=False)
+                raise typer.Exit(2) from None
+            except KeyboardInterrupt:
+                stderr.print("interrupted", markup=False)
+                raise typer.Exit(130) from None
+
+        return app.command(name or func.__name__.replace("_", "-"))(wrapper)
+
+    return decorate
+
+
+@contextlib.contextmanager
+def progress(total: int, description: str, enabled: bool):
+    """A rich progress bar on stderr yielding ``advance(k)``; a no-op when disabled.
+
+    Refreshes without a background thread so worker processes can be forked safely.
+    """
+    if not enabled or total <= 1 or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=stderr, auto_refresh=False, transient=True,
+    )
+    with bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(k: int = 1):
+            bar.advance(task, k)
+            bar.refresh()
+
+        bar.refresh()
+        yield advance
+
+
+def emit_json(doc: dict) -> None:
+    try:
+        text = json_document(doc)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def parse_int_list(text: str, name: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise InputError(f"{name} must be an integer or a comma-separated list of integers, got {text!r}") from None
+    if not values:
+        raise InputError(f"{name} is empty: give at least one value")
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# Options shared by every command that samples matrices
+# ---------------------------------------------------------------------------------------------
+
+N = Annotated[int, typer.Option("--n", help="Width n of the n x n recurrent matrix.")]
+Init = Annotated[str, typer.Option("--init", help=f"Initialization: {', '.join(INITS)} (see `specdiag inits`).")]
+Field = Annotated[str, typer.Option("--field", help="real or complex entries (Gaussian inits; diagonal inits are complex).")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed; matrix i uses the stream (seed, i), whatever the batching.")]
+Device = Annotated[str, typer.Option("--device", help="cpu, gpu (CuPy) or auto (GPU if available; SPECDIAG_DISABLE_GPU=1 forbids it).")]
+Precision = Annotated[str, typer.Option("--precision", help="Eigenvalue precision: single (float32, ample for radii) or double.")]
+Workers = Annotated[Optional[int], typer.Option("--workers", help="CPU worker processes (default: all cores), one BLAS thread each.")]
+ChunkSize = Annotated[Optional[int], typer.Option("--chunk-size", help="Matrices per task (bounds memory; does not change results).")]
+Rmin = Annotated[float, typer.Option("--rmin", help="lru: smallest eigenvalue modulus.")]
+Rmax = Annotated[float, typer.Option("--rmax", help="lru: largest eigenvalue modulus.")]
+MaxPhase = Annotated[float, typer.Option("--max-phase", help="lru: largest eigenvalue phase (radians).")]
+Rescale = Annotated[str, typer.Option("--rescale", help="rescaled: paper (s_n, n >= 164) or calibrated (finite-n, any n).")]
+Coverage = Annotated[float, typer.Option("--coverage", help="calibrated: target P(rho <= 1) of the rescaled init.")]
+CalibrationSamples = Annotated[int, typer.Option("--calibration-samples", help="calibrated, real: Monte Carlo radii for the quantile (cached).")]
+Format = Annotated[str, typer.Option("--format", "-f", help="Output: table (human), json (one document on stdout) or csv.")]
+Out = Annotated[Optional[Path], typer.Option("--out", help="Directory to write results and run.json into (created if needed).")]
+Plot = Annotated[Optional[Path], typer.Option("--plot", help="Also draw a figure to this file (.png, .pdf or .svg).")]
+
+
+def init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples) -> InitOptions:
+    return InitOptions(rmin=rmin, rmax=rmax, max_phase=max_phase, rescale=rescale, coverage=coverage, seed=seed, calibration_samples=calibration_samples)
+
+
+def check_plot_path(plot: Path | None) -> Path | None:
+    if plot is None:
+        return None
+    if plot.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise InputError(f"--plot {str(plot)!r} must end in .png, .pdf or .svg")
+    prepare_out_dir(plot.parent if str(plot.parent) else Path("."))
+    return plot
+
+
+def describe_rescaling(ensemble) -> str | None:
+    r = ensemble.rescaling
+    if r is None:
+        return None
+    text = f"rescaled by s = {r.factor:.6f} ({r.source}"
+    if r.coverage is not None:
+        text += f", target coverage {r.coverage}"
+    if r.samples:
+        text += f", coverage s.e. {r.coverage_stderr:.4f}, 95% CI for s [{r.factor_ci95[0]:.5f}, {r.factor_ci95[1]:.5f}]"
+    return text + ")"
+
+
+# ---------------------------------------------------------------------------------------------
+# radius
+# ---------------------------------------------------------------------------------------------
+
+
+@command()
+def radius(
+    n: N = 500,
+    samples: Annotated[int, typer.Option("--samples", help="Number of matrices.")] = 100,
+    init: Init = "glorot",
+    field: Field = "real",
+    seed: Seed = 0,
+    device: Device = "auto",
+    precision: Precision = "single",
+    workers: Workers = None,
+    chunk_size: ChunkSize = None,
+    rmin: Rmin = 0.4,
+    rmax: Rmax = 0.9,
+    max_phase: MaxPhase = math.pi,
+    rescale: Rescale = "paper",
+    coverage: Coverage = 0.9,
+    calibration_samples: CalibrationSamples = 1000,
+    fmt: Format = "table",
+    out: Out = None,
+    plot: Plot = None,
+):
+    """Sample matrices and report the statistics of their spectral radii, with theory beside."""
+    from .spectra import radius_stats, real_dtype, sample_radii  # noqa: PLC0415
+
+    check_format(fmt)
+    validate_seed(seed)
+    real_dtype(precision)
+    if samples < 1:
+        raise InputError(f"--samples must be at least 1, got {samples}")
+    dev = resolve_device(device)
+    out = prepare_out_dir(out)
+    plot = check_plot_path(plot)
+    ensemble = make_ensemble(init, n, field, init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples))
+    start = time.perf_counter()
+    with progress(samples, f"radius n={n}", fmt != "json") as advance:
+        radii = sample_radii(ensemble, samples, seed, precision=precision, device=dev, workers=workers, chunk_size=chunk_size, on_progress=advance)
+    elapsed = time.perf_counter() - start
+    stats = radius_stats(radii)
+    predicted = theory.predicted_radius_law(ensemble.kind, ensemble.field, n, ensemble.gain, ensemble.params)
+    rider = theory.rider_location(n) if n > theory.LAST_UNDEFINED_N else None
+    doc = {
+        "command": "radius",
+        "n": n,
+        "samples": samples,
+        "init": init,
+        "field": ensemble.field,
+        "device": dev,
+        "precision": precision,
+        "seed": seed,
+        "stats": stats,
+        "theory": predicted,
+        "rider_location": rider,
+        "rescaling": ensemble.rescaling.as_dict() if ensemble.rescaling else None,
+        "radii": radii,
+        "elapsed_s": elapsed,
+        "matrices_per_s": samples / elapsed if elapsed > 0 else None,
+    }
+    parameters = {k: doc[k] for k in ("n", "samples", "init", "field", "device", "precision", "seed")}
+    parameters.update(workers=workers, chunk_size=chunk_size, rmin=rmin, rmax=rmax, max_phase=max_phase, rescale=rescale, coverage=coverage)
+    if out is not None:
+        atomic_write_text(out / "radii.csv", csv_document(["index", "radius"], enumerate(radii)))
+        write_json_atomic(out / "run.json", {**run_metadata("radius", parameters, device=dev, elapsed_s=elapsed), "stats": stats, "theory": predicted, "rescaling": doc["rescaling"]})
+    if plot is not None:
+        from .plots import radius_figure, save_figure  # noqa: PLC0415
+
+        save_figure(radius_figure(radii, n=n, field=ensemble.field, init=init, curves=theory_curves(ensemble, radii)), plot)
+    if fmt == "json":
+        emit_json(doc)
+    elif fmt == "csv":
+        sys.stdout.write(csv_document(["index", "radius"], enumerate(radii)))
+    else:
+        rows = [(key, stats[key], predicted.get(key) if predicted else None) for key in ("mean", "std", "q05", "median", "q95", "p_above_1")]
+        rows += [("min", stats["min"], None), ("max", stats["max"], None)]
+        source = predicted["source"] if predicted else "no closed form at this n"
+        caption = [f"{samples} matrices in {elapsed:.2f} s ({samples / elapsed:.1f} matrices/s) on {dev}, {precision} precision, seed {seed}"]
+        if rider is not None:
+            caption.append(f"Rider location 1 + sqrt(g_n/4n) = {rider:.5f}")
+        if (text := describe_rescaling(ensemble)) is not None:
+            caption.append(text)
+        stdout.print(rich_table(f"spectral radius: {init}, {ensemble.field}, n = {n}", ["statistic", "sample", f"theory ({source})"], rows, caption="\n".join(caption)))
+        for path in filter(None, (out, plot)):
+            stderr.print(f"wrote {path}", markup=False)
+
+
+def theory_curves(ensemble, radii) -> list:
+    """Theoretical densities to overlay on a radius histogram, where they exist."""
+    from scipy import stats as sstats  # noqa: PLC0415
+
+    lo, hi = float(np.min(radii)), float(np.max(radii))
+    pad = 0.25 * (hi - lo) + 1e-3
+    x = np.linspace(max(lo - pad, 1e-6), hi + pad, 300)
+    gain = ensemble.gain
+    curves = []
+    if ensemble.kind == "gaussian" and ensemble.field == "complex":
+        curves.append((x, theory.kostlan_pdf(x / gain, ensemble.n) / gain, "Kostlan exact"))
+    if ensemble.kind == "gaussian" and ensemble.n > theory.LAST_UNDEFINED_N:
+        loc, scale = theory.asymptotic_params(ensemble.n, ensemble.field)
+        name = "Rider" if ensemble.field == "complex" else "Rider-Sinclair"
+        curves.append((x, sstats.gumbel_r.pdf(x / gain, loc, scale) / gain, f"{name} asymptotic"))
+    return curves
+
+
+# ---------------------------------------------------------------------------------------------
+# inits
+# ---------------------------------------------------------------------------------------------
+
+
+@command()
+def inits(fmt: Format = "table"):
+    """List every initialization with its definition."""
+    check_format(fmt, ("table", "json"))
+    rows = [(spec.name, ", ".join(spec.fields), spec.formula) for spec in INITS.values()]
+    if fmt == "json":
+        emit_json({"command": "inits", "inits": [{"name": a, "fields": b.split(", "), "formula": c} for a, b, c in rows]})
+    else:
+        stdout.print(rich_table("initializations", ["name", "fields", "definition"], rows))
+
+
+def main():
+    """Console entry point: like ``app()``, but Click's usage errors become one line too."""
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:  # Click's UsageError/BadParameter (typer re-raises them here)
+        if not hasattr(exc, "format_message") or not hasattr(exc, "exit_code"):
+            raise
+        if not exc.format_message():  # no_args_is_help: the help text was the message
+            sys.exit(exc.exit_code)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        stderr.print(f"error: {exc.format_message()}{hint}", markup=False, highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,132 @@
+"""Figures with matplotlib's object API (Figure + Agg canvas, no pyplot global state).
+
+Panel functions draw onto a given Axes; figure functions build a Figure from arrays, so the same
+arrays (saved in a run directory) always redraw the same figure. ``save_figure`` writes atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .report import atomic_write_bytes
+
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+COLORS = {"real": "#1f77b4", "complex": "#d62728", "glorot": "#1f77b4", "rescaled": "#2ca02c", "theory": "#222222"}
+#: largest log10 value drawn on a true log axis; above it the axis shows log10 values (float64 range)
+LOG_AXIS_LIMIT = 300.0
+VECTOR_FORMATS = ("pdf", "svg")
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, width: float = 4.0, height: float = 3.2):
+    """A Figure with an Agg canvas and a grid of Axes (always a 2-D array)."""
+    import matplotlib  # noqa: PLC0415
+
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def save_figure(fig: Figure, path: Path | str, dpi: int = 150) -> Path:
+    """Render to memory, then write atomically; the format follows the file suffix."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    buffer = io.BytesIO()
+    metadata = {"Software": None} if fmt == "png" else ({"Creator": None, "Producer": None, "CreationDate": None} if fmt == "pdf" else {"Date": None})
+    fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def radius_density_panel(ax, radii, *, title: str = "", color: str = COLORS["real"], label: str = "sample", curves=()):
+    """Histogram (density) of sampled radii, optional theoretical densities, and the line rho = 1.
+
+    curves: iterable of (x, density, label) drawn as lines.
+    """
+    radii = np.asarray(radii, dtype=float)
+    bins = max(10, min(60, int(2 * math.sqrt(radii.size))))
+    ax.hist(radii, bins=bins, density=True, alpha=0.45, color=color, label=f"{label} ({radii.size})")
+    styles = ["-", "--", ":"]
+    for i, (x, y, name) in enumerate(curves):
+        ax.plot(x, y, styles[i % 3], color=COLORS["theory"], lw=1.3, label=name)
+    ax.axvline(1.0, color="black", lw=1, ls="--", label=r"$\rho = 1$")
+    ax.set_xlabel(r"spectral radius $\rho(W)$")
+    ax.set_ylabel("density")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="upper right")
+    return ax
+
+
+def norm_curves_panel(ax, steps, log10_mean, log10_std=None, *, ylabel: str, xlabel: str, title: str = "", color=None, exact=None, max_lines: int = 100):
+    """One line per matrix (log10 of the mean norm over inputs) with a +-1 sd band, log y.
+
+    Values beyond float64 are shown as log10 on a linear axis, labelled so.
+    """
+    steps = np.asarray(steps)
+    curves = np.atleast_2d(np.asarray(log10_mean, dtype=float))
+    bands = None if log10_std is None else np.atleast_2d(np.asarray(log10_std, dtype=float))
+    top = max(float(np.nanmax(curves)), float(np.nanmax(exact)) if exact is not None else -np.inf)
+    true_log = top < LOG_AXIS_LIMIT
+    transform = (lambda v: 10.0**v) if true_log else (lambda v: v)  # noqa: E731
+    color = color or COLORS["glorot"]
+    for i in range(min(curves.shape[0], max_lines)):
+        ax.plot(steps, transform(curves[i]), color=color, lw=0.6, alpha=0.5)
+        if bands is not None:
+            ax.fill_between(steps, transform(curves[i] - bands[i]), transform(curves[i] + bands[i]), color=color, alpha=0.05, lw=0)
+    if exact is not None:
+        ax.plot(steps, transform(np.asarray(exact)), color=COLORS["theory"], lw=1.5, ls="--", label="exact RMS expectation")
+        ax.legend(loc="upper left")
+    if true_log:
+        ax.set_yscale("log")
+        ax.set_ylabel(ylabel)
+    else:
+        ax.set_ylabel(f"log10 {ylabel}")
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def eigenvalue_panel(ax, eigenvalues, *, title: str = "", color: str = COLORS["real"]):
+    """Eigenvalues in the complex plane with the unit circle; the largest modulus is marked."""
+    w = np.asarray(eigenvalues)
+    theta = np.linspace(0, 2 * np.pi, 400)
+    ax.plot(np.cos(theta), np.sin(theta), color="black", lw=1, ls="--", label="unit circle")
+    ax.scatter(w.real, w.imag, s=3, color=color, alpha=0.6, lw=0)
+    top = int(np.argmax(np.abs(w)))
+    ax.scatter([w[top].real], [w[top].imag], s=30, facecolors="none", edgecolors="black", label=rf"$\rho$ = {abs(w[top]):.4f}")
+    ax.set_aspect("equal")
+    ax.set_xlabel(r"Re $\lambda$")
+    ax.set_ylabel(r"Im $\lambda$")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="upper right")
+    return ax
+
+
+def radius_figure(radii, *, n: int, field: str, init: str, curves=()) -> Figure:
+    """A single radius-density panel (``radius --plot``, ``fit-gumbel --plot``)."""
+    fig, axes = new_figure()
+    radius_density_panel(axes[0, 0], radii, title=f"{init}, {field}, n = {n}", color=COLORS[field], curves=curves)
+    return fig
+
+
+def norm_figure(steps, log10_mean, log10_std, *, ylabel: str, xlabel: str, title: str, exact=None) -> Figure:
+    """A single norm-vs-step panel (``trajectory --plot``, ``hidden --plot``)."""
+    fig, axes = new_figure(width=5.0)
+    norm_curves_panel(axes[0, 0], steps, log10_mean, log10_std, ylabel=ylabel, xlabel=xlabel, title=title, exact=exact)
+    return fig
