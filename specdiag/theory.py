@@ -224,18 +224,20 @@ def calibrated_scale_complex(n: int, coverage: float) -> float:
 def log_q(n: int, k):
     """log Q_{n,k}, exact, vectorized in k >= 0, evaluated in log space (no overflow at large k).
 
-    Q_{n,k} = [n(n+1)...(n+k+1) - n(n-1)...(n-k-1)] / ((k+1)(k+2) n^{k+1}).
+    Q_{n,k} = [n(n+1)...(n+k+1) - n(n-1)...(n-k-1)] / ((k+1)(k+2) n^{k+1})
+            = n [prod_{i<=k+1} (1 + i/n) - prod_{i<=k+1} (1 - i/n)] / ((k+1)(k+2)).
+    Both products are accumulated as sums of logs (log1p, atanh) so that their near-cancellation
+    at small k costs no precision.
     """
-    k = np.asarray(k, dtype=float)
+    k = np.asarray(k, dtype=np.int64)
     if np.any(k < 0):
         raise InputError("the power k must be non-negative")
-    rising = special.gammaln(n + k + 2) - special.gammaln(n)  # log n(n+1)...(n+k+1)
-    has_zero = k + 1 >= n  # n(n-1)...(n-k-1) contains the factor 0
-    kk = np.where(has_zero, 0.0, k)
-    falling = special.gammaln(n + 1) - special.gammaln(n - kk - 1)  # log n(n-1)...(n-k-1)
-    with np.errstate(divide="ignore"):
-        diff = rising + np.where(has_zero, 0.0, np.log(-np.expm1(falling - rising)))
-    return diff - np.log((k + 1) * (k + 2)) - (k + 1) * math.log(n)
+    i = np.arange(1, int(k.max(initial=0)) + 2, dtype=float)
+    log_plus = np.cumsum(np.log1p(i / n))  # log prod_{1..j+1} (1 + i/n) at index j
+    # log(P+/P-) = sum 2 atanh(i/n); infinite once a factor (1 - i/n) is 0, i.e. k + 1 >= n
+    inside = i < n
+    gap = np.cumsum(np.where(inside, 2 * np.arctanh(np.where(inside, i / n, 0.0)), np.inf))
+    return math.log(n) + log_plus[k] + np.log(-np.expm1(-gap[k])) - np.log((k + 1.0) * (k + 2.0))
 
 
 def q_exact_fraction(n: int, k: int):

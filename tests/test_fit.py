@@ -1,0 +1,67 @@
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from specdiag import fit
+from specdiag.errors import InputError
+
+from .conftest import within_se
+
+
+def test_fit_recovers_known_gumbel():
+    loc, scale, m = 1.03, 0.012, 3000
+    x = stats.gumbel_r.rvs(loc=loc, scale=scale, size=m, random_state=np.random.default_rng(1))
+    g = fit.fit_gumbel(x)
+    within_se(g.loc, loc, scale * math.sqrt(1.1087 / m))
+    within_se(g.scale, scale, scale * math.sqrt(0.6079 / m))
+    assert g.loc_ci[0] < g.loc < g.loc_ci[1] and g.scale_ci[0] < g.scale < g.scale_ci[1]
+
+
+def test_fit_interval_coverage():
+    rng = np.random.default_rng(5)
+    cover = []
+    for _ in range(200):
+        g = fit.fit_gumbel(rng.gumbel(0.0, 1.0, 400))
+        cover.append(g.loc_ci[0] <= 0.0 <= g.loc_ci[1])
+    within_se(np.mean(cover), 0.95, math.sqrt(0.95 * 0.05 / 200))
+
+
+def test_compare_laws_complex_has_exact_and_real_does_not():
+    x = stats.gumbel_r.rvs(loc=1.035, scale=0.01, size=200, random_state=np.random.default_rng(2))
+    c = fit.compare_laws(x, 500, "complex")
+    assert c["exact"] is not None and 0 <= c["exact"]["ks_pvalue"] <= 1
+    assert c["asymptotic"]["loc"] > 1
+    r = fit.compare_laws(x, 100, "real")
+    assert r["exact"] is None and r["asymptotic"] is None
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".npy", ".txt"])
+def test_load_radii_formats(tmp_path, suffix):
+    values = np.linspace(0.9, 1.1, 12)
+    path = tmp_path / f"r{suffix}"
+    if suffix == ".npy":
+        np.save(path, values)
+    elif suffix == ".json":
+        path.write_text(json.dumps({"radii": values.tolist()}))
+    elif suffix == ".csv":
+        path.write_text("index,radius\n" + "".join(f"{i},{float(v)!r}\n" for i, v in enumerate(values)))
+    else:
+        path.write_text("\n".join(repr(float(v)) for v in values))
+    np.testing.assert_array_equal(fit.load_radii(path), values)
+
+
+def test_load_radii_errors(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        fit.load_radii(tmp_path / "missing.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(InputError):
+        fit.load_radii(tmp_path / "empty.csv")
+    (tmp_path / "nan.json").write_text(json.dumps([1.0] * 10 + ["NaN"]))
+    with pytest.raises(InputError):
+        fit.load_radii(tmp_path / "nan.json")
+    (tmp_path / "few.csv").write_text("radius\n1.0\n1.1\n")
+    with pytest.raises(InputError, match="at least 10"):
+        fit.load_radii(tmp_path / "few.csv")

@@ -1,0 +1,110 @@
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from specdiag import theory
+from specdiag.backend import MATRIX_STREAM, host_rng
+from specdiag.errors import InputError
+from specdiag.inits import INITS, InitOptions, make_ensemble
+
+from .conftest import within_se
+
+N = 200
+
+
+def entries(name, field, n=N, seed=0, **options):
+    ens = make_ensemble(name, n, field, InitOptions(**options))
+    return ens, ens.sample(host_rng(seed, MATRIX_STREAM, 0))
+
+
+@pytest.mark.parametrize("field", ["real", "complex"])
+@pytest.mark.parametrize(
+    "name,variance_factor",
+    [("glorot", 1.0), ("half", 0.5), ("truncnormal", 0.7737413035499929), ("rescaled", None)],
+)
+def test_gaussian_family_variance(name, variance_factor, field):
+    n = 400  # rescaled needs n >= 164 with the paper's formula
+    ens, w = entries(name, field, n=n)
+    if variance_factor is None:
+        variance_factor = 1 / theory.paper_scale(n) ** 2
+    assert w.shape == (n, n)
+    assert np.iscomplexobj(w) == (field == "complex")
+    sq = np.abs(w.astype(np.complex128)) ** 2 * n
+    within_se(sq.mean(), variance_factor, sq.std() / math.sqrt(sq.size))
+    if field == "complex":
+        # real and imaginary parts carry half the variance each; pseudo-variance E W^2 = 0
+        re2 = w.real.astype(float) ** 2 * n
+        within_se(re2.mean(), variance_factor / 2, re2.std() / math.sqrt(re2.size))
+        z = (w.astype(np.complex128) ** 2 * n).real
+        within_se(z.mean(), 0.0, z.std() / math.sqrt(z.size))
+
+
+def test_truncnormal_is_truncated_at_two_std():
+    _, w = entries("truncnormal", "real")
+    assert np.abs(w).max() * math.sqrt(N) <= 2.0
+    assert np.abs(w).max() * math.sqrt(N) > 1.95
+
+
+def test_truncnormal_variance_constant_is_exact():
+    phi, big_phi = stats.norm.pdf(2), stats.norm.cdf(2)
+    assert theory.TRUNCNORMAL_VARIANCE_FACTOR == pytest.approx(1 - 4 * phi / (2 * big_phi - 1), rel=1e-14)
+
+
+def test_uniform_diag_law():
+    ens, lam = entries("uniform-diag", "real", n=4000)
+    assert ens.diagonal and ens.field == "complex" and lam.shape == (4000,)
+    assert stats.kstest(np.abs(lam), "uniform").pvalue > 1e-3
+    phase = np.mod(np.angle(lam), 2 * np.pi)
+    assert stats.kstest(phase / (2 * np.pi), "uniform").pvalue > 1e-3
+
+
+def test_lru_ring_law():
+    ens, lam = entries("lru", "complex", n=4000, rmin=0.5, rmax=0.95, max_phase=1.0)
+    r = np.abs(lam)
+    assert r.min() >= 0.5 - 1e-6 and r.max() <= 0.95 + 1e-6
+    # uniform on the ring: P(|lambda| <= x) = (x^2 - rmin^2) / (rmax^2 - rmin^2)
+    cdf = lambda x: theory.diagonal_modulus_cdf(x, "lru", ens.params)  # noqa: E731
+    assert stats.kstest(r, cdf).pvalue > 1e-3
+    phase = np.angle(lam)
+    assert phase.min() >= 0 and phase.max() <= 1.0
+
+
+def test_same_seed_same_matrix_at_either_precision():
+    ens = make_ensemble("glorot", 50, "complex")
+    a = ens.sample(host_rng(3, MATRIX_STREAM, 7), np, np.float64)
+    b = ens.sample(host_rng(3, MATRIX_STREAM, 7), np, np.float32)
+    assert b.dtype == np.complex64 and a.dtype == np.complex128
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("n", [2, 64, 128, 163])
+def test_paper_rescaled_errors_cleanly_below_164(n):
+    with pytest.raises(InputError, match="--rescale calibrated"):
+        make_ensemble("rescaled", n, "real")
+
+
+def test_calibrated_rescaled_works_at_small_n():
+    ens = make_ensemble("rescaled", 16, "complex", InitOptions(rescale="calibrated", coverage=0.9))
+    assert math.isfinite(ens.std) and ens.rescaling.factor > 1
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"name": "nope"}, "unknown init 'nope'"),
+        ({"field": "quaternion"}, "unknown field"),
+        ({"n": 1}, "at least 2"),
+        ({"name": "lru", "options": InitOptions(rmin=0.9, rmax=0.5)}, "rmin"),
+        ({"name": "rescaled", "options": InitOptions(coverage=1.5)}, "coverage"),
+    ],
+)
+def test_bad_init_arguments(kwargs, match):
+    args = {"name": "glorot", "n": 10, "field": "real", "options": None, **kwargs}
+    with pytest.raises(InputError, match=match):
+        make_ensemble(args["name"], args["n"], args["field"], args["options"])
+
+
+def test_registry_lists_every_spec_init():
+    assert set(INITS) == {"glorot", "rescaled", "half", "truncnormal", "uniform-diag", "lru"}

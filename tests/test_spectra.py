@@ -1,0 +1,112 @@
+import math
+
+import numpy as np
+import pytest
+
+from specdiag import theory
+from specdiag.backend import MATRIX_STREAM, host_rng
+from specdiag.inits import make_ensemble
+from specdiag.spectra import eigenvalues, radius_stats, sample_radii, spectral_radius
+
+from .conftest import requires_gpu, within_se
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32, np.complex64])
+def test_geev_matches_numpy(dtype):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((60, 60)) + (1j * rng.standard_normal((60, 60)) if np.dtype(dtype).kind == "c" else 0)
+    a = a.astype(dtype)
+    ours = np.sort_complex(eigenvalues(a.copy()))
+    ref = np.sort_complex(np.linalg.eigvals(a.astype(np.complex128)))
+    tol = 1e-10 if np.dtype(dtype).itemsize >= 16 or dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(np.abs(ours).max(), np.abs(ref).max(), rtol=tol)
+    np.testing.assert_allclose(np.sort(np.abs(ours)), np.sort(np.abs(ref)), rtol=tol * 10, atol=tol * 10)
+
+
+def test_spectral_radius_does_not_modify_input():
+    a = np.diag([0.5, -2.0, 1.0])
+    before = a.copy()
+    assert spectral_radius(a) == pytest.approx(2.0)
+    np.testing.assert_array_equal(a, before)
+
+
+@pytest.mark.parametrize("init,field", [("glorot", "real"), ("glorot", "complex"), ("lru", "complex"), ("truncnormal", "real")])
+def test_seed_invariance_across_chunks_and_workers(init, field):
+    ens = make_ensemble(init, 24, field)
+    base = sample_radii(ens, 30, seed=11, workers=1, chunk_size=30)
+    for workers, chunk in [(1, 1), (2, 7), (2, 4), (3, 11)]:
+        np.testing.assert_array_equal(sample_radii(ens, 30, seed=11, workers=workers, chunk_size=chunk), base)
+    # a batch that starts later reproduces the tail of a longer batch
+    np.testing.assert_array_equal(sample_radii(ens, 10, seed=11, workers=2, start_index=20), base[20:])
+    assert not np.array_equal(sample_radii(ens, 30, seed=12, workers=1), base)
+
+
+def test_radius_is_the_largest_eigenvalue_modulus_of_the_seeded_matrix():
+    ens = make_ensemble("glorot", 40, "real")
+    radii = sample_radii(ens, 3, seed=5, precision="double", workers=1)
+    for i in range(3):
+        w = ens.sample(host_rng(5, MATRIX_STREAM, i))
+        assert radii[i] == pytest.approx(np.abs(np.linalg.eigvals(w)).max(), rel=1e-12)
+
+
+def test_diagonal_radius_is_max_modulus():
+    ens = make_ensemble("uniform-diag", 100, "complex")
+    radii = sample_radii(ens, 4, seed=2, precision="double", workers=1)
+    for i in range(4):
+        assert radii[i] == pytest.approx(np.abs(ens.sample(host_rng(2, MATRIX_STREAM, i))).max())
+
+
+def test_single_and_double_agree_at_n500():
+    ens = make_ensemble("glorot", 500, "real")
+    single = sample_radii(ens, 4, seed=0, precision="single")
+    double = sample_radii(ens, 4, seed=0, precision="double")
+    np.testing.assert_allclose(single, double, atol=1e-4)
+    assert not np.array_equal(single, double)  # really computed at two precisions
+
+
+@pytest.fixture(scope="module")
+def complex_radii_500():
+    return sample_radii(make_ensemble("glorot", 500, "complex"), 120, seed=2024)
+
+
+def test_complex_mean_radius_matches_kostlan_at_n500(complex_radii_500):
+    law = theory.exact_complex_law(500)
+    r = complex_radii_500
+    within_se(r.mean(), law.mean, r.std(ddof=1) / math.sqrt(r.size))
+    # and the sd, with the normal-theory standard error of a sample sd
+    within_se(r.std(ddof=1), law.std, law.std / math.sqrt(2 * (r.size - 1)), k=5)
+
+
+def test_glorot_is_above_one_and_rescaled_below(complex_radii_500):
+    assert np.mean(complex_radii_500 > 1) > 0.95
+    rescaled = sample_radii(make_ensemble("rescaled", 500, "complex"), 60, seed=1)
+    p = theory.exact_complex_law(500, scale=theory.paper_scale(500)).p_above_1
+    within_se(np.mean(rescaled > 1), p, math.sqrt(p * (1 - p) / 60) + 1 / 60)
+
+
+def test_half_scales_radius_by_inverse_sqrt2():
+    glorot = sample_radii(make_ensemble("glorot", 100, "real"), 8, seed=4, precision="double", workers=1)
+    half = sample_radii(make_ensemble("half", 100, "real"), 8, seed=4, precision="double", workers=1)
+    np.testing.assert_allclose(half, glorot / math.sqrt(2), rtol=1e-10)
+
+
+def test_radius_stats():
+    r = np.array([0.9, 1.0, 1.1, 1.2, 0.95])
+    s = radius_stats(r)
+    assert s["mean"] == pytest.approx(r.mean())
+    assert s["std"] == pytest.approx(r.std(ddof=1))
+    assert s["p_above_1"] == pytest.approx(0.4)
+    assert (s["min"], s["max"], s["median"]) == (0.9, 1.2, 1.0)
+
+
+@pytest.mark.gpu
+@requires_gpu
+def test_gpu_radii_match_theory_and_are_chunk_invariant():
+    ens = make_ensemble("glorot", 256, "complex")
+    a = sample_radii(ens, 64, seed=9, device="gpu", chunk_size=64)
+    b = sample_radii(ens, 64, seed=9, device="gpu", chunk_size=5)
+    np.testing.assert_array_equal(a, b)
+    law = theory.exact_complex_law(256)
+    within_se(a.mean(), law.mean, a.std(ddof=1) / 8)
+    cpu = sample_radii(ens, 64, seed=9, device="cpu")
+    within_se(a.mean() - cpu.mean(), 0.0, law.std * math.sqrt(2 / 64))

@@ -1,0 +1,133 @@
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from scipy import special
+
+from specdiag import theory
+from specdiag.errors import InputError
+from specdiag.inits import make_ensemble
+from specdiag.spectra import sample_radii
+
+from .conftest import within_se
+
+
+def test_g_n_sign_boundary():
+    n = np.arange(2, 164)
+    assert np.all(theory.g_n(n) <= 0)
+    assert theory.g_n(164) > 0
+
+
+def test_paper_scale_values_from_the_formula():
+    for n in (164, 192, 500, 4096):
+        g = math.log(n / (2 * math.pi)) - 2 * math.log(math.log(n))
+        expected = 1 + math.sqrt(g / (4 * n)) + (0.5772156649015329 + math.pi / math.sqrt(6)) / math.sqrt(4 * n * g)
+        assert theory.paper_scale(n) == pytest.approx(expected, rel=1e-14)
+    assert round(theory.paper_scale(164), 2) == 2.22 and round(theory.paper_scale(192), 2) == 1.22
+
+
+@pytest.mark.parametrize("n", [2, 100, 163])
+def test_undefined_quantities_raise_not_nan(n):
+    for func in (theory.paper_scale, theory.rider_location, theory.rider_scale):
+        with pytest.raises(InputError, match="calibrated"):
+            func(n)
+
+
+def test_limit_laws():
+    x = np.linspace(-3, 5, 9)
+    np.testing.assert_allclose(theory.limit_gumbel_cdf(x, "complex"), np.exp(-np.exp(-x)))
+    np.testing.assert_allclose(theory.limit_gumbel_cdf(x, "real"), np.exp(-0.5 * np.exp(-x)))
+    n = 500
+    a, b = theory.rider_location(n), theory.rider_scale(n)
+    r = a + b * x
+    np.testing.assert_allclose(theory.asymptotic_law(n, "real").cdf(r), np.exp(-0.5 * np.exp(-x)), rtol=1e-12)
+    np.testing.assert_allclose(theory.asymptotic_law(n, "complex").cdf(r), np.exp(-np.exp(-x)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 40])
+def test_kostlan_cdf_is_the_gamma_product(n):
+    r = np.array([0.3, 0.8, 1.0, 1.1, 1.7])
+    direct = np.prod([special.gammainc(j, n * r**2) for j in range(1, n + 1)], axis=0)
+    np.testing.assert_allclose(theory.kostlan_cdf(r, n), direct, rtol=1e-12)
+    if n == 1:
+        np.testing.assert_allclose(theory.kostlan_cdf(r, 1), 1 - np.exp(-(r**2)), rtol=1e-12)
+
+
+def test_kostlan_pdf_is_the_derivative_and_integrates_to_one():
+    n = 300
+    r = np.linspace(0.98, 1.12, 57)
+    h = 1e-6
+    numeric = (theory.kostlan_cdf(r + h, n) - theory.kostlan_cdf(r - h, n)) / (2 * h)
+    np.testing.assert_allclose(theory.kostlan_pdf(r, n), numeric, rtol=1e-5, atol=1e-6)
+    law = theory.exact_complex_law(n)
+    assert theory.kostlan_cdf(law.median, n) == pytest.approx(0.5, abs=1e-10)
+    assert theory.kostlan_cdf(law.q95, n) == pytest.approx(0.95, abs=1e-10)
+
+
+def test_kostlan_stable_at_large_n():
+    law = theory.exact_complex_law(100_000)
+    assert all(math.isfinite(v) for v in law.as_dict().values())
+    assert 1.003 < law.mean < 1.005 and 0 < law.std < 1e-3
+
+
+@pytest.mark.parametrize("n,samples", [(64, 1500), (128, 800), (500, 150)])
+def test_kostlan_cdf_against_monte_carlo(n, samples):
+    radii = sample_radii(make_ensemble("glorot", n, "complex"), samples, seed=100 + n)
+    law = theory.exact_complex_law(n)
+    for r in (law.q05, law.median, law.q95, float(np.quantile(radii, 0.3))):
+        p = float(theory.kostlan_cdf(r, n))
+        within_se(np.mean(radii <= r), p, math.sqrt(p * (1 - p) / samples))
+    within_se(radii.mean(), law.mean, radii.std(ddof=1) / math.sqrt(samples))
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 10, 100, 1000])
+@pytest.mark.parametrize("k", range(7))
+def test_q_nk_against_exact_integers(n, k):
+    assert math.exp(theory.log_q(n, k)) == pytest.approx(float(theory.q_exact_fraction(n, k)), rel=1e-11)
+
+
+def test_q_nk_known_values():
+    for n in (3, 7, 50):
+        assert theory.q_exact_fraction(n, 0) == 1 and theory.q_exact_fraction(n, 1) == 1
+        # E tr(G^2 G^2*) = n^3 + n for unit-variance complex G, W = G / sqrt(n)
+        assert theory.q_exact_fraction(n, 2) == Fraction(n**3 + n, n**3)
+
+
+def test_q_nk_log_space_far_past_overflow():
+    k = np.array([0, 10, 840, 5000, 20000])
+    lq = theory.log_q(500, k)
+    assert np.all(np.isfinite(lq)) and np.all(np.diff(lq) > 0)
+    assert lq[-1] / math.log(10) > 308  # beyond float64, still finite in log space
+
+
+def test_q_nk_against_monte_carlo():
+    n, k, m = 100, 10, 300
+    ens = make_ensemble("glorot", n, "complex")
+    from specdiag.backend import MATRIX_STREAM, host_rng
+
+    vals = []
+    for i in range(m):
+        w = ens.sample(host_rng(77, MATRIX_STREAM, i))
+        vals.append(np.linalg.norm(np.linalg.matrix_power(w, k), "fro") ** 2 / n)
+    vals = np.array(vals)
+    within_se(vals.mean(), math.exp(theory.log_q(n, k)), vals.std(ddof=1) / math.sqrt(m))
+
+
+def test_expected_hidden_is_the_sum_of_q():
+    n, sigma, gain = 50, 0.7, 0.9
+    t = np.array([1, 2, 5, 30])
+    direct = [sigma**2 * n * sum(gain ** (2 * k) * float(theory.q_exact_fraction(n, k)) for k in range(tt)) for tt in t]
+    np.testing.assert_allclose(np.exp(theory.log_expected_hidden_sq(n, t, sigma, gain)), direct, rtol=1e-11)
+
+
+@pytest.mark.parametrize("n", [2, 64, 500])
+def test_calibrated_complex_scale_hits_coverage_exactly(n):
+    s = theory.calibrated_scale_complex(n, 0.9)
+    assert float(theory.kostlan_cdf(s, n)) == pytest.approx(0.9, abs=1e-10)
+
+
+def test_predicted_law_for_diagonal_inits_is_exact():
+    law = theory.predicted_radius_law("uniform-diag", "complex", 10)
+    assert law["mean"] == pytest.approx(10 / 11, rel=1e-8)  # E max of 10 U[0,1]
+    assert law["median"] == pytest.approx(0.5 ** (1 / 10))
