@@ -187,21 +187,15 @@ def radius(
     plot: Plot = None,
 ):
     """Sample matrices and report the statistics of their spectral radii, with theory beside."""
-    from .spectra import radius_stats, real_dtype, sample_radii  # noqa: PLC0415
+    from .spectra import radius_stats  # noqa: PLC0415
 
     check_format(fmt)
-    validate_seed(seed)
-    real_dtype(precision)
-    if samples < 1:
-        raise InputError(f"--samples must be at least 1, got {samples}")
-    dev = resolve_device(device)
     out = prepare_out_dir(out)
     plot = check_plot_path(plot)
-    ensemble = make_ensemble(init, n, field, init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples))
-    start = time.perf_counter()
-    with progress(samples, f"radius n={n}", fmt != "json") as advance:
-        radii = sample_radii(ensemble, samples, seed, precision=precision, device=dev, workers=workers, chunk_size=chunk_size, on_progress=advance)
-    elapsed = time.perf_counter() - start
+    ensemble, radii, dev, elapsed = sample_for_cli(
+        n, samples, init, field, seed, device, precision, workers, chunk_size,
+        init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples), fmt != "json",
+    )
     stats = radius_stats(radii)
     predicted = theory.predicted_radius_law(ensemble.kind, ensemble.field, n, ensemble.gain, ensemble.params)
     rider = theory.rider_location(n) if n > theory.LAST_UNDEFINED_N else None
@@ -249,6 +243,22 @@ def radius(
             stderr.print(f"wrote {path}", markup=False)
 
 
+def sample_for_cli(n, samples, init, field, seed, device, precision, workers, chunk_size, options, show_progress):
+    """Validate the sampling options, build the ensemble and sample radii with a progress bar."""
+    from .spectra import real_dtype, sample_radii  # noqa: PLC0415
+
+    validate_seed(seed)
+    real_dtype(precision)
+    if samples < 1:
+        raise InputError(f"--samples must be at least 1, got {samples}")
+    dev = resolve_device(device)
+    ensemble = make_ensemble(init, n, field, options)
+    start = time.perf_counter()
+    with progress(samples, f"radii n={n}", show_progress) as advance:
+        radii = sample_radii(ensemble, samples, seed, precision=precision, device=dev, workers=workers, chunk_size=chunk_size, on_progress=advance)
+    return ensemble, radii, dev, time.perf_counter() - start
+
+
 def theory_curves(ensemble, radii) -> list:
     """Theoretical densities to overlay on a radius histogram, where they exist."""
     from scipy import stats as sstats  # noqa: PLC0415
@@ -281,6 +291,164 @@ def inits(fmt: Format = "table"):
         emit_json({"command": "inits", "inits": [{"name": a, "fields": b.split(", "), "formula": c} for a, b, c in rows]})
     else:
         stdout.print(rich_table("initializations", ["name", "fields", "definition"], rows))
+
+
+# ---------------------------------------------------------------------------------------------
+# theory
+# ---------------------------------------------------------------------------------------------
+
+
+def theory_row(n: int, coverage: float) -> dict:
+    """Everything the closed forms say at width n (undefined asymptotics reported as null + reason)."""
+    g = float(theory.g_n(n))
+    row = {"n": n, "g_n": g, "coverage": coverage}
+    try:
+        s_n = theory.paper_scale(n)
+        row["s_n"] = s_n
+        row["rider_location"] = theory.rider_location(n)
+        row["rider_scale"] = theory.rider_scale(n)
+        row["asymptotic"] = {}
+        for fld in theory.FIELDS:
+            law = theory.asymptotic_law(n, fld)
+            loc, scale = theory.asymptotic_params(n, fld)
+            row["asymptotic"][fld] = {"loc": loc, "scale": scale, "mean": float(law.mean()), "std": float(law.std()), "p_above_1": float(law.sf(1.0))}
+        row["exact_complex_rescaled"] = theory.exact_complex_law(n, scale=s_n).as_dict()
+    except InputError:
+        row.update(s_n=None, rider_location=None, rider_scale=None, asymptotic=None, exact_complex_rescaled=None)
+        row["undefined_reason"] = f"g_n = {g:.4f} <= 0 (n <= {theory.LAST_UNDEFINED_N}): use --rescale calibrated"
+    row["exact_complex"] = theory.exact_complex_law(n).as_dict()
+    s_cal = theory.calibrated_scale_complex(n, coverage)
+    row["calibrated_complex"] = {"s": s_cal, "coverage": coverage, **theory.exact_complex_law(n, scale=s_cal).as_dict()}
+    return row
+
+
+@command("theory")
+def theory_command(
+    n: Annotated[str, typer.Option("--n", help="Width, or a comma-separated list: --n 256,500,1000.")] = "500",
+    coverage: Coverage = 0.9,
+    fmt: Format = "table",
+):
+    """Predicted law of the spectral radius: g_n, s_n, Rider asymptotics, Kostlan's exact law."""
+    check_format(fmt, ("table", "json"))
+    widths = parse_int_list(n, "--n")
+    if min(widths) < 2:
+        raise InputError(f"every width in --n must be at least 2, got {min(widths)}")
+    if not 0.0 < coverage < 1.0:
+        raise InputError(f"--coverage must lie strictly between 0 and 1, got {coverage}")
+    rows = [theory_row(w, coverage) for w in widths]
+    if fmt == "json":
+        emit_json({"command": "theory", "rows": rows})
+        return
+
+    def get(row, *path):
+        for key in path:
+            row = None if row is None else row.get(key)
+        return row
+
+    spec = [
+        ("g_n", ("g_n",)),
+        ("s_n (paper)", ("s_n",)),
+        ("Rider location", ("rider_location",)),
+        ("Rider scale", ("rider_scale",)),
+        ("asymptotic mean, real", ("asymptotic", "real", "mean")),
+        ("asymptotic sd, real", ("asymptotic", "real", "std")),
+        ("asymptotic mean, complex", ("asymptotic", "complex", "mean")),
+        ("asymptotic sd, complex", ("asymptotic", "complex", "std")),
+        ("exact mean, complex", ("exact_complex", "mean")),
+        ("exact sd, complex", ("exact_complex", "std")),
+        ("exact q05, complex", ("exact_complex", "q05")),
+        ("exact q95, complex", ("exact_complex", "q95")),
+        ("exact P(rho>1), complex", ("exact_complex", "p_above_1")),
+        ("rescaled exact mean, complex", ("exact_complex_rescaled", "mean")),
+        ("rescaled exact P(rho>1)", ("exact_complex_rescaled", "p_above_1")),
+        (f"calibrated s (coverage {coverage}), complex", ("calibrated_complex", "s")),
+    ]
+    table_rows = [(label, *(get(r, *path) if get(r, *path) is not None else "undefined" for r in rows)) for label, path in spec]
+    notes = [f"n = {r['n']}: {r['undefined_reason']}" for r in rows if "undefined_reason" in r]
+    notes.append("asymptotic laws overstate the spread 2-4x at practical n; the exact complex law is Kostlan's")
+    stdout.print(rich_table("spectral radius theory", ["quantity", *(f"n = {w}" for w in widths)], table_rows, caption="\n".join(notes)))
+
+
+# ---------------------------------------------------------------------------------------------
+# fit-gumbel
+# ---------------------------------------------------------------------------------------------
+
+
+@command("fit-gumbel")
+def fit_gumbel_command(
+    n: N = 500,
+    samples: Annotated[int, typer.Option("--samples", help="Number of matrices to sample (ignored with --from).")] = 500,
+    from_file: Annotated[Optional[Path], typer.Option("--from", help="Fit radii from a .csv/.json/.npy file instead of sampling (give --n and --field of the sample).")] = None,
+    init: Init = "glorot",
+    field: Field = "real",
+    seed: Seed = 0,
+    device: Device = "auto",
+    precision: Precision = "single",
+    workers: Workers = None,
+    chunk_size: ChunkSize = None,
+    rmin: Rmin = 0.4,
+    rmax: Rmax = 0.9,
+    max_phase: MaxPhase = math.pi,
+    rescale: Rescale = "paper",
+    coverage: Coverage = 0.9,
+    calibration_samples: CalibrationSamples = 1000,
+    level: Annotated[float, typer.Option("--level", help="Confidence level of the parameter intervals.")] = 0.95,
+    fmt: Format = "table",
+    plot: Plot = None,
+):
+    """Fit a Gumbel law to radii; compare with the Rider asymptotic law and Kostlan's exact law."""
+    from .fit import compare_laws, load_radii  # noqa: PLC0415
+
+    check_format(fmt, ("table", "json"))
+    theory.check_field(field)
+    if not 0 < level < 1:
+        raise InputError(f"--level must lie strictly between 0 and 1, got {level}")
+    if n < 2:
+        raise InputError(f"the width --n must be at least 2, got {n}")
+    plot = check_plot_path(plot)
+    ensemble = None
+    if from_file is not None:
+        radii = load_radii(from_file)
+    else:
+        ensemble, radii, _, _ = sample_for_cli(
+            n, samples, init, field, seed, device, precision, workers, chunk_size,
+            init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples), fmt != "json",
+        )
+        field = ensemble.field
+        if init != "glorot":
+            stderr.print(f"note: the theory columns are Glorot's laws; the sample is {init}", markup=False)
+    result = compare_laws(radii, n, field, level)
+    doc = {"command": "fit-gumbel", "n": n, "samples": int(radii.size), "field": field, "init": None if from_file else init, "source": str(from_file) if from_file else "sampled", **result}
+    if plot is not None:
+        from scipy import stats as sstats  # noqa: PLC0415
+
+        from .plots import radius_figure, save_figure  # noqa: PLC0415
+
+        x = np.linspace(radii.min() - 0.3 * np.ptp(radii), radii.max() + 0.3 * np.ptp(radii), 300)
+        curves = [(x, sstats.gumbel_r.pdf(x, result["fit"]["loc"], result["fit"]["scale"]), "fitted Gumbel")]
+        if result["asymptotic"]:
+            curves.append((x, sstats.gumbel_r.pdf(x, result["asymptotic"]["loc"], result["asymptotic"]["scale"]), "asymptotic (Rider)"))
+        if result["exact"]:
+            curves.append((x, theory.kostlan_pdf(x, n), "exact (Kostlan)"))
+        save_figure(radius_figure(radii, n=n, field=field, init=init if from_file is None else "radii", curves=curves), plot)
+    if fmt == "json":
+        emit_json(doc)
+        return
+    fitted, asym, exact = result["fit"], result["asymptotic"], result["exact"]
+    rows = [
+        ("sample", None, None, result["sample"]["mean"], result["sample"]["std"], None, None),
+        ("fitted Gumbel (ML)", fitted["loc"], fitted["scale"], fitted["loc"] + theory.EULER_GAMMA * fitted["scale"], fitted["scale"] * math.pi / math.sqrt(6), fitted["ks_statistic"], fitted["ks_pvalue"]),
+    ]
+    rows.append(("asymptotic (Rider)", asym["loc"], asym["scale"], asym["mean"], asym["std"], asym["ks_statistic"], asym["ks_pvalue"]) if asym else ("asymptotic (Rider)", "undefined", "undefined", None, None, None, None))
+    if exact:
+        rows.append(("exact (Kostlan)", None, None, exact["mean"], exact["std"], exact["ks_statistic"], exact["ks_pvalue"]))
+    caption = [
+        f"{radii.size} radii, n = {n}, {field}; {int(level * 100)}% CI loc [{fitted['loc_ci'][0]:.5f}, {fitted['loc_ci'][1]:.5f}], scale [{fitted['scale_ci'][0]:.5f}, {fitted['scale_ci'][1]:.5f}]",
+        "the fitted law's KS p-value is optimistic (parameters estimated from the same radii)",
+    ]
+    if not asym:
+        caption.append(result.get("asymptotic_reason", ""))
+    stdout.print(rich_table("Gumbel fit of the spectral radius", ["law", "loc", "scale", "mean", "sd", "KS stat", "KS p"], rows, caption="\n".join(caption)))
 
 
 def main():

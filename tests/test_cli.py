@@ -1,0 +1,151 @@
+"""The CLI through typer.testing.CliRunner: JSON schema, formats, files, and every input error."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from specdiag import backend, theory
+from specdiag.cli import app
+from specdiag.inits import make_ensemble
+from specdiag.spectra import sample_radii
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def run_json(*args):
+    result = run(*args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_radius_json_schema_and_values():
+    doc = run_json("radius", "--n", 40, "--samples", 12, "--field", "complex", "--seed", 3, "--device", "cpu", "--workers", 1)
+    for key in ("command", "n", "samples", "init", "field", "device", "precision", "seed", "stats", "radii", "elapsed_s"):
+        assert key in doc
+    assert doc["command"] == "radius" and doc["n"] == 40 and doc["samples"] == 12 and doc["seed"] == 3
+    assert set(doc["stats"]) >= {"mean", "std", "min", "q05", "median", "q95", "max", "p_above_1"}
+    expected = sample_radii(make_ensemble("glorot", 40, "complex"), 12, seed=3, workers=1)
+    np.testing.assert_array_equal(doc["radii"], expected)
+    assert doc["stats"]["mean"] == pytest.approx(expected.mean())
+    assert doc["theory"]["source"] == "Kostlan exact"
+    assert doc["theory"]["mean"] == pytest.approx(theory.exact_complex_law(40).mean)
+
+
+def test_radius_table_shows_theory_and_rider_location():
+    result = run("radius", "--n", 200, "--samples", 5, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "Rider location" in result.stdout and "p_above_1" in result.stdout
+    assert "matrices/s" in result.stdout
+
+
+def test_radius_csv_and_out_dir(tmp_path):
+    out = tmp_path / "runs" / "lru64"
+    result = run("radius", "--n", 64, "--init", "lru", "--samples", 6, "--format", "csv", "--out", out)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "index,radius" and len(lines) == 7
+    assert sorted(p.name for p in out.iterdir()) == ["radii.csv", "run.json"]
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["parameters"]["init"] == "lru" and "numpy" in meta["versions"] and meta["elapsed_s"] > 0
+    assert (out / "radii.csv").read_text() == result.stdout
+
+
+def test_radius_plot(tmp_path):
+    result = run("radius", "--n", 30, "--samples", 20, "--field", "complex", "--plot", tmp_path / "r.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_inits_lists_everything():
+    doc = run_json("inits")
+    assert [i["name"] for i in doc["inits"]] == ["glorot", "rescaled", "half", "truncnormal", "uniform-diag", "lru"]
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["radius", "--n", "1"], "at least 2"),
+        (["radius", "--samples", "0"], "--samples must be at least 1"),
+        (["radius", "--init", "kaiming"], "unknown init 'kaiming': use one of glorot, rescaled"),
+        (["radius", "--field", "quaternion"], "unknown field"),
+        (["radius", "--device", "tpu"], "unknown device"),
+        (["radius", "--precision", "half"], "unknown precision"),
+        (["radius", "--format", "xml"], "unknown --format"),
+        (["radius", "--n", "100", "--init", "rescaled"], "--rescale calibrated"),
+        (["radius", "--coverage", "1.5", "--init", "rescaled"], "--coverage"),
+        (["radius", "--seed", "-1"], "--seed"),
+        (["radius", "--workers", "0", "--n", "8"], "--workers"),
+        (["theory", "--n", "10,x"], "comma-separated"),
+        (["theory", "--coverage", "0"], "--coverage"),
+        (["fit-gumbel", "--n", "50", "--samples", "5", "--field", "complex"], "at least 10"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args, message, tmp_path):
+    result = run(*args, "--plot" if args[0] == "radius" else "--format", tmp_path / "p.png" if args[0] == "radius" else "json")
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_gpu_requested_without_gpu(monkeypatch):
+    monkeypatch.setenv("SPECDIAG_DISABLE_GPU", "1")
+    backend.cupy_module.cache_clear()
+    try:
+        result = run("radius", "--device", "gpu", "--n", "8")
+    finally:
+        backend.cupy_module.cache_clear()
+    assert result.exit_code == 2
+    assert "--device gpu needs CuPy" in result.stderr
+
+
+def test_unwritable_out_leaves_nothing(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run("radius", "--n", 8, "--samples", 2, "--out", blocker / "sub")
+    assert result.exit_code == 2 and "cannot write to --out" in result.stderr
+    assert blocker.read_text() == "x"
+
+
+def test_fit_gumbel_from_file_and_json(tmp_path):
+    radii = sample_radii(make_ensemble("glorot", 64, "complex"), 60, seed=1)
+    path = tmp_path / "r.npy"
+    np.save(path, radii)
+    doc = run_json("fit-gumbel", "--from", path, "--n", 64, "--field", "complex")
+    assert doc["command"] == "fit-gumbel" and doc["samples"] == 60 and doc["field"] == "complex"
+    assert set(doc["fit"]) >= {"loc", "scale", "loc_ci", "scale_ci"}
+    assert doc["asymptotic"] is None  # n = 64 <= 163
+    assert doc["exact"]["ks_pvalue"] > 0
+    assert doc["sample"]["mean"] == pytest.approx(radii.mean())
+
+
+def test_fit_gumbel_sampled_with_plot(tmp_path):
+    doc = run_json("fit-gumbel", "--n", 200, "--samples", 40, "--field", "complex", "--plot", tmp_path / "fit.png")
+    assert doc["asymptotic"]["loc"] == pytest.approx(theory.rider_location(200))
+    assert (tmp_path / "fit.png").stat().st_size > 1000
+
+
+def test_theory_json_rows():
+    doc = run_json("theory", "--n", "128,500")
+    small, big = doc["rows"]
+    assert small["s_n"] is None and "calibrated" in small["undefined_reason"]
+    assert big["s_n"] == pytest.approx(theory.paper_scale(500))
+    assert set(big["exact_complex"]) >= {"mean", "std", "q05", "q95", "p_above_1"}
+    assert big["exact_complex_rescaled"]["p_above_1"] < 0.05 < big["exact_complex"]["p_above_1"]
+    assert small["calibrated_complex"]["p_above_1"] == pytest.approx(0.1, abs=1e-9)
+
+
+def test_console_entry_point_usage_error_is_one_line():
+    proc = subprocess.run([sys.executable, "-m", "specdiag", "radius", "--n", "abc"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1 and "--n" in proc.stderr
