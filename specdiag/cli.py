@@ -550,7 +550,8 @@ def make_dynamics_command(kind: str):
 
             xlabel = "power k" if kind == "trajectory" else "time step t"
             title = f"{init}, {ensemble.field}, n = {n}: {matrices} matrices x {inputs} inputs"
-            save_figure(norm_figure(curves.steps, curves.log10_mean, curves.log10_sd, ylabel=symbol, xlabel=xlabel, title=title, exact=expected), plot)
+            ylabel = r"$\|W^k x\|$" if kind == "trajectory" else r"$\|h_t\|$"
+            save_figure(norm_figure(curves.steps, curves.log10_mean, curves.log10_sd, ylabel=ylabel, xlabel=xlabel, title=title, exact=expected), plot)
         if fmt == "json":
             emit_json(doc)
             return

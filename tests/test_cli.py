@@ -149,3 +149,27 @@ def test_console_entry_point_usage_error_is_one_line():
     proc = subprocess.run([sys.executable, "-m", "specdiag", "radius", "--n", "abc"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1 and "--n" in proc.stderr
+
+
+@pytest.mark.parametrize("kind", ["trajectory", "hidden"])
+def test_dynamics_json_schema(kind, tmp_path):
+    doc = run_json(kind, "--n", 50, "--steps", 40, "--matrices", 3, "--inputs", 4, "--field", "complex", "--full", "--exact", "--out", tmp_path, "--plot", tmp_path / "p.png")
+    assert doc["command"] == kind and doc["n"] == 50
+    steps = doc["steps"]
+    assert steps[0] == (0 if kind == "trajectory" else 1) and steps[-1] == 40
+    for key in ("mean_log10_norm", "std_log10_norm", "exact_log10_norm"):
+        assert len(doc[key]) == len(steps)
+    assert np.array(doc["per_matrix_log10_norm"]).shape == (3, len(steps))
+    assert np.array(doc["exact_per_matrix_log10_rms"]).shape == (3, len(steps))
+    assert doc["blowup_step"] is None or doc["blowup_step"] in steps
+    assert (tmp_path / f"{kind}.csv").exists() and (tmp_path / "run.json").exists() and (tmp_path / "p.png").exists()
+
+
+def test_dynamics_table_and_errors():
+    result = run("hidden", "--n", 30, "--steps", 50, "--matrices", 2, "--inputs", 2, "--at", "1,10,50")
+    assert result.exit_code == 0, result.output
+    assert "blow-up" in result.stdout
+    bad = run("trajectory", "--n", 30, "--steps", 50, "--every", 7, "--at", "3")
+    assert bad.exit_code == 2 and "--at" in bad.stderr
+    bad = run("trajectory", "--blowup", "0.5")
+    assert bad.exit_code == 2 and "--blowup" in bad.stderr

@@ -1,0 +1,145 @@
+import math
+
+import numpy as np
+import pytest
+
+from specdiag import dynamics, theory
+from specdiag.backend import INPUT_STREAM, MATRIX_STREAM, host_rng
+from specdiag.errors import InputError
+from specdiag.inits import make_ensemble
+
+from .conftest import within_se
+
+
+def mean_sq(curves):
+    """Per-matrix mean over inputs of the squared norm, in linear scale (M, R)."""
+    return 10.0 ** (2 * curves.log10_rms)
+
+
+@pytest.mark.parametrize("k", [0, 1, 10, 20])  # 0, 1, sqrt(n), 2 sqrt(n) at n = 100
+def test_trajectory_mean_square_matches_q(k, device):
+    n, m = 100, 300
+    ens = make_ensemble("glorot", n, "complex")
+    curves = dynamics.simulate(ens, "trajectory", matrices=m, inputs=8, steps=20, seed=5, precision="double", device=device)
+    values = mean_sq(curves)[:, k]
+    within_se(values.mean(), n * math.exp(theory.log_q(n, k)), values.std(ddof=1) / math.sqrt(m))
+
+
+def test_hidden_mean_square_matches_sum_of_q(device):
+    n, m, sigma = 100, 300, 0.5
+    ens = make_ensemble("glorot", n, "complex")
+    curves = dynamics.simulate(ens, "hidden", matrices=m, inputs=6, steps=20, seed=6, input_scale=sigma, precision="double", device=device)
+    exact = np.exp(theory.log_expected_hidden_sq(n, curves.steps, sigma))
+    for r in (0, 9, 19):  # t = 1, 10, 20
+        values = mean_sq(curves)[:, r]
+        within_se(values.mean(), exact[r], values.std(ddof=1) / math.sqrt(m))
+
+
+def test_log_scale_path_equals_plain_path():
+    n, steps, inputs = 40, 60, 3
+    for kind in ("trajectory", "hidden"):
+        ens = make_ensemble("glorot", n, "real")
+        curves = dynamics.simulate(ens, kind, matrices=2, inputs=inputs, steps=steps, seed=8, input_scale=0.7, precision="double")
+        for i in range(2):
+            w = ens.sample(host_rng(8, MATRIX_STREAM, i))
+            norms = np.empty((inputs, curves.steps.size))
+            for j in range(inputs):
+                rng = host_rng(8, INPUT_STREAM, i, j)
+                if kind == "trajectory":
+                    y = rng.standard_normal((1, n))[0]
+                    seq = [y]
+                    for _ in range(steps):
+                        y = w @ y
+                        seq.append(y)
+                else:
+                    x = rng.standard_normal((steps, n)) * 0.7
+                    h, seq = np.zeros(n), []
+                    for t in range(steps):
+                        h = w @ h + x[t]
+                        seq.append(h)
+                norms[j] = [np.linalg.norm(v) for v in seq]
+            np.testing.assert_allclose(curves.log10_mean[i], np.log10(norms.mean(axis=0)), rtol=1e-10)
+            np.testing.assert_allclose(curves.log10_sd[i], np.log10(norms).std(axis=0), atol=1e-10)
+
+
+def test_single_precision_tracks_double():
+    ens = make_ensemble("glorot", 200, "real")
+    kwargs = dict(matrices=2, inputs=4, steps=2000, seed=1, every=100)
+    single = dynamics.simulate(ens, "trajectory", precision="single", **kwargs)
+    double = dynamics.simulate(ens, "trajectory", precision="double", **kwargs)
+    np.testing.assert_allclose(single.log10_mean, double.log10_mean, rtol=1e-3, atol=1e-3)
+
+
+def test_no_overflow_at_10000_steps():
+    ens = make_ensemble("glorot", 500, "real")
+    for kind in ("trajectory", "hidden"):
+        curves = dynamics.simulate(ens, kind, matrices=1, inputs=2, steps=10_000, seed=0, every=500)
+        assert np.all(np.isfinite(curves.log10_mean)) and np.all(np.isfinite(curves.log10_sd))
+        assert curves.log10_mean[0, -1] - curves.log10_mean[0, 0] > 50  # grew by 10^50 and more
+    # the exact expected curve passes float64 (k ~ 840 at n = 500) and stays finite in log space
+    exact = dynamics.expected_log10_norm(make_ensemble("glorot", 500, "complex"), "hidden", np.array([1, 1000, 10_000]))
+    assert np.all(np.isfinite(exact)) and exact[-1] > 308
+
+
+@pytest.mark.parametrize("kind", ["trajectory", "hidden"])
+def test_results_do_not_depend_on_chunk_size(kind):
+    ens = make_ensemble("glorot", 30, "complex")
+    kwargs = dict(matrices=5, inputs=3, steps=150, seed=4, precision="double")
+    a = dynamics.simulate(ens, kind, chunk_size=1, **kwargs)
+    b = dynamics.simulate(ens, kind, chunk_size=3, **kwargs)
+    np.testing.assert_allclose(a.log10_mean, b.log10_mean, rtol=1e-13)
+    np.testing.assert_allclose(a.log10_sd, b.log10_sd, atol=1e-12)
+
+
+def test_rescaled_stays_bounded_where_glorot_explodes():
+    kwargs = dict(matrices=3, inputs=3, steps=2000, seed=2, every=50)
+    glorot = dynamics.simulate(make_ensemble("glorot", 500, "real"), "hidden", **kwargs)
+    rescaled = dynamics.simulate(make_ensemble("rescaled", 500, "real"), "hidden", **kwargs)
+    growth = lambda c: c.log10_mean[:, -1] - c.log10_mean[:, 0]  # noqa: E731
+    assert np.all(growth(glorot) > 3)  # more than 1000x
+    assert np.all(growth(rescaled) < 1.5)  # E||h_t||^2 saturates near n / (1 - rho^2)-ish
+    assert glorot.blowup_step(1e3) is not None and rescaled.blowup_step(1e3) is None
+
+
+def test_diagonal_inits_propagate_elementwise():
+    ens = make_ensemble("lru", 16, "complex")
+    curves = dynamics.simulate(ens, "trajectory", matrices=1, inputs=1, steps=30, seed=3, precision="double")
+    lam = ens.sample(host_rng(3, MATRIX_STREAM, 0))
+    x = host_rng(3, INPUT_STREAM, 0, 0).standard_normal((1, 16))[0]
+    expected = [np.log10(np.linalg.norm(lam**k * x)) for k in curves.steps]
+    np.testing.assert_allclose(curves.log10_mean[0], expected, rtol=1e-10)
+
+
+def brute_log_power(w, t, cumulative):
+    if cumulative:
+        return math.log(sum(np.linalg.norm(np.linalg.matrix_power(w, k), "fro") ** 2 for k in range(t)))
+    return math.log(np.linalg.norm(np.linalg.matrix_power(w, t), "fro") ** 2)
+
+
+@pytest.mark.parametrize("cumulative", [False, True])
+def test_eigendecomposition_expectation_against_brute_force(cumulative):
+    rng = np.random.default_rng(0)
+    ts = np.array([1, 2, 7, 25, 60])
+    for w in (rng.standard_normal((12, 12)) / math.sqrt(12), (rng.standard_normal((9, 9)) + 1j * rng.standard_normal((9, 9))) / math.sqrt(18)):
+        ours = dynamics.log_frobenius_power_sums(w, ts, cumulative=cumulative)
+        np.testing.assert_allclose(ours, [brute_log_power(w, int(t), cumulative) for t in ts], rtol=1e-10)
+
+
+@pytest.mark.parametrize("cumulative", [False, True])
+def test_defective_matrix_uses_squaring_fallback(cumulative):
+    w = np.array([[1.01, 1.0, 0.0], [0.0, 1.01, 1.0], [0.0, 0.0, 1.01]])  # a Jordan block
+    ts = np.array([1, 5, 64, 3000])
+    ours = dynamics.log_frobenius_power_sums(w, ts, cumulative=cumulative)
+    np.testing.assert_allclose(ours[:3], [brute_log_power(w, int(t), cumulative) for t in ts[:3]], rtol=1e-10)
+    assert np.isfinite(ours[3]) and ours[3] > 3000 * math.log(1.01) * 2
+
+
+def test_record_steps_and_errors():
+    np.testing.assert_array_equal(dynamics.record_steps("trajectory", 10, 4), [0, 4, 8, 10])
+    np.testing.assert_array_equal(dynamics.record_steps("hidden", 10, 4), [1, 4, 8, 10])
+    with pytest.raises(InputError, match="--steps"):
+        dynamics.record_steps("hidden", 0, 1)
+    with pytest.raises(InputError, match="--every"):
+        dynamics.record_steps("hidden", 5, 0)
+    with pytest.raises(InputError, match="--input-scale"):
+        dynamics.simulate(make_ensemble("glorot", 4, "real"), "hidden", matrices=1, inputs=1, steps=2, input_scale=-1)
