@@ -586,6 +586,77 @@ for _kind in ("trajectory", "hidden"):
     command(_kind)(make_dynamics_command(_kind))
 
 
+# ---------------------------------------------------------------------------------------------
+# check
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_one(item):
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    from .check import check_matrix  # noqa: PLC0415
+
+    name, array, thresholds, threads = item
+    with threadpool_limits(limits=threads):
+        return check_matrix(name, array, thresholds)
+
+
+@command("check")
+def check_command(
+    path: Annotated[Path, typer.Argument(help="Weights file: .npy, .npz, .safetensors, .pt/.pth (needs torch), .csv/.txt.", show_default=False)],
+    key: Annotated[Optional[list[str]], typer.Option("--key", help="Tensor name or glob (repeatable, or comma-separated). Default: every square 2-D tensor.")] = None,
+    max_radius: Annotated[float, typer.Option("--max-radius", help="Fail when the spectral radius exceeds this.")] = 1.0,
+    seq_len: Annotated[int, typer.Option("--seq-len", help="Sequence length t for the growth figures.")] = 1000,
+    max_growth: Annotated[Optional[float], typer.Option("--max-growth", help="Fail when E||h_t||^2 / (t sigma^2 n) exceeds this at t = --seq-len.")] = None,
+    diagonal: Annotated[bool, typer.Option("--diagonal", help="Also accept 1-D tensors as diagonals (eigenvalues) of the recurrence.")] = False,
+    workers: Workers = None,
+    fmt: Format = "table",
+):
+    """Gate recurrent weight matrices in CI: exit 0 if all pass, 1 if one fails, 2 on bad input."""
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+    from .check import Thresholds, overall_verdict  # noqa: PLC0415
+    from .spectra import _pool_context, default_workers  # noqa: PLC0415
+    from .weights import read_tensors, select_tensors  # noqa: PLC0415
+
+    check_format(fmt, ("table", "json"))
+    if not max_radius > 0:
+        raise InputError(f"--max-radius must be positive, got {max_radius}")
+    if seq_len < 1:
+        raise InputError(f"--seq-len must be at least 1, got {seq_len}")
+    if max_growth is not None and not max_growth > 0:
+        raise InputError(f"--max-growth must be positive, got {max_growth}")
+    keys = [k for item in (key or []) for k in item.split(",") if k]
+    tensors = select_tensors(read_tensors(path), keys or None, diagonal)
+    thresholds = Thresholds(max_radius=max_radius, seq_len=seq_len, max_growth=max_growth)
+    workers = min(default_workers() if workers is None else max(1, workers), len(tensors))
+    start = time.perf_counter()
+    if workers > 1:
+        items = [(name, a, thresholds, 1) for name, a in tensors.items()]
+        with ProcessPoolExecutor(workers, mp_context=_pool_context()) as pool:
+            results = list(pool.map(_check_one, items))
+    else:
+        results = [_check_one((name, a, thresholds, None)) for name, a in tensors.items()]
+    verdict = overall_verdict(results)
+    doc = {"command": "check", "file": str(path), "thresholds": thresholds.__dict__, "tensors": results, "verdict": verdict, "elapsed_s": time.perf_counter() - start}
+    if fmt == "json":
+        emit_json(doc)
+    else:
+        rows = [
+            (r["name"], "x".join(map(str, r["shape"])), r["dtype"], r["radius"], r["outside_unit_circle"], r["spectral_norm"], r["log10_power_gain"], r["log10_growth"], r["verdict"].upper())
+            for r in results
+        ]
+        header = ["tensor", "shape", "dtype", "radius", "|lambda|>1", "||W||_2", f"log10 ||W^t||_F^2/n", "log10 growth", "verdict"]
+        notes = [f"t = {seq_len}; growth = E||h_t||^2 / (t sigma^2 n) for iid inputs (1 for orthogonal W)"]
+        notes += [f"{r['name']}: {r['glorot']['text']}" for r in results if r["glorot"]]
+        stdout.print(rich_table(f"check {path}", header, rows, caption="\n".join(notes)))
+    for r in results:
+        for reason in r["reasons"]:
+            stderr.print(f"{r['verdict']}: {r['name']}: {reason}", markup=False, highlight=False)
+    if verdict == "fail":
+        raise typer.Exit(1)
+
+
 def main():
     """Console entry point: like ``app()``, but Click's usage errors become one line too."""
     try:

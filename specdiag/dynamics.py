@@ -233,10 +233,20 @@ def log_frobenius_power_sums(w: np.ndarray, ts, *, cumulative: bool) -> np.ndarr
     ts = np.atleast_1d(np.asarray(ts, dtype=np.int64))
     w = np.asarray(w, dtype=np.complex128 if np.iscomplexobj(w) else np.float64)
     lam, v = linalg.eig(w)
-    cond = np.linalg.cond(v)
+    return log_power_sums_from_eig(w, lam, v, ts, cumulative=cumulative)
+
+
+def log_power_sums_from_eig(w: np.ndarray, lam: np.ndarray, v: np.ndarray, ts, *, cumulative: bool) -> np.ndarray:
+    """``log_frobenius_power_sums`` from an eigendecomposition already computed (W kept for the fallback)."""
+    ts = np.atleast_1d(np.asarray(ts, dtype=np.int64))
+    try:
+        vinv = linalg.inv(v)
+    except (linalg.LinAlgError, ValueError):
+        vinv = None
+    # 1-norm condition number of V: an O(n^2) bound, no SVD needed
+    cond = np.inf if vinv is None else np.linalg.norm(v, 1) * np.linalg.norm(vinv, 1)
     if not np.isfinite(cond) or cond > MAX_EIGVEC_CONDITION:
         return np.array([_log_power_sum_by_squaring(w, int(t), cumulative) for t in ts])
-    vinv = linalg.inv(v)
     c = (v.conj().T @ v) * (vinv @ vinv.conj().T).T
     z = np.conj(lam)[:, None] * lam[None, :]
     rho2 = float(np.abs(lam).max() ** 2)
