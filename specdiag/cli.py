@@ -657,6 +657,111 @@ def check_command(
         raise typer.Exit(1)
 
 
+# ---------------------------------------------------------------------------------------------
+# reproduce
+# ---------------------------------------------------------------------------------------------
+
+
+class StageProgress:
+    """One rich progress bar on stderr across all stages of a run (no background thread)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar = None
+
+    def __call__(self, total: int):
+        if not self.enabled or total < 1:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+        self.bar = Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=stderr, auto_refresh=False, transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("reproduce", total=total)
+        return self
+
+    def stage(self, name: str):
+        self.bar.update(self.task, description=name)
+        self.bar.refresh()
+
+        def advance(k: int = 1):
+            self.bar.advance(self.task, k)
+            self.bar.refresh()
+
+        return advance
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@command()
+def reproduce(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Run directory (created; an existing one with the same options is resumed).")] = None,
+    from_dir: Annotated[Optional[Path], typer.Option("--from", help="Redraw figures and tables from a run directory, without sampling.")] = None,
+    figure: Annotated[str, typer.Option("--figure", help="Which figures: all, or a comma list of 1,2,3,4,eigenvalues.")] = "all",
+    quick: Annotated[bool, typer.Option("--quick", help="Small sizes (n = 200): a smoke run in well under a minute.")] = False,
+    n: Annotated[Optional[int], typer.Option("--n", help="Width (default 500; 200 with --quick).")] = None,
+    samples: Annotated[Optional[int], typer.Option("--samples", help="Radii per (init, field) (default 100).")] = None,
+    matrices: Annotated[Optional[int], typer.Option("--matrices", help="Matrices per dynamics panel (default 100).")] = None,
+    inputs: Annotated[Optional[int], typer.Option("--inputs", help="Inputs per matrix in Figures 1-2 (default 50).")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Last k and t in Figures 1-2 (default 1000).")] = None,
+    seed: Seed = 0,
+    device: Device = "auto",
+    precision: Precision = "single",
+    rescale: Rescale = "paper",
+    coverage: Coverage = 0.9,
+    vector: Annotated[bool, typer.Option("--vector", help="Also write PDF and SVG figures.")] = False,
+    fmt: Format = "table",
+):
+    """Reproduce Figures 1-4, an eigenvalue figure and the summary tables into a run directory."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from . import reproduce as rep  # noqa: PLC0415
+    from .spectra import real_dtype  # noqa: PLC0415
+
+    check_format(fmt, ("table", "json"))
+    if from_dir is not None:
+        cfg = rep.config_from_run(from_dir)
+        written = rep.render(from_dir, cfg, vector)
+        if not written:
+            raise InputError(f"{str(from_dir)!r} holds no arrays to draw from: run `specdiag reproduce --out {from_dir}` first")
+        rows = rep.summary_rows(cfg, rep.load_arrays(from_dir))
+        return _report_reproduce(from_dir, written, rows, fmt)
+    if out is None:
+        raise InputError("give --out DIR for the run directory (or --from DIR to redraw one)")
+    validate_seed(seed)
+    real_dtype(precision)
+    figures = rep.FIGURES if figure == "all" else tuple(dict.fromkeys(f.strip() for f in figure.split(",") if f.strip()))
+    unknown = [f for f in figures if f not in rep.FIGURES]
+    if unknown or not figures:
+        raise InputError(f"unknown --figure {', '.join(unknown) or figure!r}: use all or a comma list of {', '.join(rep.FIGURES)}")
+    overrides = {k: v for k, v in dict(n=n, samples=samples, matrices=matrices, inputs=inputs, steps=steps).items() if v is not None}
+    for key, value in overrides.items():
+        if value < (2 if key == "n" else 1):
+            raise InputError(f"--{key} must be at least {2 if key == 'n' else 1}, got {value}")
+    common = dict(seed=seed, precision=precision, rescale=rescale, coverage=coverage, figures=figures, **overrides)
+    cfg = rep.Config.quick(**common) if quick else rep.Config(**common)
+    if rescale == "paper" and any(f in figures for f in ("1", "2", "eigenvalues")):
+        theory.paper_scale(cfg.n)  # fail before any work when s_n is undefined at this n
+    dev = resolve_device(device)
+    out = prepare_out_dir(out)
+    meta = rep.run(cfg, out, device=dev, vector=vector, progress=StageProgress(fmt != "json"))
+    return _report_reproduce(out, meta["outputs"], rep.summary_rows(cfg, rep.load_arrays(out)), fmt, meta)
+
+
+def _report_reproduce(out: Path, written: list, rows: list, fmt: str, meta: dict | None = None):
+    if fmt == "json":
+        emit_json({"command": "reproduce", "out": str(out), "files": written, "summary": rows, "stages_computed": (meta or {}).get("stages_computed"), "stages_reused": (meta or {}).get("stages_reused")})
+        return
+    if rows:
+        header = ["init", "field", "mean", "sd", "q05", "q95", "P(rho>1)", "Gumbel loc", "Gumbel scale", "exact mean", "exact P>1"]
+        keys = ["init", "field", "radius_mean", "radius_std", "radius_q05", "radius_q95", "p_above_1", "gumbel_loc", "gumbel_scale", "exact_mean", "exact_p_above_1"]
+        hidden_keys = [k for k in rows[0] if k.startswith("log10_hidden")] + ["blowup_step"]
+        header += [k.replace("log10_hidden_", "log10 |h| ").replace("blowup_step", "blow-up t") for k in hidden_keys]
+        stdout.print(rich_table(f"summary (n = {rows[0]['n']})", header, [[r[k] for k in keys + hidden_keys] for r in rows]))
+    stderr.print(f"wrote {len(written)} files to {out}", markup=False)
+
+
 def main():
     """Console entry point: like ``app()``, but Click's usage errors become one line too."""
     try:

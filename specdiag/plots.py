@@ -67,7 +67,7 @@ def radius_density_panel(ax, radii, *, title: str = "", color: str = COLORS["rea
     ax.set_ylabel("density")
     if title:
         ax.set_title(title)
-    ax.legend(loc="upper right")
+    ax.legend(loc="best", framealpha=0.7)
     return ax
 
 
@@ -129,4 +129,100 @@ def norm_figure(steps, log10_mean, log10_std, *, ylabel: str, xlabel: str, title
     """A single norm-vs-step panel (``trajectory --plot``, ``hidden --plot``)."""
     fig, axes = new_figure(width=5.0)
     norm_curves_panel(axes[0, 0], steps, log10_mean, log10_std, ylabel=ylabel, xlabel=xlabel, title=title, exact=exact)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper's figures (SPEC section 5)
+# ---------------------------------------------------------------------------------------------
+
+
+def radius_theory_curves(n: int, field: str, gain: float, radii) -> list:
+    """Theoretical densities of rho(gain W) for the radius panels: Kostlan exact (complex) or
+    Rider-Sinclair asymptotic (real, n >= 164)."""
+    from scipy import stats  # noqa: PLC0415
+
+    from . import theory  # noqa: PLC0415
+
+    radii = np.asarray(radii)
+    lo, hi = float(radii.min()), float(radii.max())
+    pad = 0.3 * (hi - lo) + 1e-3
+    x = np.linspace(max(lo - pad, 1e-6), hi + pad, 300)
+    if field == "complex":
+        return [(x, theory.kostlan_pdf(x / gain, n) / gain, "exact (Kostlan)")]
+    if n > theory.LAST_UNDEFINED_N:
+        loc, scale = theory.asymptotic_params(n, "real")
+        return [(x, stats.gumbel_r.pdf(x / gain, loc, scale) / gain, "asymptotic (Rider-Sinclair)")]
+    return []
+
+
+def figure_radius_dynamics(rows: dict, *, n: int, field: str) -> Figure:
+    """Figures 1 (real) and 2 (complex): one row per init (glorot, rescaled); columns: radius
+    density, ||W^k x|| per matrix, ||h_t|| per matrix.
+
+    rows[init] = {"radii", "gain", "trajectory": (steps, log10_mean, log10_sd), "hidden": (...)}.
+    """
+    fig, axes = new_figure(ncols=3, nrows=len(rows), width=4.2, height=3.2)
+    for r, (init, data) in enumerate(rows.items()):
+        color = COLORS.get(init, COLORS["glorot"])
+        radius_density_panel(
+            axes[r, 0], data["radii"], title=f"{init}: spectral radius, n = {n}", color=color,
+            curves=radius_theory_curves(n, field, data["gain"], data["radii"]),
+        )
+        steps, mean, sd = data["trajectory"]
+        norm_curves_panel(axes[r, 1], steps, mean, sd, ylabel=r"$\|W^k x\|$", xlabel="power k", title=f"{init}: powers (mean over inputs)", color=color)
+        steps, mean, sd = data["hidden"]
+        norm_curves_panel(axes[r, 2], steps, mean, sd, ylabel=r"$\|h_t\|$", xlabel="time step t", title=f"{init}: hidden state", color=color)
+    fig.suptitle(f"{field} Glorot vs rescaled, n = {n}")
+    return fig
+
+
+def figure_real_vs_complex_radii(radii_real, radii_complex, *, n: int) -> Figure:
+    """Figure 3: histograms of the largest eigenvalue modulus, real vs complex Glorot."""
+    fig, axes = new_figure(width=5.0, height=3.6)
+    ax = axes[0, 0]
+    both = np.concatenate([radii_real, radii_complex])
+    bins = np.linspace(both.min(), both.max(), max(12, min(60, int(2 * math.sqrt(both.size / 2)))))
+    ax.hist(radii_real, bins=bins, density=True, alpha=0.5, color=COLORS["real"], label=f"real ({len(radii_real)})")
+    ax.hist(radii_complex, bins=bins, density=True, alpha=0.5, color=COLORS["complex"], label=f"complex ({len(radii_complex)})")
+    ax.axvline(1.0, color="black", lw=1, ls="--", label=r"$\rho = 1$")
+    ax.set_xlabel(r"largest eigenvalue modulus $\rho(W)$")
+    ax.set_ylabel("density")
+    ax.set_title(f"Glorot, n = {n}: real vs complex")
+    ax.legend()
+    return fig
+
+
+def figure_hidden_real_vs_complex(curves: dict, *, n: int, matrices: int, inputs: int) -> Figure:
+    """Figure 4: mean hidden-state norm (over matrices x input sequences), real vs complex Glorot.
+
+    curves[field] = (steps, log10 mean norm).
+    """
+    fig, axes = new_figure(width=5.0, height=3.6)
+    ax = axes[0, 0]
+    top = max(float(np.max(v[1])) for v in curves.values())
+    true_log = top < LOG_AXIS_LIMIT
+    for field, (steps, log10_mean) in curves.items():
+        values = 10.0 ** np.asarray(log10_mean) if true_log else np.asarray(log10_mean)
+        ax.plot(steps, values, color=COLORS[field], lw=1.5, label=f"{field} Glorot")
+    if true_log:
+        ax.set_yscale("log")
+    ax.set_xlabel("time step t")
+    ax.set_ylabel(r"mean $\|h_t\|$" if true_log else r"log10 mean $\|h_t\|$")
+    ax.set_title(f"hidden state, n = {n}: {matrices} matrices x {inputs} sequences")
+    ax.legend()
+    return fig
+
+
+def figure_eigenvalues(spectra: dict, *, n: int) -> Figure:
+    """Eigenvalues in the complex plane with the unit circle, one panel per (init, field)."""
+    count = len(spectra)
+    ncols = min(3, count)
+    nrows = math.ceil(count / ncols)
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=3.4, height=3.4)
+    for ax, (label, eigs) in zip(axes.flat, spectra.items()):
+        eigenvalue_panel(ax, eigs, title=label, color=COLORS["complex"] if "complex" in label else COLORS["real"])
+    for ax in list(axes.flat)[count:]:
+        ax.set_visible(False)
+    fig.suptitle(f"eigenvalues, n = {n}")
     return fig

@@ -1,0 +1,301 @@
+"""Reproduce the paper's Figures 1-4, an eigenvalue figure and the summary tables in a run directory.
+
+The work is a list of stages, each computing arrays that are saved atomically as
+``arrays/<stage>.npz``. A rerun with the same options resumes from the arrays it finds; ``--from``
+redraws figures and tables from them without sampling. Figures are drawn only from saved arrays,
+so a redraw is byte-identical.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field as dataclass_field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import plots, theory
+from .dynamics import simulate
+from .errors import InputError
+from .fit import fit_gumbel
+from .inits import InitOptions, make_ensemble
+from .report import atomic_write_bytes, atomic_write_text, csv_document, markdown_table, run_metadata, write_json_atomic
+from .spectra import eigenvalues, radius_stats, sample_radii
+
+FIGURES = ("1", "2", "3", "4", "eigenvalues")
+FIELDS = ("real", "complex")
+PAIR_INITS = ("glorot", "rescaled")
+#: growth factor of the mean hidden-state norm that counts as a blow-up in the summary
+BLOWUP = 1e3
+EIGENVALUE_PANELS = (("glorot", "real"), ("glorot", "complex"), ("rescaled", "real"), ("half", "real"), ("truncnormal", "real"), ("uniform-diag", "complex"), ("lru", "complex"))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes default to the paper's (SPEC section 5)."""
+
+    n: int = 500
+    samples: int = 100  # radii per (init, field): Figures 1-3
+    matrices: int = 100  # matrices per (init, field) for the power and hidden panels
+    inputs: int = 50  # inputs (sequences) per matrix
+    steps: int = 1000  # last k and t in Figures 1-2
+    fig4_matrices: int = 100
+    fig4_inputs: int = 5
+    fig4_steps: int = 3000
+    seed: int = 0
+    precision: str = "single"
+    rescale: str = "paper"
+    coverage: float = 0.9
+    figures: tuple = FIGURES
+
+    @classmethod
+    def quick(cls, **overrides) -> "Config":
+        """Small sizes for a smoke run (well under a minute on 2 cores)."""
+        base = dict(n=200, samples=40, matrices=6, inputs=10, steps=300, fig4_matrices=10, fig4_inputs=3, fig4_steps=400)
+        return cls(**{**base, **overrides})
+
+    def comparable(self) -> dict:
+        """Everything that determines the arrays (not which figures are drawn)."""
+        d = asdict(self)
+        d.pop("figures")
+        return d
+
+
+@dataclass
+class Stage:
+    name: str
+    units: int
+    compute: Callable[[Callable[[int], None] | None], dict]
+    figures: tuple = dataclass_field(default_factory=tuple)
+
+
+def _options(cfg: Config) -> InitOptions:
+    return InitOptions(rescale=cfg.rescale, coverage=cfg.coverage, seed=cfg.seed)
+
+
+def plan(cfg: Config, device: str) -> list[Stage]:
+    """The stages needed for cfg.figures (and the summary table), in run order."""
+    stages: list[Stage] = []
+    opts = _options(cfg)
+
+    def ensemble(init, fld):
+        return make_ensemble(init, cfg.n, fld, opts)
+
+    def radii_stage(init, fld):
+        def compute(advance):
+            ens = ensemble(init, fld)
+            radii = sample_radii(ens, cfg.samples, cfg.seed, precision=cfg.precision, device=device, on_progress=advance)
+            return {"radii": radii, "gain": np.float64(ens.gain)}
+
+        return compute
+
+    def dynamics_stage(init, fld, kind, matrices, inputs, steps):
+        def compute(advance):
+            c = simulate(ensemble(init, fld), kind, matrices=matrices, inputs=inputs, steps=steps, seed=cfg.seed, precision=cfg.precision, device=device, on_progress=advance)
+            return {"steps": c.steps, "log10_mean": c.log10_mean, "log10_sd": c.log10_sd}
+
+        return compute
+
+    wanted = set(cfg.figures)
+    for fld, fig in (("real", "1"), ("complex", "2")):
+        for init in PAIR_INITS:
+            figs = tuple(f for f in (fig, "3" if init == "glorot" else None) if f and f in wanted)
+            if figs or fig in wanted:
+                stages.append(Stage(f"radii-{fld}-{init}", cfg.samples, radii_stage(init, fld), figs))
+            if fig in wanted:
+                for kind in ("trajectory", "hidden"):
+                    stages.append(Stage(f"{kind}-{fld}-{init}", cfg.matrices, dynamics_stage(init, fld, kind, cfg.matrices, cfg.inputs, cfg.steps), (fig,)))
+    if "3" in wanted:
+        for fld in FIELDS:
+            if not any(s.name == f"radii-{fld}-glorot" for s in stages):
+                stages.append(Stage(f"radii-{fld}-glorot", cfg.samples, radii_stage("glorot", fld), ("3",)))
+    if "4" in wanted:
+        for fld in FIELDS:
+            stages.append(Stage(f"fig4-{fld}", cfg.fig4_matrices, dynamics_stage("glorot", fld, "hidden", cfg.fig4_matrices, cfg.fig4_inputs, cfg.fig4_steps), ("4",)))
+    if "eigenvalues" in wanted:
+
+        def eig_compute(advance):
+            from .backend import MATRIX_STREAM, host_rng  # noqa: PLC0415
+
+            out = {}
+            for init, fld in EIGENVALUE_PANELS:
+                ens = ensemble(init, fld)
+                w = ens.sample(host_rng(cfg.seed, MATRIX_STREAM, 0))
+                out[f"{init}, {fld}"] = w if ens.diagonal else eigenvalues(w.astype(np.complex128 if fld == "complex" else np.float64))
+                if advance:
+                    advance(1)
+            return out
+
+        stages.append(Stage("eigenvalues", len(EIGENVALUE_PANELS), eig_compute, ("eigenvalues",)))
+    return stages
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_arrays(out: Path) -> dict[str, dict]:
+    data = {}
+    for path in sorted((out / "arrays").glob("*.npz")):
+        with np.load(path, allow_pickle=False) as f:
+            data[path.stem] = {k: f[k] for k in f.files}
+    return data
+
+
+def check_resumable(out: Path, cfg: Config) -> None:
+    """A run directory may be resumed only with the options that produced its arrays."""
+    meta = out / "run.json"
+    if not meta.exists():
+        return
+    try:
+        previous = json.loads(meta.read_text())["config"]
+    except (ValueError, KeyError):
+        raise InputError(f"{str(meta)!r} is not a specdiag reproduce run: choose another --out") from None
+    current = cfg.comparable()
+    diff = [k for k in current if previous.get(k) != current[k]]
+    if diff:
+        raise InputError(f"--out {str(out)!r} holds a run with different {', '.join(diff)}: use a new --out, or the same options to resume")
+
+
+def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: Callable | None = None, log: Callable[[str], None] | None = None) -> dict:
+    """Compute missing stages, then draw figures and write tables. Returns the run metadata."""
+    check_resumable(out, cfg)
+    stages = plan(cfg, device)
+    write_json_atomic(out / "run.json", {**run_metadata("reproduce", asdict(cfg), device=device, elapsed_s=0.0), "config": cfg.comparable(), "status": "running"})
+    existing = {p.stem for p in (out / "arrays").glob("*.npz")} if (out / "arrays").exists() else set()
+    todo = [s for s in stages if s.name not in existing]
+    timings = {}
+    start = time.perf_counter()
+    # progress(total) -> an object with .stage(name) -> advance(k) and .close(), or None
+    bar = progress(sum(s.units for s in todo)) if progress else None
+    try:
+        for stage in todo:
+            t0 = time.perf_counter()
+            if log:
+                log(f"stage {stage.name}")
+            arrays = stage.compute(bar.stage(stage.name) if bar else None)
+            _save_npz(out / "arrays" / f"{stage.name}.npz", arrays)
+            timings[stage.name] = time.perf_counter() - t0
+    finally:
+        if bar:
+            bar.close()
+    outputs = render(out, cfg, vector)
+    meta = {
+        **run_metadata("reproduce", asdict(cfg), device=device, elapsed_s=time.perf_counter() - start),
+        "config": cfg.comparable(),
+        "status": "complete",
+        "stages_computed": timings,
+        "stages_reused": sorted(s.name for s in stages if s.name in existing),
+        "outputs": outputs,
+    }
+    write_json_atomic(out / "run.json", meta)
+    return meta
+
+
+def summary_rows(cfg: Config, data: dict) -> list[dict]:
+    """One row per (init, field) with radii: radius stats, Gumbel fit, exact prediction, hidden norms."""
+    rows = []
+    marks = sorted({max(1, round(math.sqrt(cfg.n))), max(1, round(4 * math.sqrt(cfg.n)))})
+    for init in PAIR_INITS:
+        for fld in FIELDS:
+            radii_data = data.get(f"radii-{fld}-{init}")
+            if radii_data is None:
+                continue
+            radii = radii_data["radii"]
+            stats = radius_stats(radii)
+            row = {"init": init, "field": fld, "n": cfg.n, "samples": int(radii.size)}
+            row.update({f"radius_{k}": stats[k] for k in ("mean", "std", "q05", "q95")})
+            row["p_above_1"] = stats["p_above_1"]
+            if radii.size >= 10:
+                g = fit_gumbel(radii)
+                row["gumbel_loc"], row["gumbel_scale"] = g.loc, g.scale
+            else:
+                row["gumbel_loc"] = row["gumbel_scale"] = None
+            if fld == "complex":
+                law = theory.exact_complex_law(cfg.n, scale=1.0 / float(radii_data["gain"]))
+                row["exact_mean"], row["exact_p_above_1"] = law.mean, law.p_above_1
+            else:
+                row["exact_mean"] = row["exact_p_above_1"] = None
+            hidden = data.get(f"hidden-{fld}-{init}")
+            for t in (*marks, "last"):
+                key = f"log10_hidden_t{t}"
+                if hidden is None:
+                    row[key] = None
+                    continue
+                steps = hidden["steps"]
+                idx = len(steps) - 1 if t == "last" else int(np.searchsorted(steps, t))
+                row[key] = float(hidden["log10_mean"][:, idx].mean()) if idx < len(steps) and (t == "last" or steps[idx] == t) else None
+            if hidden is not None:
+                mean = hidden["log10_mean"].mean(axis=0)
+                crossed = np.flatnonzero(mean - mean[0] >= math.log10(BLOWUP))
+                row["blowup_step"] = int(hidden["steps"][crossed[0]]) if crossed.size else None
+            else:
+                row["blowup_step"] = None
+            rows.append(row)
+    return rows
+
+
+def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
+    """Draw every figure whose arrays exist and write summary.md/.csv. Returns written names."""
+    data = load_arrays(out)
+    written = []
+    formats = ["png", *(plots.VECTOR_FORMATS if vector else ())]
+
+    def save(fig, stem):
+        for fmt in formats:
+            plots.save_figure(fig, out / f"{stem}.{fmt}")
+            written.append(f"{stem}.{fmt}")
+
+    wanted = set(cfg.figures)
+    for fld, fig_id in (("real", "1"), ("complex", "2")):
+        names = [f"{p}-{fld}-{i}" for i in PAIR_INITS for p in ("radii", "trajectory", "hidden")]
+        if fig_id in wanted and all(name in data for name in names):
+            rows = {
+                init: {
+                    "radii": data[f"radii-{fld}-{init}"]["radii"],
+                    "gain": float(data[f"radii-{fld}-{init}"]["gain"]),
+                    "trajectory": tuple(data[f"trajectory-{fld}-{init}"][k] for k in ("steps", "log10_mean", "log10_sd")),
+                    "hidden": tuple(data[f"hidden-{fld}-{init}"][k] for k in ("steps", "log10_mean", "log10_sd")),
+                }
+                for init in PAIR_INITS
+            }
+            save(plots.figure_radius_dynamics(rows, n=cfg.n, field=fld), f"figure{fig_id}")
+    if "3" in wanted and all(f"radii-{f}-glorot" in data for f in FIELDS):
+        save(plots.figure_real_vs_complex_radii(data["radii-real-glorot"]["radii"], data["radii-complex-glorot"]["radii"], n=cfg.n), "figure3")
+    if "4" in wanted and all(f"fig4-{f}" in data for f in FIELDS):
+        from scipy import special  # noqa: PLC0415
+
+        curves = {}
+        for fld in FIELDS:
+            d = data[f"fig4-{fld}"]
+            # mean norm over matrices x inputs = mean over matrices of each matrix's input mean
+            curves[fld] = (d["steps"], (special.logsumexp(d["log10_mean"] * math.log(10), axis=0) - math.log(d["log10_mean"].shape[0])) / math.log(10))
+        save(plots.figure_hidden_real_vs_complex(curves, n=cfg.n, matrices=cfg.fig4_matrices, inputs=cfg.fig4_inputs), "figure4")
+    if "eigenvalues" in wanted and "eigenvalues" in data:
+        save(plots.figure_eigenvalues(data["eigenvalues"], n=cfg.n), "eigenvalues")
+    rows = summary_rows(cfg, data)
+    if rows:
+        header = list(rows[0])
+        atomic_write_text(out / "summary.csv", csv_document(header, ([r[h] for h in header] for r in rows)))
+        atomic_write_text(out / "summary.md", f"# specdiag reproduce: summary (n = {cfg.n})\n\n" + markdown_table(header, ([r[h] for h in header] for r in rows)))
+        written += ["summary.csv", "summary.md"]
+    return written
+
+
+def config_from_run(out: Path) -> Config:
+    """The Config stored in a run directory's run.json (for --from)."""
+    meta = out / "run.json"
+    if not meta.exists():
+        raise InputError(f"no run.json in {str(out)!r}: --from needs a directory written by `specdiag reproduce --out`")
+    try:
+        params = json.loads(meta.read_text())["parameters"]
+        params["figures"] = tuple(params["figures"])
+        return Config(**params)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"cannot read the run parameters from {str(meta)!r} ({exc})") from None
