@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import math
 import sys
 import time
@@ -760,6 +761,116 @@ def _report_reproduce(out: Path, written: list, rows: list, fmt: str, meta: dict
         header += [k.replace("log10_hidden_", "log10 |h| ").replace("blowup_step", "blow-up t") for k in hidden_keys]
         stdout.print(rich_table(f"summary (n = {rows[0]['n']})", header, [[r[k] for k in keys + hidden_keys] for r in rows]))
     stderr.print(f"wrote {len(written)} files to {out}", markup=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# sweep
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_csv_list(text: str, name: str, allowed=None) -> tuple:
+    values = tuple(v.strip() for v in text.split(",") if v.strip())
+    if not values:
+        raise InputError(f"{name} is empty")
+    bad = [v for v in values if allowed is not None and v not in allowed]
+    if bad:
+        raise InputError(f"unknown {name} {', '.join(bad)}: use {', '.join(allowed)}")
+    return values
+
+
+def draw_sweep_figures(out: Path, points: list) -> list[str]:
+    from .plots import figure_sweep_collapse, figure_sweep_excess, figure_sweep_p_above, save_figure  # noqa: PLC0415
+
+    written = []
+    for name, make in (("sweep_excess.png", figure_sweep_excess), ("sweep_p_above_1.png", figure_sweep_p_above)):
+        save_figure(make(points), out / name)
+        written.append(name)
+    if any(p.get("q_mean") for p in points):
+        save_figure(figure_sweep_collapse(points), out / "sweep_collapse.png")
+        written.append("sweep_collapse.png")
+    return written
+
+
+@command()
+def sweep(
+    n: Annotated[Optional[str], typer.Option("--n", help="Widths, comma-separated: --n 128,256,512,1024.")] = None,
+    init: Annotated[str, typer.Option("--init", help="Initializations, comma-separated.")] = "glorot",
+    field: Annotated[str, typer.Option("--field", help="Fields, comma-separated: real,complex.")] = "real",
+    samples: Annotated[int, typer.Option("--samples", help="Matrices per grid point.")] = 400,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Matrices per task (does not change results).")] = 50,
+    dynamics: Annotated[Optional[str], typer.Option("--dynamics", help="c values: also ||W^k||_F^2/n and ||h_t|| at k = t = c sqrt(n).")] = None,
+    out: Out = None,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Finish an interrupted sweep in this directory (its own options).")] = None,
+    from_dir: Annotated[Optional[Path], typer.Option("--from", help="Use a finished sweep's results (with --plot: redraw its figures).")] = None,
+    plot: Annotated[bool, typer.Option("--plot", help="Draw the scaling figures into the sweep directory.")] = False,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) or local (a LocalCluster); default: a local process pool.")] = None,
+    workers: Workers = None,
+    seed: Seed = 0,
+    precision: Precision = "single",
+    rescale: Rescale = "paper",
+    coverage: Coverage = 0.9,
+    fmt: Format = "table",
+):
+    """Radius statistics (and dynamics) over a grid of widths, inits and fields; resumable."""
+    from .executors import make_executor  # noqa: PLC0415
+    from .spectra import default_workers, real_dtype  # noqa: PLC0415
+    from .sweep import SweepConfig, load_config, run_sweep  # noqa: PLC0415
+
+    check_format(fmt, ("table", "json"))
+    if from_dir is not None:
+        try:
+            doc = json.loads((from_dir / "sweep.json").read_text())
+        except (OSError, ValueError):
+            raise InputError(f"no sweep.json in {str(from_dir)!r}: run `specdiag sweep --out {from_dir}` first") from None
+        target = from_dir
+    else:
+        if resume is not None:
+            cfg, target = load_config(resume), prepare_out_dir(resume)
+        else:
+            if n is None or out is None:
+                raise InputError("give --n and --out for a new sweep (or --resume DIR, or --from DIR)")
+            validate_seed(seed)
+            real_dtype(precision)
+            try:
+                cs = tuple(float(c) for c in dynamics.split(",")) if dynamics else ()
+            except ValueError:
+                raise InputError(f"--dynamics must be comma-separated numbers, got {dynamics!r}") from None
+            cfg = SweepConfig(
+                ns=tuple(parse_int_list(n, "--n")), inits=parse_csv_list(init, "--init", list(INITS)), fields=parse_csv_list(field, "--field", theory.FIELDS),
+                samples=samples, seed=seed, chunk_size=chunk_size, precision=precision, dynamics=cs, rescale=rescale, coverage=coverage,
+            ).validate()
+            target = prepare_out_dir(out)
+        executor = make_executor(scheduler, workers or default_workers())
+        from .sweep import grid, make_tasks  # noqa: PLC0415
+
+        total = len(make_tasks(cfg, {p: None for p in grid(cfg)}))
+        try:
+            with progress(total, "sweep tasks", fmt != "json") as advance:
+                def on_task(task, error):
+                    if error is not None:
+                        stderr.print(f"task failed: {task.point.id} matrices {task.start}-{task.stop - 1}: {type(error).__name__}: {error}", markup=False)
+                    if advance:
+                        advance(1)
+
+                doc = run_sweep(cfg, target, executor, on_task=on_task)
+        finally:
+            executor.close()
+    figures = draw_sweep_figures(target, doc["points"]) if plot else []
+    if fmt == "json":
+        emit_json({**doc, "figures": figures})
+    else:
+        rows = [
+            (p["id"], p.get("samples"), p.get("radius_mean"), p.get("radius_std"), p.get("p_above_1"),
+             f"[{p['p_above_1_lo']:.3f}, {p['p_above_1_hi']:.3f}]" if p.get("complete") else "incomplete", p.get("theory_mean"), p.get("theory_p_above_1"))
+            for p in doc["points"]
+        ]
+        stdout.print(rich_table(f"sweep: {target}", ["point", "samples", "mean rho", "sd", "P(rho>1)", "95% CI", "theory mean", "theory P>1"], rows,
+                                caption=f"{doc.get('computed_tasks', 0)} tasks computed, {doc.get('reused_tasks', 0)} reused" if from_dir is None else None))
+        for name in figures:
+            stderr.print(f"wrote {target / name}", markup=False)
+    if doc.get("failed_tasks"):
+        stderr.print(f"{len(doc['failed_tasks'])} tasks failed: rerun with --resume {target}", markup=False)
+        raise typer.Exit(1)
 
 
 def main():

@@ -226,3 +226,94 @@ def figure_eigenvalues(spectra: dict, *, n: int) -> Figure:
         ax.set_visible(False)
     fig.suptitle(f"eigenvalues, n = {n}")
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweep figures
+# ---------------------------------------------------------------------------------------------
+
+_SERIES_STYLE = {("glorot", "real"): ("#1f77b4", "o"), ("glorot", "complex"): ("#d62728", "s"), ("rescaled", "real"): ("#2ca02c", "^"), ("rescaled", "complex"): ("#9467bd", "v")}
+
+
+def _series(points: list[dict]) -> dict:
+    groups: dict = {}
+    for p in sorted((p for p in points if p.get("complete")), key=lambda p: p["n"]):
+        groups.setdefault((p["init"], p["field"]), []).append(p)
+    return groups
+
+
+def _style(key, i):
+    return _SERIES_STYLE.get(key, (f"C{i % 10}", "D"))
+
+
+def figure_sweep_excess(points: list[dict]) -> Figure:
+    """(a) |E rho - 1| vs n, log-log, per (init, field), with the Rider location and the exact
+    complex mean. Rescaled radii sit below 1: their points are hollow."""
+    from . import theory  # noqa: PLC0415
+
+    fig, axes = new_figure(width=5.2, height=3.8)
+    ax = axes[0, 0]
+    ns_all = sorted({p["n"] for p in points if p.get("complete")})
+    for i, (key, group) in enumerate(_series(points).items()):
+        color, marker = _style(key, i)
+        ns = np.array([p["n"] for p in group])
+        excess = np.array([p["radius_mean"] - 1 for p in group])
+        se = np.array([p["radius_mean_se"] for p in group])
+        face = [color if e > 0 else "none" for e in excess]
+        ax.errorbar(ns, np.abs(excess), yerr=2 * se, color=color, ls="-", lw=0.8, marker=None, label=f"{key[0]}, {key[1]}")
+        ax.scatter(ns, np.abs(excess), marker=marker, facecolors=face, edgecolors=color, zorder=3)
+    if ns_all:
+        grid_n = np.geomspace(max(min(ns_all), 2), max(ns_all), 60)
+        defined = grid_n[grid_n > theory.LAST_UNDEFINED_N]
+        if defined.size:
+            ax.plot(defined, [theory.rider_location(int(n)) - 1 for n in defined], color="black", ls="--", lw=1, label=r"Rider: $\sqrt{g_n/4n}$")
+        exact_n = np.unique(np.round(np.geomspace(max(min(ns_all), 2), max(ns_all), 12)).astype(int))
+        ax.plot(exact_n, [theory.exact_complex_law(int(n)).mean - 1 for n in exact_n], color="black", ls=":", lw=1.2, label="exact complex mean (Kostlan)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("width n")
+    ax.set_ylabel(r"$|E\rho - 1|$ (hollow: below 1)")
+    ax.set_title("spectral-radius excess vs width")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def figure_sweep_p_above(points: list[dict]) -> Figure:
+    """(b) P(rho > 1) vs n with 95% Wilson bands, per (init, field)."""
+    fig, axes = new_figure(width=5.2, height=3.8)
+    ax = axes[0, 0]
+    for i, (key, group) in enumerate(_series(points).items()):
+        color, marker = _style(key, i)
+        ns = [p["n"] for p in group]
+        ax.plot(ns, [p["p_above_1"] for p in group], color=color, marker=marker, label=f"{key[0]}, {key[1]}")
+        ax.fill_between(ns, [p["p_above_1_lo"] for p in group], [p["p_above_1_hi"] for p in group], color=color, alpha=0.15, lw=0)
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("width n")
+    ax.set_ylabel(r"$P(\rho > 1)$")
+    ax.set_title("probability the radius exceeds 1 (95% bands)")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def figure_sweep_collapse(points: list[dict]) -> Figure:
+    """(c) Q = E||W^k||_F^2 / n vs c = k / sqrt(n) for every n (Glorot), with the double-scaling
+    limit sinh(c^2/2) / (c^2/2)."""
+    fig, axes = new_figure(width=5.2, height=3.8)
+    ax = axes[0, 0]
+    cs_all = []
+    for i, p in enumerate(sorted((p for p in points if p.get("complete") and p.get("q_mean") and p["init"] == "glorot"), key=lambda p: (p["field"], p["n"]))):
+        c = np.array(p["dynamics_k"]) / math.sqrt(p["n"])
+        cs_all.extend(c)
+        q = np.array([np.nan if v is None else v for v in p["q_mean"]])
+        ax.plot(c, q, marker="o" if p["field"] == "real" else "s", ls="", color=f"C{i % 10}", label=f"n = {p['n']}, {p['field']}")
+    if cs_all:
+        c = np.linspace(1e-3, max(cs_all) * 1.05, 200)
+        half = c**2 / 2
+        ax.plot(c, np.sinh(half) / half, color="black", lw=1.2, label=r"$\sinh(c^2/2)/(c^2/2)$")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$c = k / \sqrt{n}$")
+    ax.set_ylabel(r"$Q = E\|W^k\|_F^2 / n$")
+    ax.set_title("double-scaling collapse (Glorot)")
+    ax.legend(fontsize=7)
+    return fig

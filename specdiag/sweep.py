@@ -1,0 +1,249 @@
+"""Width sweeps: radius statistics (and optional dynamics) over a grid of (n, init, field).
+
+The work is split into tasks of (grid point, chunk of matrix indices). Matrix i of a grid point is
+drawn from the stream (seed, i), so results are identical whatever the executor, worker count or
+chunk size. Each finished task is saved atomically as ``tasks/<point>/<start>-<stop>.npz`` by the
+driver; a rerun (``--resume``) computes only the missing ones, so an interruption or a killed
+worker loses at most the tasks in flight. Merging writes sweep.csv, sweep.json and run.json.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from scipy import stats as sstats
+
+from . import theory
+from .backend import MATRIX_STREAM, host_rng
+from .dynamics import log_power_sums_from_eig
+from .errors import InputError
+from .inits import DIAGONAL_INITS, Ensemble, InitOptions, make_ensemble
+from .report import atomic_write_bytes, atomic_write_text, csv_document, run_metadata, write_json_atomic
+from .spectra import radius_stats, sample_radii
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    ns: tuple
+    inits: tuple = ("glorot",)
+    fields: tuple = ("real",)
+    samples: int = 400
+    seed: int = 0
+    chunk_size: int = 50
+    precision: str = "single"
+    dynamics: tuple = ()  # c values: k = t = round(c sqrt(n))
+    rescale: str = "paper"
+    coverage: float = 0.9
+
+    def validate(self) -> "SweepConfig":
+        if not self.ns or min(self.ns) < 2:
+            raise InputError("every width in --n must be at least 2")
+        if self.samples < 1 or self.chunk_size < 1:
+            raise InputError("--samples and --chunk-size must be at least 1")
+        if any(c <= 0 for c in self.dynamics):
+            raise InputError("--dynamics values c must be positive (k = c sqrt(n))")
+        return self
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SweepConfig":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+@dataclass(frozen=True)
+class Point:
+    n: int
+    init: str
+    field: str
+
+    @property
+    def id(self) -> str:
+        return f"n{self.n}-{self.init}-{self.field}"
+
+
+@dataclass(frozen=True)
+class Task:
+    point: Point
+    start: int
+    stop: int
+    ensemble: Ensemble
+    seed: int
+    precision: str
+    dynamics: tuple
+
+    @property
+    def relpath(self) -> str:
+        return f"tasks/{self.point.id}/{self.start:07d}-{self.stop:07d}.npz"
+
+
+def grid(cfg: SweepConfig) -> list[Point]:
+    """Grid points; diagonal inits are complex only, so they appear once per n."""
+    points = []
+    for n in cfg.ns:
+        for init in cfg.inits:
+            for field in (("complex",) if init in DIAGONAL_INITS else cfg.fields):
+                p = Point(int(n), init, field)
+                if p not in points:
+                    points.append(p)
+    return points
+
+
+def dynamics_steps(n: int, cs) -> np.ndarray:
+    return np.array([max(1, round(c * math.sqrt(n))) for c in cs], dtype=np.int64)
+
+
+def make_tasks(cfg: SweepConfig, ensembles: dict[Point, Ensemble]) -> list[Task]:
+    return [
+        Task(p, start, min(start + cfg.chunk_size, cfg.samples), ensembles[p], cfg.seed, cfg.precision, cfg.dynamics)
+        for p in ensembles
+        for start in range(0, cfg.samples, cfg.chunk_size)
+    ]
+
+
+def compute_task(task: Task) -> dict:
+    """Radii of matrices start..stop-1 of a grid point (and, with dynamics, log ||W^k||_F^2 / n and
+    log E_x||h_t||^2 from each W's eigendecomposition). Runs on a worker; pure."""
+    from scipy import linalg  # noqa: PLC0415
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    count = task.stop - task.start
+    radii = sample_radii(task.ensemble, count, task.seed, precision=task.precision, device="cpu", workers=1, start_index=task.start)
+    out = {"radii": radii}
+    if task.dynamics:
+        ks = dynamics_steps(task.point.n, task.dynamics)
+        power = np.empty((count, ks.size))
+        hidden = np.empty((count, ks.size))
+        with threadpool_limits(limits=1):  # one BLAS thread per worker
+            for row, i in enumerate(range(task.start, task.stop)):
+                w = task.ensemble.sample(host_rng(task.seed, MATRIX_STREAM, i))
+                w = np.diag(w) if task.ensemble.diagonal else w
+                lam, v = linalg.eig(w)
+                power[row] = log_power_sums_from_eig(w, lam, v, ks, cumulative=False) - math.log(task.point.n)
+                hidden[row] = log_power_sums_from_eig(w, lam, v, ks, cumulative=True)
+        out["log_q"] = power
+        out["log_hidden_sq"] = hidden
+    return out
+
+
+def _save(path: Path, arrays: dict) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def check_same_config(out: Path, cfg: SweepConfig) -> None:
+    meta = out / "run.json"
+    if meta.exists():
+        try:
+            previous = SweepConfig.from_dict(json.loads(meta.read_text())["config"])
+        except (ValueError, KeyError, TypeError):
+            raise InputError(f"{str(meta)!r} is not a specdiag sweep: choose another --out") from None
+        if previous != cfg:
+            raise InputError(f"--out {str(out)!r} holds a sweep with other options: use --resume {out} or a new --out")
+
+
+def load_config(out: Path) -> SweepConfig:
+    try:
+        return SweepConfig.from_dict(json.loads((out / "run.json").read_text())["config"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"no sweep to resume in {str(out)!r} (run.json missing or unreadable): start one with --out") from None
+
+
+def run_sweep(cfg: SweepConfig, out: Path, executor, *, on_task: Callable[[Task, BaseException | None], None] | None = None, options: InitOptions | None = None) -> dict:
+    """Run the missing tasks on ``executor``, save each as it lands, then merge. Returns sweep.json."""
+    cfg.validate()
+    check_same_config(out, cfg)
+    options = options or InitOptions(rescale=cfg.rescale, coverage=cfg.coverage, seed=cfg.seed)
+    ensembles = {p: make_ensemble(p.init, p.n, p.field, options) for p in grid(cfg)}
+    tasks = make_tasks(cfg, ensembles)
+    write_json_atomic(out / "run.json", {**run_metadata("sweep", asdict(cfg), device="cpu", elapsed_s=0.0, executor=executor.name), "config": asdict(cfg), "status": "running"})
+    todo = [t for t in tasks if not (out / t.relpath).exists()]
+    failures = []
+    start = time.perf_counter()
+    for task, result, error in executor.run(compute_task, todo):
+        if error is None:
+            _save(out / task.relpath, result)
+        else:
+            failures.append({"point": task.point.id, "start": task.start, "stop": task.stop, "error": f"{type(error).__name__}: {error}"})
+        if on_task:
+            on_task(task, error)
+    doc = merge(cfg, out, tasks)
+    doc["failed_tasks"] = failures
+    doc["computed_tasks"], doc["reused_tasks"] = len(todo) - len(failures), len(tasks) - len(todo)
+    elapsed = time.perf_counter() - start
+    write_json_atomic(out / "sweep.json", doc)
+    write_json_atomic(out / "run.json", {
+        **run_metadata("sweep", asdict(cfg), device="cpu", elapsed_s=elapsed, executor=executor.name),
+        "config": asdict(cfg), "status": "incomplete" if failures else "complete",
+        "tasks": len(tasks), "computed_tasks": doc["computed_tasks"], "failed_tasks": failures,
+        "matrices_per_s": doc["computed_tasks"] and sum(t.stop - t.start for t in todo) / elapsed,
+    })
+    return doc
+
+
+def merge(cfg: SweepConfig, out: Path, tasks: list[Task]) -> dict:
+    """Per grid point: concatenate its task files in index order and summarize; write sweep.csv."""
+    by_point: dict[Point, list[Task]] = {}
+    for t in tasks:
+        by_point.setdefault(t.point, []).append(t)
+    rows = []
+    for point, point_tasks in by_point.items():
+        present = [t for t in point_tasks if (out / t.relpath).exists()]
+        row = {"id": point.id, "n": point.n, "init": point.init, "field": point.field, "complete": len(present) == len(point_tasks)}
+        if not row["complete"]:
+            row["missing_tasks"] = len(point_tasks) - len(present)
+            rows.append(row)
+            continue
+        arrays = [dict(np.load(out / t.relpath)) for t in sorted(point_tasks, key=lambda t: t.start)]
+        radii = np.concatenate([a["radii"] for a in arrays])
+        row.update(summarize_point(point, point_tasks[0].ensemble, radii, cfg))
+        if cfg.dynamics:
+            row.update(summarize_dynamics(point, point_tasks[0].ensemble, np.vstack([a["log_q"] for a in arrays]), np.vstack([a["log_hidden_sq"] for a in arrays]), cfg.dynamics))
+        rows.append(row)
+    complete = [r for r in rows if r["complete"]]
+    if complete:
+        header = [k for k in complete[0] if not isinstance(complete[0][k], (list, dict))]
+        atomic_write_text(out / "sweep.csv", csv_document(header, ([r.get(h) for h in header] for r in complete)))
+    return {"command": "sweep", "config": asdict(cfg), "points": rows}
+
+
+def summarize_point(point: Point, ensemble: Ensemble, radii: np.ndarray, cfg: SweepConfig) -> dict:
+    s = radius_stats(radii)
+    above = int(np.sum(radii > 1.0))
+    ci = sstats.binomtest(above, radii.size).proportion_ci(confidence_level=0.95, method="wilson")
+    row = {"samples": int(radii.size), **{f"radius_{k}": v for k, v in s.items() if k != "p_above_1"}}
+    row.update(p_above_1=s["p_above_1"], p_above_1_lo=float(ci.low), p_above_1_hi=float(ci.high))
+    row["radius_mean_se"] = s["std"] / math.sqrt(radii.size)
+    predicted = theory.predicted_radius_law(ensemble.kind, ensemble.field, point.n, ensemble.gain, ensemble.params)
+    row["theory_mean"] = predicted["mean"] if predicted else None
+    row["theory_p_above_1"] = predicted["p_above_1"] if predicted else None
+    row["theory_source"] = predicted["source"] if predicted else None
+    row["rider_location"] = theory.rider_location(point.n) if point.n > theory.LAST_UNDEFINED_N else None
+    row["scale_factor"] = ensemble.rescaling.factor if ensemble.rescaling else None
+    return row
+
+
+def summarize_dynamics(point: Point, ensemble: Ensemble, log_q: np.ndarray, log_hidden_sq: np.ndarray, cs) -> dict:
+    """Per c: mean over matrices of ||W^k||_F^2/n (estimates Q scaled by gain^2k) with its standard
+    error, and log10 sqrt(E||h_t||^2) for unit-variance inputs; exact where known."""
+    ks = dynamics_steps(point.n, cs)
+    q = np.exp(log_q)
+    hidden = np.exp(log_hidden_sq - log_hidden_sq.max(axis=0)) * 1.0
+    exact = None
+    if ensemble.kind == "gaussian" and ensemble.field == "complex":
+        exact = np.exp(theory.log_q(point.n, ks) + 2 * ks * math.log(ensemble.gain))
+    with np.errstate(over="ignore"):
+        return {
+            "dynamics_c": list(cs),
+            "dynamics_k": ks.tolist(),
+            "q_mean": [float(v) if np.isfinite(v) else None for v in q.mean(axis=0)],
+            "q_se": [float(v) if np.isfinite(v) else None for v in q.std(axis=0, ddof=1) / math.sqrt(q.shape[0])] if q.shape[0] > 1 else None,
+            "q_exact": exact.tolist() if exact is not None else None,
+            "log10_rms_hidden": ((np.log(hidden.mean(axis=0)) + log_hidden_sq.max(axis=0)) / (2 * math.log(10))).tolist(),
+        }
