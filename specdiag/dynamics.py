@@ -255,24 +255,30 @@ def log_power_sums_from_eig(w: np.ndarray, lam: np.ndarray, v: np.ndarray, ts, *
     rho2 = float(np.abs(lam).max() ** 2)
     top = max(rho2, 1.0)
     zs = z / top
+    near_one = np.abs(z - 1) < 1e-12
     out = np.empty(ts.size)
-    for r, t in enumerate(ts):
+    # walk the steps in increasing order, advancing zs^t by multiplication (no complex pow per step)
+    order = np.argsort(ts, kind="stable")
+    power, current, step_powers = np.ones_like(zs), 0, {}
+    for r in order:
+        t = int(ts[r])
+        if t != current:
+            dt = t - current
+            if dt not in step_powers:
+                step_powers = {dt: zs**dt}  # steps are usually evenly spaced: keep one
+            power = power * step_powers[dt]
+            current = t
         if cumulative:
             if t == 0:
                 out[r] = -np.inf
                 continue
-            near_one = np.abs(z - 1) < 1e-12
-            with np.errstate(divide="ignore", invalid="ignore"):
-                series = np.where(near_one, t * top ** (-t) if top > 1 else t, (zs**t - top ** (-float(t))) / (z - 1))
+            with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+                # sum_{k<t} z^k / top^t = (zs^t - top^-t) / (z - 1); t / top^t where z = 1
+                series = np.where(near_one, t * top ** (-float(t)), (power - top ** (-float(t))) / (z - 1))
             total = np.real(np.sum(c * series))
-            scale_log = t * math.log(top)
         else:
-            total = np.real(np.sum(c * zs**t))
-            scale_log = t * math.log(top)
-        if not total > 0:
-            out[r] = _log_power_sum_by_squaring(w, int(t), cumulative)
-        else:
-            out[r] = math.log(total) + scale_log
+            total = np.real(np.sum(c * power))
+        out[r] = math.log(total) + t * math.log(top) if total > 0 else _log_power_sum_by_squaring(w, t, cumulative)
     return out
 
 

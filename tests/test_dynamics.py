@@ -143,3 +143,11 @@ def test_record_steps_and_errors():
         dynamics.record_steps("hidden", 5, 0)
     with pytest.raises(InputError, match="--input-scale"):
         dynamics.simulate(make_ensemble("glorot", 4, "real"), "hidden", matrices=1, inputs=1, steps=2, input_scale=-1)
+
+
+def test_exact_expectation_in_any_step_order():
+    w = np.random.default_rng(2).standard_normal((10, 10)) / math.sqrt(10)
+    ts = np.array([25, 1, 7, 7, 40])
+    for cumulative in (False, True):
+        ours = dynamics.log_frobenius_power_sums(w, ts, cumulative=cumulative)
+        np.testing.assert_allclose(ours, [brute_log_power(w, int(t), cumulative) for t in ts], rtol=1e-10)
