@@ -9,6 +9,7 @@ interval from order statistics; cached on disk per (n, coverage, seed, samples).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
@@ -20,6 +21,8 @@ from . import theory
 from .backend import CALIBRATION_STREAM
 from .errors import InputError
 from .inits import Ensemble, InitOptions, Rescaling
+
+log = logging.getLogger("specdiag")
 
 
 def cache_dir() -> Path:
@@ -61,6 +64,7 @@ def real_calibration(n: int, coverage: float, seed: int, samples: int) -> Rescal
         pass
     from .spectra import sample_radii  # noqa: PLC0415
 
+    log.info("calibrating the real rescaling at n = %d: %d Glorot radii (cached in %s)", n, samples, path.parent)
     glorot = Ensemble("glorot", n, "real", "gaussian", std=1 / math.sqrt(n))
     # Matrices come from their own stream, never the one the user's run samples, so the
     # calibration is independent of the matrices it is applied to.

@@ -875,6 +875,13 @@ def sweep(
 
 def main():
     """Console entry point: like ``app()``, but Click's usage errors become one line too."""
+    if sys.stderr.isatty():  # log lines (e.g. a long calibration) only for humans, on stderr
+        import logging  # noqa: PLC0415
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logging.getLogger("specdiag").addHandler(handler)
+        logging.getLogger("specdiag").setLevel(logging.INFO)
     try:
         code = app(standalone_mode=False)
     except Exception as exc:  # Click's UsageError/BadParameter (typer re-raises them here)
