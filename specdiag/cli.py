@@ -224,9 +224,10 @@ def radius(
         atomic_write_text(out / "radii.csv", csv_document(["index", "radius"], enumerate(radii)))
         write_json_atomic(out / "run.json", {**run_metadata("radius", parameters, device=dev, elapsed_s=elapsed), "stats": stats, "theory": predicted, "rescaling": doc["rescaling"]})
     if plot is not None:
-        from .plots import radius_figure, save_figure  # noqa: PLC0415
+        from .plots import radius_figure, radius_theory_curves, save_figure  # noqa: PLC0415
 
-        save_figure(radius_figure(radii, n=n, field=ensemble.field, init=init, curves=theory_curves(ensemble, radii)), plot)
+        curves = radius_theory_curves(n, ensemble.field, ensemble.gain, radii) if ensemble.kind == "gaussian" else []
+        save_figure(radius_figure(radii, n=n, field=ensemble.field, init=init, curves=curves), plot)
     if fmt == "json":
         emit_json(doc)
     elif fmt == "csv":
@@ -259,24 +260,6 @@ def sample_for_cli(n, samples, init, field, seed, device, precision, workers, ch
     with progress(samples, f"radii n={n}", show_progress) as advance:
         radii = sample_radii(ensemble, samples, seed, precision=precision, device=dev, workers=workers, chunk_size=chunk_size, on_progress=advance)
     return ensemble, radii, dev, time.perf_counter() - start
-
-
-def theory_curves(ensemble, radii) -> list:
-    """Theoretical densities to overlay on a radius histogram, where they exist."""
-    from scipy import stats as sstats  # noqa: PLC0415
-
-    lo, hi = float(np.min(radii)), float(np.max(radii))
-    pad = 0.25 * (hi - lo) + 1e-3
-    x = np.linspace(max(lo - pad, 1e-6), hi + pad, 300)
-    gain = ensemble.gain
-    curves = []
-    if ensemble.kind == "gaussian" and ensemble.field == "complex":
-        curves.append((x, theory.kostlan_pdf(x / gain, ensemble.n) / gain, "Kostlan exact"))
-    if ensemble.kind == "gaussian" and ensemble.n > theory.LAST_UNDEFINED_N:
-        loc, scale = theory.asymptotic_params(ensemble.n, ensemble.field)
-        name = "Rider" if ensemble.field == "complex" else "Rider-Sinclair"
-        curves.append((x, sstats.gumbel_r.pdf(x / gain, loc, scale) / gain, f"{name} asymptotic"))
-    return curves
 
 
 # ---------------------------------------------------------------------------------------------
@@ -617,7 +600,7 @@ def check_command(
     from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
     from .check import Thresholds, overall_verdict  # noqa: PLC0415
-    from .spectra import _pool_context, default_workers  # noqa: PLC0415
+    from .spectra import default_workers, pool_context  # noqa: PLC0415
     from .weights import read_tensors, select_tensors  # noqa: PLC0415
 
     check_format(fmt, ("table", "json"))
@@ -634,7 +617,7 @@ def check_command(
     start = time.perf_counter()
     if workers > 1:
         items = [(name, a, thresholds, 1) for name, a in tensors.items()]
-        with ProcessPoolExecutor(workers, mp_context=_pool_context()) as pool:
+        with ProcessPoolExecutor(workers, mp_context=pool_context()) as pool:
             results = list(pool.map(_check_one, items))
     else:
         results = [_check_one((name, a, thresholds, None)) for name, a in tensors.items()]

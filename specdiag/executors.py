@@ -32,9 +32,9 @@ class LocalExecutor:
                 except Exception as exc:  # reported per task; the sweep goes on
                     yield task, None, exc
             return
-        from .spectra import _pool_context  # noqa: PLC0415
+        from .spectra import pool_context  # noqa: PLC0415
 
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=_pool_context()) as pool:
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=pool_context()) as pool:
             futures = {pool.submit(func, task): task for task in tasks}
             for future in as_completed(futures):
                 exc = future.exception()

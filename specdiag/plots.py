@@ -138,8 +138,8 @@ def norm_figure(steps, log10_mean, log10_std, *, ylabel: str, xlabel: str, title
 
 
 def radius_theory_curves(n: int, field: str, gain: float, radii) -> list:
-    """Theoretical densities of rho(gain W) for the radius panels: Kostlan exact (complex) or
-    Rider-Sinclair asymptotic (real, n >= 164)."""
+    """Theoretical densities of rho(gain W), W Glorot, over the range of ``radii``: Kostlan's exact
+    law (complex) and the Rider / Rider-Sinclair asymptotic law (n >= 164), each labelled."""
     from scipy import stats  # noqa: PLC0415
 
     from . import theory  # noqa: PLC0415
@@ -148,12 +148,14 @@ def radius_theory_curves(n: int, field: str, gain: float, radii) -> list:
     lo, hi = float(radii.min()), float(radii.max())
     pad = 0.3 * (hi - lo) + 1e-3
     x = np.linspace(max(lo - pad, 1e-6), hi + pad, 300)
+    curves = []
     if field == "complex":
-        return [(x, theory.kostlan_pdf(x / gain, n) / gain, "exact (Kostlan)")]
+        curves.append((x, theory.kostlan_pdf(x / gain, n) / gain, "exact (Kostlan)"))
     if n > theory.LAST_UNDEFINED_N:
-        loc, scale = theory.asymptotic_params(n, "real")
-        return [(x, stats.gumbel_r.pdf(x / gain, loc, scale) / gain, "asymptotic (Rider-Sinclair)")]
-    return []
+        loc, scale = theory.asymptotic_params(n, field)
+        name = "Rider" if field == "complex" else "Rider-Sinclair"
+        curves.append((x, stats.gumbel_r.pdf(x / gain, loc, scale) / gain, f"asymptotic ({name})"))
+    return curves
 
 
 def figure_radius_dynamics(rows: dict, *, n: int, field: str) -> Figure:
