@@ -378,6 +378,8 @@ def fit_gumbel_command(
     coverage: Coverage = 0.9,
     calibration_samples: CalibrationSamples = 1000,
     level: Annotated[float, typer.Option("--level", help="Confidence level of the parameter intervals.")] = 0.95,
+    ci: Annotated[str, typer.Option("--ci", help="Interval method: bootstrap (percentile, refits) or wald (Fisher information, instant).")] = "bootstrap",
+    bootstrap_samples: Annotated[int, typer.Option("--bootstrap-samples", help="Bootstrap refits.")] = 999,
     fmt: Format = "table",
     plot: Plot = None,
 ):
@@ -388,6 +390,8 @@ def fit_gumbel_command(
     theory.check_field(field)
     if not 0 < level < 1:
         raise InputError(f"--level must lie strictly between 0 and 1, got {level}")
+    if ci not in ("wald", "bootstrap"):
+        raise InputError(f"unknown --ci {ci!r}: use bootstrap or wald")
     if n < 2:
         raise InputError(f"the width --n must be at least 2, got {n}")
     plot = check_plot_path(plot)
@@ -402,7 +406,7 @@ def fit_gumbel_command(
         field = ensemble.field
         if init != "glorot":
             stderr.print(f"note: the theory columns are Glorot's laws; the sample is {init}", markup=False)
-    result = compare_laws(radii, n, field, level)
+    result = compare_laws(radii, n, field, level, ci=ci, resamples=bootstrap_samples)
     doc = {"command": "fit-gumbel", "n": n, "samples": int(radii.size), "field": field, "init": None if from_file else init, "source": str(from_file) if from_file else "sampled", **result}
     if plot is not None:
         from scipy import stats as sstats  # noqa: PLC0415
@@ -428,7 +432,7 @@ def fit_gumbel_command(
     if exact:
         rows.append(("exact (Kostlan)", None, None, exact["mean"], exact["std"], exact["ks_statistic"], exact["ks_pvalue"]))
     caption = [
-        f"{radii.size} radii, n = {n}, {field}; {int(level * 100)}% CI loc [{fitted['loc_ci'][0]:.5f}, {fitted['loc_ci'][1]:.5f}], scale [{fitted['scale_ci'][0]:.5f}, {fitted['scale_ci'][1]:.5f}]",
+        f"{radii.size} radii, n = {n}, {field}; {int(level * 100)}% {ci} CI loc [{fitted['loc_ci'][0]:.5f}, {fitted['loc_ci'][1]:.5f}], scale [{fitted['scale_ci'][0]:.5f}, {fitted['scale_ci'][1]:.5f}]",
         "the fitted law's KS p-value is optimistic (parameters estimated from the same radii)",
     ]
     if not asym:
@@ -788,6 +792,7 @@ def sweep(
     plot: Annotated[bool, typer.Option("--plot", help="Draw the scaling figures into the sweep directory.")] = False,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) or local (a LocalCluster); default: a local process pool.")] = None,
     workers: Workers = None,
+    device: Annotated[str, typer.Option("--device", help="cpu, gpu or auto, resolved on each worker (a local GPU run uses one process).")] = "cpu",
     seed: Seed = 0,
     precision: Precision = "single",
     rescale: Rescale = "paper",
@@ -820,10 +825,12 @@ def sweep(
                 raise InputError(f"--dynamics must be comma-separated numbers, got {dynamics!r}") from None
             cfg = SweepConfig(
                 ns=tuple(parse_int_list(n, "--n")), inits=parse_csv_list(init, "--init", list(INITS)), fields=parse_csv_list(field, "--field", theory.FIELDS),
-                samples=samples, seed=seed, chunk_size=chunk_size, precision=precision, dynamics=cs, rescale=rescale, coverage=coverage,
+                samples=samples, seed=seed, chunk_size=chunk_size, precision=precision, dynamics=cs, rescale=rescale, coverage=coverage, device=device,
             ).validate()
             target = prepare_out_dir(out)
-        executor = make_executor(scheduler, workers or default_workers())
+        # CUDA does not survive fork: a local sweep on the GPU runs in this process
+        local_gpu = scheduler is None and cfg.device != "cpu" and resolve_device(cfg.device) == "gpu"
+        executor = make_executor(scheduler, 1 if local_gpu else (workers or default_workers()))
         from .sweep import grid, make_tasks  # noqa: PLC0415
 
         total = len(make_tasks(cfg, {p: None for p in grid(cfg)}))

@@ -19,9 +19,12 @@ _VAR_LOC = 1.0 + 6.0 * (1.0 - theory.EULER_GAMMA) ** 2 / math.pi**2  # 1.1087
 _VAR_SCALE = 6.0 / math.pi**2  # 0.6079
 
 
+CI_METHODS = ("wald", "bootstrap")
+
+
 @dataclass(frozen=True)
 class GumbelFit:
-    """Maximum-likelihood Gumbel (loc, scale) with Wald intervals from the Fisher information."""
+    """Maximum-likelihood Gumbel (loc, scale) with confidence intervals."""
 
     loc: float
     scale: float
@@ -29,21 +32,37 @@ class GumbelFit:
     scale_ci: tuple[float, float]
     samples: int
     level: float
+    ci_method: str = "wald"
 
     def as_dict(self) -> dict:
-        return {"loc": self.loc, "scale": self.scale, "loc_ci": list(self.loc_ci), "scale_ci": list(self.scale_ci), "level": self.level}
+        return {"loc": self.loc, "scale": self.scale, "loc_ci": list(self.loc_ci), "scale_ci": list(self.scale_ci), "level": self.level, "ci_method": self.ci_method}
 
 
-def fit_gumbel(radii, level: float = 0.95) -> GumbelFit:
-    """ML fit of a Gumbel (maximum) law; CIs use Var(loc) = 1.1087 b^2/N, Var(scale) = 0.6079 b^2/N."""
+def fit_gumbel(radii, level: float = 0.95, ci: str = "wald", resamples: int = 999, seed: int = 0) -> GumbelFit:
+    """ML fit of a Gumbel (maximum) law with intervals at ``level``.
+
+    ci="wald": from the Gumbel Fisher information, Var(loc) = 1.1087 b^2/N, Var(scale) = 0.6079 b^2/N
+    (instant, asymptotic). ci="bootstrap": percentile bootstrap of the ML fit (scipy.stats.bootstrap,
+    ``resamples`` refits, seeded), which makes no large-N assumption.
+    """
     x = finite_radii(radii)
+    if ci not in CI_METHODS:
+        raise InputError(f"unknown interval method {ci!r}: use wald or bootstrap")
     loc, scale = stats.gumbel_r.fit(x)
+    if ci == "bootstrap":
+        if resamples < 50:
+            raise InputError(f"--bootstrap-samples must be at least 50, got {resamples}")
+        result = stats.bootstrap(
+            (x,), lambda s: np.array(stats.gumbel_r.fit(s)), vectorized=False, paired=False,
+            n_resamples=resamples, confidence_level=level, method="percentile", rng=np.random.default_rng(seed),
+        )
+        lo, hi = result.confidence_interval
+        return GumbelFit(float(loc), float(scale), (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])), x.size, level, "bootstrap")
     z = stats.norm.ppf(0.5 + level / 2)
     se_loc = scale * math.sqrt(_VAR_LOC / x.size)
     se_scale = scale * math.sqrt(_VAR_SCALE / x.size)
-    return GumbelFit(
-        float(loc), float(scale), (loc - z * se_loc, loc + z * se_loc), (scale - z * se_scale, scale + z * se_scale), x.size, level
-    )
+    loc, scale = float(loc), float(scale)
+    return GumbelFit(loc, scale, (loc - z * se_loc, loc + z * se_loc), (scale - z * se_scale, scale + z * se_scale), x.size, level)
 
 
 def finite_radii(radii) -> np.ndarray:
@@ -61,13 +80,13 @@ def ks(x: np.ndarray, cdf) -> dict:
     return {"ks_statistic": float(result.statistic), "ks_pvalue": float(result.pvalue)}
 
 
-def compare_laws(radii, n: int, field: str, level: float = 0.95) -> dict:
+def compare_laws(radii, n: int, field: str, level: float = 0.95, ci: str = "wald", resamples: int = 999) -> dict:
     """Fitted vs asymptotic (Rider / Rider-Sinclair) vs exact (Kostlan, complex) laws for radii.
 
     The fitted law's KS p-value is optimistic (its parameters came from the same data).
     """
     x = finite_radii(radii)
-    fit = fit_gumbel(x, level)
+    fit = fit_gumbel(x, level, ci=ci, resamples=resamples)
     fitted = stats.gumbel_r(loc=fit.loc, scale=fit.scale)
     result = {
         "fit": {**fit.as_dict(), **ks(x, fitted.cdf)},

@@ -21,7 +21,7 @@ import numpy as np
 from scipy import stats as sstats
 
 from . import theory
-from .backend import MATRIX_STREAM, host_rng
+from .backend import MATRIX_STREAM, host_rng, resolve_device
 from .dynamics import log_power_sums_from_eig
 from .errors import InputError
 from .inits import DIAGONAL_INITS, Ensemble, InitOptions, make_ensemble
@@ -41,12 +41,14 @@ class SweepConfig:
     dynamics: tuple = ()  # c values: k = t = round(c sqrt(n))
     rescale: str = "paper"
     coverage: float = 0.9
+    device: str = "cpu"  # resolved on each worker: "auto" uses a worker's GPU when it has one
 
     def validate(self) -> "SweepConfig":
         if not self.ns or min(self.ns) < 2:
             raise InputError("every width in --n must be at least 2")
         if self.samples < 1 or self.chunk_size < 1:
             raise InputError("--samples and --chunk-size must be at least 1")
+        resolve_device(self.device) if self.device != "auto" else None  # "gpu" needs a GPU here too
         if any(c <= 0 for c in self.dynamics):
             raise InputError("--dynamics values c must be positive (k = c sqrt(n))")
         return self
@@ -76,6 +78,7 @@ class Task:
     seed: int
     precision: str
     dynamics: tuple
+    device: str = "cpu"
 
     @property
     def relpath(self) -> str:
@@ -100,7 +103,7 @@ def dynamics_steps(n: int, cs) -> np.ndarray:
 
 def make_tasks(cfg: SweepConfig, ensembles: dict[Point, Ensemble]) -> list[Task]:
     return [
-        Task(p, start, min(start + cfg.chunk_size, cfg.samples), ensembles[p], cfg.seed, cfg.precision, cfg.dynamics)
+        Task(p, start, min(start + cfg.chunk_size, cfg.samples), ensembles[p], cfg.seed, cfg.precision, cfg.dynamics, cfg.device)
         for p in ensembles
         for start in range(0, cfg.samples, cfg.chunk_size)
     ]
@@ -113,7 +116,7 @@ def compute_task(task: Task) -> dict:
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
     count = task.stop - task.start
-    radii = sample_radii(task.ensemble, count, task.seed, precision=task.precision, device="cpu", workers=1, start_index=task.start)
+    radii = sample_radii(task.ensemble, count, task.seed, precision=task.precision, device=resolve_device(task.device), workers=1, start_index=task.start)
     out = {"radii": radii}
     if task.dynamics:
         ks = dynamics_steps(task.point.n, task.dynamics)

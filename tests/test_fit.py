@@ -20,6 +20,18 @@ def test_fit_recovers_known_gumbel():
     assert g.loc_ci[0] < g.loc < g.loc_ci[1] and g.scale_ci[0] < g.scale < g.scale_ci[1]
 
 
+def test_bootstrap_intervals_agree_with_wald():
+    x = np.random.default_rng(8).gumbel(1.03, 0.01, 800)
+    wald, boot = fit.fit_gumbel(x), fit.fit_gumbel(x, ci="bootstrap", resamples=400, seed=1)
+    assert (boot.loc, boot.scale) == (wald.loc, wald.scale) and boot.ci_method == "bootstrap"
+    for w, b in ((wald.loc_ci, boot.loc_ci), (wald.scale_ci, boot.scale_ci)):
+        assert b[0] < b[1]
+        assert abs((b[1] - b[0]) / (w[1] - w[0]) - 1) < 0.3  # same width within bootstrap noise
+    assert boot == fit.fit_gumbel(x, ci="bootstrap", resamples=400, seed=1)  # seeded
+    with pytest.raises(InputError, match="bootstrap"):
+        fit.fit_gumbel(x, ci="jackknife")
+
+
 def test_fit_interval_coverage():
     rng = np.random.default_rng(5)
     cover = []
