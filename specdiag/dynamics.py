@@ -231,14 +231,14 @@ def log_frobenius_power_sums(w: np.ndarray, ts, *, cumulative: bool) -> np.ndarr
     the factor max(1, rho^2)^t taken out, so it never overflows. Falls back to repeated squaring when
     V is ill-conditioned (defective or nearly so).
     """
-    ts = np.atleast_1d(np.asarray(ts, dtype=np.int64))
     w = np.asarray(w, dtype=np.complex128 if np.iscomplexobj(w) else np.float64)
     lam, v = linalg.eig(w)
-    return log_power_sums_from_eig(w, lam, v, ts, cumulative=cumulative)
+    return log_power_sums_from_eig(w, lam, v, ts)[1 if cumulative else 0]
 
 
-def log_power_sums_from_eig(w: np.ndarray, lam: np.ndarray, v: np.ndarray, ts, *, cumulative: bool) -> np.ndarray:
-    """``log_frobenius_power_sums`` from an eigendecomposition already computed (W kept for the fallback)."""
+def log_power_sums_from_eig(w: np.ndarray, lam: np.ndarray, v: np.ndarray, ts) -> tuple[np.ndarray, np.ndarray]:
+    """(log ||W^t||_F^2, log sum_{k<t} ||W^k||_F^2) per t, from an eigendecomposition already
+    computed (W itself is used only by the repeated-squaring fallback)."""
     ts = np.atleast_1d(np.asarray(ts, dtype=np.int64))
     try:
         with warnings.catch_warnings():  # ill-conditioning is measured and handled just below
@@ -249,14 +249,13 @@ def log_power_sums_from_eig(w: np.ndarray, lam: np.ndarray, v: np.ndarray, ts, *
     # 1-norm condition number of V: an O(n^2) bound, no SVD needed
     cond = np.inf if vinv is None else np.linalg.norm(v, 1) * np.linalg.norm(vinv, 1)
     if not np.isfinite(cond) or cond > MAX_EIGVEC_CONDITION:
-        return np.array([_log_power_sum_by_squaring(w, int(t), cumulative) for t in ts])
+        return tuple(np.array([_log_power_sum_by_squaring(w, int(t), cum) for t in ts]) for cum in (False, True))
     c = (v.conj().T @ v) * (vinv @ vinv.conj().T).T
     z = np.conj(lam)[:, None] * lam[None, :]
-    rho2 = float(np.abs(lam).max() ** 2)
-    top = max(rho2, 1.0)
+    top = max(float(np.abs(lam).max() ** 2), 1.0)
     zs = z / top
     near_one = np.abs(z - 1) < 1e-12
-    out = np.empty(ts.size)
+    power_out, sum_out = np.empty(ts.size), np.empty(ts.size)
     # walk the steps in increasing order, advancing zs^t by multiplication (no complex pow per step)
     order = np.argsort(ts, kind="stable")
     power, current, step_powers = np.ones_like(zs), 0, {}
@@ -268,18 +267,18 @@ def log_power_sums_from_eig(w: np.ndarray, lam: np.ndarray, v: np.ndarray, ts, *
                 step_powers = {dt: zs**dt}  # steps are usually evenly spaced: keep one
             power = power * step_powers[dt]
             current = t
-        if cumulative:
-            if t == 0:
-                out[r] = -np.inf
-                continue
-            with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
-                # sum_{k<t} z^k / top^t = (zs^t - top^-t) / (z - 1); t / top^t where z = 1
-                series = np.where(near_one, t * top ** (-float(t)), (power - top ** (-float(t))) / (z - 1))
-            total = np.real(np.sum(c * series))
-        else:
-            total = np.real(np.sum(c * power))
-        out[r] = math.log(total) + t * math.log(top) if total > 0 else _log_power_sum_by_squaring(w, t, cumulative)
-    return out
+        scale = t * math.log(top)
+        total = np.real(np.sum(c * power))
+        power_out[r] = math.log(total) + scale if total > 0 else _log_power_sum_by_squaring(w, t, False)
+        if t == 0:
+            sum_out[r] = -np.inf
+            continue
+        with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+            # sum_{k<t} z^k / top^t = (zs^t - top^-t) / (z - 1); t / top^t where z = 1
+            series = np.where(near_one, t * top ** (-float(t)), (power - top ** (-float(t))) / (z - 1))
+        total = np.real(np.sum(c * series))
+        sum_out[r] = math.log(total) + scale if total > 0 else _log_power_sum_by_squaring(w, t, True)
+    return power_out, sum_out
 
 
 def _log_power_sum_by_squaring(w: np.ndarray, t: int, cumulative: bool) -> float:

@@ -127,8 +127,8 @@ def compute_task(task: Task) -> dict:
                 w = task.ensemble.sample(host_rng(task.seed, MATRIX_STREAM, i))
                 w = np.diag(w) if task.ensemble.diagonal else w
                 lam, v = linalg.eig(w)
-                power[row] = log_power_sums_from_eig(w, lam, v, ks, cumulative=False) - math.log(task.point.n)
-                hidden[row] = log_power_sums_from_eig(w, lam, v, ks, cumulative=True)
+                log_power, hidden[row] = log_power_sums_from_eig(w, lam, v, ks)
+                power[row] = log_power - math.log(task.point.n)
         out["log_q"] = power
         out["log_hidden_sq"] = hidden
     return out
