@@ -49,6 +49,19 @@ stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
+def _print_version(value: bool):
+    if value:
+        from . import __version__  # noqa: PLC0415
+
+        sys.stdout.write(f"specdiag {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False):
+    """Spectral diagnostics for recurrent weight matrices."""
+
+
 def command(name: str | None = None):
     """Register a Typer command whose InputError/overflow becomes one line on stderr and exit 2."""
 
@@ -241,6 +254,8 @@ def radius(
             caption.append(f"Rider location 1 + sqrt(g_n/4n) = {rider:.5f}")
         if (text := describe_rescaling(ensemble)) is not None:
             caption.append(text)
+        if predicted and "asymptotic" in predicted["source"]:
+            caption.append("no exact law for real matrices: the asymptotic law places the edge but overstates the spread 2-4x at practical n")
         stdout.print(rich_table(f"spectral radius: {init}, {ensemble.field}, n = {n}", ["statistic", "sample", f"theory ({source})"], rows, caption="\n".join(caption)))
         for path in filter(None, (out, plot)):
             stderr.print(f"wrote {path}", markup=False)

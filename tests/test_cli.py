@@ -173,3 +173,8 @@ def test_dynamics_table_and_errors():
     assert bad.exit_code == 2 and "--at" in bad.stderr
     bad = run("trajectory", "--blowup", "0.5")
     assert bad.exit_code == 2 and "--blowup" in bad.stderr
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0 and result.stdout.startswith("specdiag ")
