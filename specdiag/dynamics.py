@@ -115,31 +115,27 @@ def _propagate_chunk(ensemble, kind, seed, matrices: range, inputs, steps, recor
     rngs: dict = {}
     out = np.empty((b, inputs, recorded.size))
     slot = {int(s): r for r, s in enumerate(recorded)}
-    # the log-norm accumulator stays in float64 whatever the state precision
-    log_norm = xp.zeros((b, inputs), dtype=np.float64)
+    # The state is e^{L} u with ||u|| = 1 per column; L (float64 whatever the state precision) is
+    # the log-norm. Trajectory: u_0 = x / ||x||, then u <- W u. Hidden: h_0 = 0, then
+    # h_t = W h_{t-1} + x_t, i.e. y = W u + e^{-L} x_t. Either way L += log||y||, u = y / ||y||.
     if kind == "trajectory":
         x0 = xp.asarray(_inputs(seed, matrices, inputs, n, 1, rngs)[0], dtype=state_dtype)
         norms = _column_norms(xp, x0)
         log_norm = xp.log(norms.astype(np.float64))
         u = x0 / norms[:, None, :]
         out[:, :, slot[0]] = to_host(log_norm)
-        for k in range(1, steps + 1):
-            y = apply(u)
-            norms = _column_norms(xp, y)
-            log_norm = log_norm + xp.log(norms.astype(np.float64))
-            u = y / norms[:, None, :]
-            if k in slot:
-                out[:, :, slot[k]] = to_host(log_norm)
-        return out
-    u = xp.zeros((b, n, inputs), dtype=state_dtype)
+    else:
+        log_norm = xp.zeros((b, inputs), dtype=np.float64)
+        u = xp.zeros((b, n, inputs), dtype=state_dtype)
     block = None
     for t in range(1, steps + 1):
-        offset = (t - 1) % _INPUT_BLOCK
-        if offset == 0:
-            count = min(_INPUT_BLOCK, steps - t + 1)
-            block = xp.asarray(_inputs(seed, matrices, inputs, n, count, rngs) * input_scale, dtype=dtype)
-        # h_t = W h_{t-1} + x_t with h = e^{L} u:  y = W u + e^{-L} x_t, then L += log||y||
-        y = apply(u) + xp.exp(-log_norm).astype(dtype)[:, None, :] * block[offset]
+        y = apply(u)
+        if kind == "hidden":
+            offset = (t - 1) % _INPUT_BLOCK
+            if offset == 0:
+                count = min(_INPUT_BLOCK, steps - t + 1)
+                block = xp.asarray(_inputs(seed, matrices, inputs, n, count, rngs) * input_scale, dtype=dtype)
+            y = y + xp.exp(-log_norm).astype(dtype)[:, None, :] * block[offset]
         norms = _column_norms(xp, y)
         log_norm = log_norm + xp.log(norms.astype(np.float64))
         u = y / norms[:, None, :]
