@@ -99,6 +99,11 @@ def test_reproduce_end_to_end_and_redraw(tmp_path, monkeypatch):
     result = run_cli("--from", out)
     assert result.exit_code == 0, result.output
     assert {p.name: p.read_bytes() for p in out.glob("*.png")} == before
+    result = run_cli("--from", out, "--vector", "--format", "json")
+    assert result.exit_code == 0, result.output
+    files = set(json.loads(result.stdout)["files"])
+    assert {"figure1.pdf", "figure1.svg", "figure4.svg", "eigenvalues.pdf"} <= files
+    assert (out / "figure2.pdf").read_bytes()[:5] == b"%PDF-" and b"<svg" in (out / "figure3.svg").read_bytes()[:500]
 
 
 def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, monkeypatch):

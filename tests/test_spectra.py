@@ -110,3 +110,12 @@ def test_gpu_radii_match_theory_and_are_chunk_invariant():
     within_se(a.mean(), law.mean, a.std(ddof=1) / 8)
     cpu = sample_radii(ens, 64, seed=9, device="cpu")
     within_se(a.mean() - cpu.mean(), 0.0, law.std * math.sqrt(2 / 64))
+
+
+@pytest.mark.parametrize("init", ["uniform-diag", "lru"])
+def test_diagonal_radii_follow_their_exact_law(init):
+    ens = make_ensemble(init, 50, "complex")
+    radii = sample_radii(ens, 400, seed=6, precision="double", workers=1)
+    law = theory.predicted_radius_law(ens.kind, ens.field, 50, params=ens.params)
+    within_se(radii.mean(), law["mean"], radii.std(ddof=1) / math.sqrt(radii.size))
+    within_se(np.mean(radii <= law["median"]), 0.5, math.sqrt(0.25 / radii.size))
