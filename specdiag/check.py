@@ -20,7 +20,7 @@ from scipy import linalg, special
 from scipy.sparse.linalg import svds
 
 from . import theory
-from .dynamics import log_power_sums_from_eig
+from .dynamics import eigendecomposition, log_power_sums_from_eig
 
 LN10 = math.log(10.0)
 VERDICTS = ("ok", "warn", "fail")
@@ -85,8 +85,8 @@ def check_matrix(name: str, a: np.ndarray, thresholds: Thresholds) -> dict:
         norm2 = float(np.abs(lam).max())
     else:
         w = a.astype(np.complex128 if field == "complex" else np.float64)
-        lam, v = linalg.eig(w, check_finite=False)
-        log_power, log_sum = (float(x[0]) for x in log_power_sums_from_eig(w, lam, v, [t]))
+        lam, v, vinv = eigendecomposition(w)
+        log_power, log_sum = (float(x[0]) for x in log_power_sums_from_eig(w, lam, v, vinv, [t]))
         norm2 = spectral_norm(w)
     moduli = np.abs(lam)
     radius = float(moduli.max())

@@ -228,53 +228,73 @@ def log_frobenius_power_sums(w: np.ndarray, ts, *, cumulative: bool) -> np.ndarr
     V is ill-conditioned (defective or nearly so).
     """
     w = np.asarray(w, dtype=np.complex128 if np.iscomplexobj(w) else np.float64)
-    lam, v = linalg.eig(w)
-    return log_power_sums_from_eig(w, lam, v, ts)[1 if cumulative else 0]
+    return log_power_sums_from_eig(w, *eigendecomposition(w), ts)[1 if cumulative else 0]
 
 
-def log_power_sums_from_eig(w: np.ndarray, lam: np.ndarray, v: np.ndarray, ts) -> tuple[np.ndarray, np.ndarray]:
-    """(log ||W^t||_F^2, log sum_{k<t} ||W^k||_F^2) per t, from an eigendecomposition already
-    computed (W itself is used only by the repeated-squaring fallback)."""
+def eigendecomposition(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(lambda, V, V^{-1}) from one LAPACK ?geev with left and right eigenvectors.
+
+    Row i of V^{-1} is u_i^H / (u_i^H v_i) for left vectors u_i: cheaper than inverting V (about
+    15% of the whole at n = 2048). V^{-1} is None when some u_i^H v_i vanishes (defective W).
+    """
+    lam, vl, vr = linalg.eig(w, left=True, right=True)
+    d = np.einsum("ij,ij->j", vl.conj(), vr)
+    if not np.all(np.abs(d) > 0):
+        return lam, vr, None
+    return lam, vr, vl.conj().T / d[:, None]
+
+
+def log_power_sums_from_eig(w: np.ndarray, lam: np.ndarray, v: np.ndarray, vinv: np.ndarray | None, ts) -> tuple[np.ndarray, np.ndarray]:
+    """(log ||W^t||_F^2, log sum_{k<t} ||W^k||_F^2) per t, from W = V diag(lambda) V^{-1}
+    (``eigendecomposition``); W itself is used only by the repeated-squaring fallback."""
     ts = np.atleast_1d(np.asarray(ts, dtype=np.int64))
-    try:
-        with warnings.catch_warnings():  # ill-conditioning is measured and handled just below
-            warnings.simplefilter("ignore", linalg.LinAlgWarning)
-            vinv = linalg.inv(v)
-    except (linalg.LinAlgError, ValueError):
-        vinv = None
     # 1-norm condition number of V: an O(n^2) bound, no SVD needed
     cond = np.inf if vinv is None else np.linalg.norm(v, 1) * np.linalg.norm(vinv, 1)
     if not np.isfinite(cond) or cond > MAX_EIGVEC_CONDITION:
         return tuple(np.array([_log_power_sum_by_squaring(w, int(t), cum) for t in ts]) for cum in (False, True))
-    c = (v.conj().T @ v) * (vinv @ vinv.conj().T).T
+    # C_ij = (V^H V)_ij (V^{-1} V^{-H})_ji; both Grams are Hermitian, so one triangle each (HERK)
+    c = _hermitian_gram(v, columns=True) * _hermitian_gram(vinv, columns=False).T
     z = np.conj(lam)[:, None] * lam[None, :]
     top = max(float(np.abs(lam).max() ** 2), 1.0)
-    zs = z / top
+    # Sum_ij C_ij z_ij^t / top^t = a^H C a with a = (lambda / sqrt(top))^t: a quadratic form, no n x n
+    # power. The running sum uses (z^t - 1)/(z - 1): a^H Ct a - top^-t sum(Ct), Ct = C / (z - 1),
+    # with the entries where z = 1 contributing t C_ij / top^t instead.
     near_one = np.abs(z - 1) < 1e-12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c_tilde = np.where(near_one, 0.0, c / (z - 1))
+    c_near = np.sum(c[near_one])
+    c_tilde_sum = np.sum(c_tilde)
+    del z, near_one
+    ratio = lam / math.sqrt(top)
     power_out, sum_out = np.empty(ts.size), np.empty(ts.size)
-    # walk the steps in increasing order, advancing zs^t by multiplication (no complex pow per step)
+    # walk the steps in increasing order, advancing a = ratio^t by multiplication
     order = np.argsort(ts, kind="stable")
-    power, current, step_powers = np.ones_like(zs), 0, {}
+    a_t, current = np.ones_like(ratio), 0
     for r in order:
         t = int(ts[r])
         if t != current:
-            dt = t - current
-            if dt not in step_powers:
-                step_powers = {dt: zs**dt}  # steps are usually evenly spaced: keep one
-            power = power * step_powers[dt]
+            a_t = a_t * ratio ** (t - current)
             current = t
         scale = t * math.log(top)
-        total = np.real(np.sum(c * power))
+        total = np.real(np.vdot(a_t, c @ a_t))
         power_out[r] = math.log(total) + scale if total > 0 else _log_power_sum_by_squaring(w, t, False)
         if t == 0:
             sum_out[r] = -np.inf
             continue
-        with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
-            # sum_{k<t} z^k / top^t = (zs^t - top^-t) / (z - 1); t / top^t where z = 1
-            series = np.where(near_one, t * top ** (-float(t)), (power - top ** (-float(t))) / (z - 1))
-        total = np.real(np.sum(c * series))
+        with np.errstate(under="ignore"):
+            shrink = top ** (-float(t))
+        total = np.real(np.vdot(a_t, c_tilde @ a_t) - shrink * c_tilde_sum + t * shrink * c_near)
         sum_out[r] = math.log(total) + scale if total > 0 else _log_power_sum_by_squaring(w, t, True)
     return power_out, sum_out
+
+
+def _hermitian_gram(m: np.ndarray, *, columns: bool) -> np.ndarray:
+    """M^H M (columns=True) or M M^H, full, from one BLAS ?HERK triangle (half a GEMM's flops)."""
+    from scipy.linalg import blas  # noqa: PLC0415
+
+    m = np.asarray(m, dtype=np.complex128)
+    upper = blas.zherk(1.0, m, trans=2 if columns else 0)
+    return np.triu(upper) + np.triu(upper, 1).conj().T
 
 
 def _log_power_sum_by_squaring(w: np.ndarray, t: int, cumulative: bool) -> float:

@@ -22,7 +22,7 @@ from scipy import stats as sstats
 
 from . import theory
 from .backend import MATRIX_STREAM, host_rng, resolve_device
-from .dynamics import log_power_sums_from_eig
+from .dynamics import eigendecomposition, log_power_sums_from_eig
 from .errors import InputError
 from .inits import DIAGONAL_INITS, Ensemble, InitOptions, make_ensemble
 from .report import atomic_write_bytes, atomic_write_text, csv_document, run_metadata, write_json_atomic
@@ -112,7 +112,6 @@ def make_tasks(cfg: SweepConfig, ensembles: dict[Point, Ensemble]) -> list[Task]
 def compute_task(task: Task) -> dict:
     """Radii of matrices start..stop-1 of a grid point (and, with dynamics, log ||W^k||_F^2 / n and
     log E_x||h_t||^2 from each W's eigendecomposition). Runs on a worker; pure."""
-    from scipy import linalg  # noqa: PLC0415
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
     count = task.stop - task.start
@@ -126,8 +125,7 @@ def compute_task(task: Task) -> dict:
             for row, i in enumerate(range(task.start, task.stop)):
                 w = task.ensemble.sample(host_rng(task.seed, MATRIX_STREAM, i))
                 w = np.diag(w) if task.ensemble.diagonal else w
-                lam, v = linalg.eig(w)
-                log_power, hidden[row] = log_power_sums_from_eig(w, lam, v, ks)
+                log_power, hidden[row] = log_power_sums_from_eig(w, *eigendecomposition(w), ks)
                 power[row] = log_power - math.log(task.point.n)
         out["log_q"] = power
         out["log_hidden_sq"] = hidden
