@@ -649,7 +649,7 @@ def check_command(
             (r["name"], "x".join(map(str, r["shape"])), r["dtype"], r["radius"], r["outside_unit_circle"], r["spectral_norm"], r["log10_power_gain"], r["log10_growth"], r["verdict"].upper())
             for r in results
         ]
-        header = ["tensor", "shape", "dtype", "radius", "|lambda|>1", "||W||_2", f"log10 ||W^t||_F^2/n", "log10 growth", "verdict"]
+        header = ["tensor", "shape", "dtype", "radius", "|lambda|>1", "||W||_2", "log10 ||W^t||_F^2/n", "log10 growth", "verdict"]
         notes = [f"t = {seq_len}; growth = E||h_t||^2 / (t sigma^2 n) for iid inputs (1 for orthogonal W)"]
         notes += [f"{r['name']}: {r['glorot']['text']}" for r in results if r["glorot"]]
         stdout.print(rich_table(f"check {path}", header, rows, caption="\n".join(notes)))
@@ -717,7 +717,6 @@ def reproduce(
     fmt: Format = "table",
 ):
     """Reproduce Figures 1-4, an eigenvalue figure and the summary tables into a run directory."""
-    from dataclasses import replace  # noqa: PLC0415
 
     from . import reproduce as rep  # noqa: PLC0415
     from .spectra import real_dtype  # noqa: PLC0415
