@@ -756,11 +756,16 @@ def _report_reproduce(out: Path, written: list, rows: list, fmt: str, meta: dict
         emit_json({"command": "reproduce", "out": str(out), "files": written, "summary": rows, "stages_computed": (meta or {}).get("stages_computed"), "stages_reused": (meta or {}).get("stages_reused")})
         return
     if rows:
-        header = ["init", "field", "mean", "sd", "q05", "q95", "P(rho>1)", "Gumbel loc", "Gumbel scale", "exact mean", "exact P>1"]
-        keys = ["init", "field", "radius_mean", "radius_std", "radius_q05", "radius_q95", "p_above_1", "gumbel_loc", "gumbel_scale", "exact_mean", "exact_p_above_1"]
-        hidden_keys = [k for k in rows[0] if k.startswith("log10_hidden")] + ["blowup_step"]
-        header += [k.replace("log10_hidden_", "log10 |h| ").replace("blowup_step", "blow-up t") for k in hidden_keys]
-        stdout.print(rich_table(f"summary (n = {rows[0]['n']})", header, [[r[k] for k in keys + hidden_keys] for r in rows]))
+        # transposed (a column per init and field) so it stays readable in an 80-column terminal
+        labels = {
+            "radius_mean": "radius mean", "radius_std": "radius sd", "radius_q05": "radius q05", "radius_q95": "radius q95",
+            "p_above_1": "P(rho > 1)", "gumbel_loc": "Gumbel loc (fit)", "gumbel_scale": "Gumbel scale (fit)",
+            "exact_mean": "exact mean (complex)", "exact_p_above_1": "exact P(rho > 1)", "blowup_step": "blow-up t (1000x)",
+        }
+        keys = [k for k in rows[0] if k in labels or k.startswith("log10_hidden")]
+        table_rows = [(labels.get(k, k.replace("log10_hidden_t", "log10 ||h_t||, t=")), *(r[k] for r in rows)) for k in keys]
+        header = ["quantity", *(f"{r['init']}, {r['field']}" for r in rows)]
+        stdout.print(rich_table(f"summary (n = {rows[0]['n']}, {rows[0]['samples']} radii each)", header, table_rows))
     stderr.print(f"wrote {len(written)} files to {out}", markup=False)
 
 

@@ -170,7 +170,7 @@ def rich_table(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
     rows = [list(row) for row in rows]
     for i, name in enumerate(header):
         textual = i == 0 or all(isinstance(row[i], str) for row in rows)
-        table.add_column(name, justify="left" if textual else "right")
+        table.add_column(name, justify="left" if textual else "right", no_wrap=i == 0)
     for row in rows:
         table.add_row(*(fmt_value(v) for v in row))
     return table
