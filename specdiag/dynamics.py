@@ -66,10 +66,15 @@ class NormCurves:
         }
 
     def blowup_step(self, threshold: float) -> int | None:
-        """First recorded step where the mean log10 norm exceeds its start by log10(threshold)."""
-        mean = self.log10_mean.mean(axis=0)
-        crossed = np.flatnonzero(mean - mean[0] >= math.log10(threshold))
-        return int(self.steps[crossed[0]]) if crossed.size else None
+        return blowup_step(self.steps, self.log10_mean, threshold)
+
+
+def blowup_step(steps, log10_mean, threshold: float) -> int | None:
+    """First recorded step where the mean over matrices of log10 norms exceeds its start by
+    log10(threshold), or None."""
+    mean = np.asarray(log10_mean).mean(axis=0)
+    crossed = np.flatnonzero(mean - mean[0] >= math.log10(threshold))
+    return int(steps[crossed[0]]) if crossed.size else None
 
 
 def record_steps(kind: str, steps: int, every: int) -> np.ndarray:

@@ -104,6 +104,13 @@ def write_json_atomic(path: Path | str, obj: Any) -> Path:
     return atomic_write_text(path, json_document(obj))
 
 
+def write_npz_atomic(path: Path | str, arrays: dict) -> Path:
+    """Arrays to an .npz, serialized in memory and then written atomically."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
 def prepare_out_dir(out: Path | str | None) -> Path | None:
     """Create ``out`` if needed and prove it is writable, before any work is done."""
     if out is None:

@@ -8,22 +8,21 @@ so a redraw is byte-identical.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field as dataclass_field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from . import plots, theory
-from .dynamics import simulate
+from .dynamics import blowup_step, simulate
 from .errors import InputError
 from .fit import fit_gumbel
 from .inits import InitOptions, make_ensemble
-from .report import atomic_write_bytes, atomic_write_text, csv_document, markdown_table, run_metadata, write_json_atomic
+from .report import atomic_write_text, csv_document, markdown_table, run_metadata, write_json_atomic, write_npz_atomic
 from .spectra import eigenvalues, radius_stats, sample_radii
 
 FIGURES = ("1", "2", "3", "4", "eigenvalues")
@@ -68,9 +67,8 @@ class Config:
 @dataclass
 class Stage:
     name: str
-    units: int
+    units: int  # progress units (matrices) the stage reports
     compute: Callable[[Callable[[int], None] | None], dict]
-    figures: tuple = dataclass_field(default_factory=tuple)
 
 
 def _options(cfg: Config) -> InitOptions:
@@ -103,19 +101,17 @@ def plan(cfg: Config, device: str) -> list[Stage]:
     wanted = set(cfg.figures)
     for fld, fig in (("real", "1"), ("complex", "2")):
         for init in PAIR_INITS:
-            figs = tuple(f for f in (fig, "3" if init == "glorot" else None) if f and f in wanted)
-            if figs or fig in wanted:
-                stages.append(Stage(f"radii-{fld}-{init}", cfg.samples, radii_stage(init, fld), figs))
             if fig in wanted:
+                stages.append(Stage(f"radii-{fld}-{init}", cfg.samples, radii_stage(init, fld)))
                 for kind in ("trajectory", "hidden"):
-                    stages.append(Stage(f"{kind}-{fld}-{init}", cfg.matrices, dynamics_stage(init, fld, kind, cfg.matrices, cfg.inputs, cfg.steps), (fig,)))
+                    stages.append(Stage(f"{kind}-{fld}-{init}", cfg.matrices, dynamics_stage(init, fld, kind, cfg.matrices, cfg.inputs, cfg.steps)))
     if "3" in wanted:
         for fld in FIELDS:
             if not any(s.name == f"radii-{fld}-glorot" for s in stages):
-                stages.append(Stage(f"radii-{fld}-glorot", cfg.samples, radii_stage("glorot", fld), ("3",)))
+                stages.append(Stage(f"radii-{fld}-glorot", cfg.samples, radii_stage("glorot", fld)))
     if "4" in wanted:
         for fld in FIELDS:
-            stages.append(Stage(f"fig4-{fld}", cfg.fig4_matrices, dynamics_stage("glorot", fld, "hidden", cfg.fig4_matrices, cfg.fig4_inputs, cfg.fig4_steps), ("4",)))
+            stages.append(Stage(f"fig4-{fld}", cfg.fig4_matrices, dynamics_stage("glorot", fld, "hidden", cfg.fig4_matrices, cfg.fig4_inputs, cfg.fig4_steps)))
     if "eigenvalues" in wanted:
 
         def eig_compute(advance):
@@ -130,14 +126,8 @@ def plan(cfg: Config, device: str) -> list[Stage]:
                     advance(1)
             return out
 
-        stages.append(Stage("eigenvalues", len(EIGENVALUE_PANELS), eig_compute, ("eigenvalues",)))
+        stages.append(Stage("eigenvalues", len(EIGENVALUE_PANELS), eig_compute))
     return stages
-
-
-def _save_npz(path: Path, arrays: dict) -> None:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_arrays(out: Path) -> dict[str, dict]:
@@ -163,7 +153,7 @@ def check_resumable(out: Path, cfg: Config) -> None:
         raise InputError(f"--out {str(out)!r} holds a run with different {', '.join(diff)}: use a new --out, or the same options to resume")
 
 
-def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: Callable | None = None, log: Callable[[str], None] | None = None) -> dict:
+def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: Callable | None = None) -> dict:
     """Compute missing stages, then draw figures and write tables. Returns the run metadata."""
     check_resumable(out, cfg)
     stages = plan(cfg, device)
@@ -177,10 +167,8 @@ def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: 
     try:
         for stage in todo:
             t0 = time.perf_counter()
-            if log:
-                log(f"stage {stage.name}")
             arrays = stage.compute(bar.stage(stage.name) if bar else None)
-            _save_npz(out / "arrays" / f"{stage.name}.npz", arrays)
+            write_npz_atomic(out / "arrays" / f"{stage.name}.npz", arrays)
             timings[stage.name] = time.perf_counter() - t0
     finally:
         if bar:
@@ -231,12 +219,7 @@ def summary_rows(cfg: Config, data: dict) -> list[dict]:
                 steps = hidden["steps"]
                 idx = len(steps) - 1 if t == "last" else int(np.searchsorted(steps, t))
                 row[key] = float(hidden["log10_mean"][:, idx].mean()) if idx < len(steps) and (t == "last" or steps[idx] == t) else None
-            if hidden is not None:
-                mean = hidden["log10_mean"].mean(axis=0)
-                crossed = np.flatnonzero(mean - mean[0] >= math.log10(BLOWUP))
-                row["blowup_step"] = int(hidden["steps"][crossed[0]]) if crossed.size else None
-            else:
-                row["blowup_step"] = None
+            row["blowup_step"] = None if hidden is None else blowup_step(hidden["steps"], hidden["log10_mean"], BLOWUP)
             rows.append(row)
     return rows
 

@@ -9,7 +9,6 @@ worker loses at most the tasks in flight. Merging writes sweep.csv, sweep.json a
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import time
@@ -25,7 +24,7 @@ from .backend import MATRIX_STREAM, host_rng, resolve_device
 from .dynamics import eigendecomposition, log_power_sums_from_eig
 from .errors import InputError
 from .inits import DIAGONAL_INITS, Ensemble, InitOptions, make_ensemble
-from .report import atomic_write_bytes, atomic_write_text, csv_document, run_metadata, write_json_atomic
+from .report import atomic_write_text, csv_document, run_metadata, write_json_atomic, write_npz_atomic
 from .spectra import radius_stats, sample_radii
 
 
@@ -48,7 +47,7 @@ class SweepConfig:
             raise InputError("every width in --n must be at least 2")
         if self.samples < 1 or self.chunk_size < 1:
             raise InputError("--samples and --chunk-size must be at least 1")
-        resolve_device(self.device) if self.device != "auto" else None  # "gpu" needs a GPU here too
+        resolve_device(self.device)  # unknown names, and "gpu" without one here, are errors
         if any(c <= 0 for c in self.dynamics):
             raise InputError("--dynamics values c must be positive (k = c sqrt(n))")
         return self
@@ -132,12 +131,6 @@ def compute_task(task: Task) -> dict:
     return out
 
 
-def _save(path: Path, arrays: dict) -> None:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
 def check_same_config(out: Path, cfg: SweepConfig) -> None:
     meta = out / "run.json"
     if meta.exists():
@@ -169,7 +162,7 @@ def run_sweep(cfg: SweepConfig, out: Path, executor, *, on_task: Callable[[Task,
     start = time.perf_counter()
     for task, result, error in executor.run(compute_task, todo):
         if error is None:
-            _save(out / task.relpath, result)
+            write_npz_atomic(out / task.relpath, result)
         else:
             failures.append({"point": task.point.id, "start": task.start, "stop": task.stop, "error": f"{type(error).__name__}: {error}"})
         if on_task:
