@@ -17,8 +17,28 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .validation import choice
+
+__all__ = [
+    "DEVICES",
+    "PRECISIONS",
+    "MATRIX_STREAM",
+    "INPUT_STREAM",
+    "CALIBRATION_STREAM",
+    "cupy_module",
+    "gpu_available",
+    "resolve_device",
+    "array_module",
+    "real_dtype",
+    "to_host",
+    "seed_sequence",
+    "host_rng",
+    "device_rng",
+]
 
 DEVICES = ("auto", "cpu", "gpu")
+#: precision name -> real floating type; complex work uses the matching complex type
+PRECISIONS = {"single": np.float32, "double": np.float64}
 
 #: first element of every spawn key: which random stream a generator belongs to
 MATRIX_STREAM = 0
@@ -42,22 +62,37 @@ def cupy_module() -> Any | None:
 
 
 def gpu_available() -> bool:
+    """True when CuPy imports and sees a CUDA device (and ``SPECDIAG_DISABLE_GPU`` is unset)."""
     return cupy_module() is not None
 
 
-def resolve_device(device: str) -> str:
-    """Map ``auto|cpu|gpu`` to ``cpu`` or ``gpu``; ``gpu`` without CuPy/GPU is an InputError."""
-    device = device.lower()
-    if device not in DEVICES:
-        raise InputError(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
+def resolve_device(device: str, param: str = "device") -> str:
+    """Map ``auto|cpu|gpu`` to ``cpu`` or ``gpu``.
+
+    ``auto`` means the GPU when one is usable, else the CPU; ``gpu`` without CuPy and a device, and
+    any other name, is an :class:`InputError`. Every library entry point resolves its ``device``
+    here, so a typo never silently runs on the CPU.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    device = choice(str(getattr(device, "value", device)).lower(), param, DEVICES)
     if device == "auto":
         return "gpu" if gpu_available() else "cpu"
     if device == "gpu" and not gpu_available():
         raise InputError(
-            "--device gpu needs CuPy and a CUDA device, and none was found: "
-            "install with `pip install 'specdiag[gpu]'` on a CUDA machine, or use --device cpu"
+            "device 'gpu' needs CuPy and a CUDA device, and none was found: "
+            "install with `pip install 'specdiag[gpu]'` on a CUDA machine, or use the cpu device",
+            param=param,
         )
     return device
+
+
+def real_dtype(precision: str, param: str = "precision") -> type:
+    """float32 for ``single``, float64 for ``double``."""
+    return PRECISIONS[choice(precision, param, PRECISIONS)]
 
 
 def array_module(device: str):
@@ -95,9 +130,3 @@ def device_rng(seed: int, *key: int, device: str = "cpu"):
     cp = cupy_module()
     state = int(seed_sequence(seed, *key).generate_state(1, np.uint64)[0])
     return cp.random.RandomState(state, method=cp.cuda.curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
-
-
-def validate_seed(seed: int) -> int:
-    if seed < 0:
-        raise InputError(f"--seed must be a non-negative integer, got {seed}")
-    return seed

@@ -13,14 +13,20 @@ All from one eigendecomposition; a defective W falls back to repeated squaring (
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from scipy import linalg, special
-from scipy.sparse.linalg import svds
+from scipy import special
 
-from . import theory
-from .dynamics import eigendecomposition, log_power_sums_from_eig
+from .linalg import eigendecomposition, log_power_sums_from_eig, spectral_norm
+from .pool import process_map
+from .results import Result
+from .validation import positive_number, whole_number
+from .weights import read_tensors, select_tensors
+
+__all__ = ["Thresholds", "CheckReport", "check_matrix", "check_tensors", "check_file", "overall_verdict", "VERDICTS"]
 
 LN10 = math.log(10.0)
 VERDICTS = ("ok", "warn", "fail")
@@ -31,17 +37,30 @@ ROUNDOFF = 1e-9
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class Thresholds(Result):
+    """What fails a matrix: its radius above ``max_radius``, or (when set) the predicted hidden-state
+    growth at t = ``seq_len`` above ``max_growth``."""
+
     max_radius: float = 1.0
     seq_len: int = 1000
     max_growth: float | None = None
 
+    def __post_init__(self):
+        positive_number(self.max_radius, "max_radius")
+        whole_number(self.seq_len, "seq_len", maximum=10**12)
+        if self.max_growth is not None:
+            positive_number(self.max_growth, "max_growth")
 
-def spectral_norm(w: np.ndarray) -> float:
-    if w.shape[0] <= 256:
-        return float(linalg.svdvals(w)[0])
-    # largest singular value only: Lanczos on W^H W, far cheaper than a full SVD at large n
-    return float(svds(w, k=1, return_singular_vectors=False, random_state=0)[0])
+
+@dataclass(frozen=True)
+class CheckReport(Result):
+    """The diagnosis of every selected tensor of one source, and the overall verdict."""
+
+    source: str
+    thresholds: Thresholds
+    tensors: list
+    verdict: str
+    elapsed_s: float
 
 
 def _diagonal_log_sums(lam: np.ndarray, t: int) -> tuple[float, float]:
@@ -66,11 +85,14 @@ def glorot_context(radius: float, n: int) -> dict:
     Used for real W too: real Glorot radii follow it closely (slightly smaller mean, longer right
     tail), whereas the real asymptotic law overstates the spread 2-4x at practical widths.
     """
-    law = theory.exact_complex_law(n)
-    percentile = float(theory.kostlan_cdf(radius, n))
+    from . import laws  # noqa: PLC0415 (scipy.stats, only when a context is asked for)
+
+    law = laws.kostlan(n)
+    percentile = float(law.cdf(radius))
+    p_above_1 = float(law.sf(1.0))
     where = "typical of" if 0.05 <= percentile <= 0.95 else ("below" if percentile < 0.05 else "above")
-    text = f"radius {radius:.4f}: {where} Glorot at n = {n} (percentile {100 * percentile:.1f}; Glorot P(rho > 1) = {law.p_above_1:.2f})"
-    return {"percentile": percentile, "glorot_p_above_1": law.p_above_1, "source": "Kostlan exact law (complex Glorot)", "text": text}
+    text = f"radius {radius:.4f}: {where} Glorot at n = {n} (percentile {100 * percentile:.1f}; Glorot P(rho > 1) = {p_above_1:.2f})"
+    return {"percentile": percentile, "glorot_p_above_1": p_above_1, "source": "Kostlan exact law (complex Glorot)", "text": text}
 
 
 def check_matrix(name: str, a: np.ndarray, thresholds: Thresholds) -> dict:
@@ -122,4 +144,54 @@ def check_matrix(name: str, a: np.ndarray, thresholds: Thresholds) -> dict:
 
 
 def overall_verdict(results: list[dict]) -> str:
+    """The worst verdict of ``results`` (ok < warn < fail)."""
     return max((r["verdict"] for r in results), key=VERDICTS.index, default="ok")
+
+
+def _check_item(item) -> dict:
+    name, array, thresholds = item
+    return check_matrix(name, array, thresholds)
+
+
+def check_tensors(tensors: dict, thresholds: Thresholds, *, workers: int | None = None, source: str = "<tensors>") -> CheckReport:
+    """Diagnose each tensor (a name -> square matrix or 1-D diagonal mapping), one per process."""
+    start = time.perf_counter()
+    items = [(name, a, thresholds) for name, a in tensors.items()]
+    results: list = [None] * len(items)
+    for i, result in process_map(_check_item, items, workers=workers):
+        results[i] = result
+    return CheckReport(source, thresholds, results, overall_verdict(results), time.perf_counter() - start)
+
+
+def check_file(
+    path: str | Path,
+    *,
+    keys: list[str] | None = None,
+    diagonal: bool = False,
+    max_radius: float = 1.0,
+    seq_len: int = 1000,
+    max_growth: float | None = None,
+    workers: int | None = None,
+) -> CheckReport:
+    """Read a weights file, select its recurrent matrices and diagnose each.
+
+    Parameters
+    ----------
+    path : str or Path
+        .npy, .npz, .safetensors, .pt/.pth (needs torch), .csv/.txt.
+    keys : list of str, optional
+        Tensor names or globs to check (default: every square 2-D tensor).
+    diagonal : bool
+        Also accept 1-D tensors as diagonals (eigenvalues).
+    max_radius, seq_len, max_growth
+        See :class:`Thresholds`.
+    workers : int, optional
+        Processes (default: every core), one BLAS thread each.
+
+    Returns
+    -------
+    CheckReport
+    """
+    thresholds = Thresholds(max_radius=max_radius, seq_len=seq_len, max_growth=max_growth)
+    tensors = select_tensors(read_tensors(path), keys or None, diagonal)
+    return check_tensors(tensors, thresholds, workers=workers, source=str(path))

@@ -22,22 +22,22 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy import linalg, special
+from scipy import special
 
-from .backend import INPUT_STREAM, MATRIX_STREAM, array_module, device_rng, host_rng, to_host
+from . import theory
+from .backend import INPUT_STREAM, MATRIX_STREAM, array_module, device_rng, host_rng, real_dtype, resolve_device, to_host
 from .errors import InputError
-from .inits import Ensemble
-from .spectra import real_dtype
+from .linalg import log_frobenius_power_sums
+from .results import Result
+from .validation import choice, positive_number, seed_value, whole_number
 
 LN10 = math.log(10.0)
 KINDS = ("trajectory", "hidden")
-#: eigenvector condition number above which the eigendecomposition formula is not trusted
-MAX_EIGVEC_CONDITION = 1e8
 _INPUT_BLOCK = 64  # time steps of inputs generated at once (hidden)
 
 
-@dataclass
-class NormCurves:
+@dataclass(frozen=True)
+class NormCurves(Result):
     """Per-matrix norm curves at the recorded steps.
 
     log10_mean[i, r]: log10 of the mean over inputs of the norm for matrix i at steps[r];
@@ -79,12 +79,9 @@ def blowup_step(steps, log10_mean, threshold: float) -> int | None:
 
 def record_steps(kind: str, steps: int, every: int) -> np.ndarray:
     """Steps recorded: k = 0, every, 2 every, ..., K (trajectory) or t = 1, every, ..., T (hidden)."""
-    if kind not in KINDS:
-        raise InputError(f"unknown dynamics kind {kind!r}")
-    if steps < 1:
-        raise InputError(f"--steps must be at least 1, got {steps}")
-    if every < 1:
-        raise InputError(f"--every must be at least 1, got {every}")
+    choice(kind, "kind", KINDS)
+    steps = whole_number(steps, "steps")
+    every = whole_number(every, "every")
     first = 0 if kind == "trajectory" else 1
     return np.unique(np.concatenate([[first], np.arange(every, steps + 1, every), [steps]]))
 
@@ -103,7 +100,7 @@ def _inputs(seed: int, matrices: range, inputs: int, n: int, count: int, rngs: d
     return out
 
 
-def _sample_stack(ensemble: Ensemble, seed: int, matrices: range, device: str, dtype):
+def _sample_stack(ensemble, seed: int, matrices: range, device: str, dtype):
     xp = array_module(device)
     return xp.stack([ensemble.sample(device_rng(seed, MATRIX_STREAM, i, device=device), xp, dtype) for i in matrices])
 
@@ -149,7 +146,7 @@ def _propagate_chunk(ensemble, kind, seed, matrices: range, inputs, steps, recor
 
 
 def simulate(
-    ensemble: Ensemble,
+    ensemble,
     kind: str,
     *,
     matrices: int,
@@ -172,18 +169,18 @@ def simulate(
     renormalization every step and a float64 log-norm accumulator the log-norms agree with double
     to about 1e-4 relative); the matrices are drawn in float64 and cast, as in ``spectra``.
     """
-    if matrices < 1 or inputs < 1:
-        raise InputError(f"--matrices and --inputs must be at least 1, got {matrices} and {inputs}")
-    if not (input_scale > 0 and math.isfinite(input_scale)):
-        raise InputError(f"--input-scale must be a positive number, got {input_scale}")
+    matrices = whole_number(matrices, "matrices")
+    inputs = whole_number(inputs, "inputs")
+    seed = seed_value(seed)
+    input_scale = positive_number(input_scale, "input_scale")
+    device = resolve_device(device)
     recorded = record_steps(kind, steps, every)
     dtype = real_dtype(precision)
     if chunk_size is None:
         # bound memory: a chunk holds B matrices and B x n x m states, plus an input block for hidden
         per_matrix = ensemble.n * (ensemble.n + inputs * (4 + (_INPUT_BLOCK if kind == "hidden" else 0))) * 16
         chunk_size = int(max(1, min(matrices, 8, (512 << 20) // per_matrix)))
-    if chunk_size < 1:
-        raise InputError(f"--chunk-size must be at least 1, got {chunk_size}")
+    chunk_size = whole_number(chunk_size, "chunk_size")
     log10_mean = np.empty((matrices, recorded.size))
     log10_sd = np.empty((matrices, recorded.size))
     log10_rms = np.empty((matrices, recorded.size))
@@ -205,15 +202,13 @@ def simulate(
 # ---------------------------------------------------------------------------------------------
 
 
-def expected_log10_norm(ensemble: Ensemble, kind: str, recorded: np.ndarray, input_scale: float = 1.0) -> np.ndarray | None:
+def expected_log10_norm(ensemble, kind: str, recorded: np.ndarray, input_scale: float = 1.0) -> np.ndarray | None:
     """log10 of the RMS norm, sqrt(E||.||^2), averaged over W, where it is known exactly.
 
     Known for complex Gaussian inits (glorot, half, rescaled: gain times complex Glorot) via
     Q_{n,k}; None otherwise (real W grows faster than Q past t ~ sqrt(n): SPEC section 4).
     """
-    from . import theory  # noqa: PLC0415
-
-    if ensemble.kind != "gaussian" or ensemble.field != "complex":
+    if not ensemble.exact_powers:
         return None
     n, gain = ensemble.n, ensemble.gain
     if kind == "trajectory":
@@ -223,122 +218,7 @@ def expected_log10_norm(ensemble: Ensemble, kind: str, recorded: np.ndarray, inp
     return 0.5 * np.asarray(log_sq) / LN10
 
 
-def log_frobenius_power_sums(w: np.ndarray, ts, *, cumulative: bool) -> np.ndarray:
-    """log ||W^t||_F^2 (cumulative=False) or log sum_{k<t} ||W^k||_F^2 (cumulative=True), per t.
-
-    From W = V diag(lambda) V^{-1}: ||W^k||_F^2 = sum_ij C_ij z_ij^k, C_ij = (V^H V)_ij (V^{-1} V^{-H})_ji,
-    z_ij = conj(lambda_i) lambda_j, and the sum over k < t is the geometric series. Evaluated with
-    the factor max(1, rho^2)^t taken out, so it never overflows. Falls back to repeated squaring when
-    V is ill-conditioned (defective or nearly so).
-    """
-    w = np.asarray(w, dtype=np.complex128 if np.iscomplexobj(w) else np.float64)
-    return log_power_sums_from_eig(w, *eigendecomposition(w), ts)[1 if cumulative else 0]
-
-
-def eigendecomposition(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(lambda, V, V^{-1}) from one LAPACK ?geev with left and right eigenvectors.
-
-    Row i of V^{-1} is u_i^H / (u_i^H v_i) for left vectors u_i: cheaper than inverting V (about
-    15% of the whole at n = 2048). V^{-1} is None when some u_i^H v_i vanishes (defective W).
-    """
-    lam, vl, vr = linalg.eig(w, left=True, right=True)
-    d = np.einsum("ij,ij->j", vl.conj(), vr)
-    if not np.all(np.abs(d) > 0):
-        return lam, vr, None
-    return lam, vr, vl.conj().T / d[:, None]
-
-
-def log_power_sums_from_eig(w: np.ndarray, lam: np.ndarray, v: np.ndarray, vinv: np.ndarray | None, ts) -> tuple[np.ndarray, np.ndarray]:
-    """(log ||W^t||_F^2, log sum_{k<t} ||W^k||_F^2) per t, from W = V diag(lambda) V^{-1}
-    (``eigendecomposition``); W itself is used only by the repeated-squaring fallback."""
-    ts = np.atleast_1d(np.asarray(ts, dtype=np.int64))
-    # 1-norm condition number of V: an O(n^2) bound, no SVD needed
-    cond = np.inf if vinv is None else np.linalg.norm(v, 1) * np.linalg.norm(vinv, 1)
-    if not np.isfinite(cond) or cond > MAX_EIGVEC_CONDITION:
-        return tuple(np.array([_log_power_sum_by_squaring(w, int(t), cum) for t in ts]) for cum in (False, True))
-    # C_ij = (V^H V)_ij (V^{-1} V^{-H})_ji; both Grams are Hermitian, so one triangle each (HERK)
-    c = _hermitian_gram(v, columns=True) * _hermitian_gram(vinv, columns=False).T
-    z = np.conj(lam)[:, None] * lam[None, :]
-    top = max(float(np.abs(lam).max() ** 2), 1.0)
-    # Sum_ij C_ij z_ij^t / top^t = a^H C a with a = (lambda / sqrt(top))^t: a quadratic form, no n x n
-    # power. The running sum uses (z^t - 1)/(z - 1): a^H Ct a - top^-t sum(Ct), Ct = C / (z - 1),
-    # with the entries where z = 1 contributing t C_ij / top^t instead.
-    near_one = np.abs(z - 1) < 1e-12
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c_tilde = np.where(near_one, 0.0, c / (z - 1))
-    c_near = np.sum(c[near_one])
-    c_tilde_sum = np.sum(c_tilde)
-    del z, near_one
-    ratio = lam / math.sqrt(top)
-    power_out, sum_out = np.empty(ts.size), np.empty(ts.size)
-    # walk the steps in increasing order, advancing a = ratio^t by multiplication
-    order = np.argsort(ts, kind="stable")
-    a_t, current = np.ones_like(ratio), 0
-    for r in order:
-        t = int(ts[r])
-        if t != current:
-            a_t = a_t * ratio ** (t - current)
-            current = t
-        scale = t * math.log(top)
-        total = np.real(np.vdot(a_t, c @ a_t))
-        power_out[r] = math.log(total) + scale if total > 0 else _log_power_sum_by_squaring(w, t, False)
-        if t == 0:
-            sum_out[r] = -np.inf
-            continue
-        with np.errstate(under="ignore"):
-            shrink = top ** (-float(t))
-        total = np.real(np.vdot(a_t, c_tilde @ a_t) - shrink * c_tilde_sum + t * shrink * c_near)
-        sum_out[r] = math.log(total) + scale if total > 0 else _log_power_sum_by_squaring(w, t, True)
-    return power_out, sum_out
-
-
-def _hermitian_gram(m: np.ndarray, *, columns: bool) -> np.ndarray:
-    """M^H M (columns=True) or M M^H, full, from one BLAS ?HERK triangle (half a GEMM's flops)."""
-    from scipy.linalg import blas  # noqa: PLC0415
-
-    m = np.asarray(m, dtype=np.complex128)
-    upper = blas.zherk(1.0, m, trans=2 if columns else 0)
-    return np.triu(upper) + np.triu(upper, 1).conj().T
-
-
-def _log_power_sum_by_squaring(w: np.ndarray, t: int, cumulative: bool) -> float:
-    """Same quantity without eigenvectors: binary powering with scalar log-scale renormalization.
-
-    Keeps P = W^s / e^{p} and G = (sum_{k<s} (W^k)^H W^k) / e^{g}; combines (s1, s2) by
-    W^{s1+s2} = W^{s1} W^{s2} and G_{s1+s2} = G_{s1} + (W^{s1})^H G_{s2} W^{s1}.
-    """
-    n = w.shape[0]
-
-    def normalize(m, log_scale):
-        s = np.abs(m).max()
-        return (m / s, log_scale + math.log(s)) if s > 0 else (m, log_scale)
-
-    def combine(a, b):  # (P, p, G, g) for s1 and s2 -> s1 + s2
-        pa, la, ga, lga = a
-        pb, lb, gb, lgb = b
-        p, lp = normalize(pa @ pb, la + lb)
-        inner = pa.conj().T @ gb @ pa  # scale e^{lgb + 2 la}
-        lg = max(lga, lgb + 2 * la)
-        g = ga * math.exp(lga - lg) + inner * math.exp(lgb + 2 * la - lg)
-        g, lg = normalize(g, lg)
-        return p, lp, g, lg
-
-    eye = np.eye(n, dtype=w.dtype)
-    result = (eye, 0.0, np.zeros_like(eye), -math.inf)  # s = 0: P = I, G = 0
-    base = (*normalize(w, 0.0), eye, 0.0)  # s = 1: P = W, G = I
-    while t:
-        if t & 1:
-            result = combine(result, base)
-        t >>= 1
-        if t:
-            base = combine(base, base)
-    p, lp, g, lg = result
-    if cumulative:
-        return float(math.log(np.real(np.trace(g))) + lg) if lg > -np.inf else -np.inf
-    return float(math.log(np.linalg.norm(p, "fro") ** 2) + 2 * lp)
-
-
-def per_matrix_expected_log10_norm(ensemble: Ensemble, kind: str, recorded: np.ndarray, seed: int, matrices: int, input_scale: float = 1.0) -> np.ndarray:
+def per_matrix_expected_log10_norm(ensemble, kind: str, recorded: np.ndarray, seed: int, matrices: int, input_scale: float = 1.0) -> np.ndarray:
     """(matrices, R): log10 sqrt(E_x ||.||^2) for each sampled W (the --exact curves)."""
     out = np.empty((matrices, recorded.size))
     for i in range(matrices):

@@ -11,6 +11,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterable, Iterator
 
 from .errors import InputError
+from .pool import init_worker, pool_context, resolve_workers
 
 
 class LocalExecutor:
@@ -18,10 +19,8 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, workers: int):
-        if workers < 1:
-            raise InputError(f"--workers must be at least 1, got {workers}")
-        self.workers = workers
+    def __init__(self, workers: int | None):
+        self.workers = resolve_workers(workers)
 
     def run(self, func: Callable, tasks: Iterable) -> Iterator[tuple[Any, Any, BaseException | None]]:
         tasks = list(tasks)
@@ -32,9 +31,7 @@ class LocalExecutor:
                 except Exception as exc:  # reported per task; the sweep goes on
                     yield task, None, exc
             return
-        from .spectra import pool_context  # noqa: PLC0415
-
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=pool_context()) as pool:
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=pool_context(), initializer=init_worker) as pool:
             futures = {pool.submit(func, task): task for task in tasks}
             for future in as_completed(futures):
                 exc = future.exception()

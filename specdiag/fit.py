@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from . import theory
+from . import laws, theory
 from .errors import InputError
+from .results import Result
 
 MIN_RADII = 10
 #: inverse Fisher information of the Gumbel (loc, scale) MLE, per observation, in units of scale^2
@@ -23,7 +24,7 @@ CI_METHODS = ("wald", "bootstrap")
 
 
 @dataclass(frozen=True)
-class GumbelFit:
+class GumbelFit(Result):
     """Maximum-likelihood Gumbel (loc, scale) with confidence intervals."""
 
     loc: float
@@ -33,9 +34,6 @@ class GumbelFit:
     samples: int
     level: float
     ci_method: str = "wald"
-
-    def as_dict(self) -> dict:
-        return {"loc": self.loc, "scale": self.scale, "loc_ci": list(self.loc_ci), "scale_ci": list(self.scale_ci), "level": self.level, "ci_method": self.ci_method}
 
 
 def fit_gumbel(radii, level: float = 0.95, ci: str = "wald", resamples: int = 999, seed: int = 0) -> GumbelFit:
@@ -89,19 +87,19 @@ def compare_laws(radii, n: int, field: str, level: float = 0.95, ci: str = "wald
     fit = fit_gumbel(x, level, ci=ci, resamples=resamples)
     fitted = stats.gumbel_r(loc=fit.loc, scale=fit.scale)
     result = {
-        "fit": {**fit.as_dict(), **ks(x, fitted.cdf)},
+        "fit": {**fit.to_dict(), **ks(x, fitted.cdf)},
         "sample": {"mean": float(x.mean()), "std": float(x.std(ddof=1))},
     }
     try:
-        loc, scale = theory.asymptotic_params(n, field)
-        asym = stats.gumbel_r(loc=loc, scale=scale)
+        asym = laws.rider(n) if field == "complex" else laws.rider_sinclair(n)
+        loc, scale = asym.kwds["loc"], asym.kwds["scale"]
         result["asymptotic"] = {"loc": loc, "scale": scale, "mean": float(asym.mean()), "std": float(asym.std()), **ks(x, asym.cdf)}
     except InputError as exc:
         result["asymptotic"] = None
         result["asymptotic_reason"] = str(exc).split(":")[0]
     if field == "complex":
-        law = theory.exact_complex_law(n)
-        result["exact"] = {"mean": law.mean, "std": law.std, **ks(x, lambda r: theory.kostlan_cdf(r, n))}
+        law = laws.kostlan(n)
+        result["exact"] = {"mean": float(law.mean()), "std": float(law.std()), **ks(x, law.cdf)}
     else:
         result["exact"] = None
     return result

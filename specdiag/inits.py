@@ -1,8 +1,11 @@
-"""The registry of initializations: name -> how to build an :class:`Ensemble` of n x n matrices.
+"""The registry of initializations: each entry knows its sampler, its radius law and its structure.
 
-Definitions are SPEC section 1. An Ensemble is a small picklable description (so it travels to
-worker processes); ``Ensemble.sample(rng, xp)`` draws one matrix (or, for diagonal inits, its
-diagonal) with the given generator on the given array module.
+An :class:`Ensemble` is a small picklable description of a random-matrix law at width n (it travels
+to worker processes); ``Ensemble.sample(rng, xp)`` draws one matrix (or, for diagonal inits, its
+diagonal). Everything that depends on the *kind* of init lives on its :class:`InitSpec` entry in
+:data:`INITS`: whether it is diagonal, whether E||W^k||_F^2 is known exactly, and its spectral
+radius law (:meth:`Ensemble.radius_law`). Definitions: Bar et al. (NeurIPS 2025), section 2, and
+Orvieto et al. (2023) for the LRU ring.
 """
 
 from __future__ import annotations
@@ -13,15 +16,38 @@ from typing import Callable
 
 import numpy as np
 
+from . import calibration
 from .errors import InputError
-from .theory import FIELDS, check_field
+from .results import Result
+from .validation import choice, finite_number, probability, seed_value, whole_number
 
+__all__ = [
+    "FIELDS",
+    "RESCALE_METHODS",
+    "INITS",
+    "InitOptions",
+    "InitSpec",
+    "Ensemble",
+    "LawSummary",
+    "make_ensemble",
+    "summarize_law",
+    "radius_law",
+    "TRUNCNORMAL_VARIANCE_FACTOR",
+]
+
+FIELDS = ("real", "complex")
 RESCALE_METHODS = ("paper", "calibrated")
+#: variance factor of the ``truncnormal`` init (std 1/sqrt(n) truncated at +-2 std, uncorrected)
+TRUNCNORMAL_VARIANCE_FACTOR = 0.7737413035499929
 
 
 @dataclass(frozen=True)
 class InitOptions:
-    """User choices some initializations need; defaults follow SPEC section 1."""
+    """User choices some initializations need (checked when an ensemble is built).
+
+    rmin, rmax, max_phase: the LRU ring. rescale, coverage, calibration_samples: the ``rescaled``
+    divisor (paper formula, or the coverage-quantile of the radius). seed: the calibration's seed.
+    """
 
     rmin: float = 0.4
     rmax: float = 0.9
@@ -32,46 +58,71 @@ class InitOptions:
     calibration_samples: int = 1000
 
 
+Rescaling = calibration.Rescaling
+
+
 @dataclass(frozen=True)
-class Rescaling:
-    """How the ``rescaled`` init's divisor s was chosen, for reports."""
+class LawSummary(Result):
+    """Mean, sd, 5/50/95% quantiles and P(rho > 1) of a radius law, with where it comes from."""
 
-    factor: float
-    method: str  # "paper" or "calibrated"
-    source: str  # e.g. "paper formula", "Kostlan exact quantile", "Monte Carlo quantile"
-    coverage: float | None = None  # target P(rho(W/s) <= 1) for calibrated
-    samples: int | None = None  # Monte Carlo sample count (real calibrated)
-    coverage_stderr: float | None = None  # sqrt(p(1-p)/N) for a Monte Carlo quantile
-    factor_ci95: tuple[float, float] | None = None  # distribution-free order-statistic CI
+    mean: float
+    std: float
+    q05: float
+    median: float
+    q95: float
+    p_above_1: float
+    source: str
 
-    def as_dict(self) -> dict:
-        d = dict(self.__dict__)
-        if self.factor_ci95 is not None:
-            d["factor_ci95"] = list(self.factor_ci95)
-        return d
+
+def summarize_law(law, source: str) -> LawSummary:
+    """Mean, sd, 5/50/95% quantiles and P(rho > 1) of a frozen scipy distribution."""
+    q05, median, q95 = (float(v) for v in law.ppf([0.05, 0.5, 0.95]))
+    return LawSummary(float(law.mean()), float(law.std()), q05, median, q95, float(law.sf(1.0)), source)
 
 
 @dataclass(frozen=True)
 class Ensemble:
-    """A random-matrix law at width n: what ``sample`` draws and what reports say about it."""
+    """A random-matrix law at width n: what ``sample`` draws and what reports say about it.
+
+    ``std`` is the per-entry standard deviation of dense kinds (E|W_ij|^2 = std^2), so the matrix is
+    ``gain = std * sqrt(n)`` times a Glorot matrix in law.
+    """
 
     name: str
     n: int
     field: str
-    kind: str  # "gaussian", "truncnormal", "uniform-diag", "lru"
-    std: float = 1.0  # per-entry std: E|W_ij|^2 = std^2 (dense kinds)
+    kind: str  # "gaussian", "truncnormal", "uniform-diag", "uniform-disk", "lru"
+    std: float = 1.0
     params: dict = dataclass_field(default_factory=dict)
-    rescaling: Rescaling | None = None
+    rescaling: calibration.Rescaling | None = None
+
+    @property
+    def spec(self) -> "InitSpec":
+        return INITS[self.name]
 
     @property
     def diagonal(self) -> bool:
         """True when the matrix is diagonal and ``sample`` returns its diagonal (eigenvalues)."""
-        return self.kind in ("uniform-diag", "lru")
+        return self.spec.diagonal
 
     @property
     def gain(self) -> float:
-        """std * sqrt(n): the matrix is ``gain`` times a Glorot matrix in law (Gaussian kinds)."""
+        """std * sqrt(n): the matrix is ``gain`` times a Glorot matrix in law (dense kinds)."""
         return self.std * math.sqrt(self.n)
+
+    @property
+    def exact_powers(self) -> bool:
+        """True when E||W^k||_F^2 is known in closed form (Q_{n,k}: complex Gaussian inits)."""
+        return self.spec.exact_powers and self.field == "complex"
+
+    def radius_law(self):
+        """The law of the spectral radius as a frozen ``scipy.stats`` distribution, or None."""
+        return self.spec.law(self)[0]
+
+    def law_summary(self) -> LawSummary | None:
+        """Mean, sd, quantiles and P(rho > 1) of :meth:`radius_law`, labelled with its source."""
+        law, source = self.spec.law(self)
+        return None if law is None else summarize_law(law, source)
 
     def sample(self, rng, xp=np, dtype=np.float64):
         """One draw: an (n, n) matrix, or an (n,) complex diagonal for diagonal kinds.
@@ -87,6 +138,8 @@ class Ensemble:
             u2 = rng.uniform(0.0, 1.0, n)
             if self.kind == "uniform-diag":
                 modulus, phase = u1, 2 * math.pi * u2
+            elif self.kind == "uniform-disk":
+                modulus, phase = xp.sqrt(u1), 2 * math.pi * u2
             else:
                 rmin, rmax = self.params["rmin"], self.params["rmax"]
                 nu = -0.5 * xp.log(u1 * (rmax**2 - rmin**2) + rmin**2)
@@ -116,12 +169,64 @@ def _truncated_normal(rng, xp, shape):
     return z
 
 
+# ---------------------------------------------------------------------------------------------
+# Radius laws per kind (scipy.stats frozen distributions from specdiag.laws)
+# ---------------------------------------------------------------------------------------------
+
+
+def _rescale(law, gain: float):
+    """The law of gain * rho from the law of rho (SciPy's scale multiplies)."""
+    if law is None or gain == 1.0:
+        return law
+    kwds = dict(law.kwds)
+    kwds["scale"] = kwds.get("scale", 1.0) * gain
+    kwds["loc"] = kwds.get("loc", 0.0) * gain
+    return law.dist.freeze(*law.args, **kwds)
+
+
+def _gaussian_law(ensemble: Ensemble, approximate: str = ""):
+    """rho(gain W) = gain rho(W): Kostlan's exact law (complex), the finite-n table (real)."""
+    from . import laws  # noqa: PLC0415 (scipy.stats: imported only when a law is asked for)
+
+    gain = ensemble.gain
+    if ensemble.field == "complex":
+        return _rescale(laws.kostlan(ensemble.n), gain), "Kostlan exact" + approximate
+    real = laws.real_ginibre(ensemble.n)
+    return _rescale(real, gain), laws.real_ginibre_source(ensemble.n) + approximate
+
+
+def _truncnormal_law(ensemble: Ensemble):
+    scaled = Ensemble(ensemble.name, ensemble.n, ensemble.field, "gaussian", std=ensemble.std * math.sqrt(TRUNCNORMAL_VARIANCE_FACTOR))
+    return _gaussian_law(scaled, " (universality, approximate)")
+
+
+def _diagonal_law(ensemble: Ensemble):
+    from . import laws  # noqa: PLC0415
+
+    source = "exact (max of n iid moduli)"
+    if ensemble.kind == "uniform-diag":
+        return laws.uniform_diag(ensemble.n), source
+    if ensemble.kind == "uniform-disk":
+        return laws.uniform_disk(ensemble.n), source
+    return laws.lru_ring(ensemble.n, ensemble.params["rmin"], ensemble.params["rmax"]), source
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry
+# ---------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class InitSpec:
+    """One initialization: how to build it, and what is known about it."""
+
     name: str
     formula: str
     build: Callable[[int, str, InitOptions], Ensemble]
+    law: Callable[[Ensemble], tuple]
     fields: tuple[str, ...] = FIELDS
+    diagonal: bool = False
+    exact_powers: bool = False
 
 
 def _gaussian(name, variance_factor):
@@ -132,73 +237,132 @@ def _gaussian(name, variance_factor):
 
 
 def _build_rescaled(n, field, options):
-    from .calibration import rescale_factor  # noqa: PLC0415 (calibration samples via spectra)
-
-    rescaling = rescale_factor(n, field, options)
-    return Ensemble("rescaled", n, field, "gaussian", std=1 / (math.sqrt(n) * rescaling.factor), rescaling=rescaling)
+    glorot = _gaussian("glorot", 1.0)(n, field, options)
+    rescaling = calibration.rescale_factor(glorot, options.rescale, options.coverage, options.seed, options.calibration_samples)
+    return Ensemble("rescaled", n, field, "gaussian", std=glorot.std / rescaling.factor, rescaling=rescaling)
 
 
 def _build_truncnormal(n, field, options):
     return Ensemble("truncnormal", n, field, "truncnormal", std=1 / math.sqrt(n))
 
 
-def _build_uniform_diag(n, field, options):
-    return Ensemble("uniform-diag", n, "complex", "uniform-diag")
+def _build_diagonal(kind):
+    def build(n, field, options):
+        return Ensemble(kind, n, "complex", kind)
+
+    return build
 
 
 def _build_lru(n, field, options):
-    if not 0 <= options.rmin < options.rmax:
-        raise InputError(f"lru needs 0 <= --rmin < --rmax, got rmin={options.rmin}, rmax={options.rmax}")
-    if options.max_phase < 0:
-        raise InputError(f"--max-phase must be >= 0, got {options.max_phase}")
-    params = {"rmin": options.rmin, "rmax": options.rmax, "max_phase": options.max_phase}
+    rmin = finite_number(options.rmin, "rmin")
+    rmax = finite_number(options.rmax, "rmax")
+    max_phase = finite_number(options.max_phase, "max_phase")
+    if not 0 <= rmin < rmax:
+        raise InputError(f"lru needs 0 <= rmin < rmax, got rmin={rmin:g}, rmax={rmax:g}", param="rmin" if rmin < 0 else "rmax")
+    if not 0 <= max_phase <= 2 * math.pi:
+        raise InputError(f"max_phase must lie in [0, 2 pi], got {max_phase:g}", param="max_phase")
+    params = {"rmin": rmin, "rmax": rmax, "max_phase": max_phase}
     return Ensemble("lru", n, "complex", "lru", params=params)
 
 
 INITS: dict[str, InitSpec] = {
     spec.name: spec
     for spec in (
-        InitSpec("glorot", "W_ij ~ N(0, 1/n); complex: (X + iY)/sqrt(2n)", _gaussian("glorot", 1.0)),
+        InitSpec("glorot", "W_ij ~ N(0, 1/n); complex: (X + iY)/sqrt(2n)", _gaussian("glorot", 1.0), _gaussian_law, exact_powers=True),
         InitSpec(
             "rescaled",
             "W_glorot / s; paper: s_n = 1 + sqrt(g_n/4n) + c/sqrt(4 n g_n), c = 1.8598 (n >= 164); "
             "calibrated: s = coverage-quantile of rho",
             _build_rescaled,
+            _gaussian_law,
+            exact_powers=True,
         ),
-        InitSpec("half", "W_ij ~ N(0, 1/(2n)) (Glorot/2 variance); radius about 0.71-0.73", _gaussian("half", 0.5)),
+        InitSpec("half", "W_ij ~ N(0, 1/(2n)) (Glorot/2 variance); radius about 0.71-0.73", _gaussian("half", 0.5), _gaussian_law, exact_powers=True),
         InitSpec(
             "truncnormal",
             "N(0, 1/n) truncated at +-2 std, no variance correction (variance 0.7737/n)",
             _build_truncnormal,
+            _truncnormal_law,
         ),
         InitSpec(
             "uniform-diag",
-            "diagonal, lambda = r e^{i theta}, r ~ U[0,1], theta ~ U[0, 2pi)",
-            _build_uniform_diag,
+            "diagonal, lambda = r e^{i theta}, r ~ U[0,1], theta ~ U[0, 2pi) (the paper authors' code)",
+            _build_diagonal("uniform-diag"),
+            _diagonal_law,
             ("complex",),
+            diagonal=True,
+        ),
+        InitSpec(
+            "uniform-disk",
+            "diagonal, lambda uniform on the unit disk: r = sqrt(U), theta ~ U[0, 2pi)",
+            _build_diagonal("uniform-disk"),
+            _diagonal_law,
+            ("complex",),
+            diagonal=True,
         ),
         InitSpec(
             "lru",
             "diagonal LRU ring: |lambda| uniform on rmin <= |lambda| <= rmax, phase U[0, max_phase]",
             _build_lru,
+            _diagonal_law,
             ("complex",),
+            diagonal=True,
         ),
     )
 }
 
-DIAGONAL_INITS = ("uniform-diag", "lru")
 
+def make_ensemble(init: str, n: int, field: str = "real", options: InitOptions | None = None) -> Ensemble:
+    """The :class:`Ensemble` for init ``init`` at width n.
 
-def make_ensemble(name: str, n: int, field: str = "real", options: InitOptions | None = None) -> Ensemble:
-    """Build the Ensemble for init ``name`` at width n; InputError for unknown names or bad n."""
+    Parameters
+    ----------
+    init : str
+        A name in :data:`INITS` (``specdiag inits`` lists them).
+    n : int
+        Width (n x n matrices), at least 2.
+    field : {"real", "complex"}
+        Entry field of dense inits (diagonal inits are always complex).
+    options : InitOptions, optional
+        LRU ring and rescaling choices.
+
+    Returns
+    -------
+    Ensemble
+
+    Raises
+    ------
+    InputError
+        Unknown names, n < 2, bad options, or the paper's rescaling at n <= 163.
+
+    Examples
+    --------
+    >>> make_ensemble("half", 100).gain
+    0.7071067811865476
+    """
     options = options or InitOptions()
-    if name not in INITS:
-        raise InputError(f"unknown init {name!r}: use one of {', '.join(INITS)} (see `specdiag inits`)")
-    check_field(field)
-    if n < 2:
-        raise InputError(f"the width --n must be at least 2, got {n}")
-    if options.rescale not in RESCALE_METHODS:
-        raise InputError(f"unknown --rescale {options.rescale!r}: use paper or calibrated")
-    if not 0.0 < options.coverage < 1.0:
-        raise InputError(f"--coverage must lie strictly between 0 and 1, got {options.coverage}")
-    return INITS[name].build(n, field, options)
+    init = choice(init, "init", INITS)
+    field = choice(field, "field", FIELDS)
+    n = whole_number(n, "n", minimum=2)
+    choice(options.rescale, "rescale", RESCALE_METHODS)
+    probability(options.coverage, "coverage")
+    seed_value(options.seed)
+    whole_number(options.calibration_samples, "calibration_samples", minimum=100)
+    return INITS[init].build(n, field, options)
+
+
+def radius_law(init: str, n: int, field: str = "real", options: InitOptions | None = None):
+    """The law of the spectral radius of init ``init`` at width n, as a frozen scipy distribution.
+
+    Complex Gaussian inits: Kostlan's exact law (scaled by the init's gain). Real Gaussian inits:
+    the finite-n Monte Carlo table (:func:`specdiag.laws.real_ginibre`). Diagonal inits: the exact
+    law of the largest of n iid moduli. truncnormal: the Gaussian law at its realized variance
+    (universality, approximate).
+
+    Examples
+    --------
+    >>> law = radius_law("glorot", 500, "complex")
+    >>> round(float(law.mean()), 4)
+    1.0347
+    """
+    return make_ensemble(init, n, field, options).radius_law()

@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from . import laws, theory
 from .report import atomic_write_bytes
 
 STYLE = {
@@ -137,25 +138,42 @@ def norm_figure(steps, log10_mean, log10_std, *, ylabel: str, xlabel: str, title
 # ---------------------------------------------------------------------------------------------
 
 
-def radius_theory_curves(n: int, field: str, gain: float, radii) -> list:
-    """Theoretical densities of rho(gain W), W Glorot, over the range of ``radii``: Kostlan's exact
-    law (complex) and the Rider / Rider-Sinclair asymptotic law (n >= 164), each labelled."""
-    from scipy import stats  # noqa: PLC0415
-
-    from . import theory  # noqa: PLC0415
-
+def _x_range(radii, points: int = 300) -> np.ndarray:
     radii = np.asarray(radii)
     lo, hi = float(radii.min()), float(radii.max())
     pad = 0.3 * (hi - lo) + 1e-3
-    x = np.linspace(max(lo - pad, 1e-6), hi + pad, 300)
+    return np.linspace(max(lo - pad, 1e-6), hi + pad, points)
+
+
+def radius_theory_curves(ensemble, radii) -> list:
+    """Densities over the range of ``radii`` of the ensemble's radius law (exact, or the finite-n
+    table for real Gaussian inits) and, for Gaussian inits at n >= 164, its asymptotic limit."""
+    x = _x_range(radii)
     curves = []
-    if field == "complex":
-        curves.append((x, theory.kostlan_pdf(x / gain, n) / gain, "exact (Kostlan)"))
-    if n > theory.LAST_UNDEFINED_N:
-        loc, scale = theory.asymptotic_params(n, field)
-        name = "Rider" if field == "complex" else "Rider-Sinclair"
-        curves.append((x, stats.gumbel_r.pdf(x / gain, loc, scale) / gain, f"asymptotic ({name})"))
+    law, source = ensemble.spec.law(ensemble)
+    if law is not None:
+        curves.append((x, law.pdf(x), source))
+    if ensemble.kind == "gaussian" and ensemble.n > theory.LAST_UNDEFINED_N:
+        limit = laws.rider(ensemble.n) if ensemble.field == "complex" else laws.rider_sinclair(ensemble.n)
+        name = "Rider" if ensemble.field == "complex" else "Rider-Sinclair"
+        gain = ensemble.gain
+        curves.append((x, limit.pdf(x / gain) / gain, f"asymptotic ({name})"))
     return curves
+
+
+def fit_figure(radii, comparison: dict, *, n: int, field: str, init: str) -> Figure:
+    """``fit-gumbel --plot``: the radii's density with the fitted, asymptotic and exact laws."""
+    from scipy import stats  # noqa: PLC0415
+
+    x = _x_range(radii)
+    fit = comparison["fit"]
+    curves = [(x, stats.gumbel_r.pdf(x, fit["loc"], fit["scale"]), "fitted Gumbel")]
+    if comparison.get("asymptotic"):
+        asym = comparison["asymptotic"]
+        curves.append((x, stats.gumbel_r.pdf(x, asym["loc"], asym["scale"]), "asymptotic (Rider)"))
+    if comparison.get("exact"):
+        curves.append((x, laws.kostlan(n).pdf(x), "exact (Kostlan)"))
+    return radius_figure(radii, n=n, field=field, init=init, curves=curves)
 
 
 def figure_radius_dynamics(rows: dict, *, n: int, field: str) -> Figure:
@@ -251,8 +269,6 @@ def _style(key, i):
 def figure_sweep_excess(points: list[dict]) -> Figure:
     """(a) |E rho - 1| vs n, log-log, per (init, field), with the Rider location and the exact
     complex mean. Rescaled radii sit below 1: their points are hollow."""
-    from . import theory  # noqa: PLC0415
-
     fig, axes = new_figure(width=5.2, height=3.8)
     ax = axes[0, 0]
     ns_all = sorted({p["n"] for p in points if p.get("complete")})
@@ -266,11 +282,11 @@ def figure_sweep_excess(points: list[dict]) -> Figure:
         ax.scatter(ns, np.abs(excess), marker=marker, facecolors=face, edgecolors=color, zorder=3)
     if ns_all:
         grid_n = np.geomspace(max(min(ns_all), 2), max(ns_all), 60)
-        defined = grid_n[grid_n > theory.LAST_UNDEFINED_N]
+        defined = grid_n[grid_n >= theory.LAST_UNDEFINED_N + 1]
         if defined.size:
             ax.plot(defined, [theory.rider_location(int(n)) - 1 for n in defined], color="black", ls="--", lw=1, label=r"Rider: $\sqrt{g_n/4n}$")
         exact_n = np.unique(np.round(np.geomspace(max(min(ns_all), 2), max(ns_all), 12)).astype(int))
-        ax.plot(exact_n, [theory.exact_complex_law(int(n)).mean - 1 for n in exact_n], color="black", ls=":", lw=1.2, label="exact complex mean (Kostlan)")
+        ax.plot(exact_n, [float(laws.kostlan(int(n)).mean()) - 1 for n in exact_n], color="black", ls=":", lw=1.2, label="exact complex mean (Kostlan)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("width n")

@@ -17,13 +17,14 @@ from typing import Callable
 
 import numpy as np
 
-from . import plots, theory
+from . import laws, plots, theory
 from .dynamics import blowup_step, simulate
 from .errors import InputError
 from .fit import fit_gumbel
 from .inits import InitOptions, make_ensemble
 from .report import atomic_write_text, csv_document, markdown_table, run_metadata, write_json_atomic, write_npz_atomic
-from .spectra import eigenvalues, radius_stats, sample_radii
+from .linalg import eigenvalues
+from .spectra import radius_stats, sample_radii
 
 FIGURES = ("1", "2", "3", "4", "eigenvalues")
 FIELDS = ("real", "complex")
@@ -196,7 +197,7 @@ def summary_rows(cfg: Config, data: dict) -> list[dict]:
             if radii_data is None:
                 continue
             radii = radii_data["radii"]
-            stats = radius_stats(radii)
+            stats = radius_stats(radii).to_dict()
             row = {"init": init, "field": fld, "n": cfg.n, "samples": int(radii.size)}
             row.update({f"radius_{k}": stats[k] for k in ("mean", "std", "q05", "q95")})
             row["p_above_1"] = stats["p_above_1"]
@@ -206,8 +207,8 @@ def summary_rows(cfg: Config, data: dict) -> list[dict]:
             else:
                 row["gumbel_loc"] = row["gumbel_scale"] = None
             if fld == "complex":
-                law = theory.exact_complex_law(cfg.n, scale=1.0 / float(radii_data["gain"]))
-                row["exact_mean"], row["exact_p_above_1"] = law.mean, law.p_above_1
+                law = laws.kostlan(cfg.n, scale=float(radii_data["gain"]))
+                row["exact_mean"], row["exact_p_above_1"] = float(law.mean()), float(law.sf(1.0))
             else:
                 row["exact_mean"] = row["exact_p_above_1"] = None
             hidden = data.get(f"hidden-{fld}-{init}")
@@ -282,3 +283,34 @@ def config_from_run(out: Path) -> Config:
         return Config(**params)
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"cannot read the run parameters from {str(meta)!r} ({exc})") from None
+
+
+def reproduce(out: str | Path, *, quick: bool = False, device: str = "auto", vector: bool = False, **sizes) -> dict:
+    """Compute (or resume) the paper's figures and tables into the run directory ``out``.
+
+    Parameters
+    ----------
+    out : str or Path
+        Run directory (created; a run with the same options is resumed).
+    quick : bool
+        Small sizes (n = 200) for a smoke run.
+    device : {"auto", "cpu", "gpu"}
+    vector : bool
+        Also write PDF and SVG figures.
+    **sizes
+        Any :class:`Config` field: n, samples, matrices, inputs, steps, seed, precision, rescale,
+        coverage, figures.
+
+    Returns
+    -------
+    dict
+        The run metadata (also written to ``out/run.json``).
+    """
+    from .backend import resolve_device  # noqa: PLC0415
+    from .report import prepare_out_dir  # noqa: PLC0415
+
+    unknown = sorted(set(sizes) - set(Config.__dataclass_fields__))
+    if unknown:
+        raise InputError(f"unknown reproduce option {', '.join(unknown)}", param=unknown[0])
+    cfg = Config.quick(**sizes) if quick else Config(**sizes)
+    return run(cfg, prepare_out_dir(out), device=resolve_device(device), vector=vector)

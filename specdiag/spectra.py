@@ -12,69 +12,20 @@ across processes, each limited to one BLAS thread.
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
-import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy.linalg import lapack
-from threadpoolctl import threadpool_limits
 
-from .backend import MATRIX_STREAM, array_module, cupy_module, device_rng, to_host
-from .errors import InputError
-from .inits import Ensemble
+from .backend import MATRIX_STREAM, array_module, cupy_module, device_rng, real_dtype, resolve_device, to_host
+from .linalg import eigenvalues
+from .pool import process_map, resolve_workers, single_blas_thread
+from .results import Result
+from .validation import seed_value, whole_number
 
-PRECISIONS = {"single": np.float32, "double": np.float64}
+__all__ = ["sample_radii", "radius_stats", "RadiusStats", "gpu_chunk_size"]
+
 ProgressCallback = Callable[[int], None]
-
-
-def real_dtype(precision: str):
-    if precision not in PRECISIONS:
-        raise InputError(f"unknown precision {precision!r}: use single or double")
-    return PRECISIONS[precision]
-
-
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-@lru_cache(maxsize=64)
-def _geev_for(n: int, dtype_char: str):
-    """(geev, optimal lwork) for this size and LAPACK type, from a workspace query."""
-    probe = np.empty((1, 1), dtype=dtype_char)
-    geev, geev_lwork = lapack.get_lapack_funcs(("geev", "geev_lwork"), (probe,))
-    work, info = geev_lwork(n, compute_vl=0, compute_vr=0)
-    if info != 0:
-        raise RuntimeError(f"LAPACK ?geev workspace query failed (info={info})")
-    return geev, max(1, int(np.real(work)))
-
-
-def eigenvalues(a: np.ndarray, overwrite: bool = False) -> np.ndarray:
-    """All eigenvalues of a square host matrix by LAPACK ?geev without eigenvectors.
-
-    Precision follows a's dtype (float32/complex64 stay single). ``overwrite`` lets LAPACK destroy
-    ``a`` when it is already Fortran-ordered.
-    """
-    n = a.shape[0]
-    # eig(W) = eig(W.T), and W.T of a C-ordered W is Fortran-ordered: no copy.
-    at = a.T if a.flags.c_contiguous else np.asfortranarray(a)
-    geev, lwork = _geev_for(n, at.dtype.char)
-    if np.iscomplexobj(at):
-        w, _, _, info = geev(at, compute_vl=0, compute_vr=0, lwork=lwork, overwrite_a=int(overwrite))
-    else:
-        wr, wi, _, _, info = geev(at, compute_vl=0, compute_vr=0, lwork=lwork, overwrite_a=int(overwrite))
-        w = wr + 1j * wi
-    if info != 0:
-        raise np.linalg.LinAlgError(f"LAPACK ?geev did not converge (info={info})")
-    return w
-
-
-def spectral_radius(a: np.ndarray) -> float:
-    """max |lambda_i(a)| of one host matrix, at the precision of its dtype."""
-    return float(np.abs(eigenvalues(np.array(a, copy=True), overwrite=True)).max())
 
 
 def _radius_of_sample(sample: np.ndarray, diagonal: bool) -> float:
@@ -83,43 +34,23 @@ def _radius_of_sample(sample: np.ndarray, diagonal: bool) -> float:
     return float(np.abs(eigenvalues(sample, overwrite=True)).max())
 
 
-def _cpu_chunk(ensemble: Ensemble, seed: int, start: int, stop: int, precision: str) -> tuple[int, np.ndarray]:
+def _cpu_chunk(task) -> np.ndarray:
     """Radii of matrices start..stop-1, each from its own generator (seed, MATRIX_STREAM, i)."""
+    ensemble, seed, start, stop, precision = task
     dtype = real_dtype(precision)
     out = np.empty(stop - start)
-    with threadpool_limits(limits=1):
-        for i in range(start, stop):
-            sample = ensemble.sample(device_rng(seed, MATRIX_STREAM, i), np, dtype)
-            out[i - start] = _radius_of_sample(sample, ensemble.diagonal)
-    return start, out
-
-
-def pool_context():
-    """The multiprocessing context for worker pools."""
-    # fork is fast and safe here: workers only compute; callers keep no threads alive while
-    # forking (our progress display refreshes without a thread).
-    if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context()
+    for i in range(start, stop):
+        sample = ensemble.sample(device_rng(seed, MATRIX_STREAM, i), np, dtype)
+        out[i - start] = _radius_of_sample(sample, ensemble.diagonal)
+    return out
 
 
 def _chunks(samples: int, chunk_size: int):
     return [(s, min(s + chunk_size, samples)) for s in range(0, samples, chunk_size)]
 
 
-def _check_batch_args(samples: int, workers: int | None, chunk_size: int | None) -> int:
-    if samples < 1:
-        raise InputError(f"--samples must be at least 1, got {samples}")
-    if chunk_size is not None and chunk_size < 1:
-        raise InputError(f"--chunk-size must be at least 1, got {chunk_size}")
-    workers = default_workers() if workers is None else workers
-    if workers < 1:
-        raise InputError(f"--workers must be at least 1, got {workers}")
-    return workers
-
-
 def sample_radii(
-    ensemble: Ensemble,
+    ensemble,
     samples: int,
     seed: int = 0,
     *,
@@ -130,32 +61,53 @@ def sample_radii(
     on_progress: ProgressCallback | None = None,
     start_index: int = 0,
 ) -> np.ndarray:
-    """Spectral radii of ``samples`` independent draws from ``ensemble`` (host float64 array).
+    """Spectral radii of ``samples`` independent draws from ``ensemble``.
 
-    Matrix i (counting from ``start_index``) is drawn from the generator keyed (seed, i), so the
-    result is identical for any ``workers`` or ``chunk_size``. ``device`` must be resolved
-    (``cpu``/``gpu``); GPU draws use the device's own generator (see backend.device_rng).
+    Parameters
+    ----------
+    ensemble : specdiag.inits.Ensemble
+        The matrix law (see :func:`specdiag.inits.make_ensemble`).
+    samples : int
+        Number of matrices.
+    seed : int
+        Matrix i (counting from ``start_index``) is drawn from the generator keyed (seed, i), so the
+        result is identical for any ``workers`` or ``chunk_size``.
+    precision : {"single", "double"}
+        Eigenvalue precision (single is ample for radii: relative error about 1e-6).
+    device : {"auto", "cpu", "gpu"}
+        GPU draws use the device's own generator (see :func:`specdiag.backend.device_rng`).
+    workers : int, optional
+        CPU processes (default: every core), one BLAS thread each.
+    chunk_size : int, optional
+        Matrices per task; bounds memory, never changes results.
+    on_progress : callable, optional
+        Called with the number of matrices finished.
+    start_index : int
+        Index of the first matrix (a sweep task computes a slice of a grid point).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(samples,)``, float64 radii.
     """
-    workers = _check_batch_args(samples, workers, chunk_size)
+    samples = whole_number(samples, "samples")
+    seed = seed_value(seed)
     real_dtype(precision)
+    device = resolve_device(device)
+    if chunk_size is not None:
+        chunk_size = whole_number(chunk_size, "chunk_size")
     if device == "gpu":
         return _gpu_radii(ensemble, samples, seed, precision, chunk_size, on_progress, start_index)
+    workers = resolve_workers(workers, tasks=samples)
     chunk_size = chunk_size or max(1, min(32, math.ceil(samples / (4 * workers))))
     radii = np.empty(samples)
-    tasks = [(start_index + a, start_index + b) for a, b in _chunks(samples, chunk_size)]
-    if workers == 1 or len(tasks) == 1:
-        for a, b in tasks:
-            radii[a - start_index : b - start_index] = _cpu_chunk(ensemble, seed, a, b, precision)[1]
-            if on_progress:
-                on_progress(b - a)
-        return radii
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=pool_context()) as pool:
-        futures = [pool.submit(_cpu_chunk, ensemble, seed, a, b, precision) for a, b in tasks]
-        for future in as_completed(futures):
-            a, values = future.result()
-            radii[a - start_index : a - start_index + values.size] = values
-            if on_progress:
-                on_progress(values.size)
+    chunks = [(start_index + a, start_index + b) for a, b in _chunks(samples, chunk_size)]
+    tasks = [(ensemble, seed, a, b, precision) for a, b in chunks]
+    for k, values in process_map(_cpu_chunk, tasks, workers=min(workers, len(tasks))):
+        a = chunks[k][0] - start_index
+        radii[a : a + values.size] = values
+        if on_progress:
+            on_progress(values.size)
     return radii
 
 
@@ -198,17 +150,44 @@ def _gpu_radii(ensemble, samples, seed, precision, chunk_size, on_progress, star
     return radii
 
 
-def radius_stats(radii: np.ndarray) -> dict:
-    """Mean, sd (ddof=1), extremes, 5/50/95% quantiles and the fraction above 1 of sampled radii."""
-    radii = np.asarray(radii, dtype=float)
+@dataclass(frozen=True)
+class RadiusStats(Result):
+    """Summary of sampled spectral radii.
+
+    Attributes: ``count``, ``mean``, ``std`` (ddof=1), ``min``, ``q05``, ``median``, ``q95``,
+    ``max``, ``p_above_1`` (fraction of radii above 1).
+    """
+
+    count: int
+    mean: float
+    std: float
+    min: float
+    q05: float
+    median: float
+    q95: float
+    max: float
+    p_above_1: float
+
+
+def radius_stats(radii) -> RadiusStats:
+    """Mean, sd (ddof=1), extremes, 5/50/95% quantiles and the fraction above 1 of sampled radii.
+
+    Examples
+    --------
+    >>> s = radius_stats([0.9, 1.0, 1.1, 1.2])
+    >>> round(s.mean, 6), s.p_above_1
+    (1.05, 0.5)
+    """
+    radii = np.asarray(radii, dtype=float).ravel()
     q05, median, q95 = np.quantile(radii, [0.05, 0.5, 0.95])
-    return {
-        "mean": float(radii.mean()),
-        "std": float(radii.std(ddof=1)) if radii.size > 1 else 0.0,
-        "min": float(radii.min()),
-        "q05": float(q05),
-        "median": float(median),
-        "q95": float(q95),
-        "max": float(radii.max()),
-        "p_above_1": float(np.mean(radii > 1.0)),
-    }
+    return RadiusStats(
+        count=int(radii.size),
+        mean=float(radii.mean()),
+        std=float(radii.std(ddof=1)) if radii.size > 1 else 0.0,
+        min=float(radii.min()),
+        q05=float(q05),
+        median=float(median),
+        q95=float(q95),
+        max=float(radii.max()),
+        p_above_1=float(np.mean(radii > 1.0)),
+    )

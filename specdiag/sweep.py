@@ -21,10 +21,11 @@ from scipy import stats as sstats
 
 from . import theory
 from .backend import MATRIX_STREAM, host_rng, resolve_device
-from .dynamics import eigendecomposition, log_power_sums_from_eig
+from .linalg import eigendecomposition, log_power_sums_from_eig
 from .errors import InputError
-from .inits import DIAGONAL_INITS, Ensemble, InitOptions, make_ensemble
+from .inits import INITS, Ensemble, InitOptions, make_ensemble
 from .report import atomic_write_text, csv_document, run_metadata, write_json_atomic, write_npz_atomic
+from .pool import single_blas_thread
 from .spectra import radius_stats, sample_radii
 
 
@@ -89,7 +90,7 @@ def grid(cfg: SweepConfig) -> list[Point]:
     points = []
     for n in cfg.ns:
         for init in cfg.inits:
-            for field in (("complex",) if init in DIAGONAL_INITS else cfg.fields):
+            for field in (INITS[init].fields if INITS[init].diagonal else cfg.fields):
                 p = Point(int(n), init, field)
                 if p not in points:
                     points.append(p)
@@ -111,8 +112,6 @@ def make_tasks(cfg: SweepConfig, ensembles: dict[Point, Ensemble]) -> list[Task]
 def compute_task(task: Task) -> dict:
     """Radii of matrices start..stop-1 of a grid point (and, with dynamics, log ||W^k||_F^2 / n and
     log E_x||h_t||^2 from each W's eigendecomposition). Runs on a worker; pure."""
-    from threadpoolctl import threadpool_limits  # noqa: PLC0415
-
     count = task.stop - task.start
     radii = sample_radii(task.ensemble, count, task.seed, precision=task.precision, device=resolve_device(task.device), workers=1, start_index=task.start)
     out = {"radii": radii}
@@ -120,7 +119,7 @@ def compute_task(task: Task) -> dict:
         ks = dynamics_steps(task.point.n, task.dynamics)
         power = np.empty((count, ks.size))
         hidden = np.empty((count, ks.size))
-        with threadpool_limits(limits=1):  # one BLAS thread per worker
+        with single_blas_thread():
             for row, i in enumerate(range(task.start, task.stop)):
                 w = task.ensemble.sample(host_rng(task.seed, MATRIX_STREAM, i))
                 w = np.diag(w) if task.ensemble.diagonal else w
@@ -208,16 +207,17 @@ def merge(cfg: SweepConfig, out: Path, tasks: list[Task]) -> dict:
 
 
 def summarize_point(point: Point, ensemble: Ensemble, radii: np.ndarray, cfg: SweepConfig) -> dict:
-    s = radius_stats(radii)
+    s = radius_stats(radii).to_dict()
+    s.pop("count")
     above = int(np.sum(radii > 1.0))
     ci = sstats.binomtest(above, radii.size).proportion_ci(confidence_level=0.95, method="wilson")
     row = {"samples": int(radii.size), **{f"radius_{k}": v for k, v in s.items() if k != "p_above_1"}}
     row.update(p_above_1=s["p_above_1"], p_above_1_lo=float(ci.low), p_above_1_hi=float(ci.high))
     row["radius_mean_se"] = s["std"] / math.sqrt(radii.size)
-    predicted = theory.predicted_radius_law(ensemble.kind, ensemble.field, point.n, ensemble.gain, ensemble.params)
-    row["theory_mean"] = predicted["mean"] if predicted else None
-    row["theory_p_above_1"] = predicted["p_above_1"] if predicted else None
-    row["theory_source"] = predicted["source"] if predicted else None
+    predicted = ensemble.law_summary()
+    row["theory_mean"] = predicted.mean if predicted else None
+    row["theory_p_above_1"] = predicted.p_above_1 if predicted else None
+    row["theory_source"] = predicted.source if predicted else None
     row["rider_location"] = theory.rider_location(point.n) if point.n > theory.LAST_UNDEFINED_N else None
     row["scale_factor"] = ensemble.rescaling.factor if ensemble.rescaling else None
     return row
@@ -230,7 +230,7 @@ def summarize_dynamics(point: Point, ensemble: Ensemble, log_q: np.ndarray, log_
     q = np.exp(log_q)
     hidden = np.exp(log_hidden_sq - log_hidden_sq.max(axis=0)) * 1.0
     exact = None
-    if ensemble.kind == "gaussian" and ensemble.field == "complex":
+    if ensemble.exact_powers:
         exact = np.exp(theory.log_q(point.n, ks) + 2 * ks * math.log(ensemble.gain))
     with np.errstate(over="ignore"):
         return {
@@ -241,3 +241,54 @@ def summarize_dynamics(point: Point, ensemble: Ensemble, log_q: np.ndarray, log_
             "q_exact": exact.tolist() if exact is not None else None,
             "log10_rms_hidden": ((np.log(hidden.mean(axis=0)) + log_hidden_sq.max(axis=0)) / (2 * math.log(10))).tolist(),
         }
+
+
+def draw_figures(out: Path, points: list) -> list[str]:
+    """The scaling figures of a finished sweep, written into its directory; their file names."""
+    from .plots import figure_sweep_collapse, figure_sweep_excess, figure_sweep_p_above, save_figure  # noqa: PLC0415
+
+    written = []
+    for name, make in (("sweep_excess.png", figure_sweep_excess), ("sweep_p_above_1.png", figure_sweep_p_above)):
+        save_figure(make(points), out / name)
+        written.append(name)
+    if any(p.get("q_mean") for p in points):
+        save_figure(figure_sweep_collapse(points), out / "sweep_collapse.png")
+        written.append("sweep_collapse.png")
+    return written
+
+
+def sweep(
+    n,
+    out: str | Path,
+    *,
+    inits=("glorot",),
+    fields=("real",),
+    samples: int = 400,
+    chunk_size: int = 50,
+    dynamics=(),
+    seed: int = 0,
+    precision: str = "single",
+    rescale: str = "paper",
+    coverage: float = 0.9,
+    device: str = "cpu",
+    scheduler: str | None = None,
+    workers: int | None = None,
+) -> dict:
+    """Radius statistics over a grid of widths x inits x fields, saved task by task into ``out``.
+
+    Rerunning with the same arguments resumes; ``scheduler`` is a Dask address or "local"
+    (default: a local process pool). Returns the merged document (also ``out/sweep.json``).
+    """
+    from .executors import make_executor  # noqa: PLC0415 (Dask only when asked for)
+    from .report import prepare_out_dir  # noqa: PLC0415
+
+    ns = (n,) if isinstance(n, int) else tuple(n)
+    cfg = SweepConfig(
+        ns=ns, inits=tuple(inits), fields=tuple(fields), samples=samples, seed=seed, chunk_size=chunk_size,
+        precision=precision, dynamics=tuple(dynamics), rescale=rescale, coverage=coverage, device=device,
+    ).validate()
+    executor = make_executor(scheduler, workers)
+    try:
+        return run_sweep(cfg, prepare_out_dir(out), executor)
+    finally:
+        executor.close()

@@ -1,0 +1,103 @@
+"""Options shared by several commands, with Enums for every choice so ``--help`` lists exactly what
+a command accepts. Typer has no option groups, so shared options are ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..backend import DEVICES, PRECISIONS
+from ..errors import InputError
+from ..inits import FIELDS, INITS, RESCALE_METHODS, InitOptions
+
+__all__ = [
+    "Field", "InitName", "Device", "Precision", "RescaleMethod", "value",
+    "N", "Init", "FieldOpt", "Seed", "DeviceOpt", "Workers", "ChunkSize",
+    "Rmin", "Rmax", "MaxPhase", "Rescale", "Coverage", "CalibrationSamples", "Out", "Plot",
+    "init_options", "parse_int_list", "parse_name_list", "check_plot_path", "describe_rescaling",
+]
+
+Field = Enum("Field", {f: f for f in FIELDS}, type=str)
+InitName = Enum("InitName", {name: name for name in INITS}, type=str)
+Device = Enum("Device", {d: d for d in DEVICES}, type=str)
+Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)
+RescaleMethod = Enum("RescaleMethod", {m: m for m in RESCALE_METHODS}, type=str)
+
+
+def value(choice):
+    """The plain string of an Enum choice (or the value itself)."""
+    return getattr(choice, "value", choice)
+
+
+N = Annotated[int, typer.Option("--n", help="Width n of the n x n recurrent matrix.")]
+Init = Annotated[InitName, typer.Option("--init", help="Initialization (see `specdiag inits`).")]
+FieldOpt = Annotated[Field, typer.Option("--field", help="Real or complex entries (diagonal inits are always complex).")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed; matrix i uses the stream (seed, i), whatever the batching.")]
+DeviceOpt = Annotated[Device, typer.Option("--device", help="cpu, gpu (CuPy) or auto (the GPU when usable; SPECDIAG_DISABLE_GPU=1 forbids it).")]
+Workers = Annotated[Optional[int], typer.Option("--workers", help="CPU worker processes (default: every core; capped at the cores), one BLAS thread each.")]
+ChunkSize = Annotated[Optional[int], typer.Option("--chunk-size", help="Matrices per task (bounds memory; never changes results).")]
+Rmin = Annotated[float, typer.Option("--rmin", help="lru: smallest eigenvalue modulus.")]
+Rmax = Annotated[float, typer.Option("--rmax", help="lru: largest eigenvalue modulus.")]
+MaxPhase = Annotated[float, typer.Option("--max-phase", help="lru: largest eigenvalue phase (radians, at most 2 pi).")]
+Rescale = Annotated[RescaleMethod, typer.Option("--rescale", help="rescaled: paper (s_n, n >= 164) or calibrated (finite-n quantile, any n).")]
+Coverage = Annotated[float, typer.Option("--coverage", help="rescaled, calibrated: target P(rho <= 1).")]
+CalibrationSamples = Annotated[int, typer.Option("--calibration-samples", help="rescaled, calibrated, real: Monte Carlo radii for the quantile (cached).")]
+Out = Annotated[Optional[Path], typer.Option("--out", help="Directory to write results and run.json into (created if needed).")]
+Plot = Annotated[Optional[Path], typer.Option("--plot", help="Also draw a figure to this file (.png, .pdf or .svg).")]
+
+DEFAULT_MAX_PHASE = math.pi
+
+
+def init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples) -> InitOptions:
+    return InitOptions(rmin=rmin, rmax=rmax, max_phase=max_phase, rescale=value(rescale), coverage=coverage, seed=seed, calibration_samples=calibration_samples)
+
+
+def parse_int_list(text: str, flag: str) -> list[int]:
+    """``"128, 256,512"`` -> [128, 256, 512]; one line naming ``flag`` otherwise."""
+    try:
+        values = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise InputError(f"{flag} must be an integer or a comma-separated list of integers, got {text!r}") from None
+    if not values:
+        raise InputError(f"{flag} is empty: give at least one value")
+    return values
+
+
+def parse_name_list(text: str, flag: str, allowed) -> tuple:
+    """``"glorot,rescaled"`` -> ("glorot", "rescaled"), each one of ``allowed``."""
+    values = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    if not values:
+        raise InputError(f"{flag} is empty: give at least one of {', '.join(allowed)}")
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise InputError(f"unknown {flag} {', '.join(bad)}: use {', '.join(allowed)}")
+    return values
+
+
+def check_plot_path(plot: Path | None) -> Path | None:
+    """A figure path with a known suffix whose directory can be written (checked before work)."""
+    if plot is None:
+        return None
+    from ..report import prepare_out_dir  # noqa: PLC0415
+
+    if plot.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise InputError(f"--plot {str(plot)!r} must end in .png, .pdf or .svg")
+    prepare_out_dir(plot.parent if str(plot.parent) else Path("."))
+    return plot
+
+
+def describe_rescaling(ensemble) -> str | None:
+    """One caption line saying how the ``rescaled`` divisor was chosen."""
+    r = ensemble.rescaling
+    if r is None:
+        return None
+    text = f"rescaled by s = {r.factor:.6f} ({r.source}"
+    if r.coverage is not None:
+        text += f", target coverage {r.coverage}"
+    if r.samples:
+        text += f", coverage s.e. {r.coverage_stderr:.4f}, 95% CI for s [{r.factor_ci95[0]:.5f}, {r.factor_ci95[1]:.5f}]"
+    return text + ")"

@@ -1,0 +1,101 @@
+"""``specdiag radius``: sample matrices, report their spectral radii with theory beside."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from .. import theory
+from ..inits import make_ensemble
+from ..report import atomic_write_text, csv_document, prepare_out_dir, run_metadata, write_json_atomic
+from ..spectra import radius_stats, sample_radii
+from .app import app
+from .options import (
+    CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, MaxPhase, N, Out, Plot, Precision, Rescale,
+    Rmax, Rmin, Seed, Workers, check_plot_path, describe_rescaling, init_options, value,
+)
+from .output import Format, command, emit, note, progress, rich_table
+
+SamplePrecision = Annotated[Precision, typer.Option("--precision", help="Eigenvalue precision: single (float32, ample for radii) or double.")]
+
+
+def sample_for_cli(n, samples, init, field, seed, device, precision, workers, chunk_size, options, show_progress):
+    """Build the ensemble and sample radii with a progress bar; (ensemble, radii, device, seconds)."""
+    from ..backend import resolve_device  # noqa: PLC0415
+
+    dev = resolve_device(value(device))
+    ensemble = make_ensemble(value(init), n, value(field), options)
+    start = time.perf_counter()
+    with progress(samples, f"radii n={n}", show_progress) as advance:
+        radii = sample_radii(ensemble, samples, seed, precision=value(precision), device=dev, workers=workers, chunk_size=chunk_size, on_progress=advance)
+    return ensemble, radii, dev, time.perf_counter() - start
+
+
+@command(app)
+def radius(
+    n: N = 500,
+    samples: Annotated[int, typer.Option("--samples", help="Number of matrices.")] = 100,
+    init: Init = "glorot",
+    field: FieldOpt = "real",
+    seed: Seed = 0,
+    device: DeviceOpt = "auto",
+    precision: SamplePrecision = "single",
+    workers: Workers = None,
+    chunk_size: ChunkSize = None,
+    rmin: Rmin = 0.4,
+    rmax: Rmax = 0.9,
+    max_phase: MaxPhase = 3.141592653589793,
+    rescale: Rescale = "paper",
+    coverage: Coverage = 0.9,
+    calibration_samples: CalibrationSamples = 1000,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table (human), json (one document on stdout) or csv (index,radius rows).")] = Format.table,
+    out: Out = None,
+    plot: Plot = None,
+):
+    """Sample matrices and report the statistics of their spectral radii, with theory beside."""
+    out = prepare_out_dir(out)
+    plot = check_plot_path(plot)
+    ensemble, radii, dev, elapsed = sample_for_cli(
+        n, samples, init, field, seed, device, precision, workers, chunk_size,
+        init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples), value(fmt) == "table",
+    )
+    stats = radius_stats(radii).to_dict()
+    stats.pop("count")
+    summary = ensemble.law_summary()
+    predicted = summary.to_dict() if summary else None
+    rider = theory.rider_location(n) if n > theory.LAST_UNDEFINED_N else None
+    init, precision = value(init), value(precision)
+    doc = {
+        "command": "radius", "n": n, "samples": samples, "init": init, "field": ensemble.field, "device": dev,
+        "precision": precision, "seed": seed, "stats": stats, "theory": predicted, "rider_location": rider,
+        "rescaling": ensemble.rescaling.to_dict() if ensemble.rescaling else None, "radii": radii,
+        "elapsed_s": elapsed, "matrices_per_s": samples / elapsed if elapsed > 0 else None,
+    }
+    radii_csv = csv_document(["index", "radius"], enumerate(radii))
+    if out is not None:
+        parameters = {k: doc[k] for k in ("n", "samples", "init", "field", "device", "precision", "seed")}
+        parameters.update(workers=workers, chunk_size=chunk_size, rmin=rmin, rmax=rmax, max_phase=max_phase, rescale=value(rescale), coverage=coverage)
+        atomic_write_text(out / "radii.csv", radii_csv)
+        write_json_atomic(out / "run.json", {**run_metadata("radius", parameters, device=dev, elapsed_s=elapsed), "stats": stats, "theory": predicted, "rescaling": doc["rescaling"]})
+    if plot is not None:
+        from ..plots import radius_figure, radius_theory_curves, save_figure  # noqa: PLC0415
+
+        save_figure(radius_figure(radii, n=n, field=ensemble.field, init=init, curves=radius_theory_curves(ensemble, radii)), plot)
+
+    def table():
+        rows = [(key, stats[key], predicted.get(key) if predicted else None) for key in ("mean", "std", "q05", "median", "q95", "p_above_1")]
+        rows += [("min", stats["min"], None), ("max", stats["max"], None)]
+        source = predicted["source"] if predicted else "no law at this n"
+        caption = [f"{samples} matrices in {elapsed:.2f} s ({samples / elapsed:.1f} matrices/s) on {dev}, {precision} precision, seed {seed}"]
+        if rider is not None:
+            caption.append(f"Rider location 1 + sqrt(g_n/4n) = {rider:.5f}")
+        if (text := describe_rescaling(ensemble)) is not None:
+            caption.append(text)
+        return rich_table(f"spectral radius: {init}, {ensemble.field}, n = {n}", ["statistic", "sample", f"theory ({source})"], rows, caption="\n".join(caption))
+
+    emit(doc, fmt, table=table, csv=lambda: radii_csv)
+    if value(fmt) == "table":
+        for path in filter(None, (out, plot)):
+            note(f"wrote {path}")

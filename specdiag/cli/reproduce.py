@@ -1,0 +1,125 @@
+"""``specdiag reproduce``: the paper's Figures 1-4, an eigenvalue figure and summary tables."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.text import Text
+
+from ..reproduce import FIGURES, Config, config_from_run, load_arrays, render, run, summary_rows
+from .. import theory
+from ..backend import real_dtype, resolve_device
+from ..errors import InputError
+from ..report import prepare_out_dir
+from ..validation import seed_value
+from .app import app
+from .options import Coverage, DeviceOpt, Precision, Rescale, Seed, value
+from .output import TableOrJson, command, emit, note, rich_table, stderr
+
+
+class StageProgress:
+    """One rich progress bar on stderr across all stages of a run (no background thread)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar = None
+
+    def __call__(self, total: int):
+        if not self.enabled or total < 1:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+        self.bar = Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=stderr, auto_refresh=False, transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("reproduce", total=total)
+        return self
+
+    def stage(self, name: str):
+        self.bar.update(self.task, description=name)
+        self.bar.refresh()
+
+        def advance(k: int = 1):
+            self.bar.advance(self.task, k)
+            self.bar.refresh()
+
+        return advance
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@command(app)
+def reproduce(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Run directory (created; an existing one with the same options is resumed).")] = None,
+    from_dir: Annotated[Optional[Path], typer.Option("--from", help="Redraw figures and tables from a run directory, without sampling.")] = None,
+    figure: Annotated[str, typer.Option("--figure", help="Which figures: all, or a comma list of 1,2,3,4,eigenvalues.")] = "all",
+    quick: Annotated[bool, typer.Option("--quick", help="Small sizes (n = 200): a smoke run in well under a minute.")] = False,
+    n: Annotated[Optional[int], typer.Option("--n", help="Width (default 500; 200 with --quick).")] = None,
+    samples: Annotated[Optional[int], typer.Option("--samples", help="Radii per (init, field) (default 100).")] = None,
+    matrices: Annotated[Optional[int], typer.Option("--matrices", help="Matrices per dynamics panel (default 100).")] = None,
+    inputs: Annotated[Optional[int], typer.Option("--inputs", help="Inputs per matrix in Figures 1-2 (default 50).")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Last k and t in Figures 1-2 (default 1000).")] = None,
+    seed: Seed = 0,
+    device: DeviceOpt = "auto",
+    precision: Annotated[Precision, typer.Option("--precision", help="Precision of eigenvalues and propagated states: single (float32) or double.")] = "single",
+    rescale: Rescale = "paper",
+    coverage: Coverage = 0.9,
+    vector: Annotated[bool, typer.Option("--vector", help="Also write PDF and SVG figures.")] = False,
+    fmt: Annotated[TableOrJson, typer.Option("--format", "-f", help="table (human) or json (one document on stdout).")] = TableOrJson.table,
+):
+    """Reproduce Figures 1-4, an eigenvalue figure and the summary tables into a run directory."""
+
+    if from_dir is not None:
+        cfg = config_from_run(from_dir)
+        written = render(from_dir, cfg, vector)
+        if not written:
+            raise InputError(f"{str(from_dir)!r} holds no arrays to draw from: run `specdiag reproduce --out {from_dir}` first")
+        rows = summary_rows(cfg, load_arrays(from_dir))
+        return _report_reproduce(from_dir, written, rows, fmt)
+    if out is None:
+        raise InputError("give --out DIR for the run directory (or --from DIR to redraw one)")
+    seed_value(seed)
+    precision, rescale = value(precision), value(rescale)
+    real_dtype(precision)
+    figures = FIGURES if figure == "all" else tuple(dict.fromkeys(f.strip() for f in figure.split(",") if f.strip()))
+    unknown = [f for f in figures if f not in FIGURES]
+    if unknown or not figures:
+        raise InputError(f"unknown --figure {', '.join(unknown) or figure!r}: use all or a comma list of {', '.join(FIGURES)}")
+    overrides = {k: v for k, v in dict(n=n, samples=samples, matrices=matrices, inputs=inputs, steps=steps).items() if v is not None}
+    for key, value in overrides.items():
+        if value < (2 if key == "n" else 1):
+            raise InputError(f"--{key} must be at least {2 if key == 'n' else 1}, got {value}")
+    common = dict(seed=seed, precision=precision, rescale=rescale, coverage=coverage, figures=figures, **overrides)
+    cfg = Config.quick(**common) if quick else Config(**common)
+    if rescale == "paper" and any(f in figures for f in ("1", "2", "eigenvalues")):
+        theory.paper_scale(cfg.n)  # fail before any work when s_n is undefined at this n
+    dev = resolve_device(value(device))
+    out = prepare_out_dir(out)
+    meta = run(cfg, out, device=dev, vector=vector, progress=StageProgress(value(fmt) == "table"))
+    return _report_reproduce(out, meta["outputs"], summary_rows(cfg, load_arrays(out)), fmt, meta)
+
+
+def _report_reproduce(out: Path, written: list, rows: list, fmt, meta: dict | None = None):
+    doc = {"command": "reproduce", "out": str(out), "files": written, "summary": rows, "stages_computed": (meta or {}).get("stages_computed"), "stages_reused": (meta or {}).get("stages_reused")}
+    emit(doc, fmt, table=lambda: _summary_table(rows))
+    if value(fmt) == "table":
+        note(f"wrote {len(written)} files to {out}")
+
+
+def _summary_table(rows: list):
+    if rows:
+        # transposed (a column per init and field) so it stays readable in an 80-column terminal
+        labels = {
+            "radius_mean": "radius mean", "radius_std": "radius sd", "radius_q05": "radius q05", "radius_q95": "radius q95",
+            "p_above_1": "P(rho > 1)", "gumbel_loc": "Gumbel loc (fit)", "gumbel_scale": "Gumbel scale (fit)",
+            "exact_mean": "exact mean (complex)", "exact_p_above_1": "exact P(rho > 1)", "blowup_step": "blow-up t (1000x)",
+        }
+        keys = [k for k in rows[0] if k in labels or k.startswith("log10_hidden")]
+        table_rows = [(labels.get(k, k.replace("log10_hidden_t", "log10 ||h_t||, t=")), *(r[k] for r in rows)) for k in keys]
+        header = ["quantity", *(f"{r['init']}, {r['field']}" for r in rows)]
+        return rich_table(f"summary (n = {rows[0]['n']}, {rows[0]['samples']} radii each)", header, table_rows)
+    return Text("no summary: the run holds no radii")

@@ -1,0 +1,151 @@
+"""``specdiag inits``, ``theory`` and ``fit-gumbel``: what is known, and how sampled radii compare."""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..api import theory_summary
+from ..fit import CI_METHODS, compare_laws, load_radii
+from ..inits import INITS
+from ..theory import EULER_GAMMA
+from ..validation import choice, probability, whole_number
+from .app import app
+from .options import (
+    CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, MaxPhase, N, Plot, Rescale, Rmax,
+    Rmin, Seed, Workers, check_plot_path, init_options, parse_int_list, value,
+)
+from .output import TableOrJson, command, emit, note, rich_table
+from .radius import SamplePrecision, sample_for_cli
+
+FormatOpt = Annotated[TableOrJson, typer.Option("--format", "-f", help="table (human) or json (one document on stdout).")]
+CIMethod = Enum("CIMethod", {m: m for m in CI_METHODS}, type=str)
+
+
+@command(app)
+def inits(fmt: FormatOpt = TableOrJson.table):
+    """List every initialization with its definition."""
+    rows = [(spec.name, ", ".join(spec.fields), spec.formula) for spec in INITS.values()]
+    doc = {"command": "inits", "inits": [{"name": spec.name, "fields": list(spec.fields), "formula": spec.formula, "diagonal": spec.diagonal} for spec in INITS.values()]}
+    emit(doc, fmt, table=lambda: rich_table("initializations", ["name", "fields", "definition"], rows))
+
+
+THEORY_ROWS = (
+    ("g_n", ("g_n",)),
+    ("s_n (paper)", ("s_n",)),
+    ("Rider location", ("rider_location",)),
+    ("Rider scale", ("rider_scale",)),
+    ("asymptotic mean, real", ("asymptotic", "real", "mean")),
+    ("asymptotic sd, real", ("asymptotic", "real", "std")),
+    ("asymptotic mean, complex", ("asymptotic", "complex", "mean")),
+    ("asymptotic sd, complex", ("asymptotic", "complex", "std")),
+    ("exact mean, complex", ("exact_complex", "mean")),
+    ("exact sd, complex", ("exact_complex", "std")),
+    ("exact q05, complex", ("exact_complex", "q05")),
+    ("exact q95, complex", ("exact_complex", "q95")),
+    ("exact P(rho>1), complex", ("exact_complex", "p_above_1")),
+    ("rescaled exact mean, complex", ("exact_complex_rescaled", "mean")),
+    ("rescaled exact P(rho>1)", ("exact_complex_rescaled", "p_above_1")),
+    ("calibrated s, complex", ("calibrated_complex", "s")),
+)
+
+
+def _get(row, path):
+    for key in path:
+        row = None if row is None else row.get(key)
+    return row
+
+
+@command(app, "theory")
+def theory_command(
+    n: Annotated[str, typer.Option("--n", help="Width, or a comma-separated list: --n 256,500,1000.")] = "500",
+    coverage: Coverage = 0.9,
+    fmt: FormatOpt = TableOrJson.table,
+):
+    """Predicted law of the spectral radius: g_n, s_n, Rider limits, Kostlan's exact law."""
+    widths = parse_int_list(n, "--n")
+    probability(coverage, "coverage")
+    rows = [theory_summary(whole_number(w, "n", minimum=2), coverage) for w in widths]
+
+    def table():
+        body = [(label, *(v if (v := _get(r, path)) is not None else "undefined" for r in rows)) for label, path in THEORY_ROWS]
+        notes = [f"n = {r['n']}: {r['undefined_reason']}" for r in rows if "undefined_reason" in r]
+        notes.append(f"calibrated s: coverage {coverage}; asymptotic laws overstate the spread 2-4x at practical n; the exact complex law is Kostlan's")
+        return rich_table("spectral radius theory", ["quantity", *(f"n = {w}" for w in widths)], body, caption="\n".join(notes))
+
+    emit({"command": "theory", "rows": rows}, fmt, table=table)
+
+
+@command(app, "fit-gumbel")
+def fit_gumbel_command(
+    n: N = 500,
+    samples: Annotated[int, typer.Option("--samples", help="Number of matrices to sample (ignored with --from).")] = 500,
+    from_file: Annotated[Optional[Path], typer.Option("--from", help="Fit radii from a .csv/.json/.npy file instead of sampling (give --n and --field of the sample).")] = None,
+    init: Init = "glorot",
+    field: FieldOpt = "real",
+    seed: Seed = 0,
+    device: DeviceOpt = "auto",
+    precision: SamplePrecision = "single",
+    workers: Workers = None,
+    chunk_size: ChunkSize = None,
+    rmin: Rmin = 0.4,
+    rmax: Rmax = 0.9,
+    max_phase: MaxPhase = math.pi,
+    rescale: Rescale = "paper",
+    coverage: Coverage = 0.9,
+    calibration_samples: CalibrationSamples = 1000,
+    level: Annotated[float, typer.Option("--level", help="Confidence level of the parameter intervals.")] = 0.95,
+    ci: Annotated[CIMethod, typer.Option("--ci", help="Interval method: bootstrap (percentile, refits) or wald (Fisher information, instant).")] = "bootstrap",
+    bootstrap_samples: Annotated[int, typer.Option("--bootstrap-samples", help="Bootstrap refits.")] = 999,
+    fmt: FormatOpt = TableOrJson.table,
+    plot: Plot = None,
+):
+    """Fit a Gumbel law to radii; compare with the Rider limit and Kostlan's exact law."""
+    field, init = value(field), value(init)
+    choice(field, "field", ("real", "complex"))
+    probability(level, "level")
+    whole_number(n, "n", minimum=2)
+    plot = check_plot_path(plot)
+    if from_file is not None:
+        radii = load_radii(from_file)
+    else:
+        ensemble, radii, _, _ = sample_for_cli(
+            n, samples, init, field, seed, device, precision, workers, chunk_size,
+            init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples), value(fmt) == "table",
+        )
+        field = ensemble.field
+        if init != "glorot":
+            note(f"note: the theory columns are Glorot's laws; the sample is {init}")
+    result = compare_laws(radii, n, field, level, ci=value(ci), resamples=bootstrap_samples)
+    doc = {"command": "fit-gumbel", "n": n, "samples": int(radii.size), "field": field, "init": None if from_file else init, "source": str(from_file) if from_file else "sampled", **result}
+    if plot is not None:
+        from ..plots import fit_figure, save_figure  # noqa: PLC0415
+
+        save_figure(fit_figure(radii, result, n=n, field=field, init=init if from_file is None else "radii"), plot)
+
+    def table():
+        fitted, asym, exact = result["fit"], result["asymptotic"], result["exact"]
+        rows = [
+            ("sample", None, None, result["sample"]["mean"], result["sample"]["std"], None, None),
+            ("fitted Gumbel (ML)", fitted["loc"], fitted["scale"], fitted["loc"] + EULER_GAMMA * fitted["scale"], fitted["scale"] * math.pi / math.sqrt(6), fitted["ks_statistic"], fitted["ks_pvalue"]),
+        ]
+        if asym:
+            rows.append(("asymptotic (Rider)", asym["loc"], asym["scale"], asym["mean"], asym["std"], asym["ks_statistic"], asym["ks_pvalue"]))
+        else:
+            rows.append(("asymptotic (Rider)", "undefined", "undefined", None, None, None, None))
+        if exact:
+            rows.append(("exact (Kostlan)", None, None, exact["mean"], exact["std"], exact["ks_statistic"], exact["ks_pvalue"]))
+        caption = [
+            f"{radii.size} radii, n = {n}, {field}; {int(level * 100)}% {value(ci)} CI loc [{fitted['loc_ci'][0]:.5f}, {fitted['loc_ci'][1]:.5f}], scale [{fitted['scale_ci'][0]:.5f}, {fitted['scale_ci'][1]:.5f}]",
+            "the fitted law's KS p-value is optimistic (parameters estimated from the same radii)",
+        ]
+        if not asym:
+            caption.append(result.get("asymptotic_reason", ""))
+        return rich_table("Gumbel fit of the spectral radius", ["law", "loc", "scale", "mean", "sd", "KS stat", "KS p"], rows, caption="\n".join(caption))
+
+    emit(doc, fmt, table=table)
+

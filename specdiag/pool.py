@@ -1,0 +1,134 @@
+"""One process pool for the whole package: matrices spread over worker processes, one BLAS thread each.
+
+OpenBLAS's eigensolver is mostly single-threaded and f2py holds the GIL, so the fast way to do many
+eigen-problems on a small machine is one process per core, each limited to one BLAS thread
+(threadpoolctl). spectra, check and the sweep executors all go through :func:`process_map`.
+
+Workers are forked on Linux (cheap; callers keep no threads alive while forking), ask the kernel
+to be killed when their parent dies (``PR_SET_PDEATHSIG``), so a killed run leaves no orphans, and
+the worker count is capped at the cores this process may use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from threadpoolctl import threadpool_limits
+
+from .errors import InputError
+
+__all__ = ["available_cores", "resolve_workers", "pool_context", "process_map", "single_blas_thread", "init_worker"]
+
+log = logging.getLogger("specdiag")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def resolve_workers(workers: int | None, *, tasks: int | None = None, param: str = "workers") -> int:
+    """The worker count to use: ``None`` means every core; more than the cores is capped (and logged).
+
+    Parameters
+    ----------
+    workers : int or None
+        Requested worker processes.
+    tasks : int, optional
+        Number of independent tasks: never more workers than tasks.
+    param : str
+        Name of the parameter, for the error message.
+
+    Raises
+    ------
+    InputError
+        If ``workers`` is below 1.
+
+    Examples
+    --------
+    >>> resolve_workers(1)
+    1
+    >>> resolve_workers(10_000) == available_cores()
+    True
+    """
+    cores = available_cores()
+    if workers is None:
+        workers = cores
+    elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InputError(f"{param} must be a whole number of processes >= 1, got {workers!r}", param=param)
+    elif workers > cores:
+        log.warning("%s = %d exceeds the %d available cores: using %d", param, workers, cores, cores)
+        workers = cores
+    if tasks is not None:
+        workers = max(1, min(workers, tasks))
+    return workers
+
+
+def pool_context():
+    """The multiprocessing context for worker pools: fork on Linux, the platform default elsewhere."""
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this process when its parent exits (no orphaned workers)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(Exception):
+        import ctypes  # noqa: PLC0415 (Linux only)
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def init_worker() -> None:
+    """Initializer of every pool worker: die with the parent, ignore Ctrl-C, one BLAS thread."""
+    _die_with_parent()
+    # the parent's Ctrl-C is handled once, by the parent; workers just stop when it tears down
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threadpool_limits(limits=1)
+
+
+@contextlib.contextmanager
+def single_blas_thread():
+    """Limit BLAS/LAPACK to one thread within the block (what every worker runs with)."""
+    with threadpool_limits(limits=1):
+        yield
+
+
+def process_map(func: Callable[[Any], Any], items: Sequence | Iterable, workers: int | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(index, func(items[index]))`` as each finishes, on ``workers`` processes.
+
+    One BLAS thread per worker, and inline (in this process, also one BLAS thread) when one worker
+    suffices. An exception in ``func`` propagates to the caller; the remaining work is cancelled.
+
+    Examples
+    --------
+    >>> sorted(process_map(abs, [-1, -2, 3], workers=1))
+    [(0, 1), (1, 2), (2, 3)]
+    """
+    items = list(items)
+    workers = resolve_workers(workers, tasks=len(items) or 1)
+    if workers == 1 or len(items) <= 1:
+        with single_blas_thread():
+            for i, item in enumerate(items):
+                yield i, func(item)
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=init_worker)
+    try:
+        futures = {pool.submit(func, item): i for i, item in enumerate(items)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
