@@ -1,0 +1,421 @@
+#!/usr/bin/env python
+"""Build the finite-n law of the spectral radius of real Glorot matrices (package data).
+
+Real Gaussian matrices (W_ij iid N(0, 1/n)) have no closed-form law for the spectral radius rho
+(SPEC section 2), so specdiag ships a Monte Carlo table: ``specdiag/data/real_glorot_radius.json``,
+read by :func:`specdiag.laws.real_ginibre`. This script makes it, in two phases:
+
+``run``
+    Runs specdiag's own resumable ``sweep`` command, one sweep per *tier* of widths (``--samples``
+    is per sweep, and the cost of an eigenvalue problem grows like n^3, so the sample count falls
+    with n), plus *held-out* sweeps at widths that are not in the grid (7, 28, 112, 300, 900), used
+    only to measure the interpolation error. Every tier has its own seed (base seed + tier index),
+    so tiers are independent; widths within one tier share the per-matrix streams (seed, i), which
+    makes their errors mildly correlated. Sweeps go under ``--runs-dir`` (default ``data-runs/``,
+    git-ignored). To keep a long run immune to edits of the working tree, the sweeps import
+    specdiag from a ``git archive`` snapshot of one commit (``--commit``, default HEAD), extracted
+    into the runs directory; the commit is recorded in ``state.json`` and reused on every rerun.
+    A rerun resumes: finished tiers are skipped, interrupted ones continue with ``sweep --resume``.
+    Sweeps run with ``--workers 1`` under ``nice -n 10`` by default (a shared machine).
+
+``tabulate``
+    Reads the raw radii (``<tier>/tasks/<point-id>/*.npz``, key ``radii``), computes per width the
+    sample count, mean, sd, quantiles, P(rho > 1) and a Gumbel maximum-likelihood fit, each with a
+    Monte Carlo standard error, fits the interpolation model in n, measures it against the held-out
+    widths (in units of their combined standard error) and writes the JSON.
+
+Standard errors: mean sd/sqrt(N); P(rho > 1) binomial, sqrt(p~(1-p~)/N) with p~ = (k+1)/(N+2) so a
+sample with no (or only) exceedances still gets a positive SE; sd, quantiles and the Gumbel (loc,
+scale) by a nonparametric bootstrap (``--bootstrap`` resamples, fixed seed).
+
+Interpolation model (stored in the JSON; ``laws.py`` only evaluates it): every tabulated statistic
+y (mean, sd, each quantile, Gumbel loc and scale, and logit P(rho > 1)) is a cubic smoothing spline
+in x = log n, weighted by 1/SE^2, with the smoothing chosen so that the weighted residual sum of
+squares equals the number of widths (chi^2 per point about 1: the spline follows the data to within
+their noise and no closer). It is stored as B-spline knots and coefficients (scipy.interpolate
+BSpline, degree 3). Quantiles are modelled as the *difference* from the exact complex (Kostlan)
+quantile at the same n, which is smooth and small, so the spline has little to do. Beyond the grid
+(n > 2048) the law is extrapolated in the Rider-Sinclair standardized variable
+z = (rho - a_n) / b_n, a_n = 1 + sqrt(g_n/4n), b_n = 1/sqrt(4 n g_n): z-quantiles are held at their
+n = 2048 values.
+
+Usage::
+
+    .venv/bin/python scripts/build_real_law.py run          # the Monte Carlo (about 35 core-minutes)
+    .venv/bin/python scripts/build_real_law.py tabulate     # radii -> specdiag/data/real_glorot_radius.json
+    .venv/bin/python scripts/build_real_law.py all          # both
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_RUNS = REPO / "data-runs" / "real-glorot"
+DEFAULT_OUT = REPO / "specdiag" / "data" / "real_glorot_radius.json"
+
+#: (name, widths, samples per width, chunk size) of the grid tiers; seeds are base seed + index
+TIERS = [
+    ("tier-a", (2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64), 20000, 2500),
+    ("tier-b", (80, 96, 128, 160), 8000, 1000),
+    ("tier-c", (192, 256, 320, 384), 2000, 250),
+    ("tier-d", (512, 640, 768), 500, 50),
+    ("tier-e", (1024,), 300, 20),
+    ("tier-f", (1448,), 150, 10),
+    ("tier-g", (2048,), 80, 5),
+]
+#: held-out widths (not in the grid), used only to measure the interpolation error
+HELD_OUT = [
+    ("held-a", (7, 28), 20000, 2500),
+    ("held-b", (112,), 8000, 1000),
+    ("held-c", (300,), 2000, 250),
+    ("held-d", (900,), 300, 20),
+]
+HELD_OUT_SEED_OFFSET = 100
+#: probability levels of the tabulated quantiles (the interior of the frozen law's ppf)
+PROBS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95, 0.975, 0.99)
+DATA_VERSION = 1
+
+
+def _tiers() -> list[tuple[str, tuple, int, int, int, bool]]:
+    """(name, widths, samples, chunk, seed offset, held_out) for every sweep."""
+    rows = [(name, ns, s, c, i, False) for i, (name, ns, s, c) in enumerate(TIERS)]
+    rows += [(name, ns, s, c, HELD_OUT_SEED_OFFSET + i, True) for i, (name, ns, s, c) in enumerate(HELD_OUT)]
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------
+# phase 1: the sweeps
+# ------------------------------------------------------------------------------------------------
+
+
+def _snapshot(runs: Path, commit: str | None) -> tuple[Path, str]:
+    """Extract specdiag at ``commit`` (recorded in state.json on first use) under ``runs``."""
+    state_path = runs / "state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    if commit is None:
+        commit = state.get("commit") or subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
+    elif state.get("commit") and state["commit"] != commit:
+        sys.exit(f"{runs} was started at commit {state['commit']}: resume with it or use another --runs-dir")
+    src = runs / f"src-{commit[:12]}"
+    if not (src / "specdiag" / "__init__.py").exists():
+        src.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile() as tmp:
+            subprocess.run(["git", "archive", "--format=tar", commit, "specdiag"], cwd=REPO, check=True, stdout=tmp)
+            tmp.seek(0)
+            with tarfile.open(fileobj=tmp) as tar:
+                tar.extractall(src, filter="data")
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    state_path.write_text(json.dumps({**state, "commit": commit}, indent=1))
+    return src, commit
+
+
+def _status(out: Path) -> str | None:
+    try:
+        return json.loads((out / "run.json").read_text()).get("status")
+    except (OSError, ValueError):
+        return None
+
+
+def run_phase(args) -> None:
+    runs = args.runs_dir.resolve()
+    src, commit = _snapshot(runs, args.commit)
+    print(f"sweeps import specdiag from {src} (commit {commit[:12]})", flush=True)
+    wanted = set(args.only.split(",")) if args.only else None
+    # cheapest first (cost ~ samples * n_max^3), so a partial run already covers most widths
+    for name, ns, samples, chunk, offset, _ in sorted(_tiers(), key=lambda t: t[2] * max(t[1]) ** 3):
+        if wanted is not None and name not in wanted:
+            continue
+        out = runs / name
+        status = _status(out)
+        if status == "complete":
+            print(f"{name}: complete, skipped", flush=True)
+            continue
+        cmd = [sys.executable, "-m", "specdiag", "sweep"]
+        if status is not None:
+            cmd += ["--resume", str(out)]
+        else:
+            cmd += ["--n", ",".join(map(str, ns)), "--init", "glorot", "--field", "real", "--samples", str(samples), "--chunk-size", str(chunk),
+                    "--seed", str(args.seed + offset), "--precision", args.precision, "--out", str(out)]
+        cmd += ["--workers", str(args.workers), "--format", "json"]
+        if args.nice:
+            cmd = ["nice", "-n", str(args.nice)] + cmd
+        print(f"{name}: n={ns} samples={samples} ({'resume' if status else 'new'})", flush=True)
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=src, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(src)})
+        if proc.returncode != 0:
+            sys.exit(f"{name}: sweep failed (exit {proc.returncode}); rerun this script to resume")
+        print(f"{name}: done in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# phase 2: the table
+# ------------------------------------------------------------------------------------------------
+
+
+def load_radii(out: Path) -> dict[int, np.ndarray]:
+    """Radii per width from a sweep directory's task files (all of them, in index order)."""
+    radii = {}
+    for point_dir in sorted((out / "tasks").iterdir()):
+        n = int(point_dir.name.split("-")[0][1:])
+        files = sorted(point_dir.glob("*.npz"))
+        radii[n] = np.concatenate([np.load(f)["radii"] for f in files])
+    return radii
+
+
+def gumbel_fit(x: np.ndarray) -> tuple[float, float]:
+    """Gumbel (max) maximum-likelihood (loc, scale): scale solves the profile equation."""
+    from scipy import optimize  # noqa: PLC0415
+
+    x = np.asarray(x, dtype=float)
+    m, s = x.mean(), x.std()
+    xc = x - m
+
+    def score(b):  # b = mean - sum(x w)/sum(w), w = exp(-x/b)
+        w = np.exp(-(xc - xc.max()) / b)
+        return b - (xc.mean() - np.sum(xc * w) / np.sum(w))
+
+    lo, hi = 0.05 * s, 5 * s
+    b = optimize.brentq(score, lo, hi, xtol=1e-14 * s)
+    loc = m - b * (np.log(np.mean(np.exp(-(xc - xc.max()) / b))) - xc.max() / b)
+    return float(loc), float(b)
+
+
+def summarize(r: np.ndarray, n_boot: int, rng: np.random.Generator) -> dict:
+    """Statistics of one width's radii with Monte Carlo standard errors."""
+    N = r.size
+    probs = np.array(PROBS)
+    stats = {"samples": int(N), "mean": float(r.mean()), "sd": float(r.std(ddof=1))}
+    stats["mean_se"] = stats["sd"] / math.sqrt(N)
+    q = np.quantile(r, probs)
+    k = int(np.sum(r > 1.0))
+    p_tilde = (k + 1) / (N + 2)
+    stats["p_above_1"] = k / N
+    stats["p_above_1_se"] = math.sqrt(p_tilde * (1 - p_tilde) / N)
+    loc, scale = gumbel_fit(r)
+    boot_sd, boot_q, boot_g = [], [], []
+    for _ in range(n_boot):
+        b = r[rng.integers(0, N, N)]
+        boot_sd.append(b.std(ddof=1))
+        boot_q.append(np.quantile(b, probs))
+        boot_g.append(gumbel_fit(b))
+    stats["sd_se"] = float(np.std(boot_sd, ddof=1))
+    stats["quantiles"] = q.tolist()
+    stats["quantiles_se"] = np.std(boot_q, axis=0, ddof=1).tolist()
+    stats["gumbel_loc"], stats["gumbel_scale"] = loc, scale
+    g = np.array(boot_g)
+    stats["gumbel_loc_se"], stats["gumbel_scale_se"] = (float(v) for v in g.std(axis=0, ddof=1))
+    return stats
+
+
+def _kostlan_quantiles(n: int) -> np.ndarray:
+    from specdiag import laws  # noqa: PLC0415
+
+    return laws.kostlan(n).ppf(np.array(PROBS))
+
+
+def _logit(p):
+    return np.log(p) - np.log1p(-p)
+
+
+def _model_targets(n: np.ndarray, rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(y, se) per modelled statistic, on the modelling scale (see the module docstring)."""
+    out = {
+        "mean": (np.array([r["mean"] for r in rows]), np.array([r["mean_se"] for r in rows])),
+        "sd": (np.array([r["sd"] for r in rows]), np.array([r["sd_se"] for r in rows])),
+        "gumbel_loc": (np.array([r["gumbel_loc"] for r in rows]), np.array([r["gumbel_loc_se"] for r in rows])),
+        "gumbel_scale": (np.array([r["gumbel_scale"] for r in rows]), np.array([r["gumbel_scale_se"] for r in rows])),
+    }
+    N = np.array([r["samples"] for r in rows], dtype=float)
+    k = np.array([r["p_above_1"] for r in rows]) * N
+    p_tilde = (k + 0.5) / (N + 1.0)  # keeps the logit finite where no (or every) radius exceeds 1
+    out["logit_p_above_1"] = (_logit(p_tilde), 1.0 / np.sqrt(N * p_tilde * (1 - p_tilde)))
+    kq = np.array([_kostlan_quantiles(int(m)) for m in n])
+    q = np.array([r["quantiles"] for r in rows])
+    qse = np.array([r["quantiles_se"] for r in rows])
+    for i, p in enumerate(PROBS):
+        out[f"qdiff_{p:g}"] = (q[:, i] - kq[:, i], qse[:, i])
+    return out
+
+
+def fit_spline(x: np.ndarray, y: np.ndarray, se: np.ndarray) -> dict:
+    """Cubic smoothing spline y(x), weights 1/se, weighted residual sum of squares = len(x)."""
+    from scipy.interpolate import UnivariateSpline  # noqa: PLC0415
+
+    spl = UnivariateSpline(x, y, w=1.0 / se, k=3, s=float(len(x)))
+    t, c, k = spl._eval_args
+    return {"t": [float(v) for v in t], "c": [float(v) for v in c], "k": int(k)}
+
+
+def eval_spline(model: dict, x) -> np.ndarray:
+    from scipy.interpolate import BSpline  # noqa: PLC0415
+
+    return BSpline(np.array(model["t"]), np.array(model["c"]), model["k"], extrapolate=False)(x)
+
+
+def tabulate_phase(args) -> None:
+    import scipy  # noqa: PLC0415
+
+    import specdiag  # noqa: PLC0415
+
+    runs = args.runs_dir.resolve()
+    rng = np.random.default_rng(args.bootstrap_seed)
+    grid_rows, held_rows, tier_meta = [], [], []
+    state = json.loads((runs / "state.json").read_text())
+    for name, ns, samples, chunk, offset, held in _tiers():
+        out = runs / name
+        if _status(out) != "complete":
+            sys.exit(f"{name}: sweep not complete ({_status(out)}): run the `run` phase first")
+        cfg = json.loads((out / "run.json").read_text())
+        tier_meta.append({"name": name, "widths": list(ns), "samples": samples, "seed": cfg["config"]["seed"], "precision": cfg["config"]["precision"],
+                          "held_out": held, "elapsed_s": round(cfg["elapsed_s"], 1), "specdiag": cfg["versions"]["specdiag"]})
+        for n, r in sorted(load_radii(out).items()):
+            t0 = time.perf_counter()
+            row = {"n": n, **summarize(r, args.bootstrap, rng)}
+            (held_rows if held else grid_rows).append(row)
+            print(f"{name} n={n}: N={r.size} mean={row['mean']:.5f}+-{row['mean_se']:.5f} ({time.perf_counter() - t0:.1f} s)", flush=True)
+    n = np.array([r["n"] for r in grid_rows], dtype=float)
+    x = np.log(n)
+    targets = _model_targets(n, grid_rows)
+    models = {key: fit_spline(x, y, se) for key, (y, se) in targets.items()}
+    # z-quantiles at the last width (Rider-Sinclair standardization), for extrapolation
+    doc = {
+        "format": "specdiag real Glorot radius table",
+        "data_version": DATA_VERSION,
+        "description": "Spectral radius of real Glorot W (W_ij iid N(0, 1/n)): Monte Carlo table per width with standard errors, "
+                       "and the smoothing-spline model in log n used to interpolate it (see scripts/build_real_law.py).",
+        "metadata": {
+            "script": "scripts/build_real_law.py",
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "specdiag_commit": state["commit"],
+            "specdiag_version": specdiag.__version__ if hasattr(specdiag, "__version__") else None,
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "init": "glorot", "field": "real", "precision": args.precision,
+            "base_seed": args.seed, "bootstrap": args.bootstrap, "bootstrap_seed": args.bootstrap_seed,
+            "sweeps": tier_meta,
+        },
+        "probs": list(PROBS),
+        "grid": grid_rows,
+        "held_out": held_rows,
+        "model": {
+            "x": "log(n)",
+            "kind": "cubic smoothing spline (scipy BSpline t, c, k), weights 1/SE, weighted RSS = number of widths",
+            "n_min": int(n.min()), "n_max": int(n.max()),
+            "quantiles": "qdiff_<p> = real quantile - exact complex (Kostlan) quantile at the same n",
+            "p_above_1": "logit_p_above_1 = logit P(rho > 1)",
+            "splines": models,
+        },
+    }
+    doc["validation"] = validate(doc)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(_round(doc), separators=(",", ":")) + "\n")
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.1f} KiB)")
+    for row in doc["validation"]["held_out"]:
+        print(row)
+
+
+def _round(obj, digits: int = 10):
+    if isinstance(obj, float):
+        return float(f"{obj:.{digits}g}")
+    if isinstance(obj, dict):
+        return {k: _round(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_round(v, digits) for v in obj]
+    return obj
+
+
+def model_prediction(doc: dict, n: int) -> dict:
+    """The model's mean, sd, quantiles and P(rho > 1) at width n (grid range only)."""
+    splines = doc["model"]["splines"]
+    x = math.log(n)
+    kq = _kostlan_quantiles(n)
+    pred = {key: float(eval_spline(splines[key], x)) for key in ("mean", "sd", "gumbel_loc", "gumbel_scale")}
+    pred["p_above_1"] = float(1 / (1 + math.exp(-float(eval_spline(splines["logit_p_above_1"], x)))))
+    pred["quantiles"] = [float(eval_spline(splines[f"qdiff_{p:g}"], x)) + kq[i] for i, p in enumerate(doc["probs"])]
+    return pred
+
+
+def _interp_se(doc: dict, n: int, key: str, index: int | None = None) -> float:
+    """SE of the tabulated value near n: the SE of the nearest grid widths, interpolated in log n."""
+    grid = doc["grid"]
+    ns = np.array([r["n"] for r in grid], dtype=float)
+    if index is None:
+        se = np.array([r[key] for r in grid])
+    else:
+        se = np.array([r[key][index] for r in grid])
+    return float(np.interp(math.log(n), np.log(ns), se))
+
+
+def validate(doc: dict) -> dict:
+    """Held-out and grid residuals of the model in units of the combined SE."""
+    probs = doc["probs"]
+    checks = {"mean": ("mean", "mean_se", None), "sd": ("sd", "sd_se", None)}
+    for p in (0.05, 0.5, 0.95):
+        i = probs.index(p)
+        checks[f"q{round(100 * p):02d}"] = ("quantiles", "quantiles_se", i)
+    out = {"held_out": [], "grid_max_abs_z": {}}
+
+    def residual(row, pred, name, key, se_key, i):
+        got = row[key] if i is None else row[key][i]
+        want = pred[key] if i is None else pred[key][i]
+        se_row = row[se_key] if i is None else row[se_key][i]
+        return got, want, se_row
+
+    for row in doc["held_out"]:
+        pred = model_prediction(doc, row["n"])
+        entry = {"n": row["n"], "samples": row["samples"]}
+        for name, (key, se_key, i) in checks.items():
+            got, want, se_row = residual(row, pred, name, key, se_key, i)
+            se = math.hypot(se_row, _interp_se(doc, row["n"], se_key, i))
+            entry[name] = {"mc": got, "model": want, "se": se, "z": (got - want) / se}
+        p, N = row["p_above_1"], row["samples"]
+        se_p = math.hypot(row["p_above_1_se"], _interp_se(doc, row["n"], "p_above_1_se"))
+        entry["p_above_1"] = {"mc": p, "model": pred["p_above_1"], "se": se_p, "z": (p - pred["p_above_1"]) / se_p}
+        out["held_out"].append(entry)
+    worst = {}
+    for row in doc["grid"]:
+        pred = model_prediction(doc, row["n"])
+        for name, (key, se_key, i) in checks.items():
+            got, want, se_row = residual(row, pred, name, key, se_key, i)
+            worst[name] = max(worst.get(name, 0.0), abs(got - want) / se_row)
+        worst["p_above_1"] = max(worst.get("p_above_1", 0.0), abs(row["p_above_1"] - pred["p_above_1"]) / row["p_above_1_se"])
+    out["grid_max_abs_z"] = worst
+    out["held_out_max_abs_z"] = max(abs(v["z"]) for e in out["held_out"] for v in e.values() if isinstance(v, dict))
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="See the top of this file for the method.", formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("phase", choices=("run", "tabulate", "all"), help="run the sweeps, tabulate their radii into the JSON, or both")
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS, help=f"where the sweeps go (default {DEFAULT_RUNS.relative_to(REPO)})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"the JSON to write (default {DEFAULT_OUT.relative_to(REPO)})")
+    parser.add_argument("--seed", type=int, default=20250, help="base seed; tier i uses seed + i, held-out sweeps seed + 100 + i")
+    parser.add_argument("--precision", default="single", choices=("single", "double"), help="eigenvalue precision of the sweeps")
+    parser.add_argument("--workers", type=int, default=1, help="sweep worker processes (default 1: a shared machine)")
+    parser.add_argument("--nice", type=int, default=10, help="niceness of the sweeps (0: none)")
+    parser.add_argument("--commit", default=None, help="specdiag commit the sweeps run (default: HEAD at the first run, then the recorded one)")
+    parser.add_argument("--only", default=None, help="comma-separated tier names to run (default: all)")
+    parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the standard errors")
+    parser.add_argument("--bootstrap-seed", type=int, default=1, help="seed of the bootstrap")
+    args = parser.parse_args(argv)
+    if args.phase in ("run", "all"):
+        run_phase(args)
+    if args.phase in ("tabulate", "all"):
+        tabulate_phase(args)
+
+
+if __name__ == "__main__":
+    main()
