@@ -26,7 +26,6 @@ from scipy import special
 
 from . import theory
 from .backend import INPUT_STREAM, MATRIX_STREAM, array_module, device_rng, host_rng, real_dtype, resolve_device, to_host
-from .errors import InputError
 from .linalg import log_frobenius_power_sums
 from .results import Result
 from .validation import choice, positive_number, seed_value, whole_number

@@ -97,7 +97,7 @@ class Ensemble:
     rescaling: calibration.Rescaling | None = None
 
     @property
-    def spec(self) -> "InitSpec":
+    def spec(self) -> InitSpec:
         return INITS[self.name]
 
     @property

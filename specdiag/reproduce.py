@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import laws, plots, theory
+from . import laws, plots
 from .dynamics import blowup_step, simulate
 from .errors import InputError
 from .fit import fit_gumbel
@@ -53,7 +53,7 @@ class Config:
     figures: tuple = FIGURES
 
     @classmethod
-    def quick(cls, **overrides) -> "Config":
+    def quick(cls, **overrides) -> Config:
         """Small sizes for a smoke run (well under a minute on 2 cores)."""
         base = dict(n=200, samples=40, matrices=6, inputs=10, steps=300, fig4_matrices=10, fig4_inputs=3, fig4_steps=400)
         return cls(**{**base, **overrides})

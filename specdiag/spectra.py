@@ -19,7 +19,7 @@ import numpy as np
 
 from .backend import MATRIX_STREAM, array_module, cupy_module, device_rng, real_dtype, resolve_device, to_host
 from .linalg import eigenvalues
-from .pool import process_map, resolve_workers, single_blas_thread
+from .pool import process_map, resolve_workers
 from .results import Result
 from .validation import seed_value, whole_number
 

@@ -43,7 +43,7 @@ class SweepConfig:
     coverage: float = 0.9
     device: str = "cpu"  # resolved on each worker: "auto" uses a worker's GPU when it has one
 
-    def validate(self) -> "SweepConfig":
+    def validate(self) -> SweepConfig:
         if not self.ns or min(self.ns) < 2:
             raise InputError("every width in --n must be at least 2")
         if self.samples < 1 or self.chunk_size < 1:
@@ -54,7 +54,7 @@ class SweepConfig:
         return self
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SweepConfig":
+    def from_dict(cls, d: dict) -> SweepConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 

@@ -102,7 +102,6 @@ def make_dynamics_command(kind: str):
             "rescaling": ensemble.rescaling.to_dict() if ensemble.rescaling else None,
             "elapsed_s": elapsed,
         }
-        symbol = "||W^k x||" if kind == "trajectory" else "||h_t||"
         if out is not None:
             header = ["step", *summary]
             atomic_write_text(out / f"{kind}.csv", csv_document(header, zip(curves.steps, *summary.values())))

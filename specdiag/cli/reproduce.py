@@ -14,7 +14,7 @@ from .. import theory
 from ..backend import real_dtype, resolve_device
 from ..errors import InputError
 from ..report import prepare_out_dir
-from ..validation import seed_value
+from ..validation import seed_value, whole_number
 from .app import app
 from .options import Coverage, DeviceOpt, Precision, Rescale, Seed, value
 from .output import TableOrJson, command, emit, note, rich_table, stderr
@@ -90,9 +90,8 @@ def reproduce(
     if unknown or not figures:
         raise InputError(f"unknown --figure {', '.join(unknown) or figure!r}: use all or a comma list of {', '.join(FIGURES)}")
     overrides = {k: v for k, v in dict(n=n, samples=samples, matrices=matrices, inputs=inputs, steps=steps).items() if v is not None}
-    for key, value in overrides.items():
-        if value < (2 if key == "n" else 1):
-            raise InputError(f"--{key} must be at least {2 if key == 'n' else 1}, got {value}")
+    for key, size in overrides.items():
+        whole_number(size, key, minimum=2 if key == "n" else 1)
     common = dict(seed=seed, precision=precision, rescale=rescale, coverage=coverage, figures=figures, **overrides)
     cfg = Config.quick(**common) if quick else Config(**common)
     if rescale == "paper" and any(f in figures for f in ("1", "2", "eigenvalues")):
