@@ -30,6 +30,8 @@ from .linalg import log_frobenius_power_sums
 from .results import Result
 from .validation import choice, positive_number, seed_value, whole_number
 
+__all__ = ["LN10", "KINDS", "NormCurves", "blowup_step", "record_steps", "simulate", "expected_log10_norm", "per_matrix_expected_log10_norm"]
+
 LN10 = math.log(10.0)
 KINDS = ("trajectory", "hidden")
 _INPUT_BLOCK = 64  # time steps of inputs generated at once (hidden)

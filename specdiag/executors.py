@@ -13,6 +13,8 @@ from typing import Any, Callable, Iterable, Iterator
 from .errors import InputError
 from .pool import init_worker, pool_context, resolve_workers
 
+__all__ = ["LocalExecutor", "DaskExecutor", "make_executor"]
+
 
 class LocalExecutor:
     """A process pool (fork on Linux), or inline when ``workers == 1``."""

@@ -14,6 +14,8 @@ from . import laws, theory
 from .errors import InputError
 from .results import Result
 
+__all__ = ["MIN_RADII", "CI_METHODS", "GumbelFit", "fit_gumbel", "finite_radii", "ks", "compare_laws", "load_radii"]
+
 MIN_RADII = 10
 #: inverse Fisher information of the Gumbel (loc, scale) MLE, per observation, in units of scale^2
 _VAR_LOC = 1.0 + 6.0 * (1.0 - theory.EULER_GAMMA) ** 2 / math.pi**2  # 1.1087

@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from . import laws, theory
 from .report import atomic_write_bytes
 
+__all__ = ["STYLE", "COLORS", "LOG_AXIS_LIMIT", "VECTOR_FORMATS", "new_figure", "save_figure", "radius_density_panel", "norm_curves_panel", "eigenvalue_panel", "radius_figure", "norm_figure", "radius_theory_curves", "fit_figure", "figure_radius_dynamics", "figure_real_vs_complex_radii", "figure_hidden_real_vs_complex", "figure_eigenvalues", "figure_sweep_excess", "figure_sweep_p_above", "figure_sweep_collapse"]
+
 STYLE = {
     "font.size": 9,
     "axes.titlesize": 10,

@@ -23,6 +23,8 @@ import numpy as np
 
 from .errors import InputError
 
+__all__ = ["FORMATS", "check_format", "to_builtin", "json_document", "csv_document", "markdown_table", "atomic_write_bytes", "atomic_write_text", "write_json_atomic", "write_npz_atomic", "prepare_out_dir", "run_metadata", "fmt_value", "rich_table"]
+
 FORMATS = ("table", "json", "csv")
 
 

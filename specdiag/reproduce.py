@@ -26,6 +26,8 @@ from .report import atomic_write_text, csv_document, markdown_table, run_metadat
 from .linalg import eigenvalues
 from .spectra import radius_stats, sample_radii
 
+__all__ = ["FIGURES", "FIELDS", "PAIR_INITS", "BLOWUP", "EIGENVALUE_PANELS", "Config", "Stage", "plan", "load_arrays", "check_resumable", "run", "summary_rows", "render", "config_from_run", "reproduce"]
+
 FIGURES = ("1", "2", "3", "4", "eigenvalues")
 FIELDS = ("real", "complex")
 PAIR_INITS = ("glorot", "rescaled")

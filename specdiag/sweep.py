@@ -28,6 +28,8 @@ from .report import atomic_write_text, csv_document, run_metadata, write_json_at
 from .pool import single_blas_thread
 from .spectra import radius_stats, sample_radii
 
+__all__ = ["SweepConfig", "Point", "Task", "grid", "dynamics_steps", "make_tasks", "compute_task", "check_same_config", "load_config", "run_sweep", "merge", "summarize_point", "summarize_dynamics", "draw_figures", "sweep"]
+
 
 @dataclass(frozen=True)
 class SweepConfig:

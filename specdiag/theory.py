@@ -24,6 +24,8 @@ from scipy import optimize, special, stats
 
 from .errors import InputError
 
+__all__ = ["EULER_GAMMA", "PAPER_C", "LAST_UNDEFINED_N", "FIELDS", "LIMIT_GUMBEL_LOC", "g_n", "rider_location", "rider_scale", "paper_scale", "limit_gumbel_cdf", "asymptotic_params", "asymptotic_law", "check_field", "kostlan_logcdf", "kostlan_cdf", "kostlan_pdf", "kostlan_ppf", "ExactLaw", "exact_complex_law", "calibrated_scale_complex", "log_q", "q_exact_fraction", "log_expected_hidden_sq", "diagonal_modulus_cdf", "predicted_radius_law", "TRUNCNORMAL_VARIANCE_FACTOR"]
+
 EULER_GAMMA = float(np.euler_gamma)
 #: the paper's constant: Gumbel mean + one Gumbel sd
 PAPER_C = EULER_GAMMA + math.pi / math.sqrt(6.0)

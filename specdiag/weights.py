@@ -16,6 +16,8 @@ import numpy as np
 
 from .errors import InputError
 
+__all__ = ["SUFFIXES", "read_tensors", "select_tensors"]
+
 SUFFIXES = (".npy", ".npz", ".safetensors", ".pt", ".pth", ".csv", ".txt")
 
 

@@ -12,6 +12,8 @@ from .app import app
 from .options import Workers
 from .output import TableOrJson, command, emit, note, rich_table
 
+__all__ = ["check_command"]
+
 
 @command(app, "check")
 def check_command(

@@ -22,6 +22,8 @@ from .options import (
 )
 from .output import TableOrJson, command, emit, progress, rich_table
 
+__all__ = ["make_dynamics_command"]
+
 FormatOpt = Annotated[TableOrJson, typer.Option("--format", "-f", help="table (human) or json (one document on stdout).")]
 StatePrecision = Annotated[Precision, typer.Option("--precision", help="Precision of the propagated states: single (float32; log-norms agree with double to ~1e-4) or double.")]
 

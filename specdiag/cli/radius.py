@@ -18,6 +18,8 @@ from .options import (
 )
 from .output import Format, command, emit, note, progress, rich_table
 
+__all__ = ["radius"]
+
 SamplePrecision = Annotated[Precision, typer.Option("--precision", help="Eigenvalue precision: single (float32, ample for radii) or double.")]
 
 

@@ -19,6 +19,8 @@ from .app import app
 from .options import Coverage, DeviceOpt, Precision, Rescale, Seed, value
 from .output import TableOrJson, command, emit, note, rich_table, stderr
 
+__all__ = ["reproduce"]
+
 
 class StageProgress:
     """One rich progress bar on stderr across all stages of a run (no background thread)."""

@@ -19,6 +19,8 @@ from .app import app
 from .options import Coverage, Device, Out, Precision, Rescale, Seed, Workers, parse_int_list, parse_name_list, value
 from .output import TableOrJson, command, emit, note, progress, rich_table
 
+__all__ = ["sweep"]
+
 
 @command(app)
 def sweep(

@@ -22,6 +22,8 @@ from .options import (
 from .output import TableOrJson, command, emit, note, rich_table
 from .radius import SamplePrecision, sample_for_cli
 
+__all__ = ["inits", "theory_command", "fit_gumbel_command"]
+
 FormatOpt = Annotated[TableOrJson, typer.Option("--format", "-f", help="table (human) or json (one document on stdout).")]
 CIMethod = Enum("CIMethod", {m: m for m in CI_METHODS}, type=str)
 
