@@ -66,19 +66,19 @@ def test_radius_plot(tmp_path):
 
 def test_inits_lists_everything():
     doc = run_json("inits")
-    assert [i["name"] for i in doc["inits"]] == ["glorot", "rescaled", "half", "truncnormal", "uniform-diag", "lru"]
+    assert [i["name"] for i in doc["inits"]] == ["glorot", "rescaled", "half", "truncnormal", "uniform-diag", "uniform-disk", "lru"]
 
 
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["radius", "--n", "1"], "at least 2"),
-        (["radius", "--samples", "0"], "--samples must be at least 1"),
-        (["radius", "--init", "kaiming"], "unknown init 'kaiming': use one of glorot, rescaled"),
-        (["radius", "--field", "quaternion"], "unknown field"),
-        (["radius", "--device", "tpu"], "unknown device"),
-        (["radius", "--precision", "half"], "unknown precision"),
-        (["radius", "--format", "xml"], "unknown --format"),
+        (["radius", "--n", "1"], "--n must be an integer >= 2"),
+        (["radius", "--samples", "0"], "--samples must be an integer >= 1"),
+        (["radius", "--init", "kaiming"], "'kaiming' is not one of 'glorot', 'rescaled'"),
+        (["radius", "--field", "quaternion"], "'quaternion' is not one of 'real', 'complex'"),
+        (["radius", "--device", "tpu"], "'tpu' is not one of 'auto', 'cpu', 'gpu'"),
+        (["radius", "--precision", "half"], "'half' is not one of 'single', 'double'"),
+        (["radius", "--format", "xml"], "'xml' is not one of 'table', 'json', 'csv'"),
         (["radius", "--n", "100", "--init", "rescaled"], "--rescale calibrated"),
         (["radius", "--coverage", "1.5", "--init", "rescaled"], "--coverage"),
         (["radius", "--seed", "-1"], "--seed"),
@@ -106,7 +106,7 @@ def test_gpu_requested_without_gpu(monkeypatch):
     finally:
         backend.cupy_module.cache_clear()
     assert result.exit_code == 2
-    assert "--device gpu needs CuPy" in result.stderr
+    assert "--device 'gpu' needs CuPy and a CUDA device" in result.stderr
 
 
 def test_unwritable_out_leaves_nothing(tmp_path):

@@ -6,7 +6,8 @@ import pytest
 from specdiag import theory
 from specdiag.backend import MATRIX_STREAM, host_rng
 from specdiag.inits import make_ensemble
-from specdiag.spectra import eigenvalues, radius_stats, sample_radii, spectral_radius
+from specdiag.linalg import eigenvalues, spectral_radius
+from specdiag.spectra import radius_stats, sample_radii
 
 from .conftest import requires_gpu, within_se
 
@@ -92,7 +93,8 @@ def test_half_scales_radius_by_inverse_sqrt2():
 
 def test_radius_stats():
     r = np.array([0.9, 1.0, 1.1, 1.2, 0.95])
-    s = radius_stats(r)
+    s = radius_stats(r).to_dict()
+    assert s["count"] == 5
     assert s["mean"] == pytest.approx(r.mean())
     assert s["std"] == pytest.approx(r.std(ddof=1))
     assert s["p_above_1"] == pytest.approx(0.4)
