@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from specdiag import check, theory
+from specdiag import check, laws
 from specdiag.backend import MATRIX_STREAM, host_rng
 from specdiag.cli import app
 from specdiag.inits import make_ensemble
@@ -175,5 +175,5 @@ def test_truncated_npy(tmp_path):
 
 def test_glorot_context_uses_exact_law():
     ctx = check.glorot_context(1.03, 500)
-    assert ctx["percentile"] == pytest.approx(float(theory.kostlan_cdf(1.03, 500)))
+    assert ctx["percentile"] == pytest.approx(float(laws.kostlan(500).cdf(1.03)))
     assert "typical of Glorot at n = 500" in ctx["text"]

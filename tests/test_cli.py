@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from specdiag import backend, theory
+from specdiag import backend, laws, theory
 from specdiag.cli import app
 from specdiag.inits import make_ensemble
 from specdiag.spectra import sample_radii
@@ -36,7 +36,7 @@ def test_radius_json_schema_and_values():
     np.testing.assert_array_equal(doc["radii"], expected)
     assert doc["stats"]["mean"] == pytest.approx(expected.mean())
     assert doc["theory"]["source"] == "Kostlan exact"
-    assert doc["theory"]["mean"] == pytest.approx(theory.exact_complex_law(40).mean)
+    assert doc["theory"]["mean"] == pytest.approx(float(laws.kostlan(40).mean()))
 
 
 def test_radius_table_shows_theory_and_rider_location():

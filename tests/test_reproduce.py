@@ -9,7 +9,7 @@ import pytest
 from matplotlib.testing.compare import compare_images
 from typer.testing import CliRunner
 
-from specdiag import plots, reproduce, theory
+from specdiag import laws, plots, reproduce
 from specdiag.cli import app
 from specdiag.spectra import radius_stats
 
@@ -27,7 +27,7 @@ def deterministic_panels():
     theta = np.linspace(0, 2 * np.pi, 60, endpoint=False)
     eigs = (0.3 + 0.7 * np.sin(3 * theta) ** 2) * np.exp(1j * theta)
     return {
-        "radius_density": plots.radius_figure(radii, n=500, field="complex", init="glorot", curves=[(x, theory.kostlan_pdf(x, 500), "exact (Kostlan)")]),
+        "radius_density": plots.radius_figure(radii, n=500, field="complex", init="glorot", curves=[(x, laws.kostlan(500).pdf(x), "exact (Kostlan)")]),
         "norm_curves": plots.norm_figure(steps, curves, 0.1 * np.ones_like(curves), ylabel=r"$\|W^k x\|$", xlabel="power k", title="fixed curves"),
         "eigenvalues": plots.figure_eigenvalues({"fixed, complex": eigs}, n=60),
     }
@@ -88,9 +88,9 @@ def test_reproduce_end_to_end_and_redraw(tmp_path, monkeypatch):
     # summary values agree with the library on the saved arrays
     arrays = reproduce.load_arrays(out)
     row = next(r for r in doc["summary"] if r["init"] == "glorot" and r["field"] == "complex")
-    stats = radius_stats(arrays["radii-complex-glorot"]["radii"])
+    stats = radius_stats(arrays["radii-complex-glorot"]["radii"]).to_dict()
     assert row["radius_mean"] == pytest.approx(stats["mean"]) and row["p_above_1"] == pytest.approx(stats["p_above_1"])
-    assert row["exact_mean"] == pytest.approx(theory.exact_complex_law(TINY["n"]).mean)
+    assert row["exact_mean"] == pytest.approx(float(laws.kostlan(TINY["n"]).mean()))
     assert "| glorot | complex |" in (out / "summary.md").read_text()
     # --from redraws byte-identical images without sampling
     before = {p.name: p.read_bytes() for p in out.glob("*.png")}

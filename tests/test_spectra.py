@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from specdiag import theory
+from specdiag import laws, theory
 from specdiag.backend import MATRIX_STREAM, host_rng
 from specdiag.inits import make_ensemble
 from specdiag.linalg import eigenvalues, spectral_radius
@@ -71,17 +71,17 @@ def complex_radii_500():
 
 
 def test_complex_mean_radius_matches_kostlan_at_n500(complex_radii_500):
-    law = theory.exact_complex_law(500)
+    law = laws.kostlan(500)
     r = complex_radii_500
-    within_se(r.mean(), law.mean, r.std(ddof=1) / math.sqrt(r.size))
+    within_se(r.mean(), law.mean(), r.std(ddof=1) / math.sqrt(r.size))
     # and the sd, with the normal-theory standard error of a sample sd
-    within_se(r.std(ddof=1), law.std, law.std / math.sqrt(2 * (r.size - 1)), k=5)
+    within_se(r.std(ddof=1), law.std(), law.std() / math.sqrt(2 * (r.size - 1)), k=5)
 
 
 def test_glorot_is_above_one_and_rescaled_below(complex_radii_500):
     assert np.mean(complex_radii_500 > 1) > 0.95
     rescaled = sample_radii(make_ensemble("rescaled", 500, "complex"), 60, seed=1)
-    p = theory.exact_complex_law(500, scale=theory.paper_scale(500)).p_above_1
+    p = float(laws.kostlan(500, scale=1 / theory.paper_scale(500)).sf(1.0))
     within_se(np.mean(rescaled > 1), p, math.sqrt(p * (1 - p) / 60) + 1 / 60)
 
 
@@ -108,16 +108,16 @@ def test_gpu_radii_match_theory_and_are_chunk_invariant():
     a = sample_radii(ens, 64, seed=9, device="gpu", chunk_size=64)
     b = sample_radii(ens, 64, seed=9, device="gpu", chunk_size=5)
     np.testing.assert_array_equal(a, b)
-    law = theory.exact_complex_law(256)
-    within_se(a.mean(), law.mean, a.std(ddof=1) / 8)
+    law = laws.kostlan(256)
+    within_se(a.mean(), law.mean(), a.std(ddof=1) / 8)
     cpu = sample_radii(ens, 64, seed=9, device="cpu")
-    within_se(a.mean() - cpu.mean(), 0.0, law.std * math.sqrt(2 / 64))
+    within_se(a.mean() - cpu.mean(), 0.0, law.std() * math.sqrt(2 / 64))
 
 
 @pytest.mark.parametrize("init", ["uniform-diag", "lru"])
 def test_diagonal_radii_follow_their_exact_law(init):
     ens = make_ensemble(init, 50, "complex")
     radii = sample_radii(ens, 400, seed=6, precision="double", workers=1)
-    law = theory.predicted_radius_law(ens.kind, ens.field, 50, params=ens.params)
-    within_se(radii.mean(), law["mean"], radii.std(ddof=1) / math.sqrt(radii.size))
-    within_se(np.mean(radii <= law["median"]), 0.5, math.sqrt(0.25 / radii.size))
+    law = ens.law_summary()
+    within_se(radii.mean(), law.mean, radii.std(ddof=1) / math.sqrt(radii.size))
+    within_se(np.mean(radii <= law.median), 0.5, math.sqrt(0.25 / radii.size))

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from scipy import special
 
-from specdiag import theory
+from specdiag import laws, theory
 from specdiag.errors import InputError
-from specdiag.inits import make_ensemble
+from specdiag.inits import InitOptions, make_ensemble
 from specdiag.spectra import sample_radii
 
 from .conftest import within_se
@@ -36,49 +36,48 @@ def test_undefined_quantities_raise_not_nan(n):
 
 def test_limit_laws():
     x = np.linspace(-3, 5, 9)
-    np.testing.assert_allclose(theory.limit_gumbel_cdf(x, "complex"), np.exp(-np.exp(-x)))
-    np.testing.assert_allclose(theory.limit_gumbel_cdf(x, "real"), np.exp(-0.5 * np.exp(-x)))
     n = 500
     a, b = theory.rider_location(n), theory.rider_scale(n)
     r = a + b * x
-    np.testing.assert_allclose(theory.asymptotic_law(n, "real").cdf(r), np.exp(-0.5 * np.exp(-x)), rtol=1e-12)
-    np.testing.assert_allclose(theory.asymptotic_law(n, "complex").cdf(r), np.exp(-np.exp(-x)), rtol=1e-12)
+    np.testing.assert_allclose(laws.rider_sinclair(n).cdf(r), np.exp(-0.5 * np.exp(-x)), rtol=1e-12)
+    np.testing.assert_allclose(laws.rider(n).cdf(r), np.exp(-np.exp(-x)), rtol=1e-12)
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 40])
 def test_kostlan_cdf_is_the_gamma_product(n):
     r = np.array([0.3, 0.8, 1.0, 1.1, 1.7])
     direct = np.prod([special.gammainc(j, n * r**2) for j in range(1, n + 1)], axis=0)
-    np.testing.assert_allclose(theory.kostlan_cdf(r, n), direct, rtol=1e-12)
+    np.testing.assert_allclose(laws.kostlan(n).cdf(r), direct, rtol=1e-12)
     if n == 1:
-        np.testing.assert_allclose(theory.kostlan_cdf(r, 1), 1 - np.exp(-(r**2)), rtol=1e-12)
+        np.testing.assert_allclose(laws.kostlan(1).cdf(r), 1 - np.exp(-(r**2)), rtol=1e-12)
 
 
 def test_kostlan_pdf_is_the_derivative_and_integrates_to_one():
     n = 300
     r = np.linspace(0.98, 1.12, 57)
     h = 1e-6
-    numeric = (theory.kostlan_cdf(r + h, n) - theory.kostlan_cdf(r - h, n)) / (2 * h)
-    np.testing.assert_allclose(theory.kostlan_pdf(r, n), numeric, rtol=1e-5, atol=1e-6)
-    law = theory.exact_complex_law(n)
-    assert theory.kostlan_cdf(law.median, n) == pytest.approx(0.5, abs=1e-10)
-    assert theory.kostlan_cdf(law.q95, n) == pytest.approx(0.95, abs=1e-10)
+    law = laws.kostlan(n)
+    numeric = (law.cdf(r + h) - law.cdf(r - h)) / (2 * h)
+    np.testing.assert_allclose(law.pdf(r), numeric, rtol=1e-5, atol=1e-6)
+    assert law.cdf(law.median()) == pytest.approx(0.5, abs=1e-10)
+    assert law.cdf(law.ppf(0.95)) == pytest.approx(0.95, abs=1e-10)
 
 
 def test_kostlan_stable_at_large_n():
-    law = theory.exact_complex_law(100_000)
-    assert all(math.isfinite(v) for v in law.as_dict().values())
-    assert 1.003 < law.mean < 1.005 and 0 < law.std < 1e-3
+    law = laws.kostlan(100_000)
+    values = [law.mean(), law.std(), *law.ppf([0.05, 0.5, 0.95]), law.sf(1.0)]
+    assert all(math.isfinite(v) for v in values)
+    assert 1.003 < law.mean() < 1.005 and 0 < law.std() < 1e-3
 
 
 @pytest.mark.parametrize("n,samples", [(64, 1500), (128, 800), (500, 150)])
 def test_kostlan_cdf_against_monte_carlo(n, samples):
     radii = sample_radii(make_ensemble("glorot", n, "complex"), samples, seed=100 + n)
-    law = theory.exact_complex_law(n)
-    for r in (law.q05, law.median, law.q95, float(np.quantile(radii, 0.3))):
-        p = float(theory.kostlan_cdf(r, n))
+    law = laws.kostlan(n)
+    for r in (*law.ppf([0.05, 0.5, 0.95]), float(np.quantile(radii, 0.3))):
+        p = float(law.cdf(r))
         within_se(np.mean(radii <= r), p, math.sqrt(p * (1 - p) / samples))
-    within_se(radii.mean(), law.mean, radii.std(ddof=1) / math.sqrt(samples))
+    within_se(radii.mean(), law.mean(), radii.std(ddof=1) / math.sqrt(samples))
 
 
 @pytest.mark.parametrize("n", [2, 3, 5, 10, 100, 1000])
@@ -123,11 +122,11 @@ def test_expected_hidden_is_the_sum_of_q():
 
 @pytest.mark.parametrize("n", [2, 64, 500])
 def test_calibrated_complex_scale_hits_coverage_exactly(n):
-    s = theory.calibrated_scale_complex(n, 0.9)
-    assert float(theory.kostlan_cdf(s, n)) == pytest.approx(0.9, abs=1e-10)
+    s = make_ensemble("rescaled", n, "complex", InitOptions(rescale="calibrated", coverage=0.9)).rescaling.factor
+    assert float(laws.kostlan(n).cdf(s)) == pytest.approx(0.9, abs=1e-10)
 
 
 def test_predicted_law_for_diagonal_inits_is_exact():
-    law = theory.predicted_radius_law("uniform-diag", "complex", 10)
-    assert law["mean"] == pytest.approx(10 / 11, rel=1e-8)  # E max of 10 U[0,1]
-    assert law["median"] == pytest.approx(0.5 ** (1 / 10))
+    law = make_ensemble("uniform-diag", 10, "complex").law_summary()
+    assert law.mean == pytest.approx(10 / 11, rel=1e-8)  # E max of 10 U[0,1]
+    assert law.median == pytest.approx(0.5 ** (1 / 10))
