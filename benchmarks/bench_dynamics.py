@@ -1,59 +1,100 @@
-"""Time ``simulate`` against a naive loop (for each W, each x, each step: one numpy mat-vec).
+"""Dynamics at the speed of the hardware: ``specdiag trajectory``/``hidden`` against a careful numpy loop.
 
-Same work on both sides: n = 500, 20 matrices, 50 inputs, 1000 steps of ||W^k x|| (trajectory),
-norms recorded at every step. The naive loop is timed on a subset of matrices and scaled (it is
-linear in the number of matrices); pass --full-naive to time all of it.
-Usage: python benchmarks/bench_dynamics.py [--n 500 --matrices 20 --inputs 50 --steps 1000]
+Both sides are whole processes (interpreter start, imports, sampling, output), run interleaved in
+the same session on the same box, ``--repeats`` times each; the ratio uses the medians.
+
+The careful loop (issue 14): per W, X <- W X in float32 for all inputs at once, renormalized every
+step, the log-norm accumulated in float64; hidden adds the inputs each step. Default sizes are the
+issue's: n = 500, 10 matrices, 50 inputs, 1000 steps.
+
+Achieved GFLOP/s counts 2 n^2 m flops per step per matrix (the products), and is printed beside
+one large sgemm on the same box (all cores, the BLAS's own threads), a practical ceiling.
+
+Usage: python benchmarks/bench_dynamics.py [--n 500 --matrices 10 --inputs 50 --steps 1000 --repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import subprocess
+import sys
 import time
 
-import numpy as np
+CAREFUL_LOOP = """
+import sys, numpy as np
+n, matrices, inputs, steps, hidden = (int(v) for v in sys.argv[1:6])
+rng = np.random.default_rng(0)
+out = np.empty((matrices, steps + 1, inputs))
+for i in range(matrices):
+    w = (rng.standard_normal((n, n)) / np.sqrt(n)).astype(np.float32)
+    if hidden:
+        x = np.zeros((n, inputs), np.float32)
+        log_norm = np.zeros(inputs)
+    else:
+        x = rng.standard_normal((n, inputs)).astype(np.float32)
+        norms = np.linalg.norm(x, axis=0)
+        log_norm = np.log(norms.astype(np.float64))
+        x /= norms
+    for k in range(1, steps + 1):
+        x = w @ x
+        if hidden:
+            x += (rng.standard_normal((n, inputs)) * np.exp(-log_norm)).astype(np.float32)
+        norms = np.linalg.norm(x, axis=0)
+        log_norm += np.log(norms.astype(np.float64))
+        x /= norms
+        out[i, k] = log_norm
+print(float(out[:, -1].mean()))
+"""
 
-from specdiag.backend import INPUT_STREAM, MATRIX_STREAM, host_rng
-from specdiag.dynamics import simulate
-from specdiag.inits import make_ensemble
+
+def timed(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
 
 
-def naive(ensemble, matrices, inputs, steps, seed):
-    out = np.empty((matrices, inputs, steps + 1))
-    for i in range(matrices):
-        w = ensemble.sample(host_rng(seed, MATRIX_STREAM, i))
-        for j in range(inputs):
-            y = host_rng(seed, INPUT_STREAM, i, j).standard_normal((1, ensemble.n))[0]
-            out[i, j, 0] = np.linalg.norm(y)
-            for k in range(1, steps + 1):
-                y = w @ y
-                out[i, j, k] = np.linalg.norm(y)
-    return out
+def sgemm_gflops(size: int = 3000, repeats: int = 3) -> float:
+    """GFLOP/s of one large float32 matrix product (all cores), best of ``repeats``."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    a @ b
+    best = min(_timed_product(a, b) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def _timed_product(a, b) -> float:
+    t = time.perf_counter()
+    a @ b
+    return time.perf_counter() - t
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=500)
-    p.add_argument("--matrices", type=int, default=20)
+    p.add_argument("--matrices", type=int, default=10)
     p.add_argument("--inputs", type=int, default=50)
     p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--field", default="real")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--naive-matrices", type=int, default=4, help="matrices timed for the naive loop (scaled up)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--kinds", default="trajectory,hidden")
     args = p.parse_args()
-    ens = make_ensemble("glorot", args.n, args.field)
-    sub = min(args.naive_matrices, args.matrices)
-    t = time.perf_counter()
-    ref = naive(ens, sub, args.inputs, args.steps, 0)
-    t_naive = (time.perf_counter() - t) * args.matrices / sub
-    print(f"n={args.n} field={args.field} matrices={args.matrices} inputs={args.inputs} steps={args.steps} device={args.device}")
-    print(f"naive loop (numpy mat-vec per W, x, step; {sub} matrices timed, scaled): {t_naive:8.2f} s")
-    for precision in ("single", "double"):
-        t = time.perf_counter()
-        curves = simulate(ens, "trajectory", matrices=args.matrices, inputs=args.inputs, steps=args.steps, precision=precision, device=args.device)
-        elapsed = time.perf_counter() - t
-        check = np.abs(curves.log10_mean[:sub] - np.log10(ref.mean(axis=1))).max()
-        print(f"specdiag simulate, {precision:6}: {elapsed:8.2f} s   ratio {t_naive / elapsed:5.2f}x   max |log10 diff| vs naive {check:.1e}")
+    sizes = [str(v) for v in (args.n, args.matrices, args.inputs, args.steps)]
+    flops = 2 * args.n**2 * args.inputs * args.steps * args.matrices
+    peak = sgemm_gflops()
+    print(f"n={args.n} matrices={args.matrices} inputs={args.inputs} steps={args.steps}; one 3000^3 sgemm: {peak:.1f} GFLOP/s")
+    for kind in args.kinds.split(","):
+        careful_cmd = [sys.executable, "-c", CAREFUL_LOOP, *sizes, "1" if kind == "hidden" else "0"]
+        ours_cmd = [sys.executable, "-m", "specdiag", kind, "--n", sizes[0], "--matrices", sizes[1], "--inputs", sizes[2], "--steps", sizes[3], "--device", "cpu", "--format", "json"]
+        careful, ours = [], []
+        for _ in range(args.repeats):  # interleaved, so load changes hit both sides alike
+            careful.append(timed(careful_cmd))
+            ours.append(timed(ours_cmd))
+        c, o = statistics.median(careful), statistics.median(ours)
+        print(f"{kind:10} careful numpy loop {c:6.2f} s ({flops / c / 1e9:5.1f} GFLOP/s)   specdiag {o:6.2f} s ({flops / o / 1e9:5.1f} GFLOP/s, "
+              f"{flops / o / 1e9 / peak:4.0%} of sgemm)   ratio {c / o:4.2f}x   [all runs: careful {', '.join(f'{v:.2f}' for v in careful)}; specdiag {', '.join(f'{v:.2f}' for v in ours)}]")
 
 
 if __name__ == "__main__":

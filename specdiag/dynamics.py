@@ -22,11 +22,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy import special
 
-from . import theory
 from .backend import INPUT_STREAM, MATRIX_STREAM, array_module, device_rng, host_rng, real_dtype, resolve_device, to_host
-from .linalg import log_frobenius_power_sums
+from .pool import process_map, resolve_workers
 from .results import Result
 from .validation import choice, positive_number, seed_value, whole_number
 
@@ -146,6 +144,119 @@ def _propagate_chunk(ensemble, kind, seed, matrices: range, inputs, steps, recor
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# CPU engine: matrices spread over worker processes; blocks of steps with no per-step bookkeeping
+# ---------------------------------------------------------------------------------------------
+
+#: steps advanced between renormalizations on CPU (the norms of a block are taken in one pass)
+BLOCK_STEPS = 16
+
+
+def _squared_norms(states: np.ndarray) -> np.ndarray:
+    """Squared column norms, as float64, of states (..., n, m), real or complex."""
+    if states.dtype.kind == "c":
+        flat = states.view(states.real.dtype)  # (..., n, 2m): real and imaginary parts interleaved
+        sq = np.einsum("...ij,...ij->...j", flat, flat).astype(np.float64)
+        return sq[..., 0::2] + sq[..., 1::2]
+    return np.einsum("...ij,...ij->...j", states, states).astype(np.float64)
+
+
+def _input_block(rngs: list, count: int, n: int, scale: float) -> np.ndarray:
+    """(count, n, m) float64 inputs continuing each input's stream, times ``scale``."""
+    out = np.empty((count, n, len(rngs)))
+    for j, rng in enumerate(rngs):
+        out[:, :, j] = rng.standard_normal((count, n))
+    if scale != 1.0:
+        out *= scale
+    return out
+
+
+def _propagate_matrix(ensemble, kind: str, seed: int, i: int, inputs: int, steps: int, recorded: np.ndarray, input_scale: float, dtype) -> np.ndarray:
+    """Natural-log norms (m, R) for matrix i at the recorded steps (CPU, NumPy).
+
+    The state is e^{L_j} v_j per input j, L_j a float64 log-scale. Within a block of
+    :data:`BLOCK_STEPS` steps the products run back to back into a preallocated buffer
+    (``matmul(..., out=)``): v_t = W v_{t-1} (+ e^{-L} x_t for hidden states). The block's column
+    norms are then taken in one pass, and the last state is renormalized. A block whose norms leave
+    the floating range is redone one step at a time, renormalizing every step.
+    """
+    n = ensemble.n
+    w = ensemble.sample(host_rng(seed, MATRIX_STREAM, i), np, dtype)
+    state_dtype = w.dtype if w.dtype.kind == "c" else np.dtype(dtype)
+    if ensemble.diagonal:
+        diagonal = w[:, None]
+        apply = lambda v, out: np.multiply(diagonal, v, out=out)  # noqa: E731
+    else:
+        apply = lambda v, out: np.matmul(w, v, out=out)  # noqa: E731
+    rngs = [host_rng(seed, INPUT_STREAM, i, j) for j in range(inputs)]
+    out = np.empty((inputs, recorded.size))
+    slot = np.full(steps + 1, -1)
+    slot[recorded] = np.arange(recorded.size)
+    buf = np.empty((BLOCK_STEPS + 1, n, inputs), dtype=state_dtype)
+    if kind == "trajectory":
+        x0 = _input_block(rngs, 1, n, 1.0)[0].astype(state_dtype)
+        log_norm = 0.5 * np.log(_squared_norms(x0))
+        np.multiply(x0, (1.0 / np.sqrt(_squared_norms(x0))).astype(state_dtype), out=buf[0])
+        if slot[0] >= 0:
+            out[:, slot[0]] = log_norm
+    else:
+        log_norm = np.zeros(inputs)
+        buf[0] = 0
+    done = 0
+    while done < steps:
+        count = min(BLOCK_STEPS, steps - done)
+        raw = _input_block(rngs, count, n, input_scale) if kind == "hidden" else None
+        scaled = None if raw is None else (raw * np.exp(-log_norm)).astype(state_dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below: the block is redone
+            for t in range(1, count + 1):
+                apply(buf[t - 1], buf[t])
+                if scaled is not None:
+                    buf[t] += scaled[t - 1]
+            sq = _squared_norms(buf[1 : count + 1])
+        if np.all(np.isfinite(sq)) and np.all(sq > 0):
+            logs = log_norm + 0.5 * np.log(sq)
+            np.multiply(buf[count], (1.0 / np.sqrt(sq[-1])).astype(state_dtype), out=buf[0])
+        else:
+            logs = _single_steps(apply, buf, count, raw, log_norm, state_dtype)
+            buf[0] = buf[count]
+        rows = slot[done + 1 : done + count + 1]
+        keep = rows >= 0
+        out[:, rows[keep]] = logs[keep].T
+        log_norm = logs[-1]
+        done += count
+    return out
+
+
+def _single_steps(apply, buf, count, raw, log_norm, state_dtype) -> np.ndarray:
+    """The careful path for one block: renormalize after every step. Returns (count, m) log-norms;
+    leaves the unit-norm state in buf[count]."""
+    logs = np.empty((count, buf.shape[-1]))
+    current = log_norm.copy()
+    for t in range(1, count + 1):
+        apply(buf[t - 1], buf[t])
+        if raw is not None:
+            buf[t] += (raw[t - 1] * np.exp(-current)).astype(state_dtype)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            sq = _squared_norms(buf[t])
+            current = current + 0.5 * np.log(sq)
+            buf[t] *= (1.0 / np.sqrt(sq)).astype(state_dtype)
+        logs[t - 1] = current
+    return logs
+
+
+def _cpu_task(task) -> np.ndarray:
+    """Worker entry: (B, m, R) natural-log norms for matrices start..stop-1."""
+    ensemble, kind, seed, start, stop, inputs, steps, recorded, input_scale, precision = task
+    dtype = real_dtype(precision)
+    return np.stack([_propagate_matrix(ensemble, kind, seed, i, inputs, steps, recorded, input_scale, dtype) for i in range(start, stop)])
+
+
+def _log_mean_exp(x: np.ndarray, axis: int) -> np.ndarray:
+    """log mean exp(x) along ``axis``, stable (x finite)."""
+    top = x.max(axis=axis, keepdims=True)
+    return (top + np.log(np.mean(np.exp(x - top), axis=axis, keepdims=True))).squeeze(axis)
+
+
 def simulate(
     ensemble,
     kind: str,
@@ -158,18 +269,54 @@ def simulate(
     input_scale: float = 1.0,
     device: str = "cpu",
     precision: str = "single",
+    workers: int | None = None,
     chunk_size: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> NormCurves:
     """Norm curves of ``matrices`` draws of ``ensemble`` with ``inputs`` Gaussian inputs each.
 
-    kind = "trajectory": ||W^k x||, x ~ N(0, I), k = 0..steps.
-    kind = "hidden": ||h_t||, h_t = W h_{t-1} + x_t, h_0 = 0, x_t ~ N(0, input_scale^2 I), t = 1..steps.
+    Parameters
+    ----------
+    ensemble : specdiag.inits.Ensemble
+        The matrix law.
+    kind : {"trajectory", "hidden"}
+        "trajectory": ||W^k x||, x ~ N(0, I), k = 0..steps. "hidden": ||h_t||, h_t = W h_{t-1} + x_t,
+        h_0 = 0, x_t ~ N(0, input_scale^2 I), t = 1..steps.
+    matrices, inputs, steps : int
+        Number of matrices W, inputs (sequences) per matrix, last step.
+    seed : int
+        Matrix i uses stream (seed, MATRIX_STREAM, i), its input j stream (seed, INPUT_STREAM, i, j):
+        results are identical for any ``workers`` and ``chunk_size``.
+    every : int
+        Record every ``every``-th step (and the last).
+    input_scale : float
+        Input standard deviation sigma (hidden).
+    device : {"cpu", "gpu", "auto"}
+        CPU: matrices spread over ``workers`` processes, one BLAS thread each. GPU: chunks of
+        matrices as batched products.
+    precision : {"single", "double"}
+        The states' float type (single by default: the products run twice as fast, and with a
+        float64 log-scale accumulator the log-norms agree with double to about 1e-4 relative);
+        the matrices are drawn in float64 and cast, as in ``spectra``.
+    workers : int, optional
+        CPU processes (default: every core).
+    chunk_size : int, optional
+        Matrices per task (CPU) or per batched product (GPU); never changes results.
+    on_progress : callable, optional
+        Called with the number of matrices finished.
 
-    precision: the states' float type (single by default: the GEMMs run twice as fast, and with
-    renormalization every step and a float64 log-norm accumulator the log-norms agree with double
-    to about 1e-4 relative); the matrices are drawn in float64 and cast, as in ``spectra``.
+    Returns
+    -------
+    NormCurves
+
+    Raises
+    ------
+    InputError
+        A bad argument (its ``param`` names it).
+    FloatingPointError
+        A norm that left the float64 range even in log scale (for example an exactly nilpotent W).
     """
+    choice(kind, "kind", KINDS)
     matrices = whole_number(matrices, "matrices")
     inputs = whole_number(inputs, "inputs")
     seed = seed_value(seed)
@@ -177,24 +324,34 @@ def simulate(
     device = resolve_device(device)
     recorded = record_steps(kind, steps, every)
     dtype = real_dtype(precision)
-    if chunk_size is None:
-        # bound memory: a chunk holds B matrices and B x n x m states, plus an input block for hidden
-        per_matrix = ensemble.n * (ensemble.n + inputs * (4 + (_INPUT_BLOCK if kind == "hidden" else 0))) * 16
-        chunk_size = int(max(1, min(matrices, 8, (512 << 20) // per_matrix)))
-    chunk_size = whole_number(chunk_size, "chunk_size")
-    log10_mean = np.empty((matrices, recorded.size))
-    log10_sd = np.empty((matrices, recorded.size))
-    log10_rms = np.empty((matrices, recorded.size))
-    for start in range(0, matrices, chunk_size):
-        chunk = range(start, min(start + chunk_size, matrices))
-        logs = _propagate_chunk(ensemble, kind, seed, chunk, inputs, steps, recorded, input_scale, device, dtype)
-        log10_mean[chunk.start : chunk.stop] = (special.logsumexp(logs, axis=1) - math.log(inputs)) / LN10
-        log10_sd[chunk.start : chunk.stop] = logs.std(axis=1) / LN10
-        log10_rms[chunk.start : chunk.stop] = 0.5 * (special.logsumexp(2 * logs, axis=1) - math.log(inputs)) / LN10
-        if on_progress:
-            on_progress(len(chunk))
-    if not (np.all(np.isfinite(log10_mean)) and np.all(np.isfinite(log10_sd))):
+    if chunk_size is not None:
+        chunk_size = whole_number(chunk_size, "chunk_size")
+    logs = np.empty((matrices, inputs, recorded.size))
+    if device == "gpu":
+        if chunk_size is None:
+            # bound memory: a chunk holds B matrices and B x n x m states, plus an input block for hidden
+            per_matrix = ensemble.n * (ensemble.n + inputs * (4 + (_INPUT_BLOCK if kind == "hidden" else 0))) * 16
+            chunk_size = int(max(1, min(matrices, 8, (512 << 20) // per_matrix)))
+        for start in range(0, matrices, chunk_size):
+            chunk = range(start, min(start + chunk_size, matrices))
+            logs[chunk.start : chunk.stop] = _propagate_chunk(ensemble, kind, seed, chunk, inputs, steps, recorded, input_scale, device, dtype)
+            if on_progress:
+                on_progress(len(chunk))
+    else:
+        workers = resolve_workers(workers, tasks=matrices)
+        chunk_size = chunk_size or max(1, min(8, math.ceil(matrices / (4 * workers))))
+        bounds = [(a, min(a + chunk_size, matrices)) for a in range(0, matrices, chunk_size)]
+        tasks = [(ensemble, kind, seed, a, b, inputs, int(recorded[-1]), recorded, input_scale, precision) for a, b in bounds]
+        for k, values in process_map(_cpu_task, tasks, workers=min(workers, len(tasks))):
+            a, b = bounds[k]
+            logs[a:b] = values
+            if on_progress:
+                on_progress(b - a)
+    if not np.all(np.isfinite(logs)):
         raise FloatingPointError("non-finite log-norm: the state under- or overflowed even in log scale")
+    log10_mean = _log_mean_exp(logs, axis=1) / LN10
+    log10_sd = logs.std(axis=1) / LN10
+    log10_rms = 0.5 * _log_mean_exp(2 * logs, axis=1) / LN10
     return NormCurves(kind, recorded, log10_mean, log10_sd, log10_rms)
 
 
@@ -211,6 +368,8 @@ def expected_log10_norm(ensemble, kind: str, recorded: np.ndarray, input_scale: 
     """
     if not ensemble.exact_powers:
         return None
+    from . import theory  # noqa: PLC0415 (scipy: only when an expectation is asked for)
+
     n, gain = ensemble.n, ensemble.gain
     if kind == "trajectory":
         log_sq = math.log(n) + theory.log_q(n, recorded) + 2 * recorded * math.log(gain)
@@ -221,6 +380,8 @@ def expected_log10_norm(ensemble, kind: str, recorded: np.ndarray, input_scale: 
 
 def per_matrix_expected_log10_norm(ensemble, kind: str, recorded: np.ndarray, seed: int, matrices: int, input_scale: float = 1.0) -> np.ndarray:
     """(matrices, R): log10 sqrt(E_x ||.||^2) for each sampled W (the --exact curves)."""
+    from .linalg import log_frobenius_power_sums  # noqa: PLC0415 (scipy.linalg, only for --exact)
+
     out = np.empty((matrices, recorded.size))
     for i in range(matrices):
         w = ensemble.sample(host_rng(seed, MATRIX_STREAM, i))
