@@ -2,18 +2,39 @@
 
 One small interface: ``run(func, tasks)`` yields ``(task, result, error)`` as tasks finish, so the
 caller can save each result at once and report failures without losing the others. No scheduler
-or sockets of our own: Dask's ``Client`` does the distribution.
+of our own: Dask's ``Client`` does the distribution.
+
+Every network wait is bounded (:data:`CONNECT_TIMEOUT_S`): the scheduler address is checked
+(scheme, host, port) before Dask sees it, a ``tcp://`` peer must send Dask's handshake within the
+timeout and announce a sane frame size (a silent listener or an HTTP server fails in one line, not
+a hang or an exabyte allocation), the Client must connect, and the cluster must have a worker.
+Ctrl-C and SIGTERM close the cluster quietly (Dask's and tornado's log lines are muted).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import socket
+import struct
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urlsplit
 
 from .errors import InputError
-from .pool import init_worker, pool_context, resolve_workers
+from .pool import init_worker, pool_context, resolve_workers, stop_pool
 
-__all__ = ["LocalExecutor", "DaskExecutor", "make_executor"]
+__all__ = ["CONNECT_TIMEOUT_S", "SCHEMES", "LocalExecutor", "DaskExecutor", "check_scheduler_address", "probe_dask_scheduler", "make_executor"]
+
+#: seconds allowed for each network step: connecting, the handshake, the Client, a first worker
+CONNECT_TIMEOUT_S = 10.0
+#: address schemes Dask distributed can reach
+SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+#: the largest handshake frame a Dask scheduler sends (its real one is about 200 bytes)
+_MAX_HANDSHAKE = 1 << 20
+_NOISY_LOGGERS = ("distributed", "tornado", "asyncio", "bokeh")
 
 
 class LocalExecutor:
@@ -34,10 +55,14 @@ class LocalExecutor:
                     yield task, None, exc
             return
         with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=pool_context(), initializer=init_worker) as pool:
-            futures = {pool.submit(func, task): task for task in tasks}
-            for future in as_completed(futures):
-                exc = future.exception()
-                yield futures[future], (None if exc else future.result()), exc
+            try:
+                futures = {pool.submit(func, task): task for task in tasks}
+                for future in as_completed(futures):
+                    exc = future.exception()
+                    yield futures[future], (None if exc else future.result()), exc
+            except BaseException:  # Ctrl-C, SIGTERM, the caller stopped: no waiting, no orphans
+                stop_pool(pool)
+                raise
 
     def close(self):
         pass
@@ -49,20 +74,28 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, scheduler: str, workers: int | None = None, processes: bool = True):
+    def __init__(self, scheduler: str, workers: int | None = None, processes: bool = True, timeout: float = CONNECT_TIMEOUT_S):
+        scheduler = check_scheduler_address(scheduler)
         try:
+            import dask  # noqa: PLC0415
             from dask.distributed import Client, LocalCluster  # noqa: PLC0415
         except ImportError:
-            raise InputError("--scheduler needs Dask distributed: pip install 'specdiag[dask]'") from None
+            raise InputError("scheduler needs Dask distributed: pip install 'specdiag[dask]'", param="scheduler") from None
         self.cluster = None
+        self.client = None
+        self._config = dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s", "distributed.comm.timeouts.tcp": f"{max(timeout, 30)}s"})
+        if scheduler != "local" and scheduler.startswith("tcp://"):
+            probe_dask_scheduler(scheduler, timeout)
+        if scheduler == "local":
+            self.cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=processes, dashboard_address=None)
+            self.client = Client(self.cluster)
+            return
+        self.client = _bounded(lambda: Client(scheduler, timeout=f"{timeout}s"), timeout * 2, f"scheduler {scheduler!r} did not complete Dask's handshake within {timeout * 2:g} s")
         try:
-            if scheduler == "local":
-                self.cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=processes, dashboard_address=None)
-                self.client = Client(self.cluster)
-            else:
-                self.client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise InputError(f"cannot reach the Dask scheduler {scheduler!r} ({exc}): check the address, or use --scheduler local") from None
+            self.client.wait_for_workers(1, timeout=timeout * 3)
+        except (TimeoutError, OSError):
+            self.close()
+            raise InputError(f"scheduler {scheduler!r} has no workers (none joined within {timeout * 3:g} s): start some with dask worker {scheduler}", param="scheduler") from None
 
     def run(self, func: Callable, tasks: Iterable) -> Iterator[tuple[Any, Any, BaseException | None]]:
         from dask.distributed import as_completed as dask_completed  # noqa: PLC0415
@@ -79,10 +112,136 @@ class DaskExecutor:
             future.release()
 
     def close(self):
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        """Close the client and the cluster, quietly (no Dask or tornado log lines or tracebacks)."""
+        with _quiet_dask():
+            if self.client is not None:
+                with contextlib.suppress(BaseException):
+                    self.client.close(timeout=CONNECT_TIMEOUT_S)
+            if self.cluster is not None:
+                with contextlib.suppress(BaseException):
+                    self.cluster.close(timeout=CONNECT_TIMEOUT_S)
+        with contextlib.suppress(Exception):
+            self._config.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
+def _quiet_dask():
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _bounded(make: Callable[[], Any], seconds: float, message: str):
+    """``make()`` in a daemon thread, abandoned after ``seconds`` (Dask's handshake read has no
+    timeout of its own); its exceptions become one-line InputErrors."""
+    box: dict = {}
+
+    def target():
+        try:
+            with _quiet_dask():
+                box["value"] = make()
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="specdiag-dask-connect", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise InputError(message, param="scheduler")
+    if "error" in box:
+        exc = box["error"]
+        raise InputError(f"cannot reach the Dask scheduler ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): check the address, or use --scheduler local", param="scheduler") from None
+    return box["value"]
+
+
+def check_scheduler_address(scheduler: str) -> str:
+    """``local``, or a Dask address ``scheme://host:port`` with a known scheme; one line otherwise.
+
+    Examples
+    --------
+    >>> check_scheduler_address("tcp://127.0.0.1:8786")
+    'tcp://127.0.0.1:8786'
+    >>> check_scheduler_address("foo://bar")
+    Traceback (most recent call last):
+    ...
+    specdiag.errors.InputError: scheduler 'foo://bar' has an unknown scheme foo: use local or tcp://host:port (also tls, ws, wss, ucx)
+    """
+    text = str(scheduler).strip()
+    if text == "local":
+        return text
+    if "://" not in text:
+        text = "tcp://" + text  # Dask's default, as `dask worker host:port` accepts
+    parts = urlsplit(text)
+    if parts.scheme not in SCHEMES:
+        raise InputError(f"scheduler {scheduler!r} has an unknown scheme {parts.scheme or '(none)'}: use local or tcp://host:port (also tls, ws, wss, ucx)", param="scheduler")
+    if parts.scheme == "inproc":
+        return text
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if not parts.hostname or port is None or not 0 < port < 65536 or parts.path not in ("", "/") or parts.query:
+        raise InputError(f"scheduler {scheduler!r} is not an address scheme://host:port (e.g. tcp://127.0.0.1:8786): check it, or use --scheduler local", param="scheduler")
+    return text
+
+
+def probe_dask_scheduler(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Connect to a ``tcp://`` address and read the handshake a Dask scheduler sends on accept,
+    with every wait bounded by ``timeout``: a closed port, a silent listener, or a service that
+    is not Dask (whose first bytes would read as an absurd frame size) fails in one line."""
+    parts = urlsplit(address)
+    host, port = parts.hostname, parts.port
+    deadline = time.monotonic() + timeout
+
+    def fail(reason: str):
+        raise InputError(f"scheduler {address!r} {reason}: check the address (a Dask scheduler listens on 8786), or use --scheduler local", param="scheduler")
+
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except socket.timeout:
+        fail(f"did not accept a connection within {timeout:g} s")
+    except OSError as exc:
+        fail(f"cannot be reached ({exc.strerror or exc})")
+    with sock:
+
+        def read(count: int) -> bytes:
+            data = b""
+            while len(data) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    fail(f"accepted the connection but sent no Dask handshake within {timeout:g} s")
+                sock.settimeout(left)
+                try:
+                    chunk = sock.recv(count - len(data))
+                except socket.timeout:
+                    fail(f"accepted the connection but sent no Dask handshake within {timeout:g} s")
+                except OSError as exc:
+                    fail(f"closed the connection ({exc.strerror or exc})")
+                if not chunk:
+                    fail("closed the connection without a Dask handshake: it is not a Dask scheduler")
+                data += chunk
+            return data
+
+        (size,) = struct.unpack("<Q", read(8))
+        if not 0 < size <= _MAX_HANDSHAKE:
+            fail(f"is not a Dask scheduler (its first bytes announce a {size:,}-byte message)")
+        read(int(size))
 
 
 def make_executor(scheduler: str | None, workers: int) -> LocalExecutor | DaskExecutor:
-    return LocalExecutor(workers) if scheduler is None else DaskExecutor(scheduler, workers)
+    """A local pool (``scheduler`` None) or a Dask executor; ``$SPECDIAG_CONNECT_TIMEOUT`` (seconds)
+    replaces :data:`CONNECT_TIMEOUT_S`."""
+    if scheduler is None:
+        return LocalExecutor(workers)
+    import os  # noqa: PLC0415
+
+    from .validation import positive_number  # noqa: PLC0415
+
+    timeout = positive_number(os.environ.get("SPECDIAG_CONNECT_TIMEOUT", CONNECT_TIMEOUT_S), "SPECDIAG_CONNECT_TIMEOUT", maximum=3600)
+    return DaskExecutor(scheduler, workers, timeout=timeout)

@@ -24,9 +24,12 @@ from threadpoolctl import threadpool_limits
 
 from .errors import InputError
 
-__all__ = ["available_cores", "resolve_workers", "pool_context", "process_map", "single_blas_thread", "init_worker"]
+__all__ = ["available_cores", "resolve_workers", "pool_context", "process_map", "single_blas_thread", "init_worker", "stop_pool"]
 
 log = logging.getLogger("specdiag")
+
+
+_WARNED: set = set()
 
 
 def available_cores() -> int:
@@ -66,7 +69,9 @@ def resolve_workers(workers: int | None, *, tasks: int | None = None, param: str
     elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InputError(f"{param} must be a whole number of processes >= 1, got {workers!r}", param=param)
     elif workers > cores:
-        log.warning("%s = %d exceeds the %d available cores: using %d", param, workers, cores, cores)
+        if (param, workers) not in _WARNED:  # one line per run, however many pools it starts
+            _WARNED.add((param, workers))
+            log.warning("%s %d exceeds the %d available cores: using %d", param, workers, cores, cores, extra={"param": param})
         workers = cores
     if tasks is not None:
         workers = max(1, min(workers, tasks))
@@ -81,19 +86,31 @@ def pool_context():
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM this process when its parent exits (no orphaned workers)."""
+    """Ask Linux to SIGTERM this process when its parent exits (no orphaned workers).
+
+    If the parent already died between the fork and the request, exit now: the kernel would
+    never send the signal.
+    """
     if not sys.platform.startswith("linux"):
         return
+    parent = multiprocessing.parent_process()
     with contextlib.suppress(Exception):
         import ctypes  # noqa: PLC0415 (Linux only)
 
         libc = ctypes.CDLL(None, use_errno=True)
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if parent is not None and parent.pid is not None and os.getppid() != parent.pid:
+        os._exit(1)
 
 
 def init_worker() -> None:
-    """Initializer of every pool worker: die with the parent, ignore Ctrl-C, one BLAS thread."""
+    """Initializer of every pool worker: die with the parent, ignore Ctrl-C, one BLAS thread.
+
+    SIGTERM gets its default action back (a forked worker inherits the CLI's handler, which would
+    wait for the running LAPACK call and print a traceback): the worker dies at once.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent()
     # the parent's Ctrl-C is handled once, by the parent; workers just stop when it tears down
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -130,5 +147,17 @@ def process_map(func: Callable[[Any], Any], items: Sequence | Iterable, workers:
         futures = {pool.submit(func, item): i for i, item in enumerate(items)}
         for future in as_completed(futures):
             yield futures[future], future.result()
+    except BaseException:
+        stop_pool(pool)
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Terminate a pool's workers now (Ctrl-C, SIGTERM, a failed task): no waiting for a long
+    LAPACK call to finish, no orphans."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)

@@ -1,7 +1,15 @@
 """Writers and tables: JSON/CSV/Markdown documents, atomic files, run metadata, rich tables.
 
 Every writer refuses NaN/inf (a result that overflowed must say so, not print ``nan``), and every
-file lands atomically: written to a temporary file in the target directory, then renamed.
+file lands atomically: written to a temporary file in the target directory, then renamed, with the
+permissions the umask gives (not mkstemp's 0600). A failed write (disk full, read-only) is a
+:class:`WriteError`: one line naming the path and the errno, and no temporary file left behind.
+
+A run directory (``--out``) is claimed by :func:`prepare_out_dir` before any work: an empty or
+new directory, or a run of the same command with the same parameters (resumed or rerun); anything
+else is refused unless ``force``. Nothing is created until there is something to write, and a
+single-shot run's files land as one unit (:func:`write_run_files`: a temporary directory renamed
+into place, or ``run.json`` written last).
 """
 
 from __future__ import annotations
@@ -9,11 +17,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as _dt
+import errno as _errno
 import io
 import json
 import math
 import os
 import platform
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -23,7 +33,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["FORMATS", "check_format", "to_builtin", "json_document", "csv_document", "markdown_table", "atomic_write_bytes", "atomic_write_text", "write_json_atomic", "write_npz_atomic", "prepare_out_dir", "run_metadata", "fmt_value", "rich_table"]
+__all__ = ["FORMATS", "MANIFEST", "WriteError", "UnreadableFile", "check_format", "to_builtin", "json_document", "csv_document", "markdown_table", "atomic_write_bytes", "atomic_write_text", "write_json_atomic", "write_npz_atomic", "read_npz", "prepare_out_dir", "write_run_files", "remove_stale_temps", "discard_files", "file_mode", "run_metadata", "fmt_value", "rich_table"]
 
 FORMATS = ("table", "json", "csv")
 
@@ -80,20 +90,72 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
-    """Write data to path via a temporary file in the same directory and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+class WriteError(InputError):
+    """A file could not be written (disk full, read-only, permissions): names the path and errno."""
+
+
+class UnreadableFile(ValueError):
+    """A cached result file (stage or task .npz) is truncated or corrupt: recompute it."""
+
+
+#: the file written last into a run directory: its presence says the run's files are complete
+MANIFEST = "run.json"
+
+_TEMP_SUFFIX = ".tmp"
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (/proc), else set and restored."""
     try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode(directory: bool = False) -> int:
+    """Permissions a new file (0666) or directory (0777) gets under the current umask."""
+    return (0o777 if directory else 0o666) & ~_umask()
+
+
+def _write_error(exc: OSError, path: Path | str) -> WriteError:
+    code = _errno.errorcode.get(exc.errno, "") if exc.errno else ""
+    detail = f"{exc.strerror or exc}" + (f" (errno {exc.errno}, {code})" if code else "")
+    if exc.errno in (_errno.ENOSPC, _errno.EDQUOT):
+        fix = "free some space or choose another --out"
+    else:
+        fix = "choose a writable location"
+    return WriteError(f"cannot write {str(path)!r}: {detail}: {fix}")
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
+    """Write data to path via a temporary file in the same directory and an atomic rename.
+
+    The file gets the umask's permissions. Any OSError (ENOSPC, EROFS, EACCES) removes the
+    temporary file and becomes a :class:`WriteError` naming ``path`` and the errno.
+    """
+    path = Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), file_mode())
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _write_error(exc, path) from None
         raise
     return path
 
@@ -113,19 +175,167 @@ def write_npz_atomic(path: Path | str, arrays: dict) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def prepare_out_dir(out: Path | str | None) -> Path | None:
-    """Create ``out`` if needed and prove it is writable, before any work is done."""
+def read_npz(path: Path | str, required: Sequence[str] = ()) -> dict:
+    """Every array of an .npz (no pickles), read in full so a truncated file fails here.
+
+    Raises
+    ------
+    UnreadableFile
+        The file is truncated, corrupt, not an .npz, or lacks a ``required`` array.
+    """
+    import zipfile  # noqa: PLC0415
+    import zlib  # noqa: PLC0415
+
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, AttributeError) as exc:
+        raise UnreadableFile(f"{type(exc).__name__}: {exc}") from None
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        raise UnreadableFile(f"missing array {', '.join(missing)}")
+    return arrays
+
+
+def _is_temp(name: str) -> bool:
+    return name.startswith(".") and name.endswith(_TEMP_SUFFIX)
+
+
+def _normalized(obj: Any) -> Any:
+    return json.loads(json.dumps(to_builtin(obj), sort_keys=True))
+
+
+def _stored_run(out: Path) -> dict | None:
+    try:
+        meta = json.loads((out / MANIFEST).read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+    return meta if isinstance(meta, dict) and isinstance(meta.get("command"), str) else None
+
+
+def prepare_out_dir(out: Path | str | None, *, command: str | None = None, parameters: dict | None = None, force: bool = False, param: str = "out") -> Path | None:
+    """Claim ``out`` for a run, before any work is done; create nothing yet.
+
+    ``out`` may be new, empty, or hold a run of the same ``command`` with the same ``parameters``
+    (its ``run.json`` "config", else "parameters"): that run is resumed or rerun. Anything else
+    (another command's run, other parameters, files specdiag did not write) is refused unless
+    ``force``. Without ``command`` only writability is checked (a figure's directory).
+
+    Raises
+    ------
+    InputError
+        Naming ``param``, what the directory holds and the fix (``force`` to overwrite).
+    """
     if out is None:
         return None
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{param} {str(out)!r} is a file, not a directory: choose a directory", param=param)
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"{param} {str(out)!r} cannot be written ({str(probe)!r} is not a writable directory): choose a writable directory", param=param)
+    if command is None or force or not out.is_dir():
+        return out
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".specdiag-probe.", dir=out)
-        os.close(fd)
-        os.unlink(probe)
+        entries = [e.name for e in out.iterdir() if not _is_temp(e.name)]
     except OSError as exc:
-        raise InputError(f"cannot write to --out {str(out)!r} ({exc.strerror or exc}): choose a writable directory") from None
+        raise InputError(f"{param} {str(out)!r} cannot be listed ({exc.strerror}): choose another directory", param=param) from None
+    if not entries:
+        return out
+    meta = _stored_run(out)
+    if meta is None:
+        raise InputError(f"{param} {str(out)!r} is not empty and holds no specdiag run: choose a new or empty directory, or pass --force to write into it", param=param)
+    if meta["command"] != command:
+        raise InputError(f"{param} {str(out)!r} holds a {meta['command']} run: choose another directory for {command}, or pass --force to overwrite it", param=param)
+    if parameters is not None:
+        stored = meta.get("config", meta.get("parameters"))
+        current = _normalized(parameters)
+        if not isinstance(stored, dict) or _normalized(stored) != current:
+            stored = stored if isinstance(stored, dict) else {}
+            diff = sorted(k for k in set(current) | set(stored) if stored.get(k) != current.get(k))
+            raise InputError(
+                f"{param} {str(out)!r} holds a {command} run with other {', '.join(diff) or 'parameters'}: "
+                f"use its options to resume it, a new directory, or --force to overwrite it",
+                param=param,
+            )
     return out
+
+
+def write_run_files(out: Path | str, files: dict[str, str | bytes]) -> Path:
+    """Write a run's files (``run.json`` among them) into ``out`` as one unit.
+
+    A new or empty ``out``: every file goes into a temporary sibling directory which is then
+    renamed onto ``out``, so ``out`` appears complete or not at all. An existing run (a rerun, or
+    ``--force``): its ``run.json`` is removed first and written last, so a crash in between
+    leaves no manifest claiming a complete run.
+    """
+    out = Path(out)
+    blobs = {name: data.encode() if isinstance(data, str) else data for name, data in files.items()}
+    fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    if fresh:
+        tmp = None
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=_TEMP_SUFFIX, dir=out.parent))
+            os.chmod(tmp, file_mode(directory=True))
+            for name, data in blobs.items():
+                target = tmp / name
+                with open(target, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            os.rename(tmp, out)  # onto an absent or empty directory: atomic
+            tmp = None
+        except OSError as exc:
+            raise _write_error(exc, out) from None
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return out
+    manifest = blobs.pop(MANIFEST, None)
+    try:
+        (out / MANIFEST).unlink(missing_ok=True)
+    except OSError as exc:
+        raise _write_error(exc, out / MANIFEST) from None
+    for name, data in blobs.items():
+        atomic_write_bytes(out / name, data)
+    if manifest is not None:
+        atomic_write_bytes(out / MANIFEST, manifest)
+    return out
+
+
+def remove_stale_temps(out: Path | str) -> list[Path]:
+    """Delete the temporary files a killed run left in ``out`` (``.NAME.XXXX.tmp``); their paths."""
+    out = Path(out)
+    removed = []
+    if not out.is_dir():
+        return removed
+    for path in sorted(out.rglob(f".*{_TEMP_SUFFIX}")):
+        if _is_temp(path.name):
+            with contextlib.suppress(OSError):
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+                removed.append(path)
+    return removed
+
+
+def discard_files(out: Path | str, patterns: Sequence[str]) -> int:
+    """Delete the files of a previous run matching ``patterns`` (``--force`` over another run).
+
+    ``run.json`` goes first, so an interruption never leaves a manifest over mixed files.
+    """
+    out = Path(out)
+    count = 0
+    for pattern in (MANIFEST, *patterns):
+        for path in sorted(out.glob(pattern)):
+            if path.is_file() or path.is_symlink():
+                try:
+                    path.unlink()
+                except OSError as exc:
+                    raise _write_error(exc, path) from None
+                count += 1
+    return count
 
 
 def run_metadata(command: str, parameters: dict, *, device: str, elapsed_s: float, **extra) -> dict:

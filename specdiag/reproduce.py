@@ -9,6 +9,7 @@ so a redraw is byte-identical.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -22,11 +23,16 @@ from .dynamics import blowup_step, simulate
 from .errors import InputError
 from .fit import fit_gumbel
 from .inits import InitOptions, make_ensemble
-from .report import atomic_write_text, csv_document, markdown_table, run_metadata, write_json_atomic, write_npz_atomic
+from .report import (
+    UnreadableFile, atomic_write_text, csv_document, discard_files, markdown_table, read_npz, remove_stale_temps, run_metadata,
+    write_json_atomic, write_npz_atomic,
+)
 from .linalg import eigenvalues
 from .spectra import radius_stats, sample_radii
 
-__all__ = ["FIGURES", "FIELDS", "PAIR_INITS", "BLOWUP", "EIGENVALUE_PANELS", "Config", "Stage", "plan", "load_arrays", "check_resumable", "run", "summary_rows", "render", "config_from_run", "reproduce"]
+__all__ = ["FIGURES", "FIELDS", "PAIR_INITS", "BLOWUP", "EIGENVALUE_PANELS", "RUN_FILES", "Config", "Stage", "plan", "load_arrays", "check_resumable", "run", "summary_rows", "render", "config_from_run", "reproduce"]
+
+log = logging.getLogger("specdiag")
 
 FIGURES = ("1", "2", "3", "4", "eigenvalues")
 FIELDS = ("real", "complex")
@@ -133,35 +139,71 @@ def plan(cfg: Config, device: str) -> list[Stage]:
     return stages
 
 
-def load_arrays(out: Path) -> dict[str, dict]:
+def load_arrays(out: Path, *, discard_unreadable: bool = False) -> dict[str, dict]:
+    """Every readable ``arrays/<stage>.npz`` of a run directory, by stage name.
+
+    An unreadable stage file (truncated by a killed run, corrupt) is reported in one log line and
+    skipped, and with ``discard_unreadable`` deleted, so that the stage is recomputed.
+    """
     data = {}
     for path in sorted((out / "arrays").glob("*.npz")):
-        with np.load(path, allow_pickle=False) as f:
-            data[path.stem] = {k: f[k] for k in f.files}
+        try:
+            data[path.stem] = read_npz(path)
+        except UnreadableFile as exc:
+            if discard_unreadable:
+                path.unlink(missing_ok=True)
+            log.warning("stage %s: %s is unreadable (%s)%s", path.stem, path, exc, ": recomputing it" if discard_unreadable else ": skipped")
     return data
 
 
-def check_resumable(out: Path, cfg: Config) -> None:
-    """A run directory may be resumed only with the options that produced its arrays."""
+#: the files a reproduce run writes, removed by ``force`` before another run takes the directory
+RUN_FILES = ("arrays/*.npz", "figure*.png", "figure*.pdf", "figure*.svg", "eigenvalues.png", "eigenvalues.pdf", "eigenvalues.svg", "summary.csv", "summary.md")
+
+
+def check_resumable(out: Path, cfg: Config, *, force: bool = False) -> None:
+    """A run directory may be resumed only with the options that produced its arrays.
+
+    With ``force``, a run with other options (or an unreadable run.json) is discarded instead:
+    its run.json first, then its arrays, figures and tables.
+    """
     meta = out / "run.json"
     if not meta.exists():
         return
     try:
         previous = json.loads(meta.read_text())["config"]
-    except (ValueError, KeyError):
-        raise InputError(f"{str(meta)!r} is not a specdiag reproduce run: choose another --out") from None
-    current = cfg.comparable()
-    diff = [k for k in current if previous.get(k) != current[k]]
-    if diff:
-        raise InputError(f"--out {str(out)!r} holds a run with different {', '.join(diff)}: use a new --out, or the same options to resume")
+        current = cfg.comparable()
+        diff = [k for k in current if previous.get(k) != current[k]]
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        if force:
+            discard_files(out, RUN_FILES)
+            return
+        raise InputError(f"out {str(out)!r} holds a run.json that is not a specdiag reproduce run: choose another --out, or pass --force", param="out") from None
+    if diff and force:
+        discard_files(out, RUN_FILES)
+    elif diff:
+        raise InputError(f"out {str(out)!r} holds a run with different {', '.join(diff)}: use a new --out, the same options to resume, or --force to overwrite it", param="out")
 
 
-def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: Callable | None = None) -> dict:
-    """Compute missing stages, then draw figures and write tables. Returns the run metadata."""
-    check_resumable(out, cfg)
+def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: Callable | None = None, force: bool = False) -> dict:
+    """Compute missing stages, then draw figures and write tables. Returns the run metadata.
+
+    Before any work: the memory, time and disk the run needs are checked
+    (:mod:`specdiag.resources`), temporary files left by a killed run are removed, and stage
+    files that cannot be read are deleted and recomputed (listed in ``stages_recovered``).
+    ``run.json`` says "running" until everything else is written, then "complete".
+    """
+    from .pool import resolve_workers  # noqa: PLC0415
+    from .resources import check_disk, guard, reproduce_estimate  # noqa: PLC0415
+
+    estimate = guard(reproduce_estimate(cfg, resolve_workers(None)))
+    check_resumable(out, cfg, force=force)
+    check_disk(out, estimate.disk)
+    remove_stale_temps(out)
     stages = plan(cfg, device)
     write_json_atomic(out / "run.json", {**run_metadata("reproduce", asdict(cfg), device=device, elapsed_s=0.0), "config": cfg.comparable(), "status": "running"})
-    existing = {p.stem for p in (out / "arrays").glob("*.npz")} if (out / "arrays").exists() else set()
+    present = {p.stem for p in (out / "arrays").glob("*.npz")} if (out / "arrays").exists() else set()
+    existing = set(load_arrays(out, discard_unreadable=True)) & present
+    recovered = sorted(present - existing)
     todo = [s for s in stages if s.name not in existing]
     timings = {}
     start = time.perf_counter()
@@ -183,6 +225,7 @@ def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: 
         "status": "complete",
         "stages_computed": timings,
         "stages_reused": sorted(s.name for s in stages if s.name in existing),
+        "stages_recovered": recovered,
         "outputs": outputs,
     }
     write_json_atomic(out / "run.json", meta)
@@ -283,8 +326,8 @@ def config_from_run(out: Path) -> Config:
         params = json.loads(meta.read_text())["parameters"]
         params["figures"] = tuple(params["figures"])
         return Config(**params)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"cannot read the run parameters from {str(meta)!r} ({exc})") from None
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise InputError(f"cannot read the run parameters from {str(meta)!r} ({type(exc).__name__}: {exc})", param="from_dir") from None
 
 
 def reproduce(out: str | Path, *, quick: bool = False, device: str = "auto", vector: bool = False, **sizes) -> dict:
@@ -315,4 +358,4 @@ def reproduce(out: str | Path, *, quick: bool = False, device: str = "auto", vec
     if unknown:
         raise InputError(f"unknown reproduce option {', '.join(unknown)}", param=unknown[0])
     cfg = Config.quick(**sizes) if quick else Config(**sizes)
-    return run(cfg, prepare_out_dir(out), device=resolve_device(device), vector=vector)
+    return run(cfg, prepare_out_dir(out, command="reproduce"), device=resolve_device(device), vector=vector)

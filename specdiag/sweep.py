@@ -10,6 +10,7 @@ worker loses at most the tasks in flight. Merging writes sweep.csv, sweep.json a
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -24,11 +25,17 @@ from .backend import MATRIX_STREAM, host_rng, resolve_device
 from .linalg import eigendecomposition, log_power_sums_from_eig
 from .errors import InputError
 from .inits import INITS, Ensemble, InitOptions, make_ensemble
-from .report import atomic_write_text, csv_document, run_metadata, write_json_atomic, write_npz_atomic
+from .report import (
+    UnreadableFile, atomic_write_text, csv_document, discard_files, read_npz, remove_stale_temps, run_metadata, write_json_atomic,
+    write_npz_atomic,
+)
 from .pool import single_blas_thread
 from .spectra import radius_stats, sample_radii
 
-__all__ = ["SweepConfig", "Point", "Task", "grid", "dynamics_steps", "make_tasks", "compute_task", "check_same_config", "load_config", "run_sweep", "merge", "summarize_point", "summarize_dynamics", "draw_figures", "sweep"]
+__all__ = ["SweepConfig", "Point", "Task", "grid", "dynamics_steps", "make_tasks", "compute_task", "RUN_FILES", "check_same_config", "load_config", "run_sweep", "merge", "summarize_point", "summarize_dynamics", "draw_figures", "sweep"]
+
+
+log = logging.getLogger("specdiag")
 
 
 @dataclass(frozen=True)
@@ -132,33 +139,70 @@ def compute_task(task: Task) -> dict:
     return out
 
 
-def check_same_config(out: Path, cfg: SweepConfig) -> None:
+#: the files a sweep writes, removed by ``force`` before another run takes the directory
+RUN_FILES = ("tasks/*/*.npz", "sweep.json", "sweep.csv", "sweep_*.png")
+
+
+def check_same_config(out: Path, cfg: SweepConfig, *, force: bool = False) -> None:
+    """A sweep directory may be resumed only with its own options; ``force`` discards another run."""
     meta = out / "run.json"
     if meta.exists():
         try:
             previous = SweepConfig.from_dict(json.loads(meta.read_text())["config"])
-        except (ValueError, KeyError, TypeError):
-            raise InputError(f"{str(meta)!r} is not a specdiag sweep: choose another --out") from None
-        if previous != cfg:
-            raise InputError(f"--out {str(out)!r} holds a sweep with other options: use --resume {out} or a new --out")
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            if force:
+                discard_files(out, RUN_FILES)
+                return
+            raise InputError(f"out {str(meta)!r} is not a specdiag sweep: choose another --out, or pass --force", param="out") from None
+        if previous != cfg and force:
+            discard_files(out, RUN_FILES)
+        elif previous != cfg:
+            raise InputError(f"out {str(out)!r} holds a sweep with other options: use --resume {out}, a new --out, or --force to overwrite it", param="out")
 
 
 def load_config(out: Path) -> SweepConfig:
+    """The configuration of the sweep in ``out`` (for ``--resume``), validated."""
     try:
-        return SweepConfig.from_dict(json.loads((out / "run.json").read_text())["config"])
-    except (OSError, ValueError, KeyError, TypeError):
-        raise InputError(f"no sweep to resume in {str(out)!r} (run.json missing or unreadable): start one with --out") from None
+        cfg = SweepConfig.from_dict(json.loads((out / "run.json").read_text())["config"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        raise InputError(f"resume: no sweep to resume in {str(out)!r} (run.json missing or unreadable): start one with --out", param="resume") from None
+    return cfg.validate()
 
 
-def run_sweep(cfg: SweepConfig, out: Path, executor, *, on_task: Callable[[Task, BaseException | None], None] | None = None, options: InitOptions | None = None) -> dict:
+def _task_file_ok(out: Path, task: Task) -> bool:
+    """A saved task result that reads in full and holds its matrices' radii (and dynamics)."""
+    required = ("radii", "log_q", "log_hidden_sq") if task.dynamics else ("radii",)
+    try:
+        arrays = read_npz(out / task.relpath, required)
+    except UnreadableFile as exc:
+        log.warning("task %s: %s is unreadable (%s): recomputing it", task.point.id, task.relpath, exc)
+        return False
+    if arrays["radii"].shape != (task.stop - task.start,):
+        log.warning("task %s: %s holds %s radii, not %d: recomputing it", task.point.id, task.relpath, arrays["radii"].shape, task.stop - task.start)
+        return False
+    return True
+
+
+def run_sweep(cfg: SweepConfig, out: Path, executor, *, on_task: Callable[[Task, BaseException | None], None] | None = None, options: InitOptions | None = None, force: bool = False) -> dict:
     """Run the missing tasks on ``executor``, save each as it lands, then merge. Returns sweep.json."""
+    from .resources import check_disk, guard, sweep_estimate  # noqa: PLC0415
+
     cfg.validate()
-    check_same_config(out, cfg)
+    estimate = guard(sweep_estimate(cfg, getattr(executor, "workers", 1) or 1))
+    check_same_config(out, cfg, force=force)
+    check_disk(out, estimate.disk)
+    remove_stale_temps(out)  # left by a killed run
     options = options or InitOptions(rescale=cfg.rescale, coverage=cfg.coverage, seed=cfg.seed)
     ensembles = {p: make_ensemble(p.init, p.n, p.field, options) for p in grid(cfg)}
     tasks = make_tasks(cfg, ensembles)
     write_json_atomic(out / "run.json", {**run_metadata("sweep", asdict(cfg), device="cpu", elapsed_s=0.0, executor=executor.name), "config": asdict(cfg), "status": "running"})
-    todo = [t for t in tasks if not (out / t.relpath).exists()]
+    todo = []
+    for t in tasks:  # a truncated or corrupt task file is recomputed, and said so
+        path = out / t.relpath
+        if path.exists() and not _task_file_ok(out, t):
+            path.unlink(missing_ok=True)
+        if not path.exists():
+            todo.append(t)
     failures = []
     start = time.perf_counter()
     for task, result, error in executor.run(compute_task, todo):
@@ -189,13 +233,17 @@ def merge(cfg: SweepConfig, out: Path, tasks: list[Task]) -> dict:
         by_point.setdefault(t.point, []).append(t)
     rows = []
     for point, point_tasks in by_point.items():
-        present = [t for t in point_tasks if (out / t.relpath).exists()]
-        row = {"id": point.id, "n": point.n, "init": point.init, "field": point.field, "complete": len(present) == len(point_tasks)}
+        arrays = []
+        for t in sorted(point_tasks, key=lambda t: t.start):
+            try:
+                arrays.append(read_npz(out / t.relpath, ("radii",)))
+            except UnreadableFile:  # missing, or truncated: the point is incomplete
+                pass
+        row = {"id": point.id, "n": point.n, "init": point.init, "field": point.field, "complete": len(arrays) == len(point_tasks)}
         if not row["complete"]:
-            row["missing_tasks"] = len(point_tasks) - len(present)
+            row["missing_tasks"] = len(point_tasks) - len(arrays)
             rows.append(row)
             continue
-        arrays = [dict(np.load(out / t.relpath)) for t in sorted(point_tasks, key=lambda t: t.start)]
         radii = np.concatenate([a["radii"] for a in arrays])
         row.update(summarize_point(point, point_tasks[0].ensemble, radii, cfg))
         if cfg.dynamics:
@@ -291,6 +339,6 @@ def sweep(
     ).validate()
     executor = make_executor(scheduler, workers)
     try:
-        return run_sweep(cfg, prepare_out_dir(out), executor)
+        return run_sweep(cfg, prepare_out_dir(out, command="sweep"), executor)
     finally:
         executor.close()

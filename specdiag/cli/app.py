@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from typing import Annotated
 
 import typer
 from rich.text import Text
 
-from .output import stderr
+from .group import OneLineErrorGroup
+from .output import Terminated, flag_for, stderr
 
 __all__ = ["app", "main"]
 
@@ -18,6 +20,7 @@ app = typer.Typer(
     help="Spectral diagnostics for recurrent weight matrices: the Glorot spectral edge, its Gumbel law, "
     "and the hidden-state explosion it causes. See `specdiag COMMAND --help`.",
     no_args_is_help=True,
+    cls=OneLineErrorGroup,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -38,16 +41,54 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_print_ver
     """Spectral diagnostics for recurrent weight matrices."""
 
 
+class _FlagFormatter(logging.Formatter):
+    """Log lines name CLI flags: a record with ``extra={"param": "workers"}`` reads ``--workers``."""
+
+    def format(self, record):
+        message = super().format(record)
+        param = getattr(record, "param", None)
+        if param:
+            for prefix in ("", "note: "):
+                if message.startswith(prefix + param + " "):
+                    return prefix + flag_for(param) + message[len(prefix + param) :]
+        return message
+
+
+def _install_logging() -> None:
+    """Warnings (a capped worker count, a long run, a recomputed stage) always reach stderr, one
+    line each; progress notes (a long calibration) only on a terminal."""
+    logger = logging.getLogger("specdiag")
+    if any(getattr(h, "_specdiag_cli", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler._specdiag_cli = True
+    handler.setFormatter(_FlagFormatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if sys.stderr.isatty() else logging.WARNING)
+    logger.propagate = False
+
+
+def _on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise Terminated()
+
+
 def main():
-    """Console entry point: like ``app()``, but Click's usage errors become one line too."""
-    if sys.stderr.isatty():  # log lines (a long calibration, a capped worker count) for humans only
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logging.getLogger("specdiag").addHandler(handler)
-        logging.getLogger("specdiag").setLevel(logging.INFO)
+    """Console entry point: like ``app()``, but Click's usage errors become one line too.
+
+    SIGTERM raises :class:`~specdiag.cli.output.Terminated` in the main thread, so temporary files
+    are removed and pools shut down (their workers also die with this process: PR_SET_PDEATHSIG).
+    """
+    _install_logging()
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = app(standalone_mode=False)
     except Exception as exc:  # Click's UsageError/BadParameter (typer re-raises them here)
+        cause = exc.__cause__
+        if isinstance(cause, KeyboardInterrupt):  # Click's Abort around a Ctrl-C outside a command
+            stderr.print(Text("terminated" if isinstance(cause, Terminated) else "interrupted"))
+            sys.exit(143 if isinstance(cause, Terminated) else 130)
         if not hasattr(exc, "format_message") or not hasattr(exc, "exit_code"):
             raise
         if not exc.format_message():  # no_args_is_help: the help text was the message
@@ -56,6 +97,10 @@ def main():
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         stderr.print(Text(f"error: {exc.format_message()}{hint}"))
         sys.exit(exc.exit_code)
+    except Terminated:
+        stderr.print(Text("terminated (SIGTERM)"))
+        sys.exit(143)
     except KeyboardInterrupt:
+        stderr.print(Text("interrupted"))
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

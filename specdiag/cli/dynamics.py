@@ -13,11 +13,11 @@ from ..backend import resolve_device
 from ..dynamics import expected_log10_norm, per_matrix_expected_log10_norm, simulate
 from ..errors import InputError
 from ..inits import make_ensemble
-from ..report import atomic_write_text, csv_document, prepare_out_dir, run_metadata, write_json_atomic
+from ..report import csv_document, json_document, prepare_out_dir, run_metadata, write_run_files
 from ..validation import positive_number
 from .app import app
 from .options import (
-    CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, MaxPhase, N, Out, Plot, Precision, Rescale, Rmax,
+    CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Force, Init, MaxPhase, N, Out, Plot, Precision, Rescale, Rmax,
     Rmin, Seed, check_plot_path, describe_rescaling, init_options, parse_int_list, value,
 )
 from .output import TableOrJson, command, emit, progress, rich_table
@@ -74,11 +74,21 @@ def make_dynamics_command(kind: str):
         fmt: FormatOpt = TableOrJson.table,
         out: Out = None,
         plot: Plot = None,
+        force: Force = False,
     ):
+        from ..inits import INITS  # noqa: PLC0415
+        from ..resources import dynamics_estimate, guard  # noqa: PLC0415
+        from ..validation import whole_number  # noqa: PLC0415
+
         init, precision = value(init), value(precision)
         positive_number(blowup, "blowup", above=1.0)
+        sizes = {k: whole_number(v, k, minimum=2 if k == "n" else 1) for k, v in dict(n=n, matrices=matrices, inputs=inputs, steps=steps, every=every).items()}
+        diagonal = bool(INITS.get(init) and INITS[init].diagonal)
+        guard(dynamics_estimate(**sizes, field="complex" if diagonal else value(field), precision=precision, diagonal=diagonal, chunk=chunk_size or 8))
         dev = resolve_device(value(device))
-        out = prepare_out_dir(out)
+        params = {"n": n, "init": init, "field": "complex" if diagonal else value(field), "matrices": matrices, "inputs": inputs, "seed": seed, "device": dev,
+                  "precision": precision, "input_scale": input_scale if kind == "hidden" else None, "steps": steps, "every": every, "blowup": blowup}
+        out = prepare_out_dir(out, command=kind, parameters=params, force=force)
         plot = check_plot_path(plot)
         ensemble = make_ensemble(init, n, value(field), init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples))
         start = time.perf_counter()
@@ -104,14 +114,12 @@ def make_dynamics_command(kind: str):
             "rescaling": ensemble.rescaling.to_dict() if ensemble.rescaling else None,
             "elapsed_s": elapsed,
         }
-        if out is not None:
+        if out is not None:  # the curves and run.json land together, or not at all
             header = ["step", *summary]
-            atomic_write_text(out / f"{kind}.csv", csv_document(header, zip(curves.steps, *summary.values())))
-            params = {k: doc[k] for k in ("n", "init", "field", "matrices", "inputs", "seed", "device", "precision", "input_scale")}
-            params.update(steps=steps, every=every, blowup=blowup)
-            write_json_atomic(out / "run.json", {**run_metadata(kind, params, device=dev, elapsed_s=elapsed), "blowup_step": doc["blowup_step"]})
+            meta = {**run_metadata(kind, params, device=dev, elapsed_s=elapsed), "blowup_step": doc["blowup_step"]}
+            write_run_files(out, {f"{kind}.csv": csv_document(header, zip(curves.steps, *summary.values())), "run.json": json_document(meta)})
         if plot is not None:
-            from .plots import norm_figure, save_figure  # noqa: PLC0415
+            from ..plots import norm_figure, save_figure  # noqa: PLC0415
 
             xlabel = "power k" if kind == "trajectory" else "time step t"
             title = f"{init}, {ensemble.field}, n = {n}: {matrices} matrices x {inputs} inputs"

@@ -17,7 +17,7 @@ from ..inits import FIELDS, INITS, RESCALE_METHODS, InitOptions
 __all__ = [
     "Field", "InitName", "Device", "Precision", "RescaleMethod", "value",
     "N", "Init", "FieldOpt", "Seed", "DeviceOpt", "Workers", "ChunkSize",
-    "Rmin", "Rmax", "MaxPhase", "Rescale", "Coverage", "CalibrationSamples", "Out", "Plot",
+    "Rmin", "Rmax", "MaxPhase", "Rescale", "Coverage", "CalibrationSamples", "Out", "Plot", "Force",
     "init_options", "parse_int_list", "parse_name_list", "check_plot_path", "describe_rescaling",
 ]
 
@@ -48,6 +48,7 @@ Coverage = Annotated[float, typer.Option("--coverage", help="rescaled, calibrate
 CalibrationSamples = Annotated[int, typer.Option("--calibration-samples", help="rescaled, calibrated, real: Monte Carlo radii for the quantile (cached).")]
 Out = Annotated[Optional[Path], typer.Option("--out", help="Directory to write results and run.json into (created if needed).")]
 Plot = Annotated[Optional[Path], typer.Option("--plot", help="Also draw a figure to this file (.png, .pdf or .svg).")]
+Force = Annotated[bool, typer.Option("--force", help="Write into --out even if it holds other files or another run (that run's files are replaced).")]
 
 DEFAULT_MAX_PHASE = math.pi
 

@@ -5,12 +5,15 @@ Rules every command follows through this module:
   stdout and nothing else there; ``csv`` (where a command offers it) prints CSV rows.
 - Progress bars and notes go to stderr; progress only when stderr is a terminal.
 - Every user-supplied string (tensor names, paths) is printed as plain text, never as Rich markup.
-- An :class:`~specdiag.errors.InputError` becomes one line on stderr naming the flag, exit code 2.
+- An :class:`~specdiag.errors.InputError` becomes one line on stderr naming the flag, exit code 2;
+  so do an OSError (path and errno) and a MemoryError. Ctrl-C is one line and exit 130, SIGTERM
+  (:class:`Terminated`) one line and exit 143: never a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import sys
 from enum import Enum
@@ -23,11 +26,23 @@ from rich.text import Text
 from ..errors import InputError
 from ..report import fmt_value, json_document
 
-__all__ = ["stdout", "stderr", "Format", "TableOrJson", "emit", "note", "progress", "rich_table", "command", "flag_for"]
+__all__ = ["Terminated", "os_error_message", "stdout", "stderr", "Format", "TableOrJson", "emit", "note", "progress", "rich_table", "command", "flag_for"]
 
 # wide tables stay readable when piped (rich would otherwise assume 80 columns)
 stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, highlight=False)
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM (see :func:`specdiag.cli.app.main`), so cleanup runs."""
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an OSError: what failed, the path, the errno and its symbol."""
+    code = errno.errorcode.get(exc.errno, "") if exc.errno else ""
+    where = f" {str(exc.filename)!r}" if exc.filename is not None else ""
+    detail = f"{exc.strerror or type(exc).__name__}" + (f" (errno {exc.errno}, {code})" if code else "")
+    return f"cannot access{where}: {detail}" if where else detail
 
 
 class Format(str, Enum):
@@ -140,6 +155,15 @@ def command(app: typer.Typer, name: str | None = None, **kwargs):
             except InputError as exc:
                 stderr.print(Text(f"error: {_cli_message(exc)}"))
                 raise typer.Exit(2) from None
+            except OSError as exc:  # a read or write the library did not foresee: still one line
+                stderr.print(Text(f"error: {os_error_message(exc)}"))
+                raise typer.Exit(2) from None
+            except MemoryError:
+                stderr.print(Text("error: out of memory: use smaller sizes (the memory budget is SPECDIAG_MAX_MEMORY, default half the available memory)"))
+                raise typer.Exit(2) from None
+            except Terminated:
+                stderr.print(Text("terminated (SIGTERM)"))
+                raise typer.Exit(143) from None
             except KeyboardInterrupt:
                 stderr.print(Text("interrupted"))
                 raise typer.Exit(130) from None

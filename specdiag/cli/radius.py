@@ -9,12 +9,12 @@ import typer
 
 from .. import theory
 from ..inits import make_ensemble
-from ..report import atomic_write_text, csv_document, prepare_out_dir, run_metadata, write_json_atomic
+from ..report import csv_document, json_document, prepare_out_dir, run_metadata, write_run_files
 from ..spectra import radius_stats, sample_radii
 from .app import app
 from .options import (
     CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, MaxPhase, N, Out, Plot, Precision, Rescale,
-    Rmax, Rmin, Seed, Workers, check_plot_path, describe_rescaling, init_options, value,
+    Force, Rmax, Rmin, Seed, Workers, check_plot_path, describe_rescaling, init_options, value,
 )
 from .output import Format, command, emit, note, progress, rich_table
 
@@ -55,9 +55,23 @@ def radius(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="table (human), json (one document on stdout) or csv (index,radius rows).")] = Format.table,
     out: Out = None,
     plot: Plot = None,
+    force: Force = False,
 ):
     """Sample matrices and report the statistics of their spectral radii, with theory beside."""
-    out = prepare_out_dir(out)
+    from ..inits import INITS  # noqa: PLC0415
+    from ..pool import resolve_workers  # noqa: PLC0415
+    from ..resources import check_disk, guard, radius_estimate  # noqa: PLC0415
+    from ..validation import whole_number  # noqa: PLC0415
+
+    n, samples = whole_number(n, "n", minimum=2), whole_number(samples, "samples")
+    spec = INITS.get(value(init))
+    diagonal = bool(spec and spec.diagonal)
+    estimate = guard(radius_estimate(n, samples, field="complex" if diagonal else value(field), precision=value(precision), diagonal=diagonal, workers=resolve_workers(workers, tasks=samples)))
+    parameters = {"n": n, "samples": samples, "init": value(init), "field": "complex" if diagonal else value(field), "device": value(device), "precision": value(precision), "seed": seed}
+    parameters.update(workers=workers, chunk_size=chunk_size, rmin=rmin, rmax=rmax, max_phase=max_phase, rescale=value(rescale), coverage=coverage)
+    out = prepare_out_dir(out, command="radius", parameters=parameters, force=force)
+    if out is not None:
+        check_disk(out, estimate.disk)
     plot = check_plot_path(plot)
     ensemble, radii, dev, elapsed = sample_for_cli(
         n, samples, init, field, seed, device, precision, workers, chunk_size,
@@ -76,11 +90,9 @@ def radius(
         "elapsed_s": elapsed, "matrices_per_s": samples / elapsed if elapsed > 0 else None,
     }
     radii_csv = csv_document(["index", "radius"], enumerate(radii))
-    if out is not None:
-        parameters = {k: doc[k] for k in ("n", "samples", "init", "field", "device", "precision", "seed")}
-        parameters.update(workers=workers, chunk_size=chunk_size, rmin=rmin, rmax=rmax, max_phase=max_phase, rescale=value(rescale), coverage=coverage)
-        atomic_write_text(out / "radii.csv", radii_csv)
-        write_json_atomic(out / "run.json", {**run_metadata("radius", parameters, device=dev, elapsed_s=elapsed), "stats": stats, "theory": predicted, "rescaling": doc["rescaling"]})
+    if out is not None:  # radii.csv and run.json land together, or not at all
+        meta = {**run_metadata("radius", parameters, device=dev, elapsed_s=elapsed), "stats": stats, "theory": predicted, "rescaling": doc["rescaling"]}
+        write_run_files(out, {"radii.csv": radii_csv, "run.json": json_document(meta)})
     if plot is not None:
         from ..plots import radius_figure, radius_theory_curves, save_figure  # noqa: PLC0415
 

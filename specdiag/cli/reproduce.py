@@ -16,7 +16,7 @@ from ..errors import InputError
 from ..report import prepare_out_dir
 from ..validation import seed_value, whole_number
 from .app import app
-from .options import Coverage, DeviceOpt, Precision, Rescale, Seed, value
+from .options import Coverage, DeviceOpt, Force, Precision, Rescale, Seed, value
 from .output import TableOrJson, command, emit, note, rich_table, stderr
 
 __all__ = ["reproduce"]
@@ -72,6 +72,7 @@ def reproduce(
     coverage: Coverage = 0.9,
     vector: Annotated[bool, typer.Option("--vector", help="Also write PDF and SVG figures.")] = False,
     fmt: Annotated[TableOrJson, typer.Option("--format", "-f", help="table (human) or json (one document on stdout).")] = TableOrJson.table,
+    force: Force = False,
 ):
     """Reproduce Figures 1-4, an eigenvalue figure and the summary tables into a run directory."""
 
@@ -99,8 +100,8 @@ def reproduce(
     if rescale == "paper" and any(f in figures for f in ("1", "2", "eigenvalues")):
         theory.paper_scale(cfg.n)  # fail before any work when s_n is undefined at this n
     dev = resolve_device(value(device))
-    out = prepare_out_dir(out)
-    meta = run(cfg, out, device=dev, vector=vector, progress=StageProgress(value(fmt) == "table"))
+    out = prepare_out_dir(out, command="reproduce", force=force)
+    meta = run(cfg, out, device=dev, vector=vector, progress=StageProgress(value(fmt) == "table"), force=force)
     return _report_reproduce(out, meta["outputs"], summary_rows(cfg, load_arrays(out)), fmt, meta)
 
 

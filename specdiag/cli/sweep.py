@@ -16,7 +16,7 @@ from ..pool import resolve_workers
 from ..report import prepare_out_dir
 from ..sweep import SweepConfig, draw_figures, grid, load_config, make_tasks, run_sweep
 from .app import app
-from .options import Coverage, Device, Out, Precision, Rescale, Seed, Workers, parse_int_list, parse_name_list, value
+from .options import Coverage, Device, Force, Out, Precision, Rescale, Seed, Workers, parse_int_list, parse_name_list, value
 from .output import TableOrJson, command, emit, note, progress, rich_table
 
 __all__ = ["sweep"]
@@ -42,6 +42,7 @@ def sweep(
     rescale: Rescale = "paper",
     coverage: Coverage = 0.9,
     fmt: Annotated[TableOrJson, typer.Option("--format", "-f", help="table (human) or json (one document on stdout).")] = TableOrJson.table,
+    force: Force = False,
 ):
     """Radius statistics (and dynamics) over a grid of widths, inits and fields; resumable."""
     if from_dir is not None:
@@ -64,7 +65,7 @@ def sweep(
                 ns=tuple(parse_int_list(n, "--n")), inits=parse_name_list(init, "--init", list(INITS)), fields=parse_name_list(field, "--field", FIELDS),
                 samples=samples, seed=seed, chunk_size=chunk_size, precision=value(precision), dynamics=cs, rescale=value(rescale), coverage=coverage, device=value(device),
             ).validate()
-            target = prepare_out_dir(out)
+            target = prepare_out_dir(out, command="sweep", force=force)
         # CUDA does not survive fork: a local sweep on the GPU runs in this process
         local_gpu = scheduler is None and cfg.device != "cpu" and resolve_device(cfg.device) == "gpu"
         executor = make_executor(scheduler, 1 if local_gpu else resolve_workers(workers))
@@ -78,7 +79,7 @@ def sweep(
                     if advance:
                         advance(1)
 
-                doc = run_sweep(cfg, target, executor, on_task=on_task)
+                doc = run_sweep(cfg, target, executor, on_task=on_task, force=force)
         finally:
             executor.close()
     figures = draw_figures(target, doc["points"]) if plot else []

@@ -69,9 +69,13 @@ def theory_command(
     fmt: FormatOpt = TableOrJson.table,
 ):
     """Predicted law of the spectral radius: g_n, s_n, Rider limits, Kostlan's exact law."""
-    widths = parse_int_list(n, "--n")
+    from ..resources import guard, theory_estimate  # noqa: PLC0415
+
+    widths = [whole_number(w, "n", minimum=2) for w in parse_int_list(n, "--n")]
     probability(coverage, "coverage")
-    rows = [theory_summary(whole_number(w, "n", minimum=2), coverage) for w in widths]
+    for w in widths:  # Kostlan's exact law costs O(n): refuse or warn before the first row
+        guard(theory_estimate(w))
+    rows = [theory_summary(w, coverage) for w in widths]
 
     def table():
         body = [(label, *(v if (v := _get(r, path)) is not None else "undefined" for r in rows)) for label, path in THEORY_ROWS]
