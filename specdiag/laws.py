@@ -511,8 +511,12 @@ class lru_ring_gen(stats.rv_continuous):
         return self._frac(x, rmin, rmax) ** n
 
     def _logcdf(self, x, n, rmin, rmax):
+        # log of the fraction, from 1 - fraction = (rmax - x)(rmax + x) / d near the top (accurate sf)
+        d = rmax * rmax - rmin * rmin
+        frac = self._frac(x, rmin, rmax)
+        comp = np.clip((rmax - x) * (rmax + x) / d, 0.0, 1.0)
         with np.errstate(divide="ignore"):
-            return n * np.log(self._frac(x, rmin, rmax))
+            return n * np.where(frac > 0.5, np.log1p(-comp), np.log(frac))
 
     def _sf(self, x, n, rmin, rmax):
         return -np.expm1(self._logcdf(x, n, rmin, rmax))
@@ -527,7 +531,8 @@ class lru_ring_gen(stats.rv_continuous):
         return np.sqrt(rmin * rmin + q ** (1.0 / n) * (rmax * rmax - rmin * rmin))
 
     def _isf(self, q, n, rmin, rmax):
-        return np.sqrt(rmin * rmin - np.expm1(np.log1p(-q) / n) * (rmax * rmax - rmin * rmin))
+        # (1 - q)^(1/n) = 1 + expm1(log1p(-q) / n): no cancellation for small q
+        return np.sqrt(rmax * rmax + np.expm1(np.log1p(-q) / n) * (rmax * rmax - rmin * rmin))
 
     def _munp(self, k, n, rmin, rmax):
         # E rho^k = int_0^1 (rmin^2 + v^(1/n) d)^(k/2) dv; Gauss-Legendre in t = v^(1/n): dv = n t^(n-1) dt

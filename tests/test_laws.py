@@ -1,0 +1,282 @@
+"""specdiag.laws: exact laws against independent references, limits against their formulas, and
+Monte Carlo checks with k-standard-error tolerances (SPEC sections 2, 7)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, special
+
+from specdiag import laws
+from specdiag.errors import InputError
+from specdiag.laws import kostlan
+
+
+def within_se(estimate, target, se, k=4.0):
+    assert abs(estimate - target) <= k * se, f"{estimate} vs {target}: {abs(estimate - target) / se:.2f} standard errors (allowed {k})"
+
+
+def _log_p(j: int, x: float) -> float:
+    p = special.gammainc(j, x)
+    return math.log1p(-special.gammaincc(j, x)) if p > 0.5 else math.log(p)
+
+
+def reference_logcdf(r: float, n: int) -> float:
+    """Straight from Kostlan's theorem: sum over all j of log P(j, n r^2), exactly summed."""
+    return math.fsum(_log_p(j, n * r * r) for j in range(1, n + 1))
+
+
+def reference_sf(r: float, n: int) -> float:
+    """1 - prod (1 - Q_j) with every Q_j, for the right tail (no cancellation)."""
+    return -math.expm1(math.fsum(math.log1p(-special.gammaincc(j, n * r * r)) for j in range(1, n + 1)))
+
+
+# ------------------------------------------------------------------------------------------------
+# Kostlan: exact checks
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 64, 500])
+def test_kostlan_cdf_matches_reference(n):
+    lo, hi = kostlan.ppf([1e-30, 1 - 1e-9], n)
+    r = np.linspace(lo, hi, 25)
+    want = np.array([math.exp(reference_logcdf(x, n)) for x in r])
+    np.testing.assert_allclose(kostlan.cdf(r, n), want, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(kostlan.logcdf(r, n), [reference_logcdf(x, n) for x in r], rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("n", [2, 64, 500])
+def test_kostlan_sf_is_accurate_in_the_right_tail(n):
+    r = kostlan.isf([1e-3, 1e-12, 1e-40, 1e-150], n)
+    np.testing.assert_allclose(kostlan.sf(r, n), [reference_sf(x, n) for x in r], rtol=1e-12)
+    np.testing.assert_allclose(kostlan.sf(r, n), [1e-3, 1e-12, 1e-40, 1e-150], rtol=1e-9)
+
+
+def test_kostlan_logcdf_is_finite_far_in_the_left_tail():
+    # P(j, x) underflows here; the series keeps log F finite and exact: compare at n = 2 in closed form
+    r = 1e-3
+    x = 2 * r * r
+    exact = math.log(-math.expm1(-x)) + math.log(special.gammainc(2, x))
+    assert kostlan.logcdf(r, 2) == pytest.approx(exact, rel=1e-12)
+    assert np.isfinite(kostlan.logcdf(0.05, 500)) and kostlan.logcdf(0.05, 500) < -1e5
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 64, 500, 2048])
+def test_kostlan_ppf_round_trip(n):
+    p = np.array([1e-12, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1 - 1e-9])
+    x = kostlan.ppf(p, n)
+    assert np.all(np.diff(x) > 0)
+    # cdf carries x's information where F is small, sf where S is small: round-trip each there
+    low, high = p <= 0.99, p >= 0.01
+    np.testing.assert_allclose(kostlan.ppf(kostlan.cdf(x[low], n), n), x[low], rtol=1e-10)
+    np.testing.assert_allclose(kostlan.isf(kostlan.sf(x[high], n), n), x[high], rtol=1e-10)
+    q = np.array([1e-300, 1e-100, 1e-20, 1e-3, 0.3])
+    np.testing.assert_allclose(kostlan.sf(kostlan.isf(q, n), n), q, rtol=1e-9)
+
+
+@pytest.mark.parametrize("n", [2, 64, 500])
+def test_kostlan_pdf_integrates_to_one_and_is_the_derivative_of_the_cdf(n):
+    lo, hi = kostlan.ppf(1e-15, n), kostlan.isf(1e-15, n)
+    mass, _ = integrate.quad(lambda x: kostlan.pdf(x, n), lo, hi, limit=200, epsabs=1e-14, epsrel=1e-13)
+    assert mass == pytest.approx(1.0, abs=1e-12)
+    x = kostlan.ppf([0.02, 0.3, 0.5, 0.7, 0.98], n)
+    h = 1e-5 * kostlan.std(n)
+    numeric = (kostlan.cdf(x + h, n) - kostlan.cdf(x - h, n)) / (2 * h)
+    np.testing.assert_allclose(kostlan.pdf(x, n), numeric, rtol=1e-7)
+    np.testing.assert_allclose(kostlan.logpdf(x, n), np.log(numeric), rtol=1e-7)
+
+
+@pytest.mark.parametrize("n", [2, 64, 500])
+def test_kostlan_moments_match_quadrature(n):
+    lo, hi = kostlan.ppf(1e-15, n), kostlan.isf(1e-15, n)
+    mean = integrate.quad(lambda x: kostlan.sf(x, n), 0, hi, points=[lo], limit=200, epsabs=1e-14)[0]
+    second = integrate.quad(lambda x: 2 * x * kostlan.sf(x, n), 0, hi, points=[lo], limit=200, epsabs=1e-14)[0]
+    m, v = kostlan.stats(n, moments="mv")
+    assert m == pytest.approx(mean, rel=1e-10)
+    assert v == pytest.approx(second - mean**2, rel=1e-7)
+
+
+def test_kostlan_loc_scale_semantics():
+    r = np.array([0.8, 1.0, 1.1])
+    np.testing.assert_allclose(kostlan.cdf(2 * r, 500, scale=2.0), kostlan.cdf(r, 500), rtol=1e-14)
+    np.testing.assert_allclose(kostlan(500, loc=0.5, scale=2.0).cdf(0.5 + 2 * r), kostlan(500).cdf(r), rtol=1e-14)
+    assert kostlan(500, scale=0.5).mean() == pytest.approx(0.5 * kostlan(500).mean(), rel=1e-14)
+    assert kostlan(500, scale=0.5).ppf(0.9) == pytest.approx(0.5 * kostlan(500).ppf(0.9), rel=1e-14)
+
+
+def test_kostlan_broadcasts_over_x_and_n():
+    r = np.array([[0.9], [1.0], [1.05]])
+    ns = np.array([2, 5, 64, 64])
+    got = kostlan.cdf(r, ns)
+    assert got.shape == (3, 4)
+    for i in range(3):
+        for k in range(4):
+            assert got[i, k] == pytest.approx(kostlan.cdf(r[i, 0], ns[k]), rel=1e-14)
+    ppf = kostlan.ppf([[0.05], [0.5], [0.95]], [2, 500])
+    assert ppf.shape == (3, 2)
+    assert ppf[1, 1] == pytest.approx(kostlan(500).median(), rel=1e-15)
+    np.testing.assert_allclose(kostlan.mean([2, 64]), [kostlan.mean(2), kostlan.mean(64)], rtol=1e-15)
+
+
+def test_kostlan_edges_and_invalid_shapes():
+    assert kostlan.cdf(0.0, 5) == 0.0 and kostlan.pdf(-1.0, 5) == 0.0 and kostlan.sf(0.0, 5) == 1.0
+    assert kostlan.ppf(0.0, 5) == 0.0 and kostlan.ppf(1.0, 5) == np.inf
+    assert np.isnan(kostlan.cdf(1.0, 0)) and np.isnan(kostlan.cdf(1.0, 2.5))
+    # n = 1: |w|^2 ~ Exp(1)
+    assert kostlan.cdf(1.3, 1) == pytest.approx(-math.expm1(-1.69), rel=1e-15)
+
+
+@pytest.mark.parametrize("n", [1, 2, 64, pytest.param(2048, marks=pytest.mark.slow)])
+def test_kostlan_quantile_interpolant_is_accurate(n):
+    rng = np.random.default_rng(7)
+    u = np.concatenate([rng.random(200), 10.0 ** -rng.uniform(0, 15, 50), 1 - 10.0 ** -rng.uniform(1, 15, 50), [0.0]])
+    np.testing.assert_allclose(laws._kostlan_draws(u, n), kostlan.ppf(u, n), rtol=1e-11)
+
+
+# ------------------------------------------------------------------------------------------------
+# Kostlan: Monte Carlo
+# ------------------------------------------------------------------------------------------------
+
+
+def test_kostlan_rvs_follow_the_exact_law():
+    n, size = 64, 40_000
+    draws = kostlan(n).rvs(size, random_state=11)
+    assert draws.shape == (size,)
+    within_se(draws.mean(), kostlan.mean(n), draws.std() / math.sqrt(size))
+    for p in (0.05, 0.5, 0.95):
+        frac = np.mean(draws <= kostlan.ppf(p, n))
+        within_se(frac, p, math.sqrt(p * (1 - p) / size))
+    assert np.array_equal(draws, kostlan(n).rvs(size, random_state=11))
+    mixed = kostlan.rvs([2, 64], size=(1000, 2), random_state=3)
+    assert mixed.shape == (1000, 2) and mixed[:, 0].std() > 3 * mixed[:, 1].std()
+
+
+def test_kostlan_gamma_draws_follow_the_exact_law():
+    n, size = 64, 20_000
+    draws = laws.kostlan_rvs_gamma(n, size, random_state=5)
+    within_se(draws.mean(), kostlan.mean(n), draws.std() / math.sqrt(size))
+    within_se(np.mean(draws <= kostlan.ppf(0.9, n)), 0.9, math.sqrt(0.09 / size))
+
+
+@pytest.mark.parametrize(("n", "count"), [(32, 400), pytest.param(64, 2000, marks=pytest.mark.slow)])
+def test_kostlan_matches_eigenvalues_of_complex_ginibre_matrices(n, count):
+    rng = np.random.default_rng(2024)
+    radii = np.empty(count)
+    for i in range(count):
+        w = (rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))) / math.sqrt(2 * n)
+        radii[i] = np.abs(np.linalg.eigvals(w)).max()
+    within_se(radii.mean(), kostlan.mean(n), kostlan.std(n) / math.sqrt(count))
+    for p in (0.1, 0.5, 0.9):
+        within_se(np.mean(radii <= kostlan.ppf(p, n)), p, math.sqrt(p * (1 - p) / count))
+
+
+@pytest.mark.slow
+def test_kostlan_rvs_a_million_draws_at_n_500():
+    draws = kostlan(500).rvs(10**6, random_state=1)
+    within_se(draws.mean(), kostlan.mean(500), kostlan.std(500) / 1000)
+    within_se(draws.std(), kostlan.std(500), kostlan.std(500) / math.sqrt(2 * 10**6) * 1.5)
+
+
+# ------------------------------------------------------------------------------------------------
+# Diagonal inits
+# ------------------------------------------------------------------------------------------------
+
+
+def test_uniform_diag_and_disk_closed_forms():
+    r = np.array([0.0, 0.3, 0.9, 0.99, 1.0])
+    np.testing.assert_allclose(laws.uniform_diag(50).cdf(r), r**50, rtol=1e-14)
+    np.testing.assert_allclose(laws.uniform_disk(50).cdf(r), r**100, rtol=1e-14)
+    assert laws.uniform_diag(50).mean() == pytest.approx(50 / 51, rel=1e-14)
+    assert laws.uniform_disk(50).mean() == pytest.approx(100 / 101, rel=1e-14)
+
+
+def test_uniform_diag_and_disk_draws():
+    rng = np.random.default_rng(9)
+    n, count = 20, 20_000
+    diag = np.abs(rng.random((count, n))).max(axis=1)
+    disk = np.sqrt(rng.random((count, n))).max(axis=1)
+    for sample, law in ((diag, laws.uniform_diag(n)), (disk, laws.uniform_disk(n))):
+        within_se(sample.mean(), law.mean(), law.std() / math.sqrt(count))
+        within_se(np.mean(sample <= law.median()), 0.5, math.sqrt(0.25 / count))
+
+
+def test_lru_ring_closed_form():
+    n, rmin, rmax = 64, 0.4, 0.9
+    law = laws.lru_ring(n, rmin, rmax)
+    r = np.array([0.3, 0.4, 0.6, 0.85, 0.9, 1.0])
+    want = np.clip((r**2 - rmin**2) / (rmax**2 - rmin**2), 0, 1) ** n
+    np.testing.assert_allclose(law.cdf(r), want, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(law.sf(r), 1 - want, rtol=1e-12, atol=1e-300)
+    p = np.array([1e-12, 1e-6, 0.05, 0.5, 0.95])
+    np.testing.assert_allclose(law.cdf(law.ppf(p)), p, rtol=1e-10)
+    x = np.array([0.87, 0.88, 0.89, 0.899, 0.8999999])
+    np.testing.assert_allclose(law.isf(law.sf(x)), x, rtol=1e-12)
+    top = rmax - 1e-7  # sf = 1 - (1 - (rmax^2 - r^2)/d)^n, exactly from the complement
+    assert law.sf(top) == pytest.approx(-math.expm1(n * math.log1p(-(rmax - top) * (rmax + top) / (rmax**2 - rmin**2))), rel=1e-12)
+    x = law.ppf([0.1, 0.5, 0.9])
+    h = 1e-7
+    np.testing.assert_allclose(law.pdf(x), (law.cdf(x + h) - law.cdf(x - h)) / (2 * h), rtol=1e-6)
+    mean = integrate.quad(lambda t: t * law.pdf(t), rmin, rmax, points=[law.ppf(1e-9)], epsabs=1e-14)[0]
+    assert law.mean() == pytest.approx(mean, rel=1e-10)
+    assert law.support() == (rmin, rmax)
+    assert laws.lru_ring(3, 0.0, 1.0).cdf(0.5) == pytest.approx(0.25**3, rel=1e-14)  # rmin = 0: a disk
+
+
+def test_lru_ring_draws():
+    rng = np.random.default_rng(4)
+    n, count, rmin, rmax = 32, 20_000, 0.4, 0.9
+    # Orvieto et al.: nu = -1/2 log(u (rmax^2 - rmin^2) + rmin^2), |lambda| = exp(-nu)
+    moduli = np.exp(0.5 * np.log(rng.random((count, n)) * (rmax**2 - rmin**2) + rmin**2))
+    sample = moduli.max(axis=1)
+    law = laws.lru_ring(n, rmin, rmax)
+    within_se(sample.mean(), law.mean(), law.std() / math.sqrt(count))
+    within_se(np.mean(sample <= law.ppf(0.2)), 0.2, math.sqrt(0.16 / count))
+    own = law.rvs(count, random_state=1)
+    within_se(own.mean(), law.mean(), law.std() / math.sqrt(count))
+
+
+@pytest.mark.parametrize(
+    ("args", "param"),
+    [((1,), "n"), ((2.5,), "n"), ((10, -0.1, 0.9), "rmin"), ((10, 0.5, 0.5), "rmax"), ((10, 0.1, math.inf), "rmax"), ((10, math.nan, 0.9), "rmin")],
+)
+def test_lru_ring_validates(args, param):
+    with pytest.raises(InputError) as err:
+        laws.lru_ring(*args)
+    assert err.value.param == param
+
+
+@pytest.mark.parametrize("func", [laws.uniform_diag, laws.uniform_disk, laws.rider, laws.rider_sinclair])
+def test_width_validation(func):
+    with pytest.raises(InputError, match="n must be an integer >= 2, got 1") as err:
+        func(1)
+    assert err.value.param == "n"
+
+
+# ------------------------------------------------------------------------------------------------
+# Limit laws
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [164, 500, 4096])
+def test_rider_and_rider_sinclair_parameters(n):
+    g = math.log(n / (2 * math.pi)) - 2 * math.log(math.log(n))
+    loc, scale = 1 + math.sqrt(g / (4 * n)), 1 / math.sqrt(4 * n * g)
+    complex_law, real_law = laws.rider(n), laws.rider_sinclair(n)
+    assert complex_law.dist.name == real_law.dist.name == "gumbel_r"
+    assert complex_law.kwds["loc"] == pytest.approx(loc, rel=1e-14)
+    assert complex_law.kwds["scale"] == pytest.approx(scale, rel=1e-14)
+    assert real_law.kwds["loc"] == pytest.approx(loc - math.log(2) * scale, rel=1e-14)
+    assert real_law.kwds["scale"] == pytest.approx(scale, rel=1e-14)
+    # the real limit law is exp(-(1/2) e^{-x}) in the standardized variable
+    x = np.array([-1.0, 0.0, 2.0])
+    np.testing.assert_allclose(real_law.cdf(loc + scale * x), np.exp(-0.5 * np.exp(-x)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("func", [laws.rider, laws.rider_sinclair])
+def test_rider_is_undefined_up_to_163(func):
+    with pytest.raises(InputError, match="g_n <= 0 for n <= 163") as err:
+        func(163)
+    assert err.value.param == "n"
+    func(164)
