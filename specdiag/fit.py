@@ -66,12 +66,21 @@ def fit_gumbel(radii, level: float = 0.95, ci: str = "wald", resamples: int = 99
 
 
 def finite_radii(radii) -> np.ndarray:
-    x = np.asarray(radii, dtype=float).ravel()
+    """Radii a Gumbel law can be fitted to: at least :data:`MIN_RADII` finite, non-negative
+    numbers that are not all equal; one-line :class:`InputError` otherwise."""
+    try:
+        x = np.asarray(radii, dtype=float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"radii must be numbers ({exc}): check the input file") from None
     if x.size == 0 or not np.all(np.isfinite(x)):
         bad = x.size - int(np.isfinite(x).sum())
-        raise InputError(f"the radii must be finite numbers ({bad} of {x.size} are not): check the input file")
+        raise InputError(f"radii must be finite numbers ({bad} of {x.size} are not): check the input file")
     if x.size < MIN_RADII:
         raise InputError(f"need at least {MIN_RADII} radii to fit a Gumbel law, got {x.size}: sample more (--samples)")
+    if x.min() < 0:
+        raise InputError(f"radii must be non-negative (a spectral radius is a modulus), got {int((x < 0).sum())} negative values, the least {x.min():g}: check the input file")
+    if np.ptp(x) <= 1e-12 * max(abs(float(x.max())), 1.0):
+        raise InputError(f"radii are all equal ({x[0]:g}): a Gumbel law needs radii that vary; check the input file")
     return x
 
 
@@ -109,30 +118,67 @@ def compare_laws(radii, n: int, field: str, level: float = 0.95, ci: str = "wald
 
 def load_radii(path: Path | str) -> np.ndarray:
     """Radii from .npy, .json (a list, or an object with "radii") or .csv/.txt (a "radius" column
-    or the last column)."""
+    or the last column).
+
+    The file must be a regular file whose radii fit the memory budget
+    (:func:`specdiag.resources.memory_budget`); a .npy is checked from its header before it is
+    read, a .json must be a flat list of numbers (deep nesting is refused, not recursed into).
+    """
+    from .resources import format_bytes, memory_budget  # noqa: PLC0415
+
     path = Path(path)
+    if not path.exists():
+        raise InputError(f"from_file {str(path)!r}: no such file: give the path of a .csv, .json or .npy of radii", param="from_file")
     if not path.is_file():
-        raise InputError(f"no such file {str(path)!r}: give the path of a .csv, .json or .npy of radii")
+        kind = "a directory" if path.is_dir() else "not a regular file (a FIFO, socket or device)"
+        raise InputError(f"from_file {str(path)!r} is {kind}: give the path of a .csv, .json or .npy of radii", param="from_file")
+    budget, _ = memory_budget()
+    suffix = path.suffix.lower()
     try:
-        suffix = path.suffix.lower()
+        size = path.stat().st_size
+        # text radii take ~10 bytes each and become an 8-byte float plus a Python object (~40 bytes)
+        if suffix != ".npy" and 8 * size > budget:
+            raise InputError(f"from_file {str(path)!r} is {format_bytes(size)}: more radii than the {format_bytes(budget)} memory budget holds", param="from_file")
         if suffix == ".npy":
-            values = np.load(path, allow_pickle=False)
+            values = _radii_from_npy(path, budget)
         elif suffix == ".json":
             doc = json.loads(path.read_text())
             values = doc["radii"] if isinstance(doc, dict) else doc
+            if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                raise ValueError("expected a list of numbers, or an object whose \"radii\" is one")
         else:
             values = _radii_from_csv(path)
         values = np.asarray(values, dtype=float).ravel()
-    except (ValueError, KeyError, TypeError, OSError) as exc:
-        raise InputError(f"cannot read radii from {str(path)!r} ({exc}): expected numbers in .csv, .json or .npy") from None
+    except RecursionError:
+        raise InputError(f"from_file {str(path)!r} is nested too deeply: expected a flat list of radii", param="from_file") from None
+    except (ValueError, KeyError, TypeError, OSError, UnicodeDecodeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"from_file: cannot read radii from {str(path)!r} ({exc}): expected numbers in .csv, .json or .npy", param="from_file") from None
     return finite_radii(values)
+
+
+def _radii_from_npy(path: Path, budget: int) -> np.ndarray:
+    """A numeric .npy, its header checked (shape, dtype) before the data is read."""
+    with path.open("rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        shape, _, dtype = np.lib.format._read_array_header(fh, version, max_header_size=10000)
+    if dtype.kind not in "biuf" or dtype.hasobject:
+        raise ValueError(f"dtype {dtype} is not a real number type")
+    count = int(np.prod(shape, dtype=np.float64))
+    if 8.0 * count > budget:
+        raise ValueError(f"{count:,} values need more than the memory budget")
+    return np.load(path, allow_pickle=False)
 
 
 def _radii_from_csv(path: Path) -> np.ndarray:
     import csv  # noqa: PLC0415
 
-    with path.open(newline="") as fh:
-        rows = [row for row in csv.reader(fh) if row]
+    try:
+        with path.open(newline="") as fh:
+            rows = [row for row in csv.reader(fh) if row and any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise ValueError(f"not CSV ({exc})") from None
     if not rows:
         return np.array([])
     header = [h.strip().lower() for h in rows[0]]
@@ -141,4 +187,7 @@ def _radii_from_csv(path: Path) -> np.ndarray:
         body, column = rows, len(rows[0]) - 1
     except ValueError:
         body, column = rows[1:], header.index("radius") if "radius" in header else len(header) - 1
-    return np.array([float(row[column]) for row in body])
+    try:
+        return np.array([float(row[column]) for row in body])
+    except IndexError:
+        raise ValueError(f"a row has no column {column + 1}") from None
