@@ -193,3 +193,194 @@ def log_power_sum_by_squaring(w: np.ndarray, t: int, cumulative: bool) -> float:
     if cumulative:
         return float(math.log(np.real(np.trace(g))) + lg) if lg > -np.inf else -np.inf
     return float(math.log(np.linalg.norm(p, "fro") ** 2) + 2 * lp)
+
+
+# --- Growth without eigenvectors of W: the Schur form (appended for `check`) -----------------------
+
+__all__ += ["schur_triangular", "triangular_eigenvectors", "log_power_sums_schur", "log_power_sums_by_squaring_safe"]
+
+
+def _real_to_complex_schur(t: np.ndarray) -> np.ndarray:
+    """Complex upper-triangular form of a real quasi-triangular Schur factor (rsf2csf without Z)."""
+    t = np.asarray(t, dtype=np.complex128, order="F")
+    n = t.shape[0]
+    eps = np.finfo(float).eps
+    for m in range(n - 1, 0, -1):
+        if abs(t[m, m - 1]) > eps * (abs(t[m - 1, m - 1]) + abs(t[m, m])):
+            block = t[m - 1 : m + 1, m - 1 : m + 1]
+            mu = np.linalg.eigvals(block) - t[m, m]
+            r = math.hypot(abs(mu[0]), abs(t[m, m - 1]))
+            c, s = mu[0] / r, t[m, m - 1] / r
+            g = np.array([[c.conjugate(), s], [-s, c]])
+            t[m - 1 : m + 1, m - 1 :] = g @ t[m - 1 : m + 1, m - 1 :]
+            t[: m + 1, m - 1 : m + 1] = t[: m + 1, m - 1 : m + 1] @ g.conj().T
+        t[m, m - 1] = 0.0
+    return t
+
+
+def schur_triangular(w: np.ndarray) -> np.ndarray:
+    """The complex upper-triangular Schur factor T of W (W = Q T Q^H), without computing Q.
+
+    A real W goes through LAPACK ?gees in real arithmetic (no Schur vectors) and its 2 x 2 blocks
+    are then rotated to triangular form, O(n^2); a complex W goes through ?gees directly.
+
+    Parameters
+    ----------
+    w : ndarray
+        A square float64 or complex128 matrix (finite).
+
+    Returns
+    -------
+    ndarray
+        T, complex128, Fortran-ordered; its diagonal holds the eigenvalues of W.
+    """
+    a = np.array(w, order="F", copy=True)
+    gees = lapack.get_lapack_funcs("gees", (a,))
+    result = gees(lambda *args: None, a, compute_v=0, sort_t=0, overwrite_a=1)
+    t, info = result[0], result[-1]
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK ?gees did not converge (info={info})")
+    return t.astype(np.complex128, order="F") if np.iscomplexobj(t) else _real_to_complex_schur(t)
+
+
+def triangular_eigenvectors(t: np.ndarray, block: int = 64) -> np.ndarray:
+    """S with T S = S diag(T), unit upper triangular, for an upper-triangular T (blocked back substitution).
+
+    Rows are solved bottom-up in blocks: the part of each row coupling to rows below the block is one
+    triangular matrix product (BLAS ?trmm); inside the block one vectorized row at a time. Zero
+    denominators (repeated eigenvalues) are perturbed to eps * max|T| as LAPACK ?trevc does, which
+    makes S ill-conditioned for defective T: callers check the condition of S.
+    """
+    n = t.shape[0]
+    lam = np.diagonal(t).copy()
+    s = np.zeros((n, n), dtype=np.complex128, order="F")
+    s[np.diag_indices(n)] = 1.0
+    smin = max(np.finfo(float).eps * float(np.abs(t).max(initial=0.0)), np.finfo(float).tiny)
+    for stop in range(n, 0, -block):
+        start = max(0, stop - block)
+        coupled = None
+        if stop < n:  # R = T[block, stop:] S[stop:, stop:], S upper triangular
+            coupled = blas.ztrmm(1.0, s[stop:, stop:], np.asfortranarray(t[start:stop, stop:]), side=1, lower=0)
+        for i in range(stop - 1, start - 1, -1):
+            acc = t[i, i + 1 : stop] @ s[i + 1 : stop, i + 1 :] if i + 1 < stop else np.zeros(n - i - 1, dtype=np.complex128)
+            if coupled is not None:
+                acc[stop - i - 1 :] += coupled[i - start]
+            denom = t[i, i] - lam[i + 1 :]
+            small = np.abs(denom) < smin
+            if small.any():
+                denom[small] = smin
+            s[i, i + 1 :] = -acc / denom
+    return s
+
+
+def _hermitian_from_upper(upper: np.ndarray) -> np.ndarray:
+    return np.triu(upper) + np.triu(upper, 1).conj().T
+
+
+def log_power_sums_schur(t_factor: np.ndarray, steps, *, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray] | None:
+    """(log ||W^t||_F^2, log sum_{k<t} ||W^k||_F^2) per t >= 1 from the Schur factor T of W / e^log_scale.
+
+    Unitary invariance gives ||W^k||_F = ||T^k||_F, so Q is never needed. With T = S diag(lambda) S^{-1}
+    (S unit upper triangular, :func:`triangular_eigenvectors`), ||T^k||_F^2 = a^H (A o B^T) a,
+    a = lambda^k, A = S^H S, B = S^{-1} S^{-H}: two triangular Grams (LAPACK ?lauum) and one triangular
+    inverse (?trtri), about a quarter of an eigenvalues-only ?geev at n = 4096. Power sums are the
+    geometric series, evaluated with the largest modulus factored out (never overflows).
+
+    Returns None when S is ill-conditioned (defective or nearly defective T, including nilpotent
+    matrices): use :func:`log_power_sums_by_squaring_safe` then.
+    """
+    steps = np.atleast_1d(np.asarray(steps, dtype=np.int64))
+    n = t_factor.shape[0]
+    lam = np.diagonal(t_factor).copy()
+    moduli = np.abs(lam)
+    rho = float(moduli.max())
+    if not rho > 0:
+        return None
+    s = triangular_eigenvectors(t_factor)
+    if not np.all(np.isfinite(s)):
+        return None
+    u, info = lapack.ztrtri(s, lower=0, unitdiag=1)
+    if info != 0 or not np.all(np.isfinite(u)):
+        return None
+    cond = np.linalg.norm(s, 1) * np.linalg.norm(u, 1)
+    if not np.isfinite(cond) or cond > MAX_EIGVEC_CONDITION:
+        return None
+    # A = S^H S = J (R R^H) J with R = J S^H J upper triangular (J reverses the order)
+    flipped = np.asfortranarray(s.conj().T[::-1, ::-1])
+    a_gram = _hermitian_from_upper(lapack.zlauum(flipped, lower=0)[0])[::-1, ::-1]
+    b_gram = _hermitian_from_upper(lapack.zlauum(u, lower=0)[0])
+    c = a_gram * b_gram.T
+    del a_gram, b_gram, flipped, s, u
+    log_rho = math.log(rho) + log_scale  # log of the true radius
+    unit = lam / rho  # |unit| <= 1
+    # power sums: factor out top = max(rho, 1)^2 (true units)
+    log_top = 2.0 * max(log_rho, 0.0)
+    ratio = unit if log_rho > 0 else lam * math.exp(log_scale)
+    inv_top = math.exp(-log_top)
+    zr = np.conj(ratio)[:, None] * ratio[None, :]
+    near = np.abs(zr - inv_top) < 1e-12 * inv_top
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.where(near, 0.0, c / (zr - inv_top))  # C / (z - 1) = D / top
+    c_near, d_sum = complex(np.sum(c[near])), complex(np.sum(d))
+    del zr, near
+    power_out, sum_out = np.empty(steps.size), np.empty(steps.size)
+    for r, k in enumerate(steps):
+        k = int(k)
+        with np.errstate(under="ignore"):
+            a_k = unit**k
+            total = float(np.real(np.vdot(a_k, c @ a_k)))
+            power_out[r] = math.log(total) + 2 * k * log_rho if total > 0 else np.nan
+            b_k = ratio**k
+            shrink = math.exp(-k * log_top)
+            part = np.real(np.vdot(b_k, d @ b_k) - shrink * d_sum) * inv_top + k * shrink * np.real(c_near)
+        sum_out[r] = math.log(part) + k * log_top if part > 0 else np.nan
+    if not (np.all(np.isfinite(power_out)) and np.all(np.isfinite(sum_out))):
+        return None
+    return power_out, sum_out
+
+
+def log_power_sums_by_squaring_safe(w: np.ndarray, steps, *, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(log ||W^t||_F^2, log sum_{k<t} ||W^k||_F^2) per t, W = w * e^log_scale, by binary powering.
+
+    Every product is renormalized by its largest entry, so nothing overflows; a power that becomes
+    exactly zero (nilpotent or zero W) gives log ||W^t||_F^2 = -inf rather than an error. Costs
+    about 3 log2(t) matrix products: the fallback for defective W.
+    """
+    steps = np.atleast_1d(np.asarray(steps, dtype=np.int64))
+    n = w.shape[0]
+    eye = np.eye(n, dtype=w.dtype)
+
+    def normalize(m, lg):
+        top = float(np.abs(m).max(initial=0.0))
+        return (m / top, lg + math.log(top)) if top > 0 else (np.zeros_like(m), -math.inf)
+
+    def combine(x, y):  # (P, p, G, g) for s1, s2 -> s1 + s2: P = W^s / e^p, G = sum_{k<s} (W^k)^H W^k / e^g
+        pa, la, ga, lga = x
+        pb, lb, gb, lgb = y
+        p, lp = normalize(pa @ pb, la + lb)
+        if la == -math.inf or lgb == -math.inf:
+            g, lg = ga, lga
+        else:
+            inner, linner = normalize(pa.conj().T @ gb @ pa, lgb + 2 * la)
+            lg = max(lga, linner)
+            g = (ga * math.exp(lga - lg) if lga > -math.inf else 0) + inner * math.exp(linner - lg)
+            g, lg = normalize(g, lg)
+        return p, lp, g, lg
+
+    power_out, sum_out = np.empty(steps.size), np.empty(steps.size)
+    base0 = (*normalize(np.asarray(w), log_scale), eye, 0.0)
+    for r, k in enumerate(steps):
+        k = int(k)
+        result, base = (eye, 0.0, np.zeros_like(eye), -math.inf), base0
+        while k:
+            if k & 1:
+                result = combine(result, base)
+            k >>= 1
+            if k:
+                base = combine(base, base)
+        p, lp, g, lg = result
+        fro = float(np.linalg.norm(p, "fro"))
+        power_out[r] = math.log(fro**2) + 2 * lp if fro > 0 and lp > -math.inf else -math.inf
+        tr = float(np.real(np.trace(g)))
+        sum_out[r] = math.log(tr) + lg if tr > 0 and lg > -math.inf else -math.inf
+    return power_out, sum_out

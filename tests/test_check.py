@@ -61,7 +61,7 @@ def test_safetensors_half_and_bfloat16(tmp_path):
     w = np.diag(np.full(4, 0.5)).astype(np.float16)
     save_file({"h": w}, str(tmp_path / "h.safetensors"))
     doc = json.loads(run(tmp_path / "h.safetensors", "--format", "json").stdout)
-    assert doc["tensors"][0]["dtype"] == "float32" and doc["tensors"][0]["radius"] == pytest.approx(0.5)
+    assert doc["tensors"][0]["dtype"] == "float16" and doc["tensors"][0]["radius"] == pytest.approx(0.5)
     # hand-built bfloat16 file: 1.25 is exact in bfloat16 (0x3FA0)
     header = json.dumps({"b": {"dtype": "BF16", "shape": [2, 2], "data_offsets": [0, 8]}}).encode()
     body = np.array([0x3FA0, 0, 0, 0x3F00], dtype="<u2").tobytes()  # diag(1.25, 0.5)
@@ -151,10 +151,11 @@ def saved(name, array, npz=False):
         (raw("bad.safetensors", b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":"), [], "corrupt"),
         (saved("nan.npy", np.array([[1.0, np.nan], [0.0, 1.0]])), [], "NaN/inf entries (first at index (0, 1))"),
         (saved("rect.npy", np.zeros((3, 4))), [], "no square 2-D tensor"),
-        (saved("k.npz", {"a": np.eye(3)}, npz=True), ["--key", "b"], "no tensor matches --key b"),
+        (saved("k.npz", {"a": np.eye(3)}, npz=True), ["--key", "b"], "no tensor matches b (keys)"),
         (saved("r.npz", {"a": np.zeros((2, 3))}, npz=True), ["--key", "a"], "has shape (2, 3)"),
         (raw("w.pt", b"x"), [], "PyTorch"),
-        (raw("w.bin", b"x"), [], "unsupported file type"),
+        (raw("w.bin", b"x"), [], "not a PyTorch file"),
+        (raw("w.xyz", b"x"), [], "unsupported file type"),
         (saved("ok.npy", np.eye(2)), ["--seq-len", "0"], "--seq-len"),
     ],
 )

@@ -1,0 +1,377 @@
+"""Which tensors of a checkpoint are recurrences, and how to read each: the one table of name rules.
+
+A rule matches a tensor's full name (``rnn.weight_hh_l1``, ``cell/hi/kernel``) and says how the
+tensor becomes one or more recurrence matrices (or diagonals of eigenvalues):
+
+- PyTorch ``nn.RNN``/``nn.GRU``/``nn.LSTM`` ``weight_hh_l{k}[_reverse]`` is (g h x h) with the
+  gates stacked by rows, g = 1, 3 (r, z, n) or 4 (i, f, g, o): each gate is checked on its own row,
+  named ``weight_hh_l1[f]``.
+- Keras ``recurrent_kernel`` is (h x g h), gates stacked by columns (LSTM i, f, c, o; GRU z, r, h),
+  transposed (Keras multiplies h @ K).
+- Flax ``hi/hf/hg/ho`` (LSTM), ``hr/hz/hn`` (GRU) and ``h`` (simple cell) kernels, and hand-written
+  names (``W_hh``, ``W_rec``, ``*.recurrent.*``, a reservoir's ``W``): one square matrix.
+- Diagonal SSM parameters: LRU ``nu_log``/``theta_log`` (lambda = exp(-exp(nu) + i exp(theta)));
+  Mamba/S4D ``A_log`` (A = -exp(A_log), real negative, discretized lambda = exp(dt A) with
+  dt = softplus(dt_bias) or exp(log_dt) when stored beside it); S4D ``log_A_real`` + ``A_imag``.
+- torch parametrization inputs (``parametrizations.weight.original``) are never checked raw.
+
+Everything else is skipped with a reason (square tensors are listed), and ``keys`` override the
+rules: a selected tensor is checked even when no rule names it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .errors import InputError
+from .results import Result
+from .validation import choice
+
+__all__ = ["NameRule", "RULES", "MODELS", "PARAMS", "Planned", "Skipped", "Plan", "plan_checks", "materialize", "rules_table"]
+
+#: families of rules selectable with ``model``
+MODELS = ("auto", "torch", "keras", "flax", "ssm", "generic")
+#: how 1-D tensors are read, selectable with ``param``
+PARAMS = ("auto", "lru", "a_log", "eigenvalues")
+TORCH_GATES = {1: None, 3: "rzn", 4: "ifgo"}
+KERAS_GATES = {1: None, 3: "zrh", 4: "ifco"}
+LAYER_OF_GATES = {1: "RNN", 3: "GRU", 4: "LSTM"}
+SEP = r"(?:^|[./])"
+
+
+@dataclass(frozen=True)
+class NameRule(Result):
+    """One row of the discovery table.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier printed per tensor (``torch-weight_hh``).
+    family : str
+        One of :data:`MODELS` (what ``model`` filters on).
+    pattern : str
+        Regular expression searched in the full tensor name.
+    layout : str
+        How the tensor becomes matrices: ``gates_rows``, ``gates_columns``, ``square``,
+        ``square_transposed``, ``lru``, ``a_log``, ``s4d``, ``eigenvalues`` or ``skip``.
+    description : str
+        One line for ``--list`` and the README.
+    """
+
+    name: str
+    family: str
+    pattern: str
+    layout: str
+    description: str
+
+
+RULES: tuple[NameRule, ...] = (
+    NameRule("torch-weight_hh", "torch", SEP + r"weight_hh_l\d+(?:_reverse)?$", "gates_rows",
+             "PyTorch nn.RNN/GRU/LSTM hidden-to-hidden weight (g h x h): gates split by rows (GRU r,z,n; LSTM i,f,g,o)"),
+    NameRule("torch-parametrization", "torch", SEP + r"parametrizations\.[^.]+\.original\d*$", "skip",
+             "input of a torch parametrization (the weight is computed from it): never checked raw; use check_module(module) or save the materialized weight"),
+    NameRule("keras-recurrent_kernel", "keras", SEP + r"recurrent_kernel(?::\d+)?$", "gates_columns",
+             "Keras SimpleRNN/GRU/LSTM recurrent_kernel (h x g h): transposed, gates split by columns (GRU z,r,h; LSTM i,f,c,o)"),
+    NameRule("flax-hidden-kernel", "flax", SEP + r"h[ifgorzn]?[./]kernel$", "square_transposed",
+             "Flax LSTMCell/GRUCell/SimpleCell hidden kernel (hi, hf, hg, ho, hr, hz, hn, h), transposed"),
+    NameRule("lru-nu_log", "ssm", SEP + r"nu_log$", "lru",
+             "LRU diagonal: lambda = exp(-exp(nu_log) + i exp(theta_log)) with the theta_log beside it"),
+    NameRule("ssm-A_log", "ssm", SEP + r"A_log$", "a_log",
+             "Mamba/S4D A_log: A = -exp(A_log) (real, negative), lambda = exp(dt A), dt = softplus(dt_bias or dt_proj.bias) or exp(log_dt), else dt = 1"),
+    NameRule("s4d-log_A_real", "ssm", SEP + r"log_A_real$", "s4d",
+             "S4D diagonal: A = -exp(log_A_real) + i A_imag, lambda = exp(dt A), dt = exp(log_dt) when stored, else 1"),
+    NameRule("generic-recurrent", "generic", r"(?:^|[./_])(?:W_hh|w_hh|Whh|W_rec|w_rec|Wrec|W_res|W_rr|recurrent_weights?|recurrent)(?:$|[./_])", "square",
+             "hand-written and JAX recurrent weights (W_hh, W_rec, W_res, *.recurrent.*, recurrent_weight)"),
+    NameRule("reservoir-W", "generic", SEP + r"W$", "square", "reservoir (reservoirpy-style) recurrent matrix W"),
+    NameRule("eigenvalues", "generic", SEP + r"(?:lambda|Lambda|lam|eigenvalues|eigvals)$", "eigenvalues",
+             "a 1-D vector of the eigenvalues of a diagonal recurrence (lambda, Lambda, eigenvalues)"),
+)
+_COMPILED = [(rule, re.compile(rule.pattern)) for rule in RULES]
+#: names whose skipping deserves a specific reason
+_INPUT_WEIGHT = re.compile(SEP + r"(?:weight_ih_l\d+(?:_reverse)?|kernel|W_ih|w_ih|Win|W_in|i[ifgorzn][./]kernel)$")
+_PARTNERS = re.compile(SEP + r"(?:theta_log|A_imag|log_dt|dt_bias|gamma_log)$|dt_proj\.bias$")
+
+
+@dataclass(frozen=True)
+class Planned(Result):
+    """One matrix (or diagonal) to check: where it comes from and which rule said so."""
+
+    name: str
+    tensor: str
+    rule: str
+    layout: str
+    reason: str
+    gate: str | None = None
+    gate_index: int = 0
+    gates: int = 1
+    partners: tuple = ()
+
+
+@dataclass(frozen=True)
+class Skipped(Result):
+    """A tensor not checked, and why."""
+
+    name: str
+    shape: list
+    dtype: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan(Result):
+    """What would be checked (``planned``) and what is skipped (``skipped``), before any data is read."""
+
+    planned: list
+    skipped: list
+
+
+def rules_table() -> list[tuple[str, str, str]]:
+    """(rule, family, description) rows for the README and ``--list``."""
+    return [(r.name, r.family, r.description) for r in RULES]
+
+
+def _sibling(name: str, leaf: str) -> str:
+    """The name of tensor ``leaf`` beside ``name`` (same prefix and separator)."""
+    match = re.search(r"[./](?=[^./]*$)", name)
+    return f"{name[: match.start()]}{name[match.start()]}{leaf}" if match else leaf
+
+
+def _rule_for(name: str, model: str, param: str) -> NameRule | None:
+    for rule, pattern in _COMPILED:
+        if model != "auto" and rule.family != model:
+            continue
+        if param == "lru" and rule.layout not in ("lru",) and rule.family == "ssm":
+            continue
+        if param == "a_log" and rule.layout == "lru":
+            continue
+        if pattern.search(name):
+            return rule
+    return None
+
+
+def _is_square(shape) -> bool:
+    return len(shape) == 2 and shape[0] == shape[1] and shape[0] >= 1
+
+
+def _plan_one(name: str, info, rule: NameRule, infos: dict) -> tuple[list, str | None]:
+    """(planned entries, skip reason) for a tensor matched by ``rule``."""
+    shape = tuple(info.shape)
+    layout = rule.layout
+    if layout == "skip":
+        return [], rule.description
+    if info.sparse:
+        return ([Planned(name, name, rule.name, "sparse", f"{rule.description} (scipy.sparse {info.sparse})")] if _is_square(shape) else []), (None if _is_square(shape) else f"sparse matrix of shape {shape}: not square")
+    if layout in ("gates_rows", "gates_columns"):
+        if len(shape) != 2 or min(shape) < 1:
+            return [], f"{rule.name} needs a 2-D tensor, got shape {shape}"
+        rows, cols = shape if layout == "gates_rows" else shape[::-1]
+        gates, remainder = divmod(rows, cols)
+        table = TORCH_GATES if layout == "gates_rows" else KERAS_GATES
+        if remainder or gates not in table:
+            proj = re.sub(r"weight_hh", "weight_hr", name)
+            if proj != name and proj in infos:
+                return [], f"LSTM with projections (proj_size, {proj} beside it): the recurrence is {proj} times a gate; select the tensors with keys to check them as matrices"
+            return [], f"shape {shape} is not (g h x h) for g = 1, 3 or 4 gates"
+        layer = LAYER_OF_GATES[gates]
+        letters = table[gates]
+        if letters is None:
+            return [Planned(name, name, rule.name, layout, f"{rule.description}: {layer}, one matrix")], None
+        return [
+            Planned(f"{name}[{g}]", name, rule.name, layout, f"{rule.description}: {layer} gate {g}", gate=g, gate_index=i, gates=gates)
+            for i, g in enumerate(letters)
+        ], None
+    if layout in ("square", "square_transposed"):
+        if not _is_square(shape):
+            return [], f"{rule.name} expects a square matrix, got shape {shape}"
+        return [Planned(name, name, rule.name, layout, rule.description)], None
+    if layout == "eigenvalues":
+        if len(shape) != 1 or shape[0] < 1:
+            return [], f"{rule.name} expects a 1-D vector, got shape {shape}"
+        return [Planned(name, name, rule.name, layout, rule.description)], None
+    if layout == "lru":
+        partner = _sibling(name, "theta_log")
+        if partner not in infos or tuple(infos[partner].shape) != shape:
+            return [], f"nu_log without a theta_log of the same shape beside it ({partner})"
+        return [Planned(name.rsplit("nu_log", 1)[0] + "lambda", name, rule.name, layout, rule.description, partners=(partner,))], None
+    if layout == "a_log":
+        steps = [_sibling(name, leaf) for leaf in ("dt_bias", "log_dt")] + [_sibling(name, "dt_proj.bias")]
+        found = tuple(s for s in steps if s in infos)[:1]
+        text = rule.description + (f"; dt from {found[0]}" if found else "; no step stored beside it: dt = 1 (any dt > 0 gives radius < 1)")
+        return [Planned(name.rsplit("A_log", 1)[0] + "lambda", name, rule.name, layout, text, partners=found)], None
+    if layout == "s4d":
+        imag = _sibling(name, "A_imag")
+        if imag not in infos or tuple(infos[imag].shape) != shape:
+            return [], f"log_A_real without an A_imag of the same shape beside it ({imag})"
+        dt = _sibling(name, "log_dt")
+        partners = (imag, dt) if dt in infos else (imag,)
+        text = rule.description + ("" if dt in infos else "; no log_dt stored: dt = 1")
+        return [Planned(name.rsplit("log_A_real", 1)[0] + "lambda", name, rule.name, layout, text, partners=partners)], None
+    raise AssertionError(layout)  # pragma: no cover
+
+
+def _skip_reason(name: str, info, diagonal: bool) -> str | None:
+    """Why an unmatched tensor is skipped (None: not worth listing)."""
+    shape = tuple(info.shape)
+    if _is_square(shape) or info.sparse:
+        if _INPUT_WEIGHT.search(name):
+            return "square, but an input or feed-forward weight (not a recurrence): select it with keys to check it anyway"
+        return "square, but no recurrent-name rule matches (a feed-forward layer?): select it with keys to check it anyway"
+    if len(shape) == 1 and diagonal:
+        return "1-D, but no eigenvalue-name rule matches (a bias?): select it with keys to read it as eigenvalues"
+    return None
+
+
+def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False) -> Plan:
+    """Decide, from headers only, which tensors are checked and how (the rule table), and which are skipped.
+
+    Parameters
+    ----------
+    infos : dict
+        name -> :class:`~specdiag.weights.TensorInfo` (shape and dtype from the headers).
+    keys : list of str, optional
+        Names or globs: only these tensors, each by its rule or else as a raw square matrix
+        (or, with ``diagonal``, a 1-D vector of eigenvalues).
+    model : str
+        Rule family (:data:`MODELS`); ``auto`` uses every rule.
+    param : str
+        How SSM diagonals are read (:data:`PARAMS`); ``eigenvalues`` is the same as ``diagonal``.
+    diagonal : bool
+        1-D tensors selected by ``keys`` (or a file's only tensor) are eigenvalues.
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    InputError
+        Unknown ``model``/``param``, keys that match nothing, a keyed tensor of the wrong shape,
+        or nothing to check.
+    """
+    model = choice(model, "model", MODELS)
+    param = choice(param, "param", PARAMS)
+    diagonal = diagonal or param == "eigenvalues"
+    planned, skipped = [], []
+    names = list(infos)
+    if keys:
+        keys = [k for k in keys if k]
+        chosen = [n for n in names if any(n == k or fnmatch.fnmatchcase(n, k) for k in keys)]
+        if not chosen:
+            raise InputError(f"no tensor matches {', '.join(keys)} (keys); available: {', '.join(names) or 'none'}", param="keys")
+    else:
+        chosen = names
+    consumed = set()
+    for name in chosen:
+        info = infos[name]
+        rule = _rule_for(name, model, param)
+        if rule is not None:
+            entries, reason = _plan_one(name, info, rule, infos)
+            if entries:
+                planned.extend(entries)
+                for entry in entries:
+                    consumed.update(entry.partners)
+                continue
+            if keys and rule.layout != "skip":
+                raise InputError(f"tensor {name!r}: {reason}")
+            skipped.append(Skipped(name, list(info.shape), info.dtype, reason))
+            continue
+        shape = tuple(info.shape)
+        sole = len(names) == 1
+        if keys or sole:
+            how = "selected by keys" if keys else "the file's only tensor"
+            if _is_square(shape) or (info.sparse and _is_square(shape)):
+                planned.append(Planned(name, name, "key" if keys else "only-tensor", "sparse" if info.sparse else "square", f"{how}: a square matrix"))
+                continue
+            if len(shape) == 1 and shape[0] >= 1 and diagonal:
+                planned.append(Planned(name, name, "key" if keys else "only-tensor", "eigenvalues", f"{how}: a 1-D vector of eigenvalues (diagonal)"))
+                continue
+            want = "a square 2-D matrix or a 1-D diagonal" if diagonal else "a square 2-D matrix (or use diagonal for a 1-D vector of eigenvalues)"
+            if keys:
+                raise InputError(f"tensor {name!r} has shape {shape}: need {want}")
+            raise InputError(f"no square 2-D tensor{' or 1-D vector' if diagonal else ''} found ({name} {shape}): need {want}")
+        reason = _skip_reason(name, info, diagonal)
+        if reason:
+            skipped.append(Skipped(name, list(shape), info.dtype, reason))
+    skipped = [s for s in skipped if s.name not in consumed]
+    if not planned:
+        listed = "; ".join(f"{s.name} {tuple(s.shape)}: {s.reason}" for s in skipped[:5])
+        shapes = ", ".join(f"{n} {tuple(infos[n].shape)}" for n in names[:8]) or "no tensors"
+        raise InputError(
+            f"no recurrent tensor found by the name rules (tensors: {shapes}{', ...' if len(names) > 8 else ''})"
+            + (f"; skipped {listed}" if listed else "")
+            + ": select tensors with keys (--key), or see the rules with --list"
+        )
+    return Plan(planned, skipped)
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)
+
+
+def materialize(entry: Planned, read: Callable[[str], np.ndarray]) -> np.ndarray:
+    """The matrix (2-D) or eigenvalues (1-D complex) that ``entry`` checks, in float64/complex128.
+
+    ``read(name)`` returns a stored tensor (any float dtype, bfloat16 included).
+    """
+    layout = entry.layout
+    if layout == "sparse":
+        return read(entry.tensor)
+    a = _upcast(entry.tensor, read(entry.tensor))
+    if layout == "gates_rows":
+        h = a.shape[1]
+        return np.ascontiguousarray(a[entry.gate_index * h : (entry.gate_index + 1) * h]) if entry.gates > 1 else a
+    if layout == "gates_columns":
+        h = a.shape[0]
+        block = a[:, entry.gate_index * h : (entry.gate_index + 1) * h] if entry.gates > 1 else a
+        return np.ascontiguousarray(block.T)
+    if layout == "square_transposed":
+        return np.ascontiguousarray(a.T)
+    if layout in ("square", "eigenvalues"):
+        return a
+    with np.errstate(over="ignore", under="ignore"):
+        if layout == "lru":
+            theta = _upcast(entry.partners[0], read(entry.partners[0]))
+            lam = np.exp(-np.exp(a) + 1j * np.exp(theta))
+        elif layout == "a_log":
+            dt = 1.0
+            if entry.partners:
+                raw = _upcast(entry.partners[0], read(entry.partners[0]))
+                dt = np.exp(raw) if entry.partners[0].endswith("log_dt") else _softplus(raw)
+                if dt.ndim > a.ndim or dt.shape != a.shape[: dt.ndim]:
+                    raise InputError(f"tensor {entry.tensor!r} has shape {a.shape} but its step {entry.partners[0]!r} has shape {dt.shape}: they do not match")
+                dt = dt.reshape(dt.shape + (1,) * (a.ndim - dt.ndim))
+            lam = np.exp(-dt * np.exp(a)).astype(np.complex128)
+        elif layout == "s4d":
+            imag = _upcast(entry.partners[0], read(entry.partners[0]))
+            dt = 1.0
+            if len(entry.partners) > 1:
+                log_dt = _upcast(entry.partners[1], read(entry.partners[1]))
+                dt = np.exp(log_dt).reshape(log_dt.shape + (1,) * (a.ndim - log_dt.ndim))
+            lam = np.exp(dt * (-np.exp(a) + 1j * imag))
+        else:  # pragma: no cover
+            raise AssertionError(layout)
+    lam = np.asarray(lam, dtype=np.complex128).reshape(-1)
+    if not np.all(np.isfinite(lam)):
+        raise InputError(f"tensor {entry.tensor!r}: the {entry.rule} parameterization overflows (exp of a huge entry): the parameters are corrupt")
+    return lam
+
+
+def _upcast(name: str, a) -> np.ndarray:
+    """float64 (or complex128) copy of a stored tensor; NaN/inf refused naming the first index."""
+    a = np.asarray(a)
+    if a.dtype.kind == "c":
+        out = a.astype(np.complex128)
+    elif a.dtype.kind in "fiub" or a.dtype.name in ("bfloat16", "float8_e4m3fn", "float8_e5m2"):
+        out = a.astype(np.float64)
+    else:
+        raise InputError(f"tensor {name!r} has dtype {a.dtype}, not a number type: select numeric tensors with keys")
+    bad = ~np.isfinite(out)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InputError(f"tensor {name!r} has {int(bad.sum())} NaN/inf entries (first at index {where}): fix or drop it")
+    return out
