@@ -1,13 +1,20 @@
 """The divisor s of the ``rescaled`` init: the paper's formula, or a finite-n calibration (SPEC 3).
 
 calibrated: s is the coverage-quantile of rho for Glorot at width n, so P(rho(W/s) <= 1) = coverage.
-Complex: exact, by inverting Kostlan's CDF. Real: no closed form, so a Monte Carlo quantile of
-Glorot radii (single precision: its 1e-6 error is far below the quantile's) drawn from their own random stream, with a distribution-free 95%
-interval from order statistics; cached on disk per (n, coverage, seed, samples).
+Complex: exact, by inverting Kostlan's CDF. Real: the quantile of the finite-n real Glorot law
+(:func:`specdiag.laws.real_ginibre`, a Monte Carlo table) where it covers n; elsewhere a Monte
+Carlo quantile of Glorot radii (single precision: its 1e-6 error is far below the quantile's)
+drawn from their own random stream, with a distribution-free 95% interval from order statistics,
+cached on disk per (n, coverage, seed, samples).
+
+The cache is untrusted: each entry carries a SHA-256 checksum of its key and values, and its
+values must be consistent (a finite factor between 0.5 and 2 inside its own interval, the
+coverage and sample count asked for); anything else is recomputed, and said so in one log line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -23,7 +30,10 @@ from .report import write_json_atomic
 from .results import Result
 from .spectra import sample_radii
 
-__all__ = ["Rescaling", "rescale_factor", "quantile_with_ci", "cache_dir"]
+__all__ = ["Rescaling", "rescale_factor", "quantile_with_ci", "cache_dir", "real_calibration", "real_law_factor"]
+
+#: bumped when the cached computation changes, so old entries are recomputed
+CACHE_VERSION = 2
 
 log = logging.getLogger("specdiag")
 
@@ -39,6 +49,7 @@ class Rescaling(Result):
     samples: int | None = None  # Monte Carlo sample count (real calibrated)
     coverage_stderr: float | None = None  # sqrt(p(1-p)/N) for a Monte Carlo quantile
     factor_ci95: tuple[float, float] | None = None  # distribution-free order-statistic CI
+    factor_stderr: float | None = None  # standard error of a tabulated law's quantile, when known
 
 
 def cache_dir() -> Path:
@@ -57,7 +68,38 @@ def rescale_factor(glorot, method: str, coverage: float, seed: int, samples: int
     if glorot.field == "complex":
         s = float(glorot.radius_law().ppf(coverage))
         return Rescaling(s, "calibrated", "Kostlan exact quantile", coverage=coverage)
-    return real_calibration(glorot, coverage, seed, samples)
+    return real_law_factor(n, coverage) or real_calibration(glorot, coverage, seed, samples)
+
+
+def real_law_factor(n: int, coverage: float) -> Rescaling | None:
+    """The coverage-quantile of the tabulated finite-n real Glorot law, or None where it does not
+    cover ``n`` (or is not available): no Monte Carlo at run time."""
+    from . import laws  # noqa: PLC0415 (laws is large; only the real calibrated path needs it)
+    from .errors import InputError  # noqa: PLC0415
+
+    law_at = getattr(laws, "real_ginibre", None)
+    if law_at is None:
+        return None
+    try:
+        law = law_at(n)
+        s = float(law.ppf(coverage)) if law is not None else math.nan
+    except (InputError, ValueError, KeyError, LookupError, NotImplementedError):
+        return None
+    if not (math.isfinite(s) and 0.5 < s < 2.0):
+        return None
+    source_of = getattr(laws, "real_ginibre_source", None)
+    source = source_of(n) if callable(source_of) else "finite-n real Glorot law (Monte Carlo table)"
+    stderr = None
+    se_at = getattr(law, "ppf_se", None) or getattr(law, "quantile_se", None)
+    if callable(se_at):
+        try:
+            stderr = float(se_at(coverage))
+        except (ValueError, TypeError):
+            stderr = None
+        if stderr is not None and not (math.isfinite(stderr) and stderr >= 0):
+            stderr = None
+    ci = (s - 1.96 * stderr, s + 1.96 * stderr) if stderr is not None else None
+    return Rescaling(s, "calibrated", f"{source} quantile", coverage=coverage, factor_ci95=ci, factor_stderr=stderr)
 
 
 def quantile_with_ci(values: np.ndarray, p: float, level: float = 0.95) -> tuple[float, float, float]:
@@ -73,14 +115,18 @@ def quantile_with_ci(values: np.ndarray, p: float, level: float = 0.95) -> tuple
 
 
 def real_calibration(glorot, coverage: float, seed: int, samples: int) -> Rescaling:
-    """Monte Carlo calibration for real Glorot, cached on disk (the sampling costs seconds)."""
+    """Monte Carlo calibration for real Glorot (an Ensemble, or its width), cached on disk (the
+    sampling costs seconds)."""
+    if isinstance(glorot, int):
+        from .inits import make_ensemble  # noqa: PLC0415 (inits imports this module)
+
+        glorot = make_ensemble("glorot", glorot, "real")
     n = glorot.n
     path = cache_dir() / f"calibration-real-n{n}-p{coverage:.6g}-seed{seed}-m{samples}.json"
-    try:
-        cached = json.loads(path.read_text())
-        return Rescaling(**{**cached, "factor_ci95": tuple(cached["factor_ci95"])})
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    key = {"version": CACHE_VERSION, "n": n, "coverage": coverage, "seed": seed, "samples": samples}
+    cached = _read_cache(path, key)
+    if cached is not None:
+        return cached
     log.info("calibrating the real rescaling at n = %d: %d Glorot radii (cached in %s)", n, samples, path.parent)
     # Matrices come from their own stream, never the one the user's run samples, so the
     # calibration is independent of the matrices it is applied to.
@@ -96,9 +142,40 @@ def real_calibration(glorot, coverage: float, seed: int, samples: int) -> Rescal
         factor_ci95=(lo, hi),
     )
     try:
-        write_json_atomic(path, result.to_dict())
+        entry = result.to_dict()
+        write_json_atomic(path, {**entry, "checksum": _checksum(key, entry)})
+    except (OSError, ValueError):  # WriteError is a ValueError: a read-only cache costs a recomputation
+        pass
+    return result
+
+
+def _checksum(key: dict, entry: dict) -> str:
+    payload = json.dumps({"key": key, "entry": {k: v for k, v in entry.items() if k != "checksum"}}, sort_keys=True, default=list)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _read_cache(path: Path, key: dict) -> Rescaling | None:
+    """A cached calibration whose checksum and values hold up; None (and one log line) otherwise."""
+    try:
+        text = path.read_text()
     except OSError:
-        pass  # a read-only cache only costs a recomputation
+        return None
+    try:
+        entry = json.loads(text)
+        if not isinstance(entry, dict) or entry.get("checksum") != _checksum(key, entry):
+            raise ValueError("checksum mismatch: the file was edited or written by another version")
+        fields = {k: v for k, v in entry.items() if k != "checksum"}
+        fields["factor_ci95"] = tuple(fields["factor_ci95"])
+        result = Rescaling(**fields)
+        lo, hi = (float(v) for v in result.factor_ci95)
+        factor = float(result.factor)
+        if not (math.isfinite(factor) and 0.5 < factor < 2.0 and lo <= factor <= hi):
+            raise ValueError(f"implausible factor {factor!r}")
+        if result.coverage != key["coverage"] or result.samples != key["samples"] or result.method != "calibrated":
+            raise ValueError("entry is for other parameters")
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        log.warning("calibration cache %s is invalid (%s): recomputing it", path, exc)
+        return None
     return result
 
 
