@@ -57,6 +57,8 @@ DENSE_LIMIT = 4096
 DENSE_BYTES_PER_ENTRY = 160
 #: probes of the stochastic growth estimate for large sparse matrices
 SPARSE_PROBES = 16
+#: total n^3 below which the default worker count is one (inline): a pool costs more than the work
+SMALL_WORK = 512**3
 #: log10 radius above which the Glorot context is "far above" without evaluating a law
 FAR_ABOVE_LOG10 = 1.0
 
@@ -248,23 +250,24 @@ def glorot_context(radius: float | None, n: int, field_name: str = "complex") ->
         return None
     from . import laws  # noqa: PLC0415 (scipy.stats, only when a context is asked for)
 
+    def evaluate(law):
+        p_above = float(law.sf(1.0))
+        if radius is None or radius > 10**FAR_ABOVE_LOG10:
+            return p_above, 1.0
+        value = float(law.cdf(radius))
+        return p_above, value if math.isfinite(value) else (1.0 if radius > 1 else 0.0)
+
     source = "Kostlan exact law (complex Glorot)"
-    law = laws.kostlan(n)
-    if field_name == "real" and hasattr(laws, "real_ginibre"):
+    numbers = None
+    if field_name == "real":
         try:
-            law = laws.real_ginibre(n)
+            numbers = evaluate(laws.real_ginibre(n))
             source = "finite-n real Glorot law (Monte Carlo table)"
-        except Exception:  # outside the table or not built yet: the complex law, said so
-            source = "Kostlan exact law (complex Glorot; the real-law table is not available at this n)"
-    elif field_name == "real":
-        source = "Kostlan exact law (complex Glorot; the real-law table is not installed)"
-    p_above_1 = float(law.sf(1.0))
-    if radius is None or radius > 10 ** FAR_ABOVE_LOG10:
-        percentile = 1.0
-    else:
-        percentile = float(law.cdf(radius))
-        if not math.isfinite(percentile):
-            percentile = 1.0 if radius > 1 else 0.0
+        except Exception:  # not landed, table missing, or n outside it: the complex law, said so
+            source = "Kostlan exact law (complex Glorot; the real-law table is not available)"
+    if numbers is None:
+        numbers = evaluate(laws.kostlan(n))
+    p_above_1, percentile = numbers
     where = "typical of" if 0.05 <= percentile <= 0.95 else ("below" if percentile < 0.05 else "above")
     shown = "overflows float64" if radius is None else f"{radius:.4f}"
     text = f"radius {shown}: {where} Glorot at n = {n} (percentile {100 * percentile:.1f}; Glorot P(rho > 1) = {p_above_1:.2f}; {source})"
@@ -402,6 +405,8 @@ def _check_item(item) -> TensorCheck:
 
 
 def _run(items: list, thresholds: Thresholds, workers) -> list:
+    if workers is None and sum(float(np.shape(a)[0]) ** 3 for _, a, _ in items) < SMALL_WORK:
+        workers = 1  # starting processes would cost more than the work
     results: list = [None] * len(items)
     for i, result in process_map(_check_item, [(name, a, thresholds, kw) for name, a, kw in items], workers=workers):
         results[i] = result
@@ -538,7 +543,7 @@ def check_file(
 def list_file(path: str | Path, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False) -> tuple[WeightsSource, discovery.Plan]:
     """Dry run: the source's headers and the plan (what would be checked and why), no data read."""
     source = open_weights(path)
-    return source, discovery.plan_checks(source.infos, keys=keys, model=model, param=param, diagonal=diagonal)
+    return source, discovery.plan_checks(source.infos, keys=keys, model=model, param=param, diagonal=diagonal, require=False)
 
 
 def check_state_dict(state_dict: Mapping, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False, thresholds: Thresholds | None = None,

@@ -18,15 +18,11 @@ def glorot_edge(n: int) -> tuple[float, str]:
 
     if n >= theory.LAST_UNDEFINED_N + 1:
         return theory.rider_location(n), f"Glorot edge 1 + sqrt(g_n/4n), n = {n}"
-    law = None
-    if hasattr(laws, "real_ginibre"):
-        try:
-            law, what = laws.real_ginibre(n), "real"
-        except Exception:
-            law = None
-    if law is None:
-        law, what = laws.kostlan(n), "complex"
-    return float(law.ppf(0.5)), f"Glorot median radius ({what} law), n = {n}"
+    try:
+        median, what = float(laws.real_ginibre(n).ppf(0.5)), "real"
+    except Exception:  # the real-law table is not available: the exact complex law
+        median, what = float(laws.kostlan(n).ppf(0.5)), "complex"
+    return median, f"Glorot median radius ({what} law), n = {n}"
 
 
 def eigenvalue_plane_figure(eigenvalues: np.ndarray, *, title: str, n: int | None, radius: float | None):

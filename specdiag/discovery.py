@@ -73,7 +73,7 @@ class NameRule(Result):
 RULES: tuple[NameRule, ...] = (
     NameRule("torch-weight_hh", "torch", SEP + r"weight_hh_l\d+(?:_reverse)?$", "gates_rows",
              "PyTorch nn.RNN/GRU/LSTM hidden-to-hidden weight (g h x h): gates split by rows (GRU r,z,n; LSTM i,f,g,o)"),
-    NameRule("torch-parametrization", "torch", SEP + r"parametrizations\.[^.]+\.original\d*$", "skip",
+    NameRule("torch-parametrization", "torch", SEP + r"parametrizations\.", "skip",
              "input of a torch parametrization (the weight is computed from it): never checked raw; use check_module(module) or save the materialized weight"),
     NameRule("keras-recurrent_kernel", "keras", SEP + r"recurrent_kernel(?::\d+)?$", "gates_columns",
              "Keras SimpleRNN/GRU/LSTM recurrent_kernel (h x g h): transposed, gates split by columns (GRU z,r,h; LSTM i,f,c,o)"),
@@ -226,7 +226,7 @@ def _skip_reason(name: str, info, diagonal: bool) -> str | None:
     return None
 
 
-def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False) -> Plan:
+def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False, require: bool = True) -> Plan:
     """Decide, from headers only, which tensors are checked and how (the rule table), and which are skipped.
 
     Parameters
@@ -242,6 +242,8 @@ def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "au
         How SSM diagonals are read (:data:`PARAMS`); ``eigenvalues`` is the same as ``diagonal``.
     diagonal : bool
         1-D tensors selected by ``keys`` (or a file's only tensor) are eigenvalues.
+    require : bool
+        Raise when nothing would be checked (False for a dry-run listing).
 
     Returns
     -------
@@ -298,7 +300,7 @@ def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "au
         if reason:
             skipped.append(Skipped(name, list(shape), info.dtype, reason))
     skipped = [s for s in skipped if s.name not in consumed]
-    if not planned:
+    if not planned and require:
         listed = "; ".join(f"{s.name} {tuple(s.shape)}: {s.reason}" for s in skipped[:5])
         shapes = ", ".join(f"{n} {tuple(infos[n].shape)}" for n in names[:8]) or "no tensors"
         raise InputError(
