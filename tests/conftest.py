@@ -4,6 +4,9 @@ import pytest
 
 from specdiag import backend
 
+# a script, not a test module (doctest collection would import it)
+collect_ignore = ["make_baselines.py"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
