@@ -8,7 +8,7 @@ drawn from their own random stream, with a distribution-free 95% interval from o
 cached on disk per (n, coverage, seed, samples).
 
 The cache is untrusted: each entry carries a SHA-256 checksum of its key and values, and its
-values must be consistent (a finite factor between 0.5 and 2 inside its own interval, the
+values must be consistent (a finite factor between 0 and 10 inside its own interval, the
 coverage and sample count asked for); anything else is recomputed, and said so in one log line.
 """
 
@@ -72,34 +72,30 @@ def rescale_factor(glorot, method: str, coverage: float, seed: int, samples: int
 
 
 def real_law_factor(n: int, coverage: float) -> Rescaling | None:
-    """The coverage-quantile of the tabulated finite-n real Glorot law, or None where it does not
-    cover ``n`` (or is not available): no Monte Carlo at run time."""
+    """The coverage-quantile of the tabulated finite-n real Glorot law (:func:`specdiag.laws.real_ginibre`)
+    with its Monte Carlo SE, or None where the table does not cover ``n`` (it extrapolates beyond
+    its widest width): no Monte Carlo at run time."""
     from . import laws  # noqa: PLC0415 (laws is large; only the real calibrated path needs it)
     from .errors import InputError  # noqa: PLC0415
 
-    law_at = getattr(laws, "real_ginibre", None)
-    if law_at is None:
+    if not (hasattr(laws, "real_ginibre") and hasattr(laws, "real_ginibre_table")):
         return None
     try:
-        law = law_at(n)
-        s = float(law.ppf(coverage)) if law is not None else math.nan
-    except (InputError, ValueError, KeyError, LookupError, NotImplementedError):
+        table = laws.real_ginibre_table()
+        if not table.widths[0] <= n <= table.widths[-1]:
+            return None
+        summary = table.at(n)
+        s = float(laws.real_ginibre(n).ppf(coverage))
+        probs = np.asarray(summary.probs, dtype=float)
+        stderr = float(np.interp(coverage, probs, np.asarray(summary.quantiles_se, dtype=float)))
+    except (InputError, ValueError, KeyError, LookupError, AttributeError, TypeError, OSError):
         return None
-    if not (math.isfinite(s) and 0.5 < s < 2.0):
+    if not (math.isfinite(s) and 0.0 < s < 10.0):
         return None
-    source_of = getattr(laws, "real_ginibre_source", None)
-    source = source_of(n) if callable(source_of) else "finite-n real Glorot law (Monte Carlo table)"
-    stderr = None
-    se_at = getattr(law, "ppf_se", None) or getattr(law, "quantile_se", None)
-    if callable(se_at):
-        try:
-            stderr = float(se_at(coverage))
-        except (ValueError, TypeError):
-            stderr = None
-        if stderr is not None and not (math.isfinite(stderr) and stderr >= 0):
-            stderr = None
+    if not (math.isfinite(stderr) and stderr >= 0) or not probs[0] <= coverage <= probs[-1]:
+        stderr = None
     ci = (s - 1.96 * stderr, s + 1.96 * stderr) if stderr is not None else None
-    return Rescaling(s, "calibrated", f"{source} quantile", coverage=coverage, factor_ci95=ci, factor_stderr=stderr)
+    return Rescaling(s, "calibrated", f"real Glorot law quantile ({summary.source})", coverage=coverage, factor_ci95=ci, factor_stderr=stderr)
 
 
 def quantile_with_ci(values: np.ndarray, p: float, level: float = 0.95) -> tuple[float, float, float]:
@@ -169,7 +165,7 @@ def _read_cache(path: Path, key: dict) -> Rescaling | None:
         result = Rescaling(**fields)
         lo, hi = (float(v) for v in result.factor_ci95)
         factor = float(result.factor)
-        if not (math.isfinite(factor) and 0.5 < factor < 2.0 and lo <= factor <= hi):
+        if not (math.isfinite(factor) and 0.0 < factor < 10.0 and lo <= factor <= hi):
             raise ValueError(f"implausible factor {factor!r}")
         if result.coverage != key["coverage"] or result.samples != key["samples"] or result.method != "calibrated":
             raise ValueError("entry is for other parameters")

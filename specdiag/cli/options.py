@@ -101,4 +101,6 @@ def describe_rescaling(ensemble) -> str | None:
         text += f", target coverage {r.coverage}"
     if r.samples:
         text += f", coverage s.e. {r.coverage_stderr:.4f}, 95% CI for s [{r.factor_ci95[0]:.5f}, {r.factor_ci95[1]:.5f}]"
+    elif getattr(r, "factor_stderr", None) is not None:
+        text += f", s.e. of s {r.factor_stderr:.5f}"
     return text + ")"
