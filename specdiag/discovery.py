@@ -217,6 +217,8 @@ def _plan_one(name: str, info, rule: NameRule, infos: dict) -> tuple[list, str |
 def _skip_reason(name: str, info, diagonal: bool) -> str | None:
     """Why an unmatched tensor is skipped (None: not worth listing)."""
     shape = tuple(info.shape)
+    if _PARTNERS.search(name):
+        return None  # read together with the tensor it belongs to (theta_log, dt, ...)
     if _is_square(shape) or info.sparse:
         if _INPUT_WEIGHT.search(name):
             return "square, but an input or feed-forward weight (not a recurrence): select it with keys to check it anyway"

@@ -296,8 +296,10 @@ def log_power_sums_schur(t_factor: np.ndarray, steps, *, log_scale: float = 0.0)
     rho = float(moduli.max())
     if not rho > 0:
         return None
-    s = triangular_eigenvectors(t_factor)
-    if not np.all(np.isfinite(s)):
+    with np.errstate(all="ignore"):  # a defective T overflows here: detected just below
+        s = triangular_eigenvectors(t_factor)
+        finite = bool(np.all(np.isfinite(s)))
+    if not finite:
         return None
     u, info = lapack.ztrtri(s, lower=0, unitdiag=1)
     if info != 0 or not np.all(np.isfinite(u)):
