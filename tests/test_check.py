@@ -101,9 +101,9 @@ def test_orthogonal_matrix_is_ok_despite_roundoff():
 
 
 def test_glorot_fails_and_rescaled_passes(tmp_path):
-    g = make_ensemble("glorot", 500, "real").sample(host_rng(0, MATRIX_STREAM, 0))
-    s = make_ensemble("rescaled", 500, "real").sample(host_rng(0, MATRIX_STREAM, 0))
-    np.savez(tmp_path / "model.npz", **{"rnn.W_hh": g, "rnn.W_hh_rescaled": s, "rnn.bias": np.zeros(500)})
+    g = make_ensemble("glorot", 200, "real").sample(host_rng(0, MATRIX_STREAM, 0))
+    s = make_ensemble("rescaled", 200, "real").sample(host_rng(0, MATRIX_STREAM, 0))
+    np.savez(tmp_path / "model.npz", **{"rnn.W_hh": g, "rnn.W_hh_rescaled": s, "rnn.bias": np.zeros(200)})
     result = run(tmp_path / "model.npz", "--key", "rnn.W_hh", "--max-radius", "1.0", "--seq-len", 4096)
     assert result.exit_code == 1 and "rnn.W_hh: radius" in result.stderr and "typical of Glorot" in result.stdout
     result = run(tmp_path / "model.npz", "--key", "*rescaled", "--format", "json")

@@ -32,8 +32,8 @@ def one_line_error(result, code=2):
     return result.stderr
 
 
-def reservoir(n=300, radius=0.9, seed=0):
-    w = scipy.sparse.random(n, n, density=0.05, random_state=seed, format="csr")
+def reservoir(n=120, radius=0.9, seed=0):
+    w = scipy.sparse.random(n, n, density=0.1, random_state=seed, format="csr")
     w.data -= 0.5
     return w * (radius / np.abs(np.linalg.eigvals(w.toarray())).max())
 
@@ -46,7 +46,7 @@ def test_sparse_reservoir_dense_and_arpack(tmp_path, monkeypatch):
     doc = json.loads(result.stdout)
     (t,) = doc["tensors"]
     assert doc["kind"] == "scipy.sparse npz" and t["radius"] == pytest.approx(0.9, rel=1e-10)
-    monkeypatch.setattr(check, "DENSE_LIMIT", 100)  # force the ARPACK path
+    monkeypatch.setattr(check, "DENSE_LIMIT", 50)  # force the ARPACK path
     exact = check.check_file(tmp_path / "res.npz", seq_len=50, workers=1).tensors[0]
     report = check.check_file(tmp_path / "res.npz", seq_len=50, workers=1)
     (t2,) = report.tensors

@@ -114,11 +114,10 @@ def test_orthogonal_parametrization_module_and_file(tmp_path):
 
 def test_nested_checkpoint_and_state_dict_api(tmp_path, modules):
     lstm = modules["LSTM"]
-    opt = torch.optim.Adam(lstm.parameters())
-    for p in lstm.parameters():  # optimizer moments with the weights' shapes (must not be checked)
-        p.grad = torch.ones_like(p)
-    opt.step()
-    torch.save({"epoch": 3, "model_state_dict": lstm.state_dict(), "optimizer_state_dict": opt.state_dict()}, tmp_path / "ckpt.pt")
+    # Adam's state_dict layout: moments with the weights' shapes, which must never be checked
+    moments = {i: {"step": torch.tensor(1.0), "exp_avg": torch.ones_like(p), "exp_avg_sq": torch.ones_like(p)} for i, p in enumerate(lstm.parameters())}
+    optimizer = {"state": moments, "param_groups": [{"lr": 1e-3, "params": list(moments)}]}
+    torch.save({"epoch": 3, "model_state_dict": lstm.state_dict(), "optimizer_state_dict": optimizer}, tmp_path / "ckpt.pt")
     result = run(tmp_path / "ckpt.pt", "--format", "json", "--no-growth-gate")
     doc = json.loads(result.stdout)
     assert doc["container"] == "model_state_dict" and len(doc["tensors"]) == 16
