@@ -162,7 +162,8 @@ def _radii_from_npy(path: Path, budget: int) -> np.ndarray:
     """A numeric .npy, its header checked (shape, dtype) before the data is read."""
     with path.open("rb") as fh:
         version = np.lib.format.read_magic(fh)
-        shape, _, dtype = np.lib.format._read_array_header(fh, version, max_header_size=10000)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(fh, max_header_size=10000)
     if dtype.kind not in "biuf" or dtype.hasobject:
         raise ValueError(f"dtype {dtype} is not a real number type")
     count = int(np.prod(shape, dtype=np.float64))
