@@ -187,7 +187,7 @@ def read_npz(path: Path | str, required: Sequence[str] = ()) -> dict:
     import zlib  # noqa: PLC0415
 
     try:
-        with np.load(path, allow_pickle=False) as f:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, AttributeError) as exc:
         raise UnreadableFile(f"{type(exc).__name__}: {exc}") from None

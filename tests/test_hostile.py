@@ -1,0 +1,425 @@
+"""Hostile and careless input (issue 12): each test builds the input and checks exit code 2 (or
+130/143), one line on stderr, no traceback, bounded memory, and an --out directory that is either
+complete or untouched."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from specdiag import calibration, report, resources
+from specdiag.cli import app
+from specdiag.errors import InputError
+from specdiag.executors import DaskExecutor, check_scheduler_address, probe_dask_scheduler
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, env=None):
+    """In-process CLI run: (exit code, stdout, stderr)."""
+    result = CliRunner().invoke(app, [str(a) for a in args], env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def one_line_error(code, out, err, expected=2):
+    assert code == expected, (code, out, err)
+    assert "Traceback" not in err and "Traceback" not in out
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def spawn(args, **kw):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **kw.pop("env", {})}
+    return subprocess.Popen([sys.executable, "-m", "specdiag", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kw)
+
+
+def run_measured(args, env=None):
+    """Run the CLI in a child; (exit code, stdout, stderr, the child's peak RSS in MiB)."""
+    proc = spawn(args, env=env or {})
+    err = proc.stderr.read()  # small outputs: reading one pipe, then the other, cannot block
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, out, err, usage.ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------- 1. resource exhaustion
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [
+    ["radius", "--n", 1_000_000, "--samples", 1],
+    ["radius", "--n", 10, "--samples", 10**12],
+    ["trajectory", "--n", 50, "--steps", 10**9, "--matrices", 2],
+    ["hidden", "--n", 1_000_000, "--steps", 10],
+])
+def test_memory_bombs_refused_up_front_with_bounded_memory(args, tmp_path):
+    code, out, err, peak = run_measured([*args, "--out", tmp_path / "run"])
+    line = one_line_error(code, out, err)
+    assert "memory" in line and "budget" in line
+    assert peak < 400, f"peak RSS {peak:.0f} MiB"
+    assert not (tmp_path / "run").exists()
+
+
+def test_memory_budget_from_environment(monkeypatch):
+    monkeypatch.setenv("SPECDIAG_MAX_MEMORY", "1M")
+    line = one_line_error(*cli("radius", "--n", 400, "--samples", 10))
+    assert line.startswith("error: --n 400 needs about") and "SPECDIAG_MAX_MEMORY" in line
+
+
+def test_long_runs_warn_in_one_line_and_absurd_ones_are_refused(caplog):
+    with caplog.at_level("WARNING", logger="specdiag"):
+        resources.guard(resources.theory_estimate(10**7))
+    assert len(caplog.records) == 1 and "will take about" in caplog.records[0].getMessage()
+    with pytest.raises(InputError, match="would run for about"):
+        resources.guard(resources.radius_estimate(4000, 10**7, workers=1))
+
+
+def test_parse_size_rejects_nonsense():
+    assert resources.parse_size("1.5G") == 3 << 29
+    for bad in ("-1G", "lots", "0", "nan"):
+        with pytest.raises(InputError):
+            resources.parse_size(bad)
+
+
+def test_disk_check_refuses_a_run_larger_than_the_free_space(tmp_path):
+    with pytest.raises(InputError, match="free"):
+        resources.check_disk(tmp_path / "new" / "dir", 1 << 62)
+
+
+# ---------------------------------------------------------------- 2. markup in user strings
+
+
+def test_markup_in_paths_and_messages_is_printed_literally(tmp_path):
+    bogus = tmp_path / "[/bold][link=x]y.csv"
+    line = one_line_error(*cli("fit-gumbel", "--from", bogus, "--n", 20))
+    assert "[/bold][link=x]y.csv" in line
+    out_dir = tmp_path / "[red]out[/red]"
+    code, _, err = cli("radius", "--n", 12, "--samples", 3, "--init", "lru", "--out", out_dir)
+    assert code == 0 and "[red]out[/red]" in err and (out_dir / "run.json").exists()
+
+
+# ---------------------------------------------------------------- 3. overwriting another run
+
+
+def test_out_refuses_foreign_files_and_other_runs_until_force(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    line = one_line_error(*cli("radius", "--n", 12, "--samples", 3, "--init", "lru", "--out", out))
+    assert "--force" in line and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert cli("radius", "--n", 12, "--samples", 3, "--init", "lru", "--out", out, "--force")[0] == 0
+    assert (out / "notes.txt").read_text() == "mine" and (out / "radii.csv").exists()
+    # the same command and parameters again: a rerun, allowed
+    assert cli("radius", "--n", 12, "--samples", 3, "--init", "lru", "--out", out)[0] == 0
+    # other parameters, or another command: refused, the run untouched
+    before = (out / "run.json").read_bytes()
+    line = one_line_error(*cli("radius", "--n", 13, "--samples", 3, "--init", "lru", "--out", out))
+    assert "other n" in line
+    line = one_line_error(*cli("trajectory", "--n", 12, "--steps", 5, "--matrices", 1, "--init", "lru", "--out", out))
+    assert "holds a radius run" in line
+    assert (out / "run.json").read_bytes() == before
+
+
+def test_failed_validation_leaves_no_out_directory(tmp_path):
+    for args in (["radius", "--n", 1], ["radius", "--n", 10, "--samples", 0], ["trajectory", "--n", 10, "--blowup", "inf"], ["reproduce", "--quick", "--figure", "9"]):
+        one_line_error(*cli(*args, "--out", tmp_path / "new"))
+        assert not (tmp_path / "new").exists(), args
+
+
+# ---------------------------------------------------------------- 4. full disks, failed writes, umask
+
+
+def _enospc(*_a, **_k):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_disk_full_is_one_line_and_leaves_no_partial_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(report.os, "fsync", _enospc)
+    line = one_line_error(*cli("radius", "--n", 12, "--samples", 3, "--init", "lru", "--out", tmp_path / "run"))
+    assert "ENOSPC" in line and "errno 28" in line and str(tmp_path / "run") in line
+    assert list(tmp_path.iterdir()) == []  # no run directory, no temporary directory
+
+
+def test_disk_full_while_rewriting_a_run_keeps_no_stale_manifest(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    assert cli("radius", "--n", 12, "--samples", 3, "--init", "lru", "--out", out)[0] == 0
+    monkeypatch.setattr(report.os, "fsync", _enospc)
+    one_line_error(*cli("radius", "--n", 12, "--samples", 3, "--init", "lru", "--out", out))
+    assert not (out / "run.json").exists()  # radii.csv may be old or new; no manifest vouches for it
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_atomic_write_failure_names_path_and_errno(tmp_path, monkeypatch):
+    monkeypatch.setattr(report.os, "fsync", _enospc)
+    with pytest.raises(report.WriteError, match=r"errno 28, ENOSPC"):
+        report.atomic_write_text(tmp_path / "a.txt", "x")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_files_respect_the_umask(tmp_path, mask, mode):
+    old = os.umask(mask)
+    try:
+        report.atomic_write_text(tmp_path / "a.txt", "x")
+        report.write_run_files(tmp_path / "run", {"run.json": "{}", "radii.csv": "index,radius\n"})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == mode
+    assert (tmp_path / "run" / "radii.csv").stat().st_mode & 0o777 == mode
+    assert (tmp_path / "run").stat().st_mode & 0o777 == mode | ((mode & 0o444) >> 2)
+
+
+# ---------------------------------------------------------------- 5. interrupted and killed runs
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(c) for c in fh.read().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_for_workers(proc, count, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kids = _children(proc.pid)
+        if len(kids) >= count:
+            return kids
+        time.sleep(0.1)
+    pytest.fail(f"no {count} workers appeared: {proc.communicate(timeout=5)}")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.cpu_count() < 2, reason="Linux, 2 cores")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_workers_die_with_the_main_process(sig, tmp_path):
+    proc = spawn(["radius", "--n", 600, "--samples", 4000, "--workers", 2, "--init", "glorot", "--format", "json", "--out", tmp_path / "run"])
+    workers = _wait_for_workers(proc, 2)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=20)
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers), "orphaned workers"
+    assert not (tmp_path / "run").exists() and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert out == ""
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 143 and err.strip() == "terminated (SIGTERM)", err
+
+
+def _tiny_reproduce(out, **kw):
+    from specdiag.reproduce import Config, run  # noqa: PLC0415
+
+    cfg = Config.quick(n=30, samples=12, figures=("3",), rescale="calibrated")
+    return run(cfg, out, device="cpu", **kw)
+
+
+def test_resume_removes_temp_files_and_recomputes_a_truncated_stage(tmp_path, caplog):
+    out = tmp_path / "run"
+    first = _tiny_reproduce(out)
+    stage = out / "arrays" / "radii-real-glorot.npz"
+    original = stage.read_bytes()
+    stage.write_bytes(original[: len(original) // 2])  # a kill mid-write without atomic rename
+    (out / "arrays" / ".radii-complex-glorot.npz.abc123.tmp").write_bytes(b"partial")
+    (out / ".summary.csv.xyz.tmp").write_bytes(b"partial")
+    with caplog.at_level("WARNING", logger="specdiag"):
+        meta = _tiny_reproduce(out)
+    assert meta["stages_recovered"] == ["radii-real-glorot"]
+    assert list(meta["stages_computed"]) == ["radii-real-glorot"]
+    assert any("unreadable" in r.getMessage() and "recomputing" in r.getMessage() for r in caplog.records)
+    assert stage.read_bytes() == original and not list(out.rglob("*.tmp"))
+    assert first["status"] == meta["status"] == "complete"
+
+
+def test_sweep_resume_recomputes_a_truncated_task(tmp_path, caplog):
+    from specdiag.executors import LocalExecutor  # noqa: PLC0415
+    from specdiag.sweep import SweepConfig, run_sweep  # noqa: PLC0415
+
+    cfg = SweepConfig(ns=(8,), inits=("lru",), fields=("complex",), samples=20, chunk_size=10).validate()
+    out = tmp_path / "sweep"
+    first = run_sweep(cfg, out, LocalExecutor(1))
+    task = sorted(out.glob("tasks/*/*.npz"))[0]
+    good = task.read_bytes()
+    task.write_bytes(good[:40])
+    with caplog.at_level("WARNING", logger="specdiag"):
+        again = run_sweep(cfg, out, LocalExecutor(1))
+    assert again["computed_tasks"] == 1 and again["reused_tasks"] == 1
+    assert task.read_bytes() == good and again["points"] == first["points"]
+    assert any("unreadable" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.slow
+def test_ctrl_c_under_the_local_dask_scheduler_is_one_line(tmp_path):
+    pytest.importorskip("dask.distributed")
+    proc = spawn(["sweep", "--n", 400, "--samples", 2000, "--chunk-size", 1, "--scheduler", "local", "--workers", 1, "--out", tmp_path / "s", "--format", "json"], start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "s").glob("tasks/*/*.npz")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and out == ""
+    assert "Traceback" not in err and [line for line in err.splitlines() if line.strip()] == ["interrupted"], err
+
+
+# ---------------------------------------------------------------- 7. absurd options
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["radius", "--n", 10, "--init", "lru", "--rmax", "inf"], "--rmax"),
+    (["radius", "--n", 10, "--init", "lru", "--max-phase", "inf"], "--max-phase"),
+    (["hidden", "--n", 10, "--blowup", "inf"], "--blowup"),
+    (["sweep", "--n", 10, "--workers", 0, "--out", "x"], "--workers"),
+    (["radius", "--n", 10, "--workers", 0], "--workers"),
+    (["radius", "--n", 10, "--samples", -1], "--samples"),
+    (["trajectory", "--n", 10, "--every", 0], "--every"),
+    (["theory", "--n", 1], "--n"),
+    (["sweep", "--n", 10, "--scheduler", "foo://bar", "--out", "x"], "--scheduler"),
+])
+def test_absurd_options_name_their_flag(args, flag, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(*cli(*args))
+    assert line.startswith(f"error: {flag}") or f" {flag}" in line, line
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_too_many_workers_are_capped_and_said_in_one_line():
+    proc = spawn(["radius", "--n", 10, "--samples", 8, "--init", "lru", "--workers", 1000, "--format", "json"])
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and json.loads(out)["samples"] == 8
+    assert err.splitlines() == [f"--workers 1000 exceeds the {len(os.sched_getaffinity(0))} available cores: using {len(os.sched_getaffinity(0))}"]
+
+
+# ---------------------------------------------------------------- 8. untrusted caches and peers
+
+
+@pytest.mark.parametrize("edit", [{"factor": -0.5}, {"factor": 2.0}, {"samples": 7}])
+def test_edited_calibration_cache_is_recomputed(tmp_path, monkeypatch, caplog, edit):
+    monkeypatch.setenv("SPECDIAG_CACHE_DIR", str(tmp_path))
+    first = calibration.real_calibration(12, 0.8, seed=1, samples=60)
+    path = next(tmp_path.glob("*.json"))
+    path.write_text(json.dumps({**json.loads(path.read_text()), **edit}))
+    with caplog.at_level("WARNING", logger="specdiag"):
+        again = calibration.real_calibration(12, 0.8, seed=1, samples=60)
+    assert again == first and any("invalid" in r.getMessage() for r in caplog.records)
+
+
+def test_silent_scheduler_fails_within_the_timeout():
+    pytest.importorskip("dask.distributed")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        start = time.monotonic()
+        with pytest.raises(InputError, match="no Dask handshake within 0.5 s"):
+            DaskExecutor(address, timeout=0.5)
+        assert time.monotonic() - start < 2.0
+
+
+def test_non_dask_service_is_refused_without_a_huge_allocation():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+
+        def answer():
+            conn, _ = server.accept()
+            with conn:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                time.sleep(0.5)
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        with pytest.raises(InputError, match="is not a Dask scheduler"):
+            probe_dask_scheduler(f"tcp://127.0.0.1:{server.getsockname()[1]}", timeout=2)
+        thread.join(2)
+
+
+@pytest.mark.parametrize("address", ["foo://bar", "tcp://host", "tcp://host:99999", "tcp://h:1/path"])
+def test_malformed_scheduler_addresses(address):
+    with pytest.raises(InputError, match="^scheduler"):
+        check_scheduler_address(address)
+
+
+def test_silent_scheduler_on_the_command_line(tmp_path):
+    pytest.importorskip("dask.distributed")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        start = time.monotonic()
+        line = one_line_error(*cli("sweep", "--n", 10, "--out", tmp_path / "s", "--scheduler", f"tcp://127.0.0.1:{server.getsockname()[1]}", env={"SPECDIAG_CONNECT_TIMEOUT": "0.5"}))
+    assert line.startswith("error: --scheduler") and time.monotonic() - start < 3
+    assert not (tmp_path / "s").exists()
+
+
+# ---------------------------------------------------------------- 9. fit-gumbel --from
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("constant.json", json.dumps([1.0] * 50), "all equal"),
+    ("negative.json", json.dumps([-1.0] + [1.0 + i / 100 for i in range(50)]), "non-negative"),
+    ("nested.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ("objects.json", json.dumps({"radii": [[1.0], [2.0]]}), "list of numbers"),
+    ("short.csv", "index,radius\n1,2\n3\n", "no column 2"),
+    ("text.npy", "not an npy", "cannot read radii"),
+])
+def test_fit_gumbel_from_hostile_files(tmp_path, name, content, expected):
+    path = tmp_path / name
+    path.write_text(content)
+    line = one_line_error(*cli("fit-gumbel", "--from", path, "--n", 20))
+    assert expected in line
+
+
+def test_fit_gumbel_from_a_directory_or_fifo(tmp_path):
+    assert "is a directory" in one_line_error(*cli("fit-gumbel", "--from", tmp_path, "--n", 20))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert "not a regular file" in one_line_error(*cli("fit-gumbel", "--from", fifo, "--n", 20))
+
+
+def test_fit_gumbel_npy_header_checked_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "big.npy"
+    np.save(path, np.zeros(1000))
+    monkeypatch.setenv("SPECDIAG_MAX_MEMORY", "4K")
+    assert "memory budget" in one_line_error(*cli("fit-gumbel", "--from", path, "--n", 20))
+
+
+# ---------------------------------------------------------------- 10. cosmetic but real
+
+
+def test_only_radius_offers_csv():
+    from typer.main import get_command  # noqa: PLC0415
+
+    group = get_command(app)
+    offering = sorted(name for name, cmd in group.commands.items() if any("csv" in (p.help or "") and "--format" in p.opts for p in cmd.params))
+    assert offering == ["radius"]
+
+
+def test_successful_runs_print_nothing_on_stderr(tmp_path):
+    for args in (["radius", "--n", 12, "--samples", 20, "--init", "uniform-diag", "--format", "json"],
+                 ["hidden", "--n", 12, "--steps", 400, "--matrices", 2, "--inputs", 2, "--init", "lru", "--format", "json"],
+                 ["trajectory", "--n", 12, "--steps", 300, "--matrices", 2, "--inputs", 2, "--field", "complex", "--format", "json"]):
+        code, out, err = cli(*args)
+        assert code == 0 and err == "" and json.loads(out), (args, err)
