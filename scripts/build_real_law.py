@@ -220,31 +220,24 @@ def summarize(r: np.ndarray, n_boot: int, rng: np.random.Generator) -> dict:
     return stats
 
 
-def _kostlan_quantiles(n: int) -> np.ndarray:
-    from specdiag import laws  # noqa: PLC0415
+def _model_targets(rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(y, se) per modelled statistic, relative to the exact complex (Kostlan) law at the same n."""
+    from specdiag.laws import kostlan  # noqa: PLC0415
 
-    return laws.kostlan(n).ppf(np.array(PROBS))
-
-
-def _logit(p):
-    return np.log(p) - np.log1p(-p)
-
-
-def _model_targets(n: np.ndarray, rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(y, se) per modelled statistic, on the modelling scale (see the module docstring)."""
+    n = np.array([r["n"] for r in rows])
+    col = lambda key: np.array([r[key] for r in rows], dtype=float)  # noqa: E731
+    kmean, ksd = kostlan.mean(n), kostlan.std(n)
     out = {
-        "mean": (np.array([r["mean"] for r in rows]), np.array([r["mean_se"] for r in rows])),
-        "sd": (np.array([r["sd"] for r in rows]), np.array([r["sd_se"] for r in rows])),
-        "gumbel_loc": (np.array([r["gumbel_loc"] for r in rows]), np.array([r["gumbel_loc_se"] for r in rows])),
-        "gumbel_scale": (np.array([r["gumbel_scale"] for r in rows]), np.array([r["gumbel_scale_se"] for r in rows])),
+        "mean_diff": (col("mean") - kmean, col("mean_se")),
+        "log_sd_ratio": (np.log(col("sd") / ksd), col("sd_se") / col("sd")),
+        "gumbel_loc_diff": (col("gumbel_loc") - kmean, col("gumbel_loc_se")),
+        "log_gumbel_scale_ratio": (np.log(col("gumbel_scale") / ksd), col("gumbel_scale_se") / col("gumbel_scale")),
     }
-    N = np.array([r["samples"] for r in rows], dtype=float)
-    k = np.array([r["p_above_1"] for r in rows]) * N
+    N, k = col("samples"), col("p_above_1") * col("samples")
     p_tilde = (k + 0.5) / (N + 1.0)  # keeps the logit finite where no (or every) radius exceeds 1
-    out["logit_p_above_1"] = (_logit(p_tilde), 1.0 / np.sqrt(N * p_tilde * (1 - p_tilde)))
-    kq = np.array([_kostlan_quantiles(int(m)) for m in n])
-    q = np.array([r["quantiles"] for r in rows])
-    qse = np.array([r["quantiles_se"] for r in rows])
+    out["logit_p_above_1"] = (np.log(p_tilde / (1 - p_tilde)), 1.0 / np.sqrt(N * p_tilde * (1 - p_tilde)))
+    kq = np.array([kostlan(int(m)).ppf(np.array(PROBS)) for m in n])
+    q, qse = np.array([r["quantiles"] for r in rows]), np.array([r["quantiles_se"] for r in rows])
     for i, p in enumerate(PROBS):
         out[f"qdiff_{p:g}"] = (q[:, i] - kq[:, i], qse[:, i])
     return out
@@ -259,12 +252,6 @@ def fit_spline(x: np.ndarray, y: np.ndarray, se: np.ndarray) -> dict:
     return {"t": [float(v) for v in t], "c": [float(v) for v in c], "k": int(k)}
 
 
-def eval_spline(model: dict, x) -> np.ndarray:
-    from scipy.interpolate import BSpline  # noqa: PLC0415
-
-    return BSpline(np.array(model["t"]), np.array(model["c"]), model["k"], extrapolate=False)(x)
-
-
 def tabulate_phase(args) -> None:
     import scipy  # noqa: PLC0415
 
@@ -274,9 +261,12 @@ def tabulate_phase(args) -> None:
     rng = np.random.default_rng(args.bootstrap_seed)
     grid_rows, held_rows, tier_meta = [], [], []
     state = json.loads((runs / "state.json").read_text())
-    for name, ns, samples, chunk, offset, held in _tiers():
+    for name, ns, samples, _chunk, _offset, held in _tiers():
         out = runs / name
         if _status(out) != "complete":
+            if args.allow_incomplete:
+                print(f"{name}: incomplete, left out (--allow-incomplete)", flush=True)
+                continue
             sys.exit(f"{name}: sweep not complete ({_status(out)}): run the `run` phase first")
         cfg = json.loads((out / "run.json").read_text())
         tier_meta.append({"name": name, "widths": list(ns), "samples": samples, "seed": cfg["config"]["seed"], "precision": cfg["config"]["precision"],
@@ -288,9 +278,7 @@ def tabulate_phase(args) -> None:
             print(f"{name} n={n}: N={r.size} mean={row['mean']:.5f}+-{row['mean_se']:.5f} ({time.perf_counter() - t0:.1f} s)", flush=True)
     n = np.array([r["n"] for r in grid_rows], dtype=float)
     x = np.log(n)
-    targets = _model_targets(n, grid_rows)
-    models = {key: fit_spline(x, y, se) for key, (y, se) in targets.items()}
-    # z-quantiles at the last width (Rider-Sinclair standardization), for extrapolation
+    models = {key: fit_spline(x, y, se) for key, (y, se) in _model_targets(grid_rows).items()}
     doc = {
         "format": "specdiag real Glorot radius table",
         "data_version": DATA_VERSION,
@@ -314,8 +302,13 @@ def tabulate_phase(args) -> None:
             "x": "log(n)",
             "kind": "cubic smoothing spline (scipy BSpline t, c, k), weights 1/SE, weighted RSS = number of widths",
             "n_min": int(n.min()), "n_max": int(n.max()),
-            "quantiles": "qdiff_<p> = real quantile - exact complex (Kostlan) quantile at the same n",
-            "p_above_1": "logit_p_above_1 = logit P(rho > 1)",
+            "targets": {
+                "qdiff_<p>": "real quantile - exact complex (Kostlan) quantile at the same n",
+                "mean_diff": "real mean - Kostlan mean", "gumbel_loc_diff": "Gumbel ML location - Kostlan mean",
+                "log_sd_ratio": "log(real sd / Kostlan sd)", "log_gumbel_scale_ratio": "log(Gumbel ML scale / Kostlan sd)",
+                "logit_p_above_1": "logit P(rho > 1), P estimated as (k + 1/2) / (N + 1)",
+            },
+            "extrapolation": "n > n_max: differences scaled by b_n / b_nmax, b_n = 1/sqrt(4 n g_n); log ratios held",
             "splines": models,
         },
     }
@@ -323,8 +316,10 @@ def tabulate_phase(args) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(_round(doc), separators=(",", ":")) + "\n")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.1f} KiB)")
-    for row in doc["validation"]["held_out"]:
-        print(row)
+    val = doc["validation"]
+    for row in val["held_out"]:
+        print(f"held-out n={row['n']:5d} N={row['samples']:6d} " + " ".join(f"{k}={v['z']:+.2f}" for k, v in row.items() if isinstance(v, dict)))
+    print("grid max |z|: " + " ".join(f"{k}={v:.2f}" for k, v in val["grid_max_abs_z"].items()))
 
 
 def _round(obj, digits: int = 10):
@@ -337,62 +332,42 @@ def _round(obj, digits: int = 10):
     return obj
 
 
-def model_prediction(doc: dict, n: int) -> dict:
-    """The model's mean, sd, quantiles and P(rho > 1) at width n (grid range only)."""
-    splines = doc["model"]["splines"]
-    x = math.log(n)
-    kq = _kostlan_quantiles(n)
-    pred = {key: float(eval_spline(splines[key], x)) for key in ("mean", "sd", "gumbel_loc", "gumbel_scale")}
-    pred["p_above_1"] = float(1 / (1 + math.exp(-float(eval_spline(splines["logit_p_above_1"], x)))))
-    pred["quantiles"] = [float(eval_spline(splines[f"qdiff_{p:g}"], x)) + kq[i] for i, p in enumerate(doc["probs"])]
-    return pred
-
-
-def _interp_se(doc: dict, n: int, key: str, index: int | None = None) -> float:
-    """SE of the tabulated value near n: the SE of the nearest grid widths, interpolated in log n."""
-    grid = doc["grid"]
-    ns = np.array([r["n"] for r in grid], dtype=float)
-    if index is None:
-        se = np.array([r[key] for r in grid])
-    else:
-        se = np.array([r[key][index] for r in grid])
-    return float(np.interp(math.log(n), np.log(ns), se))
+#: statistics whose model residuals are measured: (row key, SE key[, probability level])
+CHECKS = {"mean": ("mean", "mean_se"), "sd": ("sd", "sd_se"), "q05": ("quantiles", "quantiles_se", 0.05), "q50": ("quantiles", "quantiles_se", 0.5),
+          "q95": ("quantiles", "quantiles_se", 0.95), "p_above_1": ("p_above_1", "p_above_1_se")}
 
 
 def validate(doc: dict) -> dict:
-    """Held-out and grid residuals of the model in units of the combined SE."""
-    probs = doc["probs"]
-    checks = {"mean": ("mean", "mean_se", None), "sd": ("sd", "sd_se", None)}
-    for p in (0.05, 0.5, 0.95):
-        i = probs.index(p)
-        checks[f"q{round(100 * p):02d}"] = ("quantiles", "quantiles_se", i)
+    """Residuals (held-out MC or table minus the model) in SE units, through specdiag.laws itself.
+
+    Held-out widths: SE = hypot(the held-out row's SE, the table's SE near n); grid widths: the
+    row's own SE.
+    """
+    from specdiag.laws import _RealModel  # noqa: PLC0415
+
+    model = _RealModel(doc)
+    probs = list(doc["probs"])
+
+    def pick(values, spec):
+        return float(values[spec[0]][probs.index(spec[2])]) if len(spec) == 3 else float(values[spec[0]])
+
+    def se_of(values, spec):
+        return float(values[spec[1]][probs.index(spec[2])]) if len(spec) == 3 else float(values[spec[1]])
+
     out = {"held_out": [], "grid_max_abs_z": {}}
-
-    def residual(row, pred, name, key, se_key, i):
-        got = row[key] if i is None else row[key][i]
-        want = pred[key] if i is None else pred[key][i]
-        se_row = row[se_key] if i is None else row[se_key][i]
-        return got, want, se_row
-
     for row in doc["held_out"]:
-        pred = model_prediction(doc, row["n"])
+        ev, table_se = model.evaluate(row["n"]), model.table_se(row["n"])
         entry = {"n": row["n"], "samples": row["samples"]}
-        for name, (key, se_key, i) in checks.items():
-            got, want, se_row = residual(row, pred, name, key, se_key, i)
-            se = math.hypot(se_row, _interp_se(doc, row["n"], se_key, i))
+        for name, spec in CHECKS.items():
+            got, want = pick(row, spec), pick(ev, spec)
+            se = math.hypot(se_of(row, spec), se_of(table_se, spec))
             entry[name] = {"mc": got, "model": want, "se": se, "z": (got - want) / se}
-        p, N = row["p_above_1"], row["samples"]
-        se_p = math.hypot(row["p_above_1_se"], _interp_se(doc, row["n"], "p_above_1_se"))
-        entry["p_above_1"] = {"mc": p, "model": pred["p_above_1"], "se": se_p, "z": (p - pred["p_above_1"]) / se_p}
         out["held_out"].append(entry)
-    worst = {}
     for row in doc["grid"]:
-        pred = model_prediction(doc, row["n"])
-        for name, (key, se_key, i) in checks.items():
-            got, want, se_row = residual(row, pred, name, key, se_key, i)
-            worst[name] = max(worst.get(name, 0.0), abs(got - want) / se_row)
-        worst["p_above_1"] = max(worst.get("p_above_1", 0.0), abs(row["p_above_1"] - pred["p_above_1"]) / row["p_above_1_se"])
-    out["grid_max_abs_z"] = worst
+        ev = model.evaluate(row["n"])
+        for name, spec in CHECKS.items():
+            z = abs(pick(row, spec) - pick(ev, spec)) / se_of(row, spec)
+            out["grid_max_abs_z"][name] = max(out["grid_max_abs_z"].get(name, 0.0), z)
     out["held_out_max_abs_z"] = max(abs(v["z"]) for e in out["held_out"] for v in e.values() if isinstance(v, dict))
     return out
 
@@ -409,6 +384,7 @@ def main(argv=None) -> None:
     parser.add_argument("--commit", default=None, help="specdiag commit the sweeps run (default: HEAD at the first run, then the recorded one)")
     parser.add_argument("--only", default=None, help="comma-separated tier names to run (default: all)")
     parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the standard errors")
+    parser.add_argument("--allow-incomplete", action="store_true", help="tabulate the finished sweeps only (a preview; not for the shipped table)")
     parser.add_argument("--bootstrap-seed", type=int, default=1, help="seed of the bootstrap")
     args = parser.parse_args(argv)
     if args.phase in ("run", "all"):
