@@ -290,7 +290,6 @@ def log_power_sums_schur(t_factor: np.ndarray, steps, *, log_scale: float = 0.0)
     matrices): use :func:`log_power_sums_by_squaring_safe` then.
     """
     steps = np.atleast_1d(np.asarray(steps, dtype=np.int64))
-    n = t_factor.shape[0]
     lam = np.diagonal(t_factor).copy()
     moduli = np.abs(lam)
     rho = float(moduli.max())

@@ -3,7 +3,6 @@ parametrizations; saved with torch.save and safetensors.torch in fp32/fp16/bf16.
 
 import json
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
