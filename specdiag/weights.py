@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import stat
 import struct
@@ -28,7 +27,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from . import resources
 from .errors import InputError
+from .resources import format_bytes
 
 __all__ = [
     "SUFFIXES",
@@ -36,10 +37,7 @@ __all__ = [
     "WeightsSource",
     "open_weights",
     "source_from_mapping",
-    "default_memory_budget",
     "memory_budget",
-    "parse_size",
-    "format_size",
     "require_within_budget",
     "stored_epsilon",
 ]
@@ -47,8 +45,6 @@ __all__ = [
 SUFFIXES = (".npy", ".npz", ".safetensors", ".pt", ".pth", ".ckpt", ".bin", ".csv", ".txt")
 TORCH_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin")
 SHARD_INDEX = "model.safetensors.index.json"
-#: default memory budget: this fraction of the memory available when the command starts
-DEFAULT_MEMORY_FRACTION = 0.5
 #: safetensors dtype codes -> NumPy dtype names (ml_dtypes provides the bfloat16 and float8 types)
 SAFETENSORS_DTYPES = {
     "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
@@ -111,7 +107,7 @@ class WeightsSource:
         except InputError:
             raise
         except MemoryError:
-            raise InputError(f"tensor {name!r} ({format_size(info.nbytes)}) does not fit in memory: lower max_memory or free memory") from None
+            raise InputError(f"tensor {name!r} ({format_bytes(info.nbytes)}) does not fit in memory: lower max_memory or free memory") from None
         except Exception as exc:  # truncated data, zlib errors, ...
             raise InputError(f"cannot read tensor {name!r} of {self.path!r} ({type(exc).__name__}: {_one_line(exc)}): the file is corrupt or truncated") from None
 
@@ -119,79 +115,10 @@ class WeightsSource:
 # --- memory budget --------------------------------------------------------------------------------
 
 
-def _available_memory() -> int:
-    """Bytes of memory available to this process (MemAvailable, capped by a cgroup limit)."""
-    available = None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    available = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
-    if available is None:
-        try:
-            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            available = 8 * 2**30
-    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            text = Path(limit_file).read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit():
-            available = min(available, int(text))
-    return int(available)
-
-
-def default_memory_budget() -> int:
-    """The default memory budget: half the memory available now (bytes)."""
-    return int(DEFAULT_MEMORY_FRACTION * _available_memory())
-
-
-_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMgGtT]?)(i?[bB])?\s*$")
-
-
-def parse_size(value, param: str = "max_memory") -> int:
-    """Bytes from ``1e9``, ``"512M"``, ``"2G"``, ``"1.5GiB"`` (powers of 1024 for the letters).
-
-    Examples
-    --------
-    >>> parse_size("2G"), parse_size(1000)
-    (2147483648, 1000)
-    """
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number, unit = float(value), ""
-    else:
-        match = _SIZE.match(str(value))
-        if not match:
-            raise InputError(f"{param} must be a size like 2G, 512M or 1e9 (bytes), got {value!r}", param=param)
-        number, unit = float(match.group(1)), match.group(2).upper()
-    size = number * 1024 ** "_KMGT".index(unit) if unit else number
-    if not math.isfinite(size) or size < 1:
-        raise InputError(f"{param} must be a finite size of at least 1 byte, got {value!r}", param=param)
-    return int(size)
-
-
-def memory_budget(max_memory) -> int:
-    """The budget in bytes: ``max_memory`` parsed, or the default when None."""
-    return default_memory_budget() if max_memory is None else parse_size(max_memory)
-
-
-def format_size(nbytes: float) -> str:
-    """``3.2 GB``-style size (powers of 1000, one decimal).
-
-    Examples
-    --------
-    >>> format_size(3_200_000_000)
-    '3.2 GB'
-    """
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if nbytes < 1000 or unit == "TB":
-            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
-        nbytes /= 1000
-    return f"{nbytes:.1f} PB"  # pragma: no cover
+def memory_budget(max_memory=None) -> int:
+    """The memory budget in bytes (:func:`specdiag.resources.memory_budget`: ``max_memory``, else
+    ``$SPECDIAG_MAX_MEMORY``, else half the available memory)."""
+    return resources.memory_budget(max_memory)[0]
 
 
 def require_within_budget(info: TensorInfo, needed: int, budget: int | None, *, what: str) -> None:
@@ -199,8 +126,8 @@ def require_within_budget(info: TensorInfo, needed: int, budget: int | None, *, 
     if budget is not None and needed > budget:
         shape = "x".join(map(str, info.shape)) or "scalar"
         raise InputError(
-            f"max_memory: tensor {info.name!r} ({shape} {info.dtype}, {format_size(info.nbytes)} stored) needs about "
-            f"{format_size(needed)} for {what}, over the memory budget of {format_size(budget)}: raise max_memory "
+            f"max_memory: tensor {info.name!r} ({shape} {info.dtype}, {format_bytes(info.nbytes)} stored) needs about "
+            f"{format_bytes(needed)} for {what}, over the memory budget of {format_bytes(budget)}: raise max_memory "
             f"or select other tensors",
             param="max_memory",
         )
@@ -634,7 +561,7 @@ def open_weights(path: Path | str, *, max_memory: int | None = None) -> WeightsS
         index file), .pt/.pth/.ckpt/.bin (needs torch), .csv/.txt.
     max_memory : int, optional
         Bytes: any tensor larger than this is refused when read (default: no limit here; the
-        check applies :func:`memory_budget`).
+        check applies :func:`memory_budget`, shared with every command via specdiag.resources).
 
     Returns
     -------

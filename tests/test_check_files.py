@@ -190,9 +190,9 @@ def bomb_header_npz(path, n=20000):
 def test_memory_budget_refuses_from_the_header(tmp_path):
     bomb_header_npz(tmp_path / "bomb.npz")
     message = one_line_error(run(tmp_path / "bomb.npz"))
-    assert "--max-memory" in message and "'W'" in message and "20000x20000 float64" in message and "3.2 GB stored" in message
+    assert "--max-memory" in message and "'W'" in message and "20000x20000 float64" in message and "3.0 GiB stored" in message
     np.save(tmp_path / "w.npy", np.eye(64))
-    assert "memory budget of 1.0 kB" in one_line_error(run(tmp_path / "w.npy", "--max-memory", "1000"))
+    assert "memory budget of 1000 B" in one_line_error(run(tmp_path / "w.npy", "--max-memory", "1000"))
     assert run(tmp_path / "w.npy", "--max-memory", "1G").exit_code == 0
 
 
