@@ -49,8 +49,9 @@ def spawn(args, **kw):
 def run_measured(args, env=None):
     """Run the CLI in a child; (exit code, stdout, stderr, the child's peak RSS in MiB)."""
     proc = spawn(args, env=env or {})
-    err = proc.stderr.read()  # small outputs: reading one pipe, then the other, cannot block
-    out = proc.stdout.read()
+    with proc.stderr, proc.stdout:  # small outputs: reading one pipe, then the other, cannot block
+        err = proc.stderr.read()
+        out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, out, err, usage.ru_maxrss / 1024
@@ -216,7 +217,7 @@ def _wait_for_workers(proc, count, timeout=30):
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.cpu_count() < 2, reason="Linux, 2 cores")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_workers_die_with_the_main_process(sig, tmp_path):
-    proc = spawn(["radius", "--n", 600, "--samples", 4000, "--workers", 2, "--init", "glorot", "--format", "json", "--out", tmp_path / "run"])
+    proc = spawn(["radius", "--n", 400, "--samples", 3000, "--workers", 2, "--init", "glorot", "--format", "json", "--out", tmp_path / "run"])
     workers = _wait_for_workers(proc, 2)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=20)
