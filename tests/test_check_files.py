@@ -264,3 +264,26 @@ def test_key_reads_only_the_selected_tensor(tmp_path):
     code, rss, err = peak_rss_mb(path, "--key", "rnn.W_hh", "--seq-len", 10)
     assert code in (0, 1), err
     assert rss < 700, rss  # the file is 1.07 GB; one 1024^2 check needs about 200 MB
+
+
+def test_keras_flax_and_s4d_rules(tmp_path):
+    rng = np.random.default_rng(3)
+    h = 6
+    keras = rng.normal(size=(h, 4 * h)) / 3  # LSTM recurrent_kernel: gates i, f, c, o by columns
+    flax = rng.normal(size=(h, h)) / 3
+    log_a_real, a_imag, log_dt = rng.normal(size=(4, 8)), rng.normal(size=(4, 8)), rng.normal(size=4) - 3
+    np.savez(tmp_path / "m.npz", **{
+        "lstm/lstm_cell/recurrent_kernel:0": keras, "lstm/lstm_cell/kernel:0": rng.normal(size=(3, 4 * h)),
+        "params/cell/hf/kernel": flax, "params/cell/if/kernel": rng.normal(size=(h, h)),
+        "kernel.log_A_real": log_a_real, "kernel.A_imag": a_imag, "kernel.log_dt": log_dt,
+    })
+    doc = json.loads(run(tmp_path / "m.npz", "--format", "json", "--no-growth-gate").stdout)
+    got = {t["name"]: t for t in doc["tensors"]}
+    for i, g in enumerate("ifco"):
+        block = keras[:, i * h : (i + 1) * h]
+        assert got[f"lstm/lstm_cell/recurrent_kernel:0[{g}]"]["radius"] == pytest.approx(np.abs(np.linalg.eigvals(block)).max(), rel=1e-10)
+    assert got["params/cell/hf/kernel"]["rule"] == "flax-hidden-kernel"
+    lam = np.exp(np.exp(log_dt)[:, None] * (-np.exp(log_a_real) + 1j * a_imag))
+    assert got["kernel.lambda"]["radius"] == pytest.approx(np.abs(lam).max(), rel=1e-12)
+    assert "params/cell/if/kernel" in [s["name"] for s in doc["skipped"]]
+    assert {t["rule"] for t in json.loads(run(tmp_path / "m.npz", "--format", "json", "--model", "keras", "--no-growth-gate").stdout)["tensors"]} == {"keras-recurrent_kernel"}
