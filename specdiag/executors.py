@@ -204,7 +204,7 @@ def probe_dask_scheduler(address: str, timeout: float = CONNECT_TIMEOUT_S) -> No
 
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
-    except socket.timeout:
+    except TimeoutError:
         fail(f"did not accept a connection within {timeout:g} s")
     except OSError as exc:
         fail(f"cannot be reached ({exc.strerror or exc})")
@@ -219,7 +219,7 @@ def probe_dask_scheduler(address: str, timeout: float = CONNECT_TIMEOUT_S) -> No
                 sock.settimeout(left)
                 try:
                     chunk = sock.recv(count - len(data))
-                except socket.timeout:
+                except TimeoutError:
                     fail(f"accepted the connection but sent no Dask handshake within {timeout:g} s")
                 except OSError as exc:
                     fail(f"closed the connection ({exc.strerror or exc})")
