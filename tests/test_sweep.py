@@ -1,17 +1,20 @@
 """Sweeps: identical results across executors and chunkings, resume, failures, merge, figures."""
 
 import csv
+import importlib
 import json
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from specdiag import sweep
 from specdiag.cli import app
 from specdiag.executors import LocalExecutor
 from specdiag.inits import make_ensemble
 from specdiag.spectra import sample_radii
+
+# the module (``specdiag.sweep`` as an attribute is the sweep() function of the public API)
+sweep = importlib.import_module("specdiag.sweep")
 
 GRID = dict(ns=(20, 40), inits=("glorot", "lru"), fields=("real", "complex"), samples=12, seed=4, dynamics=(1.0, 2.0))
 
