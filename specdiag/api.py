@@ -163,9 +163,23 @@ def hidden_states(
 
 
 def theory_summary(n: int, coverage: float = 0.9) -> dict:
-    """Everything the closed forms say at width n: g_n, s_n, Rider limits, Kostlan's exact law.
+    """Everything known at width n: g_n, s_n, the finite-n laws (Kostlan's exact complex law, the
+    real Monte Carlo table) and the n -> infinity limits (Rider, Rider-Sinclair), labelled as such.
 
-    Undefined asymptotics (n <= 163) are None with an ``undefined_reason``.
+    Parameters
+    ----------
+    n : int
+        Width, at least 2.
+    coverage : float
+        Target P(rho <= 1) of the calibrated rescaling.
+
+    Returns
+    -------
+    dict
+        ``g_n``, ``s_n``, ``rider_location``, ``rider_scale``, ``asymptotic`` (per field: Gumbel
+        loc, scale, mean, sd, P(rho > 1), ``label``), ``exact_complex``, ``finite_n_real`` (mean, std,
+        q05, q95, p_above_1, se_mean, source: the real Glorot table), ``exact_complex_rescaled``,
+        ``calibrated_complex``. Undefined asymptotics (n <= 163) are None with an ``undefined_reason``.
 
     Examples
     --------
@@ -174,6 +188,7 @@ def theory_summary(n: int, coverage: float = 0.9) -> dict:
     (1.0831, 1.0347)
     """
     from . import laws  # noqa: PLC0415 (scipy.stats, only when a law is evaluated)
+    from .inits import finite_n_real  # noqa: PLC0415
 
     n = whole_number(n, "n", minimum=2)
     coverage = probability(coverage, "coverage")
@@ -186,14 +201,15 @@ def theory_summary(n: int, coverage: float = 0.9) -> dict:
         row["rider_location"] = theory.rider_location(n)
         row["rider_scale"] = theory.rider_scale(n)
         row["asymptotic"] = {}
-        for fld, limit in (("real", laws.rider_sinclair(n)), ("complex", laws.rider(n))):
+        for fld, limit, label in (("real", laws.rider_sinclair(n), "Rider-Sinclair limit, n -> inf"), ("complex", laws.rider(n), "Rider limit, n -> inf")):
             loc, scale = limit.kwds["loc"], limit.kwds["scale"]
-            row["asymptotic"][fld] = {"loc": loc, "scale": scale, "mean": float(limit.mean()), "std": float(limit.std()), "p_above_1": float(limit.sf(1.0))}
+            row["asymptotic"][fld] = {"loc": loc, "scale": scale, "mean": float(limit.mean()), "std": float(limit.std()), "p_above_1": float(limit.sf(1.0)), "label": label}
         row["exact_complex_rescaled"] = _law_dict(laws.kostlan(n, scale=1 / s_n))
     else:
         row.update(s_n=None, rider_location=None, rider_scale=None, asymptotic=None, exact_complex_rescaled=None)
         row["undefined_reason"] = f"g_n = {g:.4f} <= 0 (n <= {theory.LAST_UNDEFINED_N}): use --rescale calibrated"
     row["exact_complex"] = _law_dict(exact)
+    row["finite_n_real"] = finite_n_real(n)
     s_cal = float(exact.ppf(coverage))
     row["calibrated_complex"] = {"s": s_cal, "coverage": coverage, **_law_dict(laws.kostlan(n, scale=1 / s_cal))}
     return row

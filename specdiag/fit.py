@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
-from . import laws, theory
+from . import theory
 from .errors import InputError
 from .results import Result
 
-__all__ = ["MIN_RADII", "CI_METHODS", "GumbelFit", "fit_gumbel", "finite_radii", "ks", "compare_laws", "load_radii"]
+__all__ = ["MIN_RADII", "CI_METHODS", "AUTO_BOOTSTRAP_MAX", "GumbelFit", "fit_gumbel", "finite_radii", "ks", "compare_laws", "theory_field", "load_radii"]
 
 MIN_RADII = 10
 #: inverse Fisher information of the Gumbel (loc, scale) MLE, per observation, in units of scale^2
@@ -22,7 +21,15 @@ _VAR_LOC = 1.0 + 6.0 * (1.0 - theory.EULER_GAMMA) ** 2 / math.pi**2  # 1.1087
 _VAR_SCALE = 6.0 / math.pi**2  # 0.6079
 
 
-CI_METHODS = ("wald", "bootstrap")
+CI_METHODS = ("auto", "wald", "bootstrap")
+#: ci="auto" uses the bootstrap up to this many radii and Wald intervals above (where the
+#: asymptotic normality of the ML fit is excellent and 999 refits would take minutes)
+AUTO_BOOTSTRAP_MAX = 20_000
+#: above this many radii, KS statistics evaluate the law's CDF on a fine grid and interpolate
+#: (error far below the KS resolution 1/sqrt(N)); exact evaluation of Kostlan's CDF at 10^6 points
+#: would take minutes
+_KS_GRID_ABOVE = 20_000
+_KS_GRID_POINTS = 20_001
 
 
 @dataclass(frozen=True)
@@ -43,11 +50,16 @@ def fit_gumbel(radii, level: float = 0.95, ci: str = "wald", resamples: int = 99
 
     ci="wald": from the Gumbel Fisher information, Var(loc) = 1.1087 b^2/N, Var(scale) = 0.6079 b^2/N
     (instant, asymptotic). ci="bootstrap": percentile bootstrap of the ML fit (scipy.stats.bootstrap,
-    ``resamples`` refits, seeded), which makes no large-N assumption.
+    ``resamples`` refits, seeded), which makes no large-N assumption. ci="auto": the bootstrap up to
+    :data:`AUTO_BOOTSTRAP_MAX` radii, Wald above; the method used is ``GumbelFit.ci_method``.
     """
+    from scipy import stats  # noqa: PLC0415 (scipy.stats: imported when a fit is made)
+
     x = finite_radii(radii)
     if ci not in CI_METHODS:
-        raise InputError(f"unknown interval method {ci!r}: use wald or bootstrap")
+        raise InputError(f"unknown interval method {ci!r}: use auto, wald or bootstrap", param="ci")
+    if ci == "auto":
+        ci = "bootstrap" if x.size <= AUTO_BOOTSTRAP_MAX else "wald"
     loc, scale = stats.gumbel_r.fit(x)
     if ci == "bootstrap":
         if resamples < 50:
@@ -85,35 +97,78 @@ def finite_radii(radii) -> np.ndarray:
 
 
 def ks(x: np.ndarray, cdf) -> dict:
+    from scipy import stats  # noqa: PLC0415
+
+    if x.size > _KS_GRID_ABOVE:
+        grid = np.linspace(x.min(), x.max(), _KS_GRID_POINTS)
+        values = np.asarray(cdf(grid), dtype=float)
+        cdf = lambda v: np.interp(v, grid, values)  # noqa: E731
     result = stats.kstest(x, cdf)
     return {"ks_statistic": float(result.statistic), "ks_pvalue": float(result.pvalue)}
 
 
 def compare_laws(radii, n: int, field: str, level: float = 0.95, ci: str = "wald", resamples: int = 999) -> dict:
-    """Fitted vs asymptotic (Rider / Rider-Sinclair) vs exact (Kostlan, complex) laws for radii.
+    """Fitted vs finite-n vs asymptotic laws of the spectral radius of Glorot matrices, for radii.
 
-    The fitted law's KS p-value is optimistic (its parameters came from the same data).
+    Parameters
+    ----------
+    radii : array_like
+        Sampled radii (at least :data:`MIN_RADII`).
+    n : int
+        Width of the matrices.
+    field : {"real", "complex"}
+        Their field: complex radii are compared with Kostlan's exact law (``"exact"``), real radii
+        with the finite-n Monte Carlo table (``"finite_n_real"``, with its standard errors).
+    level, ci, resamples
+        Interval level and method of the Gumbel fit (:func:`fit_gumbel`).
+
+    Returns
+    -------
+    dict
+        ``fit`` (ML Gumbel with KS), ``sample`` (mean, sd), ``exact`` (complex) or None,
+        ``finite_n_real`` (real) or None, and ``asymptotic``: the n -> infinity limit (Rider,
+        Rider-Sinclair), labelled as the limit, or None with ``asymptotic_reason`` for n <= 163.
+        The fitted law's KS p-value is optimistic (its parameters came from the same data).
     """
+    from scipy import stats  # noqa: PLC0415
+
+    from . import laws  # noqa: PLC0415
+    from .inits import make_ensemble  # noqa: PLC0415
+
     x = finite_radii(radii)
+    field = theory_field(field)
     fit = fit_gumbel(x, level, ci=ci, resamples=resamples)
     fitted = stats.gumbel_r(loc=fit.loc, scale=fit.scale)
     result = {
         "fit": {**fit.to_dict(), **ks(x, fitted.cdf)},
         "sample": {"mean": float(x.mean()), "std": float(x.std(ddof=1))},
     }
-    try:
-        asym = laws.rider(n) if field == "complex" else laws.rider_sinclair(n)
-        loc, scale = asym.kwds["loc"], asym.kwds["scale"]
-        result["asymptotic"] = {"loc": loc, "scale": scale, "mean": float(asym.mean()), "std": float(asym.std()), **ks(x, asym.cdf)}
-    except InputError as exc:
+    glorot = make_ensemble("glorot", n, field)
+    limit = glorot.asymptotic_law()
+    if limit is not None:
+        loc, scale = limit.kwds["loc"], limit.kwds["scale"]
+        result["asymptotic"] = {"loc": loc, "scale": scale, "mean": float(limit.mean()), "std": float(limit.std()), "label": glorot.asymptotic_label(), **ks(x, limit.cdf)}
+    else:
         result["asymptotic"] = None
-        result["asymptotic_reason"] = str(exc).split(":")[0]
+        result["asymptotic_reason"] = f"the Rider limit is undefined at n = {n}: g_n <= 0 for n <= {theory.LAST_UNDEFINED_N}"
+    result["exact"] = result["finite_n_real"] = None
     if field == "complex":
         law = laws.kostlan(n)
-        result["exact"] = {"mean": float(law.mean()), "std": float(law.std()), **ks(x, law.cdf)}
+        result["exact"] = {"mean": float(law.mean()), "std": float(law.std()), "label": "Kostlan exact", **ks(x, law.cdf)}
     else:
-        result["exact"] = None
+        from .inits import finite_n_real  # noqa: PLC0415
+
+        table = finite_n_real(n)
+        law = glorot.radius_law()
+        result["finite_n_real"] = {**table, **ks(x, law.cdf)}
     return result
+
+
+def theory_field(field: str) -> str:
+    """``field`` checked against ("real", "complex")."""
+    from .validation import choice  # noqa: PLC0415
+
+    return choice(field, "field", ("real", "complex"))
 
 
 def load_radii(path: Path | str) -> np.ndarray:

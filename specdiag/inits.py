@@ -32,6 +32,7 @@ __all__ = [
     "make_ensemble",
     "summarize_law",
     "radius_law",
+    "finite_n_real",
     "TRUNCNORMAL_VARIANCE_FACTOR",
 ]
 
@@ -115,9 +116,32 @@ class Ensemble:
         """True when E||W^k||_F^2 is known in closed form (Q_{n,k}: complex Gaussian inits)."""
         return self.spec.exact_powers and self.field == "complex"
 
+    @property
+    def exact_law(self) -> bool:
+        """True when :meth:`radius_law` is exact in law (complex Gaussian: Kostlan; diagonal inits:
+        closed forms), so radii can be drawn from it without matrices. Real Gaussian inits have only
+        the Monte Carlo table, truncnormal only a universality approximation."""
+        return self.diagonal or (self.kind == "gaussian" and self.field == "complex")
+
     def radius_law(self):
         """The law of the spectral radius as a frozen ``scipy.stats`` distribution, or None."""
         return self.spec.law(self)[0]
+
+    def asymptotic_law(self):
+        """The n -> infinity limit law of the radius (Rider, complex; Rider-Sinclair, real), scaled by
+        the gain, for Gaussian kinds at n >= 164; None otherwise (diagonal kinds, n <= 163)."""
+        from . import laws, theory  # noqa: PLC0415
+
+        if self.kind != "gaussian" or self.n <= theory.LAST_UNDEFINED_N:
+            return None
+        limit = laws.rider(self.n) if self.field == "complex" else laws.rider_sinclair(self.n)
+        return _rescale(limit, self.gain)
+
+    def asymptotic_label(self) -> str | None:
+        """'Rider limit' or 'Rider-Sinclair limit' for Gaussian kinds; None otherwise."""
+        if self.kind != "gaussian":
+            return None
+        return "Rider limit, n -> inf" if self.field == "complex" else "Rider-Sinclair limit, n -> inf"
 
     def law_summary(self) -> LawSummary | None:
         """Mean, sd, quantiles and P(rho > 1) of :meth:`radius_law`, labelled with its source."""
@@ -192,7 +216,38 @@ def _gaussian_law(ensemble: Ensemble, approximate: str = ""):
     if ensemble.field == "complex":
         return _rescale(laws.kostlan(ensemble.n), gain), "Kostlan exact" + approximate
     real = laws.real_ginibre(ensemble.n)
-    return _rescale(real, gain), laws.real_ginibre_source(ensemble.n) + approximate
+    return _rescale(real, gain), laws.real_ginibre_table().at(ensemble.n).source + approximate
+
+
+def finite_n_real(n: int, gain: float = 1.0) -> dict:
+    """The finite-n law of rho(gain W), W real Glorot, from the Monte Carlo table, with its SEs.
+
+    Parameters
+    ----------
+    n : int
+        Width (the table covers 2..2048 and is interpolated in n; beyond, extrapolated, as
+        ``source`` says: :func:`specdiag.laws.real_ginibre`).
+    gain : float
+        Scale of the matrix relative to Glorot (rho scales with it).
+
+    Returns
+    -------
+    dict
+        ``mean``, ``std``, ``q05``, ``q95``, ``p_above_1`` (P(gain rho > 1)), ``se_mean`` (Monte Carlo
+        standard error of the tabulated mean), ``source``; also ``p_above_1_se`` (at gain 1),
+        ``gumbel_loc``, ``gumbel_scale`` and their SEs (the table's Gumbel fit), all scaled by ``gain``.
+    """
+    from . import laws  # noqa: PLC0415
+
+    s = laws.real_ginibre_table().at(n)
+    p_above = s.p_above_1 if gain == 1.0 else float(_rescale(laws.real_ginibre(n), gain).sf(1.0))
+    return {
+        "mean": gain * s.mean, "std": gain * s.sd, "q05": gain * s.quantile(0.05)[0], "q95": gain * s.quantile(0.95)[0],
+        "p_above_1": p_above, "se_mean": gain * s.mean_se, "source": s.source,
+        "p_above_1_se": s.p_above_1_se if gain == 1.0 else None,
+        "gumbel_loc": gain * s.gumbel_loc, "gumbel_loc_se": gain * s.gumbel_loc_se,
+        "gumbel_scale": gain * s.gumbel_scale, "gumbel_scale_se": gain * s.gumbel_scale_se,
+    }
 
 
 def _truncnormal_law(ensemble: Ensemble):

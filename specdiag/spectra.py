@@ -21,9 +21,17 @@ from .backend import MATRIX_STREAM, array_module, cupy_module, device_rng, real_
 from .linalg import eigenvalues
 from .pool import process_map, resolve_workers
 from .results import Result
+from .errors import InputError
 from .validation import seed_value, whole_number
 
-__all__ = ["sample_radii", "radius_stats", "RadiusStats", "gpu_chunk_size"]
+__all__ = ["METHODS", "LAW_LABEL", "LAW_STREAM", "sample_radii", "law_radii", "radius_stats", "RadiusStats", "gpu_chunk_size"]
+
+#: how radii are obtained: eigenvalues of sampled matrices, or exact draws from the radius law
+METHODS = ("matrices", "law")
+#: how results drawn from the law are labelled everywhere
+LAW_LABEL = "exact in law, no matrices"
+#: first element of the spawn key of the law-draw stream (after backend's MATRIX/INPUT/CALIBRATION)
+LAW_STREAM = 3
 
 ProgressCallback = Callable[[int], None]
 
@@ -109,6 +117,52 @@ def sample_radii(
         if on_progress:
             on_progress(values.size)
     return radii
+
+
+def law_radii(ensemble, samples: int, seed: int = 0) -> np.ndarray:
+    """Radii drawn from the exact law of the spectral radius, without building any matrix.
+
+    Exact in law (SPEC section 7): complex Gaussian inits (glorot, half, rescaled) from Kostlan's law
+    (rho^2 = max_k Gamma(k, 1)/n, scaled by the init's gain), diagonal inits (uniform-diag,
+    uniform-disk, lru) from their closed forms P(rho <= r) = F(r)^n. The draws follow the same law
+    as :func:`sample_radii` but are different numbers (one stream keyed (seed, LAW_STREAM)).
+
+    Parameters
+    ----------
+    ensemble : specdiag.inits.Ensemble
+        The matrix law; it must have an exact radius law (``ensemble.exact_law``).
+    samples : int
+        Number of radii.
+    seed : int
+        Seed of the stream.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(samples,)``, float64.
+
+    Raises
+    ------
+    InputError
+        (param ``method``) for real Gaussian inits, which have no exact law (only a Monte Carlo
+        table), and for truncnormal (only a universality approximation).
+
+    Examples
+    --------
+    >>> from specdiag.inits import make_ensemble
+    >>> r = law_radii(make_ensemble("uniform-diag", 1000), 5, seed=1)
+    >>> r.shape, bool((r > 0.99).all() and (r <= 1).all())
+    ((5,), True)
+    """
+    samples = whole_number(samples, "samples")
+    seed = seed_value(seed)
+    if not ensemble.exact_law:
+        what = "real Gaussian inits have no exact radius law (only a Monte Carlo table)" if ensemble.field == "real" else f"{ensemble.name} has no exact radius law (universality only)"
+        raise InputError(f"method 'law' draws from an exact law, but {what}: sample matrices instead (method 'matrices'), or use field 'complex'", param="method")
+    from .backend import host_rng  # noqa: PLC0415
+
+    law = ensemble.radius_law()
+    return np.asarray(law.rvs(size=samples, random_state=host_rng(seed, LAW_STREAM)), dtype=np.float64)
 
 
 def gpu_chunk_size(n: int, precision: str, budget_bytes: int | None = None) -> int:

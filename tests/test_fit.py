@@ -36,18 +36,32 @@ def test_fit_interval_coverage():
     rng = np.random.default_rng(5)
     cover = []
     for _ in range(200):
-        g = fit.fit_gumbel(rng.gumbel(0.0, 1.0, 400))
-        cover.append(g.loc_ci[0] <= 0.0 <= g.loc_ci[1])
+        g = fit.fit_gumbel(rng.gumbel(1.0, 0.01, 400))  # radii are non-negative
+        cover.append(g.loc_ci[0] <= 1.0 <= g.loc_ci[1])
     within_se(np.mean(cover), 0.95, math.sqrt(0.95 * 0.05 / 200))
 
 
-def test_compare_laws_complex_has_exact_and_real_does_not():
+def test_compare_laws_exact_complex_finite_n_real_and_the_limit():
     x = stats.gumbel_r.rvs(loc=1.035, scale=0.01, size=200, random_state=np.random.default_rng(2))
     c = fit.compare_laws(x, 500, "complex")
-    assert c["exact"] is not None and 0 <= c["exact"]["ks_pvalue"] <= 1
-    assert c["asymptotic"]["loc"] > 1
+    assert c["exact"] is not None and 0 <= c["exact"]["ks_pvalue"] <= 1 and c["finite_n_real"] is None
+    assert c["asymptotic"]["loc"] > 1 and "limit" in c["asymptotic"]["label"]
     r = fit.compare_laws(x, 100, "real")
-    assert r["exact"] is None and r["asymptotic"] is None
+    assert r["exact"] is None and r["asymptotic"] is None and "163" in r["asymptotic_reason"]
+    real = r["finite_n_real"]
+    assert set(real) >= {"mean", "std", "q05", "q95", "p_above_1", "se_mean", "source", "ks_statistic", "ks_pvalue"}
+    assert real["q05"] < real["mean"] < real["q95"]
+
+
+def test_auto_intervals_and_gridded_ks_for_large_samples():
+    """Past 20,000 radii: Wald intervals, and KS on a gridded CDF that matches the exact one."""
+    x = np.random.default_rng(3).gumbel(1.03, 0.01, 30_000)
+    assert fit.fit_gumbel(x, ci="auto").ci_method == "wald"
+    assert fit.fit_gumbel(x[:500], ci="auto", resamples=60).ci_method == "bootstrap"
+    law = stats.gumbel_r(1.03, 0.01)
+    exact = stats.kstest(x, law.cdf)
+    gridded = fit.ks(x, law.cdf)
+    assert abs(gridded["ks_statistic"] - exact.statistic) < 1e-6
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".npy", ".txt"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -10,7 +11,7 @@ import typer
 from .. import theory
 from ..inits import make_ensemble
 from ..report import csv_document, json_document, prepare_out_dir, run_metadata, write_run_files
-from ..spectra import radius_stats, sample_radii
+from ..spectra import LAW_LABEL, METHODS, law_radii, radius_stats, sample_radii
 from .app import app
 from .options import (
     CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, MaxPhase, N, Out, Plot, Precision, Rescale,
@@ -21,14 +22,27 @@ from .output import Format, command, emit, note, progress, rich_table
 __all__ = ["radius"]
 
 SamplePrecision = Annotated[Precision, typer.Option("--precision", help="Eigenvalue precision: single (float32, ample for radii) or double.")]
+Method = Enum("Method", {m: m for m in METHODS}, type=str)
+MethodOpt = Annotated[
+    Method,
+    typer.Option("--method", help="matrices: eigenvalues of sampled matrices. law: exact draws from the radius law, no matrices "
+                 "(complex glorot/half/rescaled: Kostlan; uniform-diag, uniform-disk, lru: closed forms); refused for real Gaussian inits."),
+]
 
 
-def sample_for_cli(n, samples, init, field, seed, device, precision, workers, chunk_size, options, show_progress):
-    """Build the ensemble and sample radii with a progress bar; (ensemble, radii, device, seconds)."""
+def sample_for_cli(n, samples, init, field, seed, device, precision, workers, chunk_size, options, show_progress, method="matrices"):
+    """Build the ensemble and sample radii with a progress bar; (ensemble, radii, device, seconds).
+
+    method "law": exact draws from the radius law (no matrices, no device); device is "none".
+    """
     from ..backend import resolve_device  # noqa: PLC0415
 
-    dev = resolve_device(value(device))
     ensemble = make_ensemble(value(init), n, value(field), options)
+    if value(method) == "law":
+        start = time.perf_counter()
+        radii = law_radii(ensemble, samples, seed)
+        return ensemble, radii, "none", time.perf_counter() - start
+    dev = resolve_device(value(device))
     start = time.perf_counter()
     with progress(samples, f"radii n={n}", show_progress) as advance:
         radii = sample_radii(ensemble, samples, seed, precision=value(precision), device=dev, workers=workers, chunk_size=chunk_size, on_progress=advance)
@@ -38,7 +52,8 @@ def sample_for_cli(n, samples, init, field, seed, device, precision, workers, ch
 @command(app)
 def radius(
     n: N = 500,
-    samples: Annotated[int, typer.Option("--samples", help="Number of matrices.")] = 100,
+    samples: Annotated[int, typer.Option("--samples", help="Number of matrices (or of exact draws, --method law).")] = 100,
+    method: MethodOpt = "matrices",
     init: Init = "glorot",
     field: FieldOpt = "real",
     seed: Seed = 0,
@@ -66,28 +81,35 @@ def radius(
     n, samples = whole_number(n, "n", minimum=2), whole_number(samples, "samples")
     spec = INITS.get(value(init))
     diagonal = bool(spec and spec.diagonal)
-    estimate = guard(radius_estimate(n, samples, field="complex" if diagonal else value(field), precision=value(precision), diagonal=diagonal, workers=resolve_workers(workers, tasks=samples)))
-    parameters = {"n": n, "samples": samples, "init": value(init), "field": "complex" if diagonal else value(field), "device": value(device), "precision": value(precision), "seed": seed}
+    by_law = value(method) == "law"
+    estimate = None if by_law else guard(radius_estimate(n, samples, field="complex" if diagonal else value(field), precision=value(precision), diagonal=diagonal, workers=resolve_workers(workers, tasks=samples)))
+    parameters = {"n": n, "samples": samples, "method": value(method), "init": value(init), "field": "complex" if diagonal else value(field), "device": value(device), "precision": value(precision), "seed": seed}
     parameters.update(workers=workers, chunk_size=chunk_size, rmin=rmin, rmax=rmax, max_phase=max_phase, rescale=value(rescale), coverage=coverage)
     out = prepare_out_dir(out, command="radius", parameters=parameters, force=force)
-    if out is not None:
+    if out is not None and estimate is not None:
         check_disk(out, estimate.disk)
     plot = check_plot_path(plot)
     ensemble, radii, dev, elapsed = sample_for_cli(
         n, samples, init, field, seed, device, precision, workers, chunk_size,
-        init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples), value(fmt) == "table",
+        init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples), value(fmt) == "table", method,
     )
     stats = radius_stats(radii).to_dict()
     stats.pop("count")
     summary = ensemble.law_summary()
     predicted = summary.to_dict() if summary else None
+    limit = ensemble.asymptotic_law()
+    asymptotic = None
+    if limit is not None:
+        q05, median, q95 = (float(v) for v in limit.ppf([0.05, 0.5, 0.95]))
+        asymptotic = {"mean": float(limit.mean()), "std": float(limit.std()), "q05": q05, "median": median, "q95": q95, "p_above_1": float(limit.sf(1.0)), "source": ensemble.asymptotic_label()}
     rider = theory.rider_location(n) if n > theory.LAST_UNDEFINED_N else None
     init, precision = value(init), value(precision)
     doc = {
         "command": "radius", "n": n, "samples": samples, "init": init, "field": ensemble.field, "device": dev,
-        "precision": precision, "seed": seed, "stats": stats, "theory": predicted, "rider_location": rider,
+        "precision": precision, "seed": seed, "method": value(method), "method_label": LAW_LABEL if by_law else "eigenvalues of sampled matrices",
+        "stats": stats, "theory": predicted, "asymptotic": asymptotic, "rider_location": rider,
         "rescaling": ensemble.rescaling.to_dict() if ensemble.rescaling else None, "radii": radii,
-        "elapsed_s": elapsed, "matrices_per_s": samples / elapsed if elapsed > 0 else None,
+        "elapsed_s": elapsed, "matrices_per_s": None if by_law or elapsed <= 0 else samples / elapsed,
     }
     radii_csv = csv_document(["index", "radius"], enumerate(radii))
     if out is not None:  # radii.csv and run.json land together, or not at all
@@ -99,15 +121,20 @@ def radius(
         save_figure(radius_figure(radii, n=n, field=ensemble.field, init=init, curves=radius_theory_curves(ensemble, radii)), plot)
 
     def table():
-        rows = [(key, stats[key], predicted.get(key) if predicted else None) for key in ("mean", "std", "q05", "median", "q95", "p_above_1")]
-        rows += [("min", stats["min"], None), ("max", stats["max"], None)]
+        keys = ("mean", "std", "q05", "median", "q95", "p_above_1")
+        rows = [(key, stats[key], predicted.get(key) if predicted else None, *((asymptotic[key],) if asymptotic else ())) for key in keys]
+        rows += [("min", stats["min"], None, *((None,) if asymptotic else ())), ("max", stats["max"], None, *((None,) if asymptotic else ()))]
         source = predicted["source"] if predicted else "no law at this n"
-        caption = [f"{samples} matrices in {elapsed:.2f} s ({samples / elapsed:.1f} matrices/s) on {dev}, {precision} precision, seed {seed}"]
+        if by_law:
+            caption = [f"{samples} radii drawn in {elapsed:.2f} s: {LAW_LABEL} (seed {seed})"]
+        else:
+            caption = [f"{samples} matrices in {elapsed:.2f} s ({samples / max(elapsed, 1e-9):.1f} matrices/s) on {dev}, {precision} precision, seed {seed}"]
         if rider is not None:
             caption.append(f"Rider location 1 + sqrt(g_n/4n) = {rider:.5f}")
         if (text := describe_rescaling(ensemble)) is not None:
             caption.append(text)
-        return rich_table(f"spectral radius: {init}, {ensemble.field}, n = {n}", ["statistic", "sample", f"theory ({source})"], rows, caption="\n".join(caption))
+        header = ["statistic", "sample" if not by_law else "draws (exact in law)", f"theory ({source})", *((asymptotic["source"],) if asymptotic else ())]
+        return rich_table(f"spectral radius: {init}, {ensemble.field}, n = {n}", header, rows, caption="\n".join(caption))
 
     emit(doc, fmt, table=table, csv=lambda: radii_csv)
     if value(fmt) == "table":

@@ -12,6 +12,7 @@ import typer
 from ..api import theory_summary
 from ..fit import CI_METHODS, compare_laws, load_radii
 from ..inits import INITS
+from ..spectra import LAW_LABEL
 from ..theory import EULER_GAMMA
 from ..validation import choice, probability, whole_number
 from .app import app
@@ -20,7 +21,7 @@ from .options import (
     Rmin, Seed, Workers, check_plot_path, init_options, parse_int_list, value,
 )
 from .output import TableOrJson, command, emit, note, rich_table
-from .radius import SamplePrecision, sample_for_cli
+from .radius import MethodOpt, SamplePrecision, sample_for_cli
 
 __all__ = ["inits", "theory_command", "fit_gumbel_command"]
 
@@ -41,10 +42,16 @@ THEORY_ROWS = (
     ("s_n (paper)", ("s_n",)),
     ("Rider location", ("rider_location",)),
     ("Rider scale", ("rider_scale",)),
-    ("asymptotic mean, real", ("asymptotic", "real", "mean")),
-    ("asymptotic sd, real", ("asymptotic", "real", "std")),
-    ("asymptotic mean, complex", ("asymptotic", "complex", "mean")),
-    ("asymptotic sd, complex", ("asymptotic", "complex", "std")),
+    ("limit mean, real (Rider-Sinclair)", ("asymptotic", "real", "mean")),
+    ("limit sd, real (Rider-Sinclair)", ("asymptotic", "real", "std")),
+    ("limit mean, complex (Rider)", ("asymptotic", "complex", "mean")),
+    ("limit sd, complex (Rider)", ("asymptotic", "complex", "std")),
+    ("finite-n mean, real (table)", ("finite_n_real", "mean")),
+    ("  its Monte Carlo SE", ("finite_n_real", "se_mean")),
+    ("finite-n sd, real (table)", ("finite_n_real", "std")),
+    ("finite-n q05, real (table)", ("finite_n_real", "q05")),
+    ("finite-n q95, real (table)", ("finite_n_real", "q95")),
+    ("finite-n P(rho>1), real", ("finite_n_real", "p_above_1")),
     ("exact mean, complex", ("exact_complex", "mean")),
     ("exact sd, complex", ("exact_complex", "std")),
     ("exact q05, complex", ("exact_complex", "q05")),
@@ -68,7 +75,7 @@ def theory_command(
     coverage: Coverage = 0.9,
     fmt: FormatOpt = TableOrJson.table,
 ):
-    """Predicted law of the spectral radius: g_n, s_n, Rider limits, Kostlan's exact law."""
+    """Predicted law of the spectral radius: g_n, s_n, finite-n laws (Kostlan exact, real table), limit laws."""
     from ..resources import guard, theory_estimate  # noqa: PLC0415
 
     widths = [whole_number(w, "n", minimum=2) for w in parse_int_list(n, "--n")]
@@ -80,7 +87,8 @@ def theory_command(
     def table():
         body = [(label, *(v if (v := _get(r, path)) is not None else "undefined" for r in rows)) for label, path in THEORY_ROWS]
         notes = [f"n = {r['n']}: {r['undefined_reason']}" for r in rows if "undefined_reason" in r]
-        notes.append(f"calibrated s: coverage {coverage}; asymptotic laws overstate the spread 2-4x at practical n; the exact complex law is Kostlan's")
+        notes.append(f"calibrated s: coverage {coverage}; the limit laws (n -> inf) overstate the spread 2-4x at practical n; the exact complex law is Kostlan's")
+        notes.append(f"finite-n real: {rows[0]['finite_n_real']['source']}")
         return rich_table("spectral radius theory", ["quantity", *(f"n = {w}" for w in widths)], body, caption="\n".join(notes))
 
     emit({"command": "theory", "rows": rows}, fmt, table=table)
@@ -89,7 +97,8 @@ def theory_command(
 @command(app, "fit-gumbel")
 def fit_gumbel_command(
     n: N = 500,
-    samples: Annotated[int, typer.Option("--samples", help="Number of matrices to sample (ignored with --from).")] = 500,
+    samples: Annotated[int, typer.Option("--samples", help="Number of matrices to sample, or of exact draws with --method law (ignored with --from).")] = 500,
+    method: MethodOpt = "matrices",
     from_file: Annotated[Optional[Path], typer.Option("--from", help="Fit radii from a .csv/.json/.npy file instead of sampling (give --n and --field of the sample).")] = None,
     init: Init = "glorot",
     field: FieldOpt = "real",
@@ -105,12 +114,12 @@ def fit_gumbel_command(
     coverage: Coverage = 0.9,
     calibration_samples: CalibrationSamples = 1000,
     level: Annotated[float, typer.Option("--level", help="Confidence level of the parameter intervals.")] = 0.95,
-    ci: Annotated[CIMethod, typer.Option("--ci", help="Interval method: bootstrap (percentile, refits) or wald (Fisher information, instant).")] = "bootstrap",
+    ci: Annotated[CIMethod, typer.Option("--ci", help="Interval method: bootstrap (percentile, refits), wald (Fisher information, instant) or auto (bootstrap up to 20,000 radii, wald above).")] = "auto",
     bootstrap_samples: Annotated[int, typer.Option("--bootstrap-samples", help="Bootstrap refits.")] = 999,
     fmt: FormatOpt = TableOrJson.table,
     plot: Plot = None,
 ):
-    """Fit a Gumbel law to radii; compare with the Rider limit and Kostlan's exact law."""
+    """Fit a Gumbel law to radii; compare with the finite-n laws (Kostlan exact, real table) and the limit laws."""
     field, init = value(field), value(init)
     choice(field, "field", ("real", "complex"))
     probability(level, "level")
@@ -121,34 +130,41 @@ def fit_gumbel_command(
     else:
         ensemble, radii, _, _ = sample_for_cli(
             n, samples, init, field, seed, device, precision, workers, chunk_size,
-            init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples), value(fmt) == "table",
+            init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples), value(fmt) == "table", method,
         )
         field = ensemble.field
         if init != "glorot":
             note(f"note: the theory columns are Glorot's laws; the sample is {init}")
     result = compare_laws(radii, n, field, level, ci=value(ci), resamples=bootstrap_samples)
-    doc = {"command": "fit-gumbel", "n": n, "samples": int(radii.size), "field": field, "init": None if from_file else init, "source": str(from_file) if from_file else "sampled", **result}
+    by_law = from_file is None and value(method) == "law"
+    source = str(from_file) if from_file else (LAW_LABEL if by_law else "sampled")
+    doc = {"command": "fit-gumbel", "n": n, "samples": int(radii.size), "field": field, "init": None if from_file else init, "method": None if from_file else value(method), "source": source, **result}
     if plot is not None:
         from ..plots import fit_figure, save_figure  # noqa: PLC0415
 
         save_figure(fit_figure(radii, result, n=n, field=field, init=init if from_file is None else "radii"), plot)
 
     def table():
-        fitted, asym, exact = result["fit"], result["asymptotic"], result["exact"]
+        fitted, asym, exact, real = result["fit"], result["asymptotic"], result["exact"], result["finite_n_real"]
         rows = [
             ("sample", None, None, result["sample"]["mean"], result["sample"]["std"], None, None),
             ("fitted Gumbel (ML)", fitted["loc"], fitted["scale"], fitted["loc"] + EULER_GAMMA * fitted["scale"], fitted["scale"] * math.pi / math.sqrt(6), fitted["ks_statistic"], fitted["ks_pvalue"]),
         ]
-        if asym:
-            rows.append(("asymptotic (Rider)", asym["loc"], asym["scale"], asym["mean"], asym["std"], asym["ks_statistic"], asym["ks_pvalue"]))
-        else:
-            rows.append(("asymptotic (Rider)", "undefined", "undefined", None, None, None, None))
         if exact:
             rows.append(("exact (Kostlan)", None, None, exact["mean"], exact["std"], exact["ks_statistic"], exact["ks_pvalue"]))
+        if real:
+            rows.append(("finite-n real (table)", None, None, real["mean"], real["std"], real["ks_statistic"], real["ks_pvalue"]))
+        limit_name = "Rider limit, n -> inf" if field == "complex" else "Rider-Sinclair limit, n -> inf"
+        if asym:
+            rows.append((limit_name, asym["loc"], asym["scale"], asym["mean"], asym["std"], asym["ks_statistic"], asym["ks_pvalue"]))
+        else:
+            rows.append((limit_name, "undefined", "undefined", None, None, None, None))
         caption = [
-            f"{radii.size} radii, n = {n}, {field}; {int(level * 100)}% {value(ci)} CI loc [{fitted['loc_ci'][0]:.5f}, {fitted['loc_ci'][1]:.5f}], scale [{fitted['scale_ci'][0]:.5f}, {fitted['scale_ci'][1]:.5f}]",
+            f"{radii.size} radii ({source}), n = {n}, {field}; {int(level * 100)}% {fitted['ci_method']} CI loc [{fitted['loc_ci'][0]:.5f}, {fitted['loc_ci'][1]:.5f}], scale [{fitted['scale_ci'][0]:.5f}, {fitted['scale_ci'][1]:.5f}]",
             "the fitted law's KS p-value is optimistic (parameters estimated from the same radii)",
         ]
+        if real:
+            caption.append(f"finite-n real: {real['source']}; mean SE {real['se_mean']:.1e}")
         if not asym:
             caption.append(result.get("asymptotic_reason", ""))
         return rich_table("Gumbel fit of the spectral radius", ["law", "loc", "scale", "mean", "sd", "KS stat", "KS p"], rows, caption="\n".join(caption))
