@@ -28,7 +28,7 @@ from .pool import process_map, resolve_workers
 from .results import Result
 from .validation import choice, positive_number, seed_value, whole_number
 
-__all__ = ["LN10", "KINDS", "NormCurves", "blowup_step", "record_steps", "simulate", "expected_log10_norm", "per_matrix_expected_log10_norm"]
+__all__ = ["LN10", "KINDS", "NormCurves", "blowup_step", "record_steps", "simulate", "log_modulus_moments", "expected_log10_norm", "per_matrix_expected_log10_norm"]
 
 LN10 = math.log(10.0)
 KINDS = ("trajectory", "hidden")
@@ -360,17 +360,45 @@ def simulate(
 # ---------------------------------------------------------------------------------------------
 
 
-def expected_log10_norm(ensemble, kind: str, recorded: np.ndarray, input_scale: float = 1.0) -> np.ndarray | None:
-    """log10 of the RMS norm, sqrt(E||.||^2), averaged over W, where it is known exactly.
+def log_modulus_moments(ensemble, kmax: int) -> np.ndarray:
+    """log E|lambda|^{2k}, k = 0..kmax, for one eigenvalue of a diagonal init (exact).
 
-    Known for complex Gaussian inits (glorot, half, rescaled: gain times complex Glorot) via
-    Q_{n,k}; None otherwise (real W grows faster than Q past t ~ sqrt(n): SPEC section 4).
+    uniform-diag (r ~ U[0,1]): 1/(2k+1). uniform-disk (r^2 ~ U[0,1]): 1/(k+1). lru (r^2 uniform on
+    [rmin^2, rmax^2]): (rmax^{2(k+1)} - rmin^{2(k+1)}) / ((k+1)(rmax^2 - rmin^2)).
     """
+    k = np.arange(kmax + 1, dtype=float)
+    if ensemble.kind == "uniform-diag":
+        return -np.log(2 * k + 1)
+    if ensemble.kind == "uniform-disk":
+        return -np.log(k + 1)
+    rmin, rmax = ensemble.params["rmin"], ensemble.params["rmax"]
+    with np.errstate(divide="ignore"):
+        ratio = 2 * (k + 1) * (math.log(rmin / rmax) if rmin > 0 else -np.inf)
+    return 2 * (k + 1) * math.log(rmax) + np.log(-np.expm1(ratio)) - np.log(k + 1) - math.log(rmax**2 - rmin**2)
+
+
+def expected_log10_norm(ensemble, kind: str, recorded: np.ndarray, input_scale: float = 1.0) -> np.ndarray | None:
+    """log10 of the RMS norm, sqrt(E||.||^2), averaged over W and the inputs, where it is exact.
+
+    Complex Gaussian inits (glorot, half, rescaled: gain times complex Glorot): n Q_{n,k} gain^{2k}.
+    Diagonal inits (uniform-diag, uniform-disk, lru): E||W^k x||^2 = n E|lambda|^{2k}
+    (:func:`log_modulus_moments`) and E||h_t||^2 = sigma^2 n sum_{k<t} E|lambda|^{2k}. None
+    otherwise (real W grows faster than Q past t ~ sqrt(n): SPEC section 4).
+    """
+    recorded = np.asarray(recorded)
+    n = ensemble.n
+    if ensemble.diagonal:
+        log_m = log_modulus_moments(ensemble, int(recorded.max(initial=0)))
+        if kind == "trajectory":
+            log_sq = math.log(n) + log_m[recorded]
+        else:
+            log_sq = 2 * math.log(input_scale) + math.log(n) + np.logaddexp.accumulate(log_m)[recorded - 1]
+        return 0.5 * np.asarray(log_sq) / LN10
     if not ensemble.exact_powers:
         return None
-    from . import theory  # noqa: PLC0415 (scipy: only when an expectation is asked for)
+    from . import theory  # noqa: PLC0415
 
-    n, gain = ensemble.n, ensemble.gain
+    gain = ensemble.gain
     if kind == "trajectory":
         log_sq = math.log(n) + theory.log_q(n, recorded) + 2 * recorded * math.log(gain)
     else:

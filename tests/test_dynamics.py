@@ -170,3 +170,44 @@ def test_exact_expectation_in_any_step_order():
     for cumulative in (False, True):
         ours = linalg.log_frobenius_power_sums(w, ts, cumulative=cumulative)
         np.testing.assert_allclose(ours, [brute_log_power(w, int(t), cumulative) for t in ts], rtol=1e-10)
+
+
+def _modulus_density(init, rmin=0.4, rmax=0.9):
+    if init == "uniform-diag":
+        return (lambda r: 1.0), 0.0, 1.0
+    if init == "uniform-disk":
+        return (lambda r: 2 * r), 0.0, 1.0
+    return (lambda r: 2 * r / (rmax**2 - rmin**2)), rmin, rmax
+
+
+@pytest.mark.parametrize("init", ["uniform-diag", "uniform-disk", "lru"])
+def test_diagonal_modulus_moments_are_exact(init):
+    from scipy import integrate
+
+    density, lo, hi = _modulus_density(init)
+    ens = make_ensemble(init, 8, "complex")
+    ours = dynamics.log_modulus_moments(ens, 40)
+    for k in (0, 1, 5, 40):
+        value = integrate.quad(lambda r: r ** (2 * k) * density(r), lo, hi, epsabs=0, epsrel=1e-13)[0]
+        assert ours[k] == pytest.approx(math.log(value), rel=1e-11, abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def diagonal_runs():
+    """One simulation per (diagonal init, kind), shared by the Monte Carlo checks."""
+    runs = {}
+    for init in ("uniform-diag", "uniform-disk", "lru"):
+        ens = make_ensemble(init, 40, "complex")
+        for kind in ("trajectory", "hidden"):
+            runs[init, kind] = ens, dynamics.simulate(ens, kind, matrices=300, inputs=4, steps=30, seed=11, input_scale=0.5, precision="double", workers=1)
+    return runs
+
+
+@pytest.mark.parametrize("init", ["uniform-diag", "uniform-disk", "lru"])
+@pytest.mark.parametrize("kind", ["trajectory", "hidden"])
+def test_diagonal_exact_expectations_match_simulation(diagonal_runs, init, kind):
+    ens, curves = diagonal_runs[init, kind]
+    exact = 10.0 ** (2 * dynamics.expected_log10_norm(ens, kind, curves.steps, input_scale=0.5))
+    values = mean_sq(curves)
+    for r in (0, 5, curves.steps.size - 1):
+        within_se(values[:, r].mean(), exact[r], values[:, r].std(ddof=1) / math.sqrt(values.shape[0]))

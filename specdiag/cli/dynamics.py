@@ -18,7 +18,7 @@ from ..validation import positive_number
 from .app import app
 from .options import (
     CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Force, Init, MaxPhase, N, Out, Plot, Precision, Rescale, Rmax,
-    Rmin, Seed, check_plot_path, describe_rescaling, init_options, parse_int_list, value,
+    Rmin, Seed, Workers, check_plot_path, describe_rescaling, init_options, parse_int_list, value,
 )
 from .output import TableOrJson, command, emit, progress, rich_table
 
@@ -64,6 +64,7 @@ def make_dynamics_command(kind: str):
         seed: Seed = 0,
         device: DeviceOpt = "auto",
         precision: StatePrecision = "single",
+        workers: Workers = None,
         chunk_size: ChunkSize = None,
         rmin: Rmin = 0.4,
         rmax: Rmax = 0.9,
@@ -95,7 +96,7 @@ def make_dynamics_command(kind: str):
         with progress(matrices, f"{kind} n={n}", value(fmt) == "table") as advance:
             curves = simulate(
                 ensemble, kind, matrices=matrices, inputs=inputs, steps=steps, seed=seed, every=every,
-                input_scale=input_scale, device=dev, precision=precision, chunk_size=chunk_size, on_progress=advance,
+                input_scale=input_scale, device=dev, precision=precision, workers=workers, chunk_size=chunk_size, on_progress=advance,
             )
         rows_idx = table_steps(curves.steps, at)
         expected = expected_log10_norm(ensemble, kind, curves.steps, input_scale)
@@ -154,7 +155,10 @@ def _dynamics_table(kind, curves, summary, rows_idx, expected, per_matrix_exact,
             f"blow-up (mean grows {blowup:g}x past its start): " + (f"step {doc['blowup_step']}" if doc["blowup_step"] is not None else f"not within {steps} steps"),
         ]
         if expected is not None:
-            caption.append("exact RMS = sqrt(E||.||^2) over W and x (Q_{n,k}); rare large-radius matrices dominate it past k ~ sqrt(n)")
+            if ensemble.diagonal:
+                caption.append("exact RMS = sqrt(E||.||^2) over W and x: n E|lambda|^{2k} from the modulus law (closed form)")
+            else:
+                caption.append("exact RMS = sqrt(E||.||^2) over W and x (Q_{n,k}); rare large-radius matrices dominate it past k ~ sqrt(n)")
         if (text := describe_rescaling(ensemble)) is not None:
             caption.append(text)
         return rich_table(f"{kind}: {init}, {ensemble.field}, n = {n}", header, rows, caption="\n".join(caption))
