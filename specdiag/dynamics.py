@@ -153,19 +153,18 @@ BLOCK_STEPS = 16
 
 
 def _squared_norms(states: np.ndarray) -> np.ndarray:
-    """Squared column norms, as float64, of states (..., n, m), real or complex."""
+    """Squared norms, as float64, of the rows of states (..., m, n), real or complex."""
     if states.dtype.kind == "c":
-        flat = states.view(states.real.dtype)  # (..., n, 2m): real and imaginary parts interleaved
-        sq = np.einsum("...ij,...ij->...j", flat, flat).astype(np.float64)
-        return sq[..., 0::2] + sq[..., 1::2]
-    return np.einsum("...ij,...ij->...j", states, states).astype(np.float64)
+        flat = states.view(states.real.dtype)  # (..., m, 2n): real and imaginary parts interleaved
+        return np.einsum("...i,...i->...", flat, flat).astype(np.float64)
+    return np.einsum("...i,...i->...", states, states).astype(np.float64)
 
 
 def _input_block(rngs: list, count: int, n: int, scale: float) -> np.ndarray:
-    """(count, n, m) float64 inputs continuing each input's stream, times ``scale``."""
-    out = np.empty((count, n, len(rngs)))
+    """(m, count, n) float64 inputs continuing each input's stream (contiguous draws), times ``scale``."""
+    out = np.empty((len(rngs), count, n))
     for j, rng in enumerate(rngs):
-        out[:, :, j] = rng.standard_normal((count, n))
+        rng.standard_normal(out=out[j])
     if scale != 1.0:
         out *= scale
     return out
@@ -174,29 +173,31 @@ def _input_block(rngs: list, count: int, n: int, scale: float) -> np.ndarray:
 def _propagate_matrix(ensemble, kind: str, seed: int, i: int, inputs: int, steps: int, recorded: np.ndarray, input_scale: float, dtype) -> np.ndarray:
     """Natural-log norms (m, R) for matrix i at the recorded steps (CPU, NumPy).
 
-    The state is e^{L_j} v_j per input j, L_j a float64 log-scale. Within a block of
+    States are rows: the m inputs form an (m, n) block V, advanced as V <- V W^T (one GEMM, W^T a
+    free transposed view). Each row is e^{L_j} v_j with L_j a float64 log-scale. Within a block of
     :data:`BLOCK_STEPS` steps the products run back to back into a preallocated buffer
-    (``matmul(..., out=)``): v_t = W v_{t-1} (+ e^{-L} x_t for hidden states). The block's column
-    norms are then taken in one pass, and the last state is renormalized. A block whose norms leave
-    the floating range is redone one step at a time, renormalizing every step.
+    (``matmul(..., out=)``): v_t = W v_{t-1} (+ e^{-L} x_t for hidden states). The block's norms are
+    then taken in one pass and the last state is renormalized. A block whose norms leave the
+    floating range is redone one step at a time, renormalizing every step.
     """
     n = ensemble.n
     w = ensemble.sample(host_rng(seed, MATRIX_STREAM, i), np, dtype)
     state_dtype = w.dtype if w.dtype.kind == "c" else np.dtype(dtype)
     if ensemble.diagonal:
-        diagonal = w[:, None]
-        apply = lambda v, out: np.multiply(diagonal, v, out=out)  # noqa: E731
+        apply = lambda v, out: np.multiply(v, w, out=out)  # noqa: E731
     else:
-        apply = lambda v, out: np.matmul(w, v, out=out)  # noqa: E731
+        wt = w.T
+        apply = lambda v, out: np.matmul(v, wt, out=out)  # noqa: E731
     rngs = [host_rng(seed, INPUT_STREAM, i, j) for j in range(inputs)]
     out = np.empty((inputs, recorded.size))
     slot = np.full(steps + 1, -1)
     slot[recorded] = np.arange(recorded.size)
-    buf = np.empty((BLOCK_STEPS + 1, n, inputs), dtype=state_dtype)
+    buf = np.empty((BLOCK_STEPS + 1, inputs, n), dtype=state_dtype)
     if kind == "trajectory":
-        x0 = _input_block(rngs, 1, n, 1.0)[0].astype(state_dtype)
-        log_norm = 0.5 * np.log(_squared_norms(x0))
-        np.multiply(x0, (1.0 / np.sqrt(_squared_norms(x0))).astype(state_dtype), out=buf[0])
+        x0 = _input_block(rngs, 1, n, 1.0)[:, 0, :].astype(state_dtype)
+        sq0 = _squared_norms(x0)
+        log_norm = 0.5 * np.log(sq0)
+        np.multiply(x0, (1.0 / np.sqrt(sq0)).astype(state_dtype)[:, None], out=buf[0])
         if slot[0] >= 0:
             out[:, slot[0]] = log_norm
     else:
@@ -206,16 +207,16 @@ def _propagate_matrix(ensemble, kind: str, seed: int, i: int, inputs: int, steps
     while done < steps:
         count = min(BLOCK_STEPS, steps - done)
         raw = _input_block(rngs, count, n, input_scale) if kind == "hidden" else None
-        scaled = None if raw is None else (raw * np.exp(-log_norm)).astype(state_dtype)
+        scaled = None if raw is None else (raw * np.exp(-log_norm)[:, None, None]).astype(state_dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # checked below: the block is redone
             for t in range(1, count + 1):
                 apply(buf[t - 1], buf[t])
                 if scaled is not None:
-                    buf[t] += scaled[t - 1]
-            sq = _squared_norms(buf[1 : count + 1])
+                    buf[t] += scaled[:, t - 1]
+            sq = _squared_norms(buf[1 : count + 1])  # (count, m)
         if np.all(np.isfinite(sq)) and np.all(sq > 0):
             logs = log_norm + 0.5 * np.log(sq)
-            np.multiply(buf[count], (1.0 / np.sqrt(sq[-1])).astype(state_dtype), out=buf[0])
+            np.multiply(buf[count], (1.0 / np.sqrt(sq[-1])).astype(state_dtype)[:, None], out=buf[0])
         else:
             logs = _single_steps(apply, buf, count, raw, log_norm, state_dtype)
             buf[0] = buf[count]
@@ -230,16 +231,16 @@ def _propagate_matrix(ensemble, kind: str, seed: int, i: int, inputs: int, steps
 def _single_steps(apply, buf, count, raw, log_norm, state_dtype) -> np.ndarray:
     """The careful path for one block: renormalize after every step. Returns (count, m) log-norms;
     leaves the unit-norm state in buf[count]."""
-    logs = np.empty((count, buf.shape[-1]))
+    logs = np.empty((count, buf.shape[1]))
     current = log_norm.copy()
     for t in range(1, count + 1):
         apply(buf[t - 1], buf[t])
         if raw is not None:
-            buf[t] += (raw[t - 1] * np.exp(-current)).astype(state_dtype)
+            buf[t] += (raw[:, t - 1] * np.exp(-current)[:, None]).astype(state_dtype)
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             sq = _squared_norms(buf[t])
             current = current + 0.5 * np.log(sq)
-            buf[t] *= (1.0 / np.sqrt(sq)).astype(state_dtype)
+            buf[t] *= (1.0 / np.sqrt(sq)).astype(state_dtype)[:, None]
         logs[t - 1] = current
     return logs
 
