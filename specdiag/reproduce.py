@@ -18,7 +18,6 @@ from typing import Callable
 
 import numpy as np
 
-from . import laws, plots
 from .dynamics import blowup_step, simulate
 from .errors import InputError
 from .fit import fit_gumbel
@@ -27,19 +26,39 @@ from .report import (
     UnreadableFile, atomic_write_text, csv_document, discard_files, markdown_table, read_npz, remove_stale_temps, run_metadata,
     write_json_atomic, write_npz_atomic,
 )
-from .linalg import eigenvalues
 from .spectra import radius_stats, sample_radii
 
-__all__ = ["FIGURES", "FIELDS", "PAIR_INITS", "BLOWUP", "EIGENVALUE_PANELS", "RUN_FILES", "Config", "Stage", "plan", "load_arrays", "check_resumable", "run", "summary_rows", "render", "config_from_run", "reproduce"]
+__all__ = ["FIGURES", "DEFAULT_FIGURES", "OPTIONAL_FIGURES", "FIELDS", "PAIR_INITS", "TABLE_INITS", "BLOWUP", "EIGENVALUE_PANELS", "PANEL_TITLES", "MODULI_MATRICES", "SCOPE", "RUN_FILES", "Config", "Stage", "plan", "load_arrays", "check_resumable", "run", "summary_rows", "render", "config_from_run", "reproduce"]
 
 log = logging.getLogger("specdiag")
 
-FIGURES = ("1", "2", "3", "4", "eigenvalues")
+#: what `reproduce` can draw: Figures 1-4, the eigenvalue figure, the summary rows for every init
+#: ("tables": radii of the inits outside Figures 1-3) and the pooled modulus density ("moduli")
+FIGURES = ("1", "2", "3", "4", "eigenvalues", "tables", "moduli")
+#: drawn only when asked for (``--figure ...,moduli``)
+OPTIONAL_FIGURES = ("moduli",)
+DEFAULT_FIGURES = tuple(f for f in FIGURES if f not in OPTIONAL_FIGURES)
 FIELDS = ("real", "complex")
 PAIR_INITS = ("glorot", "rescaled")
+#: the other (init, field) pairs with a summary row ("tables")
+TABLE_INITS = (("half", "real"), ("half", "complex"), ("truncnormal", "real"), ("truncnormal", "complex"), ("uniform-diag", "complex"), ("uniform-disk", "complex"), ("lru", "complex"))
 #: growth factor of the mean hidden-state norm that counts as a blow-up in the summary
 BLOWUP = 1e3
-EIGENVALUE_PANELS = (("glorot", "real"), ("glorot", "complex"), ("rescaled", "real"), ("half", "real"), ("truncnormal", "real"), ("uniform-diag", "complex"), ("lru", "complex"))
+EIGENVALUE_PANELS = (
+    ("glorot", "real"), ("glorot", "complex"), ("rescaled", "real"), ("half", "real"),
+    ("truncnormal", "real"), ("uniform-diag", "complex"), ("uniform-disk", "complex"), ("lru", "complex"),
+)
+#: panel titles naming both diagonal-uniform variants (docs/science.md section 1)
+PANEL_TITLES = {
+    "uniform-diag, complex": "uniform-diag: r ~ U[0,1] (authors' code)",
+    "uniform-disk, complex": "uniform-disk: uniform on the unit disk",
+    "lru, complex": "lru: ring 0.4 <= r <= 0.9",
+}
+#: matrices pooled per field for the modulus-density figure (at most ``samples``)
+MODULI_MATRICES = 20
+#: what is not reproduced (README and ``reproduce --help`` say the same)
+SCOPE = ("The paper's training tables (LRA sCIFAR, ListOps, IMDb) are not reproduced: specdiag covers its "
+         "spectral and dynamical results (Figures 1-4 and the radius statistics).")
 
 
 @dataclass(frozen=True)
@@ -58,7 +77,7 @@ class Config:
     precision: str = "single"
     rescale: str = "paper"
     coverage: float = 0.9
-    figures: tuple = FIGURES
+    figures: tuple = DEFAULT_FIGURES
 
     @classmethod
     def quick(cls, **overrides) -> Config:
@@ -118,6 +137,24 @@ def plan(cfg: Config, device: str) -> list[Stage]:
         for fld in FIELDS:
             if not any(s.name == f"radii-{fld}-glorot" for s in stages):
                 stages.append(Stage(f"radii-{fld}-glorot", cfg.samples, radii_stage("glorot", fld)))
+    if "moduli" in wanted:
+
+        def moduli_compute(advance):
+            from .backend import MATRIX_STREAM, host_rng  # noqa: PLC0415
+            from .linalg import eigenvalues  # noqa: PLC0415
+
+            out = {}
+            count = min(cfg.samples, MODULI_MATRICES)
+            for fld in FIELDS:
+                ens = ensemble("glorot", fld)
+                dtype = np.complex128 if fld == "complex" else np.float64
+                # matrix i is matrix i of the radii stages (same stream)
+                out[f"glorot, {fld}"] = np.concatenate([np.abs(eigenvalues(ens.sample(host_rng(cfg.seed, MATRIX_STREAM, i)).astype(dtype))) for i in range(count)])
+                if advance:
+                    advance(count)
+            return out
+
+        stages.append(Stage("moduli", 2 * min(cfg.samples, MODULI_MATRICES), moduli_compute))
     if "4" in wanted:
         for fld in FIELDS:
             stages.append(Stage(f"fig4-{fld}", cfg.fig4_matrices, dynamics_stage("glorot", fld, "hidden", cfg.fig4_matrices, cfg.fig4_inputs, cfg.fig4_steps)))
@@ -125,6 +162,7 @@ def plan(cfg: Config, device: str) -> list[Stage]:
 
         def eig_compute(advance):
             from .backend import MATRIX_STREAM, host_rng  # noqa: PLC0415
+            from .linalg import eigenvalues  # noqa: PLC0415
 
             out = {}
             for init, fld in EIGENVALUE_PANELS:
@@ -136,6 +174,9 @@ def plan(cfg: Config, device: str) -> list[Stage]:
             return out
 
         stages.append(Stage("eigenvalues", len(EIGENVALUE_PANELS), eig_compute))
+    if "tables" in wanted:  # last: the figures' stages come first
+        for init, fld in TABLE_INITS:
+            stages.append(Stage(f"radii-{fld}-{init}", cfg.samples, radii_stage(init, fld)))
     return stages
 
 
@@ -232,46 +273,74 @@ def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: 
     return meta
 
 
+def _row_theory(cfg: Config, init: str, fld: str, gain: float) -> dict:
+    """Theory beside one summary row: the finite-n law (exact, or the real table with its Gumbel
+    fit) of the init at the saved gain, and the limit law's Gumbel parameters (n >= 164)."""
+    from . import theory  # noqa: PLC0415
+    from .inits import INITS, Ensemble, finite_n_real  # noqa: PLC0415
+
+    spec = INITS[init]
+    if spec.diagonal:
+        ens = make_ensemble(init, cfg.n, fld)
+    else:  # the saved gain covers every rescaling (paper or calibrated) without recomputing it
+        kind = "truncnormal" if init == "truncnormal" else "gaussian"
+        std = (1 / math.sqrt(cfg.n)) if kind == "truncnormal" else gain / math.sqrt(cfg.n)
+        ens = Ensemble(init, cfg.n, fld, kind, std=std)
+    summary = ens.law_summary()
+    out = {
+        "theory_mean": summary.mean if summary else None, "theory_std": summary.std if summary else None,
+        "theory_p_above_1": summary.p_above_1 if summary else None, "theory_source": summary.source if summary else None,
+        "theory_gumbel_loc": None, "theory_gumbel_scale": None, "limit_gumbel_loc": None, "limit_gumbel_scale": None,
+    }
+    if ens.kind == "gaussian" and fld == "real":
+        table = finite_n_real(cfg.n, ens.gain)
+        out["theory_gumbel_loc"], out["theory_gumbel_scale"] = table["gumbel_loc"], table["gumbel_scale"]
+    limit = ens.asymptotic_law() if ens.kind == "gaussian" and cfg.n > theory.LAST_UNDEFINED_N else None
+    if limit is not None:
+        out["limit_gumbel_loc"], out["limit_gumbel_scale"] = float(limit.kwds["loc"]), float(limit.kwds["scale"])
+    return out
+
+
 def summary_rows(cfg: Config, data: dict) -> list[dict]:
-    """One row per (init, field) with radii: radius stats, Gumbel fit, exact prediction, hidden norms."""
+    """One row per (init, field) with radii: radius stats, fitted Gumbel beside the theoretical
+    Gumbel parameters (finite-n real table; the limit law), the finite-n law's mean, sd and
+    P(rho > 1) with its source, and hidden-state norms where simulated."""
     rows = []
     marks = sorted({max(1, round(math.sqrt(cfg.n))), max(1, round(4 * math.sqrt(cfg.n)))})
-    for init in PAIR_INITS:
-        for fld in FIELDS:
-            radii_data = data.get(f"radii-{fld}-{init}")
-            if radii_data is None:
+    order = [(init, fld) for init in PAIR_INITS for fld in FIELDS] + list(TABLE_INITS)
+    for init, fld in order:
+        radii_data = data.get(f"radii-{fld}-{init}")
+        if radii_data is None:
+            continue
+        radii = radii_data["radii"]
+        stats = radius_stats(radii).to_dict()
+        row = {"init": init, "field": fld, "n": cfg.n, "samples": int(radii.size)}
+        row.update({f"radius_{k}": stats[k] for k in ("mean", "std", "q05", "q95")})
+        row["p_above_1"] = stats["p_above_1"]
+        if radii.size >= 10 and np.ptp(radii) > 0:
+            g = fit_gumbel(radii)
+            row["gumbel_loc"], row["gumbel_scale"] = g.loc, g.scale
+        else:
+            row["gumbel_loc"] = row["gumbel_scale"] = None
+        row.update(_row_theory(cfg, init, fld, float(radii_data["gain"])))
+        hidden = data.get(f"hidden-{fld}-{init}")
+        for t in (*marks, "last"):
+            key = f"log10_hidden_t{t}"
+            if hidden is None:
+                row[key] = None
                 continue
-            radii = radii_data["radii"]
-            stats = radius_stats(radii).to_dict()
-            row = {"init": init, "field": fld, "n": cfg.n, "samples": int(radii.size)}
-            row.update({f"radius_{k}": stats[k] for k in ("mean", "std", "q05", "q95")})
-            row["p_above_1"] = stats["p_above_1"]
-            if radii.size >= 10:
-                g = fit_gumbel(radii)
-                row["gumbel_loc"], row["gumbel_scale"] = g.loc, g.scale
-            else:
-                row["gumbel_loc"] = row["gumbel_scale"] = None
-            if fld == "complex":
-                law = laws.kostlan(cfg.n, scale=float(radii_data["gain"]))
-                row["exact_mean"], row["exact_p_above_1"] = float(law.mean()), float(law.sf(1.0))
-            else:
-                row["exact_mean"] = row["exact_p_above_1"] = None
-            hidden = data.get(f"hidden-{fld}-{init}")
-            for t in (*marks, "last"):
-                key = f"log10_hidden_t{t}"
-                if hidden is None:
-                    row[key] = None
-                    continue
-                steps = hidden["steps"]
-                idx = len(steps) - 1 if t == "last" else int(np.searchsorted(steps, t))
-                row[key] = float(hidden["log10_mean"][:, idx].mean()) if idx < len(steps) and (t == "last" or steps[idx] == t) else None
-            row["blowup_step"] = None if hidden is None else blowup_step(hidden["steps"], hidden["log10_mean"], BLOWUP)
-            rows.append(row)
+            steps = hidden["steps"]
+            idx = len(steps) - 1 if t == "last" else int(np.searchsorted(steps, t))
+            row[key] = float(hidden["log10_mean"][:, idx].mean()) if idx < len(steps) and (t == "last" or steps[idx] == t) else None
+        row["blowup_step"] = None if hidden is None else blowup_step(hidden["steps"], hidden["log10_mean"], BLOWUP)
+        rows.append(row)
     return rows
 
 
 def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
     """Draw every figure whose arrays exist and write summary.md/.csv. Returns written names."""
+    from . import plots  # noqa: PLC0415 (matplotlib: only when drawing)
+
     data = load_arrays(out)
     written = []
     formats = ["png", *(plots.VECTOR_FORMATS if vector else ())]
@@ -294,20 +363,23 @@ def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
                 }
                 for init in PAIR_INITS
             }
-            save(plots.figure_radius_dynamics(rows, n=cfg.n, field=fld), f"figure{fig_id}")
+            save(plots.figure_radius_dynamics(rows, n=cfg.n, field=fld, inputs=cfg.inputs), f"figure{fig_id}")
     if "3" in wanted and all(f"radii-{f}-glorot" in data for f in FIELDS):
         save(plots.figure_real_vs_complex_radii(data["radii-real-glorot"]["radii"], data["radii-complex-glorot"]["radii"], n=cfg.n), "figure3")
     if "4" in wanted and all(f"fig4-{f}" in data for f in FIELDS):
-        from scipy import special  # noqa: PLC0415
-
         curves = {}
         for fld in FIELDS:
             d = data[f"fig4-{fld}"]
             # mean norm over matrices x inputs = mean over matrices of each matrix's input mean
-            curves[fld] = (d["steps"], (special.logsumexp(d["log10_mean"] * math.log(10), axis=0) - math.log(d["log10_mean"].shape[0])) / math.log(10))
+            logs = d["log10_mean"] * math.log(10)
+            top = logs.max(axis=0)
+            curves[fld] = (d["steps"], (top + np.log(np.mean(np.exp(logs - top), axis=0))) / math.log(10))
         save(plots.figure_hidden_real_vs_complex(curves, n=cfg.n, matrices=cfg.fig4_matrices, inputs=cfg.fig4_inputs), "figure4")
     if "eigenvalues" in wanted and "eigenvalues" in data:
-        save(plots.figure_eigenvalues(data["eigenvalues"], n=cfg.n), "eigenvalues")
+        spectra = {PANEL_TITLES.get(key, key): values for key, values in data["eigenvalues"].items()}
+        save(plots.figure_eigenvalues(spectra, n=cfg.n), "eigenvalues")
+    if "moduli" in wanted and "moduli" in data:
+        save(plots.figure_modulus_density(data["moduli"], n=cfg.n, matrices=min(cfg.samples, MODULI_MATRICES)), "moduli")
     rows = summary_rows(cfg, data)
     if rows:
         header = list(rows[0])

@@ -30,14 +30,26 @@ def deterministic_panels():
     curves = np.vstack([0.02 * steps * a for a in (0.5, 1.0, 1.5)])
     theta = np.linspace(0, 2 * np.pi, 60, endpoint=False)
     eigs = (0.3 + 0.7 * np.sin(3 * theta) ** 2) * np.exp(1j * theta)
+    limit = laws.rider(500)
+    flagged_curves = np.vstack([curves, 0.2 * steps])  # one runaway curve, flagged
     return {
-        "radius_density": plots.radius_figure(radii, n=500, field="complex", init="glorot", curves=[(x, laws.kostlan(500).pdf(x), "exact (Kostlan)")]),
-        "norm_curves": plots.norm_figure(steps, curves, 0.1 * np.ones_like(curves), ylabel=r"$\|W^k x\|$", xlabel="power k", title="fixed curves"),
+        "radius_density": plots.radius_figure(
+            radii, n=500, field="complex", init="glorot",
+            curves=[(x, laws.kostlan(500).pdf(x), "exact complex law (Kostlan)", "exact_complex"), (x, limit.pdf(x), "Rider limit, n -> inf", "limit")],
+        ),
+        "norm_curves": plots.norm_figure(steps, curves, 0.1 * np.ones_like(curves), ylabel=r"$\|W^k x\|$", xlabel="power k", title="fixed curves", inputs=4),
+        "norm_curves_flagged": _flagged_figure(steps, flagged_curves),
         "eigenvalues": plots.figure_eigenvalues({"fixed, complex": eigs}, n=60),
     }
 
 
-@pytest.mark.parametrize("name", ["radius_density", "norm_curves", "eigenvalues"])
+def _flagged_figure(steps, curves):
+    fig, axes = plots.new_figure(width=5.0, height=3.8)
+    plots.norm_curves_panel(axes[0, 0], steps, curves, 0.1 * np.ones_like(curves), ylabel=r"$\|h_t\|$", xlabel="t", title="flagged", inputs=4, flagged={3: "W3: rho = 1.0117 > 1"})
+    return fig
+
+
+@pytest.mark.parametrize("name", ["radius_density", "norm_curves", "norm_curves_flagged", "eigenvalues"])
 def test_panels_match_baselines(name, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -56,10 +68,11 @@ def test_figure_sizes_and_no_warnings(tmp_path):
     curves = rng.standard_normal((2, 20)).cumsum(axis=1)
     rows = {init: {"radii": 1 + 0.02 * rng.standard_normal(30), "gain": 1.0, "trajectory": (steps, curves, 0 * curves), "hidden": (steps + 1, curves, 0 * curves)} for init in ("glorot", "rescaled")}
     figures = {
-        "fig12": (plots.figure_radius_dynamics(rows, n=500, field="complex"), (3 * 4.2 * 150, 2 * 3.2 * 150)),
-        "fig3": (plots.figure_real_vs_complex_radii(rows["glorot"]["radii"], rows["rescaled"]["radii"], n=500), (5.0 * 150, 3.6 * 150)),
-        "fig4": (plots.figure_hidden_real_vs_complex({"real": (steps, curves[0]), "complex": (steps, curves[1])}, n=500, matrices=2, inputs=5), (5.0 * 150, 3.6 * 150)),
-        "fig4_overflow": (plots.figure_hidden_real_vs_complex({"real": (steps, 400 + curves[0]), "complex": (steps, curves[1])}, n=500, matrices=2, inputs=5), (5.0 * 150, 3.6 * 150)),
+        "fig12": (plots.figure_radius_dynamics(rows, n=500, field="complex", inputs=3), (3 * 4.2 * 150, 2 * 3.9 * 150)),
+        "fig3": (plots.figure_real_vs_complex_radii(rows["glorot"]["radii"], rows["rescaled"]["radii"], n=500), (5.0 * 150, 4.2 * 150)),
+        "fig4": (plots.figure_hidden_real_vs_complex({"real": (steps + 1, curves[0]), "complex": (steps + 1, curves[1])}, n=500, matrices=2, inputs=5), (5.0 * 150, 4.2 * 150)),
+        "fig4_overflow": (plots.figure_hidden_real_vs_complex({"real": (steps + 1, 400 + curves[0]), "complex": (steps + 1, curves[1])}, n=500, matrices=2, inputs=5), (5.0 * 150, 4.2 * 150)),
+        "moduli": (plots.figure_modulus_density({"glorot, real": np.abs(rng.standard_normal(400)) % 1.05}, n=500, matrices=2), (5.4 * 150, 4.4 * 150)),
     }
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -94,7 +107,11 @@ def test_reproduce_end_to_end_and_redraw(tmp_path, monkeypatch):
     row = next(r for r in doc["summary"] if r["init"] == "glorot" and r["field"] == "complex")
     stats = radius_stats(arrays["radii-complex-glorot"]["radii"]).to_dict()
     assert row["radius_mean"] == pytest.approx(stats["mean"]) and row["p_above_1"] == pytest.approx(stats["p_above_1"])
-    assert row["exact_mean"] == pytest.approx(float(laws.kostlan(TINY["n"]).mean()))
+    assert row["theory_mean"] == pytest.approx(float(laws.kostlan(TINY["n"]).mean())) and row["theory_source"] == "Kostlan exact"
+    real = next(r for r in doc["summary"] if r["init"] == "glorot" and r["field"] == "real")
+    table = laws.real_ginibre_table().at(TINY["n"])
+    assert real["theory_gumbel_loc"] == pytest.approx(table.gumbel_loc) and real["limit_gumbel_scale"] > 0
+    assert {(r["init"], r["field"]) for r in doc["summary"]} == {(i, f) for i in reproduce.PAIR_INITS for f in reproduce.FIELDS} | set(reproduce.TABLE_INITS)
     assert "| glorot | complex |" in (out / "summary.md").read_text()
     # --from redraws byte-identical images without sampling
     before = {p.name: p.read_bytes() for p in out.glob("*.png")}
@@ -158,3 +175,52 @@ def test_reproduce_errors(tmp_path, args, message):
         result = run_cli("--out", tmp_path / "o", *args)
         assert not (tmp_path / "o").exists()
     assert result.exit_code == 2 and message in result.stderr
+
+
+def test_rescaled_matrices_above_one_are_flagged_and_named():
+    """A rescaled matrix with rho > 1 is drawn in the warning colour, named in the caption line, and
+    left out of the y-range, so the other curves stay readable."""
+    steps = np.arange(0, 30)
+    calm = np.vstack([0.01 * steps * a for a in (0.5, 1.0)])
+    runaway = 0.3 * steps
+    rows = {
+        "glorot": {"radii": np.array([1.03, 1.02, 1.05]), "gain": 1.0, "trajectory": (steps, np.vstack([calm, runaway]), None), "hidden": (steps + 1, np.vstack([calm, runaway]), None)},
+        "rescaled": {"radii": np.array([0.95, 0.97, 1.0117]), "gain": 0.92, "trajectory": (steps, np.vstack([calm, runaway]), None), "hidden": (steps + 1, np.vstack([calm, runaway]), None)},
+    }
+    fig = plots.figure_radius_dynamics(rows, n=500, field="real", inputs=5)
+    assert "W2 (rho = 1.0117)" in fig.get_supxlabel() and "rescaled: 1 of 3" in fig.get_supxlabel()
+    ax = fig.axes[5]  # rescaled, hidden
+    warned = [line for line in ax.get_lines() if line.get_color() == plots.WARNING_COLOR]
+    assert len(warned) == 1 and "1.0117" in warned[0].get_label()
+    assert ax.get_ylim()[1] < 10.0 ** (0.3 * 29)  # the runaway curve does not set the range
+    texts = [t.get_text() for t in ax.texts]
+    assert "3 matrices x 5 inputs x 30 steps" in texts
+
+
+def test_every_radius_histogram_shows_both_finite_n_laws_and_rho_one():
+    rng = np.random.default_rng(1)
+    real, cplx = 1.03 + 0.015 * rng.standard_normal(50), 1.035 + 0.012 * rng.standard_normal(50)
+    fig = plots.figure_real_vs_complex_radii(real, cplx, n=500)
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert {"finite-n real law (table)", "exact complex law (Kostlan)", r"$\rho = 1$"} <= set(labels)
+    assert fig.axes[0].get_xlim()[0] < 1.0 - 0.005  # rho = 1 is inside the axis, not on its edge
+    fig4 = plots.figure_hidden_real_vs_complex({"real": (np.arange(1, 50), np.linspace(0, 3, 49))}, n=500, matrices=2, inputs=5)
+    assert fig4.axes[0].get_xscale() == "log"
+
+
+def test_sweep_excess_figure_across_the_163_164_boundary():
+    """The Rider line starts at n = 164; points on both sides draw (issue 14, item 5)."""
+    points = [
+        {"n": n, "init": "glorot", "field": f, "complete": True, "radius_mean": 1.04 - n / 1e4, "radius_mean_se": 1e-3}
+        for n in (128, 150, 160, 163, 164, 165, 200) for f in ("real", "complex")
+    ]
+    fig = plots.figure_sweep_excess(points)
+    rider = next(line for line in fig.axes[0].get_lines() if "Rider" in line.get_label())
+    assert rider.get_xdata().min() >= 164
+
+
+def test_reproduce_help_states_the_scope_and_fig4_sizes():
+    result = runner.invoke(app, ["reproduce", "--help"], terminal_width=200)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0 and "training tables (LRA sCIFAR, ListOps, IMDb) are not reproduced" in text
+    assert "--fig4-matrices" in text and "--fig4-steps" in text and "moduli" in text
