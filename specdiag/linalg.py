@@ -18,9 +18,30 @@ import math
 from functools import lru_cache
 
 import numpy as np
-from scipy import linalg
-from scipy.linalg import blas, lapack
-from scipy.sparse.linalg import svds
+
+
+class _LazyModule:
+    """Imports a SciPy module on first attribute access, so importing specdiag (and starting the
+    CLI) does not load scipy.linalg; callers that fork workers import it first (see spectra)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr):
+        import importlib  # noqa: PLC0415
+
+        return getattr(importlib.import_module(self._name), attr)
+
+
+linalg = _LazyModule("scipy.linalg")
+blas = _LazyModule("scipy.linalg.blas")
+lapack = _LazyModule("scipy.linalg.lapack")
+
+
+def svds(*args, **kwargs):
+    from scipy.sparse.linalg import svds as _svds  # noqa: PLC0415
+
+    return _svds(*args, **kwargs)
 
 __all__ = [
     "eigenvalues",

@@ -18,7 +18,6 @@ from typing import Callable
 import numpy as np
 
 from .backend import MATRIX_STREAM, array_module, cupy_module, device_rng, real_dtype, resolve_device, to_host
-from .linalg import eigenvalues
 from .pool import process_map, resolve_workers
 from .results import Result
 from .errors import InputError
@@ -37,6 +36,8 @@ ProgressCallback = Callable[[int], None]
 
 
 def _radius_of_sample(sample: np.ndarray, diagonal: bool) -> float:
+    from .linalg import eigenvalues  # noqa: PLC0415
+
     if diagonal:
         return float(np.abs(sample).max())
     return float(np.abs(eigenvalues(sample, overwrite=True)).max())
@@ -107,6 +108,8 @@ def sample_radii(
     if device == "gpu":
         return _gpu_radii(ensemble, samples, seed, precision, chunk_size, on_progress, start_index)
     workers = resolve_workers(workers, tasks=samples)
+    if not ensemble.diagonal:
+        import scipy.linalg  # noqa: F401, PLC0415 (loaded once here, inherited by the forked workers)
     chunk_size = chunk_size or max(1, min(32, math.ceil(samples / (4 * workers))))
     radii = np.empty(samples)
     chunks = [(start_index + a, start_index + b) for a, b in _chunks(samples, chunk_size)]

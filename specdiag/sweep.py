@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from scipy import stats as sstats
 
 from . import theory
 from .backend import MATRIX_STREAM, host_rng, resolve_device
@@ -260,6 +259,8 @@ def summarize_point(point: Point, ensemble: Ensemble, radii: np.ndarray, cfg: Sw
     s = radius_stats(radii).to_dict()
     s.pop("count")
     above = int(np.sum(radii > 1.0))
+    from scipy import stats as sstats  # noqa: PLC0415 (scipy.stats: not at CLI start-up)
+
     ci = sstats.binomtest(above, radii.size).proportion_ci(confidence_level=0.95, method="wilson")
     row = {"samples": int(radii.size), **{f"radius_{k}": v for k, v in s.items() if k != "p_above_1"}}
     row.update(p_above_1=s["p_above_1"], p_above_1_lo=float(ci.low), p_above_1_hi=float(ci.high))

@@ -130,3 +130,34 @@ def test_predicted_law_for_diagonal_inits_is_exact():
     law = make_ensemble("uniform-diag", 10, "complex").law_summary()
     assert law.mean == pytest.approx(10 / 11, rel=1e-8)  # E max of 10 U[0,1]
     assert law.median == pytest.approx(0.5 ** (1 / 10))
+
+
+def test_cli_start_up_imports_no_heavy_modules():
+    """`specdiag --help` needs every command registered, but not SciPy's stats/linalg, matplotlib or Dask."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import specdiag.cli as c; c.app; "
+        "print(sorted(m for m in sys.modules if m.startswith(('scipy.stats', 'scipy.linalg', 'matplotlib', 'dask'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_theory_json_has_finite_n_real_and_no_negative_zero():
+    import json
+
+    from typer.testing import CliRunner
+
+    from specdiag.cli import app
+
+    result = CliRunner().invoke(app, ["theory", "--n", "164", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)["rows"][0]
+    real = row["finite_n_real"]
+    assert set(real) >= {"mean", "std", "q05", "q95", "p_above_1", "se_mean", "source"}
+    assert 0 < real["se_mean"] < 0.01 and real["q05"] < real["mean"] < real["q95"]
+    assert "limit" in row["asymptotic"]["real"]["label"]
+    table = CliRunner().invoke(app, ["theory", "--n", "164"])
+    assert table.exit_code == 0 and " -0 " not in table.stdout and "finite-n mean, real" in table.stdout
