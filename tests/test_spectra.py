@@ -121,3 +121,52 @@ def test_diagonal_radii_follow_their_exact_law(init):
     law = ens.law_summary()
     within_se(radii.mean(), law.mean, radii.std(ddof=1) / math.sqrt(radii.size))
     within_se(np.mean(radii <= law.median), 0.5, math.sqrt(0.25 / radii.size))
+
+
+@pytest.mark.parametrize("init,field", [("glorot", "complex"), ("half", "complex"), ("uniform-diag", "complex"), ("uniform-disk", "complex"), ("lru", "complex")])
+def test_law_draws_follow_the_exact_law(init, field):
+    """method "law": exact draws, no matrices; mean within 4 SE of the law's, KS not rejected at 1e-3."""
+    from scipy import stats
+
+    from specdiag.inits import make_ensemble
+    from specdiag.spectra import law_radii
+
+    ens = make_ensemble(init, 300, field)
+    r = law_radii(ens, 20_000, seed=7)
+    law = ens.radius_law()
+    assert abs(r.mean() - law.mean()) <= 4 * law.std() / np.sqrt(r.size)
+    assert stats.kstest(r[:5000], law.cdf).pvalue > 1e-3
+    np.testing.assert_array_equal(r, law_radii(ens, 20_000, seed=7))  # seeded
+
+
+@pytest.mark.parametrize("init", ["glorot", "rescaled", "truncnormal"])
+def test_law_draws_are_refused_without_an_exact_law(init):
+    from specdiag.errors import InputError
+    from specdiag.inits import make_ensemble
+    from specdiag.spectra import law_radii
+
+    field = "complex" if init == "truncnormal" else "real"
+    with pytest.raises(InputError, match="exact") as exc:
+        law_radii(make_ensemble(init, 200, field), 10)
+    assert exc.value.param == "method"
+
+
+def test_cli_radius_and_fit_gumbel_by_law():
+    import json
+
+    from typer.testing import CliRunner
+
+    from specdiag.cli import app
+
+    result = CliRunner().invoke(app, ["radius", "--n", "500", "--field", "complex", "--samples", "2000", "--method", "law", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["method_label"] == "exact in law, no matrices" and doc["device"] == "none"
+    assert abs(doc["stats"]["mean"] - doc["theory"]["mean"]) < 4 * doc["theory"]["std"] / np.sqrt(2000)
+    assert "limit" in doc["asymptotic"]["source"]
+    refused = CliRunner().invoke(app, ["radius", "--n", "100", "--method", "law"])
+    assert refused.exit_code == 2 and "--method" in refused.stderr and "real Gaussian" in refused.stderr
+    fit = CliRunner().invoke(app, ["fit-gumbel", "--n", "500", "--field", "complex", "--samples", "30000", "--method", "law", "--format", "json"])
+    assert fit.exit_code == 0, fit.output
+    doc = json.loads(fit.stdout)
+    assert doc["source"] == "exact in law, no matrices" and doc["fit"]["ci_method"] == "wald" and doc["exact"]["ks_pvalue"] > 1e-3
