@@ -70,6 +70,7 @@ def complex_radii_500():
     return sample_radii(make_ensemble("glorot", 500, "complex"), 120, seed=2024)
 
 
+@pytest.mark.slow
 def test_complex_mean_radius_matches_kostlan_at_n500(complex_radii_500):
     law = laws.kostlan(500)
     r = complex_radii_500
@@ -78,6 +79,7 @@ def test_complex_mean_radius_matches_kostlan_at_n500(complex_radii_500):
     within_se(r.std(ddof=1), law.std(), law.std() / math.sqrt(2 * (r.size - 1)), k=5)
 
 
+@pytest.mark.slow
 def test_glorot_is_above_one_and_rescaled_below(complex_radii_500):
     assert np.mean(complex_radii_500 > 1) > 0.95
     rescaled = sample_radii(make_ensemble("rescaled", 500, "complex"), 60, seed=1)

@@ -70,7 +70,7 @@ def test_kostlan_stable_at_large_n():
     assert 1.003 < law.mean() < 1.005 and 0 < law.std() < 1e-3
 
 
-@pytest.mark.parametrize("n,samples", [(64, 1500), (128, 800), (500, 150)])
+@pytest.mark.parametrize("n,samples", [(64, 1500), pytest.param(128, 800, marks=pytest.mark.slow), pytest.param(500, 150, marks=pytest.mark.slow)])
 def test_kostlan_cdf_against_monte_carlo(n, samples):
     radii = sample_radii(make_ensemble("glorot", n, "complex"), samples, seed=100 + n)
     law = laws.kostlan(n)
@@ -100,6 +100,7 @@ def test_q_nk_log_space_far_past_overflow():
     assert lq[-1] / math.log(10) > 308  # beyond float64, still finite in log space
 
 
+@pytest.mark.slow
 def test_q_nk_against_monte_carlo():
     n, k, m = 100, 10, 300
     ens = make_ensemble("glorot", n, "complex")
