@@ -214,6 +214,8 @@ def summarize(r: np.ndarray, n_boot: int, rng: np.random.Generator) -> dict:
     stats["sd_se"] = float(np.std(boot_sd, ddof=1))
     stats["quantiles"] = q.tolist()
     stats["quantiles_se"] = np.std(boot_q, axis=0, ddof=1).tolist()
+    # SE of log(q_{k+1} - q_k) by the delta method (a resample's spacing can be 0: no log of it)
+    stats["log_spacing_se"] = (np.std(np.diff(boot_q, axis=1), axis=0, ddof=1) / np.diff(q)).tolist()
     stats["gumbel_loc"], stats["gumbel_scale"] = loc, scale
     g = np.array(boot_g)
     stats["gumbel_loc_se"], stats["gumbel_scale_se"] = (float(v) for v in g.std(axis=0, ddof=1))
@@ -221,7 +223,11 @@ def summarize(r: np.ndarray, n_boot: int, rng: np.random.Generator) -> dict:
 
 
 def _model_targets(rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(y, se) per modelled statistic, relative to the exact complex (Kostlan) law at the same n."""
+    """(y, se) per modelled statistic, relative to the exact complex (Kostlan) law at the same n.
+
+    Quantiles enter as the median's difference and the log ratios of the spacings between
+    consecutive levels, so the rebuilt quantiles increase with p whatever the fitted values.
+    """
     from specdiag.laws import kostlan  # noqa: PLC0415
 
     n = np.array([r["n"] for r in rows])
@@ -238,8 +244,12 @@ def _model_targets(rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]
     out["logit_p_above_1"] = (np.log(p_tilde / (1 - p_tilde)), 1.0 / np.sqrt(N * p_tilde * (1 - p_tilde)))
     kq = np.array([kostlan(int(m)).ppf(np.array(PROBS)) for m in n])
     q, qse = np.array([r["quantiles"] for r in rows]), np.array([r["quantiles_se"] for r in rows])
-    for i, p in enumerate(PROBS):
-        out[f"qdiff_{p:g}"] = (q[:, i] - kq[:, i], qse[:, i])
+    mid = PROBS.index(0.5)
+    out["median_diff"] = (q[:, mid] - kq[:, mid], qse[:, mid])
+    log_ratio = np.log(np.diff(q, axis=1)) - np.log(np.diff(kq, axis=1))
+    lse = np.array([r["log_spacing_se"] for r in rows])
+    for i in range(len(PROBS) - 1):
+        out[f"log_spacing_ratio_{PROBS[i]:g}_{PROBS[i + 1]:g}"] = (log_ratio[:, i], lse[:, i])
     return out
 
 
@@ -303,12 +313,13 @@ def tabulate_phase(args) -> None:
             "kind": "cubic smoothing spline (scipy BSpline t, c, k), weights 1/SE, weighted RSS = number of widths",
             "n_min": int(n.min()), "n_max": int(n.max()),
             "targets": {
-                "qdiff_<p>": "real quantile - exact complex (Kostlan) quantile at the same n",
+                "median_diff": "real median - Kostlan median at the same n",
+                "log_spacing_ratio_<p>_<p'>": "log((q_p' - q_p) real / (q_p' - q_p) Kostlan), consecutive levels p < p'",
                 "mean_diff": "real mean - Kostlan mean", "gumbel_loc_diff": "Gumbel ML location - Kostlan mean",
                 "log_sd_ratio": "log(real sd / Kostlan sd)", "log_gumbel_scale_ratio": "log(Gumbel ML scale / Kostlan sd)",
                 "logit_p_above_1": "logit P(rho > 1), P estimated as (k + 1/2) / (N + 1)",
             },
-            "extrapolation": "n > n_max: differences scaled by b_n / b_nmax, b_n = 1/sqrt(4 n g_n); log ratios held",
+            "extrapolation": "n > n_max: differences scaled by b_n / b_nmax, b_n = 1/sqrt(4 n g_n); log ratios held at n_max",
             "splines": models,
         },
     }
@@ -322,13 +333,15 @@ def tabulate_phase(args) -> None:
     print("grid max |z|: " + " ".join(f"{k}={v:.2f}" for k, v in val["grid_max_abs_z"].items()))
 
 
-def _round(obj, digits: int = 10):
+def _round(obj, digits: int = 10, key: str = ""):
+    """Round floats for the JSON: 10 significant digits, 4 for standard errors (keys ending in _se)."""
     if isinstance(obj, float):
-        return float(f"{obj:.{digits}g}")
+        d = 4 if key.endswith("_se") else digits
+        return float(f"{obj:.{d}g}")
     if isinstance(obj, dict):
-        return {k: _round(v, digits) for k, v in obj.items()}
+        return {k: _round(v, digits, k) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_round(v, digits) for v in obj]
+        return [_round(v, digits, key) for v in obj]
     return obj
 
 

@@ -61,6 +61,13 @@ __all__ = [
     "uniform_disk",
     "rider",
     "rider_sinclair",
+    "real_ginibre_gen",
+    "real_ginibre",
+    "real_ginibre_table",
+    "RealGinibreSummary",
+    "RealGinibreTable",
+    "SOURCE_INTERPOLATED",
+    "SOURCE_EXTRAPOLATED",
 ]
 
 # ------------------------------------------------------------------------------------------------
@@ -76,15 +83,16 @@ _BLOCK_ELEMENTS = 1_000_000
 
 def _log_p(j: np.ndarray, x: np.ndarray) -> np.ndarray:
     """log P(j, x) for x > 0: log1p(-Q) where P > 1/2, log P elsewhere, a series where P underflows."""
+    j, x = np.broadcast_arrays(j, x)
     p = special.gammainc(j, x)
     with np.errstate(divide="ignore"):
-        out = np.where(p > 0.5, np.log1p(-special.gammaincc(j, x)), np.log(p))
+        out = np.log(p)
+    near_one = p > 0.5
+    out[near_one] = np.log1p(-special.gammaincc(j[near_one], x[near_one]))
     tiny = p < 1e-250
     if np.any(tiny):
-        jj, xx = np.broadcast_arrays(j, x)
-        jt, xt = jj[tiny], xx[tiny]
+        jt, xt = j[tiny], x[tiny]
         # P(j, x) = x^j e^{-x} / Gamma(j + 1) * 1F1(1; j + 1; x), the series term is 1 + O(x/j)
-        out = np.array(out, copy=True)
         out[tiny] = jt * np.log(xt) - xt - special.gammaln(jt + 1) + np.log(special.hyp1f1(1.0, jt + 1, xt))
     return out
 
@@ -251,7 +259,7 @@ def _kostlan_moments(n: int) -> tuple[float, float, float, float]:
     edges = list(_solve_quantile(np.log(np.array(probs)), n, upper=False))
     edges += list(_solve_quantile(np.log(np.array([1e-3, 1e-8, 1e-30])), n, upper=True))
     edges = np.array(edges)
-    nodes, weights = np.polynomial.legendre.leggauss(48)
+    nodes, weights = np.polynomial.legendre.leggauss(32)
     a, b = edges[:-1, None], edges[1:, None]
     r = (0.5 * (b - a) * nodes + 0.5 * (a + b)).ravel()
     w = (0.5 * (b - a) * weights).ravel()
@@ -638,3 +646,392 @@ def rider_sinclair(n: int):
     """
     loc, scale = _rider_params(n)
     return stats.gumbel_r(loc=loc - math.log(2.0) * scale, scale=scale)
+
+
+# ------------------------------------------------------------------------------------------------
+# Finite-n real law: the shipped Monte Carlo table and its interpolation model
+# ------------------------------------------------------------------------------------------------
+
+_TABLE_FILE = "real_glorot_radius.json"
+SOURCE_INTERPOLATED = "finite-n Monte Carlo table (interpolated)"
+SOURCE_EXTRAPOLATED = "extrapolated beyond the table (Rider-Sinclair edge scaling)"
+
+
+@lru_cache(maxsize=1)
+def _real_table_doc() -> dict:
+    """The shipped table (loaded once, lazily)."""
+    try:
+        text = resources.files("specdiag").joinpath("data", _TABLE_FILE).read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError) as err:  # pragma: no cover - a broken install
+        raise RuntimeError(f"specdiag's package data {_TABLE_FILE} is missing: reinstall specdiag") from err
+    return json.loads(text)
+
+
+def _edge_scale(n: float) -> float:
+    """Rider's scale 1/sqrt(4 n g_n) (n >= 164)."""
+    return 1.0 / math.sqrt(4.0 * n * float(g_n(n)))
+
+
+class _RealModel:
+    """Evaluates the stored model of ``doc`` (see :func:`real_ginibre`) at any width n >= 2.
+
+    Every statistic is modelled relative to the exact complex (Kostlan) law at the same n, as a
+    cubic smoothing spline in log n stored as B-spline knots and coefficients (no fitting here):
+
+    - quantiles: the median is kostlan's median + D(log n); the spacing between consecutive levels
+      p < p' is kostlan's spacing times exp(L_pp'(log n)), so the quantiles increase with p;
+    - mean: kostlan mean + D(log n); sd and Gumbel scale: kostlan sd * exp(L(log n));
+      Gumbel location: kostlan mean + D(log n);
+    - P(rho > 1): logistic of a spline in log n.
+
+    Beyond the largest tabulated width N the differences D are scaled by the edge scale
+    b_n / b_N (b_n = 1/sqrt(4 n g_n): the real-complex difference of Rider-Sinclair's limit is
+    -log(2) b_n at every quantile), log ratios L are held at their value at N, and P(rho > 1) comes
+    from the extrapolated quantile function.
+    """
+
+    def __init__(self, doc: dict):
+        self.doc = doc
+        self.probs = np.array(doc["probs"], dtype=float)
+        model = doc["model"]
+        self.n_min, self.n_max = int(model["n_min"]), int(model["n_max"])
+        self.splines = {k: BSpline(np.array(v["t"]), np.array(v["c"]), int(v["k"]), extrapolate=False) for k, v in model["splines"].items()}
+
+    def _spline(self, key: str, n: float) -> float:
+        spline = self.splines[key]
+        lo, hi = spline.t[spline.k], spline.t[-spline.k - 1]  # the stored knots are rounded: clip into them
+        return float(spline(min(max(math.log(min(n, self.n_max)), lo), hi)))
+
+    def _diff(self, key: str, n: float) -> float:
+        d = self._spline(key, n)
+        return d * _edge_scale(n) / _edge_scale(self.n_max) if n > self.n_max else d
+
+    def evaluate(self, n: int) -> dict:
+        k = kostlan(n)
+        kq = k.ppf(self.probs)
+        kmean, ksd = float(k.mean()), float(k.std())
+        # quantiles: the median, then spacings between consecutive levels (increasing by construction)
+        probs = self.probs
+        ratios = np.exp([self._spline(f"log_spacing_ratio_{probs[i]:g}_{probs[i + 1]:g}", n) for i in range(probs.size - 1)])
+        steps = np.diff(kq) * ratios
+        mid = int(np.argmin(np.abs(probs - 0.5)))
+        q = np.empty(probs.size)
+        q[mid] = kq[mid] + self._diff("median_diff", n)
+        q[mid + 1 :] = q[mid] + np.cumsum(steps[mid:])
+        q[:mid] = q[mid] - np.cumsum(steps[:mid][::-1])[::-1]
+        out = {
+            "mean": kmean + self._diff("mean_diff", n),
+            "sd": ksd * math.exp(self._spline("log_sd_ratio", n)),
+            "gumbel_loc": kmean + self._diff("gumbel_loc_diff", n),
+            "gumbel_scale": ksd * math.exp(self._spline("log_gumbel_scale_ratio", n)),
+            "quantiles": q,
+            "extrapolated": n > self.n_max,
+        }
+        if out["extrapolated"]:  # from the extrapolated quantile function
+            u1 = _TabulatedQuantiles(self.probs, out["quantiles"], out["gumbel_scale"], None).u_of_r(np.array([1.0]))[0]
+            out["p_above_1"] = float(-np.expm1(-np.exp(-u1)))
+        else:
+            out["p_above_1"] = 1.0 / (1.0 + math.exp(-self._spline("logit_p_above_1", n)))
+        return out
+
+    def table_se(self, n: int) -> dict:
+        """Monte Carlo SEs of the table near n: the grid's SEs interpolated in log n (held beyond it)."""
+        grid = self.doc["grid"]
+        x = np.log([r["n"] for r in grid])
+        xi = math.log(min(max(n, self.n_min), self.n_max))
+        se = {key: float(np.interp(xi, x, [r[key] for r in grid])) for key in ("mean_se", "sd_se", "p_above_1_se", "gumbel_loc_se", "gumbel_scale_se")}
+        qse = np.array([r["quantiles_se"] for r in grid])
+        se["quantiles_se"] = np.array([np.interp(xi, x, qse[:, i]) for i in range(qse.shape[1])])
+        if n > self.n_max:  # absolute SEs shrink like the edge scale
+            factor = _edge_scale(n) / _edge_scale(self.n_max)
+            se = {k: v * factor for k, v in se.items()}
+        return se
+
+
+@lru_cache(maxsize=1)
+def _real_model() -> _RealModel:
+    return _RealModel(_real_table_doc())
+
+
+class _TabulatedQuantiles:
+    """Quantile function of the real law at one width: a monotone cubic (PCHIP slopes) in the Gumbel
+    variate u = -log(-log p) through the modelled quantiles (0.01..0.99), Gumbel tails beyond them
+    with the modelled Gumbel scale beta: above, r = q_0.99 + beta (u - u_0.99); below,
+    log r = log q_0.01 + (beta / q_0.01)(u - u_0.01) (a Gumbel tail for log r: same slope at the
+    junction, and r stays positive). The cubic's end slopes are beta too, so the density is
+    continuous."""
+
+    def __init__(self, probs: np.ndarray, quantiles: np.ndarray, beta: float, p_le_1: float | None):
+        probs, quantiles = np.asarray(probs, dtype=float), np.asarray(quantiles, dtype=float)
+        if p_le_1 is not None and 0.0 < p_le_1 < probs[0] and quantiles[0] > 1.0:
+            # P(rho <= 1) below the first level: the point (P(rho <= 1), 1) replaces the Gumbel tail
+            # there, so sf(1) is the table's P(rho > 1) (inside, the two agree within their SEs)
+            probs, quantiles = np.insert(probs, 0, p_le_1), np.insert(quantiles, 0, 1.0)
+        self.u = -np.log(-np.log(probs))
+        self.r = quantiles
+        # PCHIP slopes inside; at both ends the Gumbel scale, so the quantile function is C1 and the
+        # density continuous at the junctions (clipped to [0, 3 x the end secant]: stays monotone)
+        slopes = PchipInterpolator(self.u, self.r).derivative()(self.u)
+        secant = np.diff(self.r) / np.diff(self.u)
+        self.beta_lo = float(np.clip(beta, 1e-3 * secant[0], 3.0 * secant[0]))
+        self.beta_hi = float(np.clip(beta, 1e-3 * secant[-1], 3.0 * secant[-1]))
+        slopes[0], slopes[-1] = self.beta_lo, self.beta_hi
+        self.spline = CubicHermiteSpline(self.u, self.r, slopes, extrapolate=False)
+        self.dspline = self.spline.derivative()
+
+    def r_of_u(self, u):
+        u = np.asarray(u, dtype=float)
+        r = self.spline(np.clip(u, self.u[0], self.u[-1]))
+        r = np.where(u > self.u[-1], self.r[-1] + self.beta_hi * (u - self.u[-1]), r)
+        lo_slope = self.beta_lo / self.r[0]
+        return np.where(u < self.u[0], self.r[0] * np.exp(lo_slope * (u - self.u[0])), r)
+
+    def drdu(self, u):
+        u = np.asarray(u, dtype=float)
+        d = self.dspline(np.clip(u, self.u[0], self.u[-1]))
+        d = np.where(u > self.u[-1], self.beta_hi, d)
+        lo_slope = self.beta_lo / self.r[0]
+        return np.where(u < self.u[0], lo_slope * self.r[0] * np.exp(lo_slope * (u - self.u[0])), d)
+
+    def u_of_r(self, r):
+        """Inverse of r_of_u (tails in closed form, PCHIP pieces by bisection)."""
+        r = np.asarray(r, dtype=float)
+        out = np.empty(r.shape)
+        hi_tail, lo_tail = r >= self.r[-1], r <= self.r[0]
+        out[hi_tail] = self.u[-1] + (r[hi_tail] - self.r[-1]) / self.beta_hi
+        with np.errstate(divide="ignore"):
+            out[lo_tail] = self.u[0] + np.log(r[lo_tail] / self.r[0]) * self.r[0] / self.beta_lo
+        mid = ~(hi_tail | lo_tail)
+        if mid.any():
+            rm = r[mid]
+            k = np.clip(np.searchsorted(self.r, rm) - 1, 0, self.r.size - 2)
+            lo, hi = self.u[k].copy(), self.u[k + 1].copy()
+            for _ in range(60):
+                m = 0.5 * (lo + hi)
+                below = self.spline(m) < rm
+                lo, hi = np.where(below, m, lo), np.where(below, hi, m)
+            out[mid] = 0.5 * (lo + hi)
+        return out
+
+
+@lru_cache(maxsize=512)
+def _real_quantiles(n: int) -> _TabulatedQuantiles:
+    model = _real_model()
+    ev = model.evaluate(n)
+    p_le_1 = None if ev["extrapolated"] else 1.0 - ev["p_above_1"]
+    return _TabulatedQuantiles(model.probs, ev["quantiles"], ev["gumbel_scale"], p_le_1)
+
+
+def _by_width_real(func, x, n):
+    x, n = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(n, dtype=float))
+    out = np.empty(x.shape)
+    for width in np.unique(n):
+        sel = n == width
+        out[sel] = func(_real_quantiles(int(width)), x[sel])
+    return out
+
+
+def _gumbel_u(p):
+    with np.errstate(divide="ignore"):
+        return -np.log(-np.log(p))
+
+
+class real_ginibre_gen(stats.rv_continuous):
+    r"""Finite-n law of the spectral radius of real Glorot W (W_ij iid N(0, 1/n)), from the table.
+
+    No closed form is known; this is the Monte Carlo table shipped with specdiag, interpolated in n
+    (see :func:`real_ginibre`). Shape ``n``: the width, an integer >= 2. SciPy's ``scale``
+    multiplies (the radius of gain * W). Valid for 2 <= n <= 2048; larger n are extrapolated.
+
+    Examples
+    --------
+    >>> from specdiag.laws import real_ginibre_gen
+    >>> law = real_ginibre_gen(a=0.0, name="real_ginibre")(64)
+    >>> bool(1.0 < law.median() < 1.1)
+    True
+    """
+
+    def _argcheck(self, n):
+        return (n >= 2) & (n == np.round(n))
+
+    def _shape_info(self):
+        from scipy.stats._distn_infrastructure import _ShapeInfo  # noqa: PLC0415
+
+        return [_ShapeInfo("n", True, (2, np.inf), (True, False))]
+
+    def _ppf(self, q, n):
+        return _by_width_real(lambda t, p: t.r_of_u(_gumbel_u(p)), q, n)
+
+    def _isf(self, q, n):
+        with np.errstate(divide="ignore"):
+            return _by_width_real(lambda t, s: t.r_of_u(-np.log(-np.log1p(-s))), q, n)
+
+    def _cdf(self, x, n):
+        return _by_width_real(lambda t, r: np.exp(-np.exp(-t.u_of_r(r))), x, n)
+
+    def _sf(self, x, n):
+        return _by_width_real(lambda t, r: -np.expm1(-np.exp(-t.u_of_r(r))), x, n)
+
+    def _pdf(self, x, n):
+        def density(t, r):
+            u = t.u_of_r(r)
+            with np.errstate(over="ignore", invalid="ignore"):
+                dpdu = np.exp(-u - np.exp(-u))
+                out = dpdu / t.drdu(u)
+            return np.where(np.isfinite(out), out, 0.0)
+
+        return _by_width_real(density, x, n)
+
+    def _stats(self, n):
+        n = np.asarray(n, dtype=float)
+        vals = np.array([_real_moments(int(w)) for w in n.ravel()]).reshape(n.shape + (2,))
+        return vals[..., 0], vals[..., 1], None, None
+
+
+@lru_cache(maxsize=512)
+def _real_moments(n: int) -> tuple[float, float]:
+    """Mean and variance of the interpolated law itself (Gauss-Legendre in u on [-4, 40])."""
+    t = _real_quantiles(n)
+    nodes, weights = np.polynomial.legendre.leggauss(64)
+    edges = np.concatenate([[-4.0], t.u, [max(40.0, t.u[-1] + 1)]])
+    a, b = edges[:-1, None], edges[1:, None]
+    u = (0.5 * (b - a) * nodes + 0.5 * (a + b)).ravel()
+    w = (0.5 * (b - a) * weights).ravel() * np.exp(-u - np.exp(-u))  # dp = gumbel density du
+    r = t.r_of_u(u)
+    mass = w.sum()
+    mean = np.sum(w * r) / mass
+    return float(mean), float(np.sum(w * (r - mean) ** 2) / mass)
+
+
+_real_ginibre = real_ginibre_gen(a=0.0, name="real_ginibre", shapes="n")
+
+
+def real_ginibre(n: int):
+    """Finite-n law of the spectral radius of real Glorot W (W_ij iid N(0, 1/n)) at width n.
+
+    Real Gaussian matrices have no closed-form radius law; this is specdiag's Monte Carlo table
+    (``specdiag/data/real_glorot_radius.json``, made by ``scripts/build_real_law.py`` with
+    specdiag's own sweep: 2..20000 matrices per width at 29 widths 2..2048) turned into a
+    distribution. Its quantile function interpolates the modelled quantiles at p = 0.01..0.99
+    (PCHIP in the Gumbel variate -log(-log p)), with Gumbel tails beyond them (scale: the modelled
+    Gumbel fit). Where P(rho <= 1) < 0.01 (n >= about 300) the point (P(rho <= 1), 1) from the
+    table's own model of P(rho > 1) is a node of the lower tail, so ``sf(1)`` is the table's value;
+    elsewhere ``sf(1)`` and the table's P(rho > 1) agree within the table's SE.
+
+    The model in n (stored in the JSON; see :class:`_RealModel`): every statistic relative to the
+    exact complex (Kostlan) law at the same n, a weighted cubic smoothing spline in log n (chi^2
+    per width about 1). Its error on held-out widths (7, 28, 112, 300, 900), in units of the
+    combined Monte Carlo SE, is stored in the JSON (``validation``) and tested. Beyond n = 2048 the
+    law is extrapolated with the Rider-Sinclair edge scaling (``source`` says so).
+
+    Parameters
+    ----------
+    n : int
+        Width, >= 2.
+
+    Returns
+    -------
+    scipy.stats frozen distribution
+        ``cdf``, ``sf``, ``ppf``, ``isf``, ``pdf``, ``mean``, ``std``, ``rvs`` (inverse CDF).
+
+    Examples
+    --------
+    >>> law = real_ginibre(128)
+    >>> [round(float(v), 2) for v in law.ppf([0.05, 0.5, 0.95])]
+    [1.0, 1.04, 1.11]
+    >>> round(float(law.sf(1.0)), 2), round(float(kostlan(128).sf(1.0)), 2)   # P(rho > 1): real vs complex
+    (0.95, 1.0)
+    >>> real_ginibre_table().at(128).source
+    'finite-n Monte Carlo table (interpolated)'
+    """
+    return _real_ginibre(_check_width(n))
+
+
+@dataclass(frozen=True)
+class RealGinibreSummary:
+    """Tabulated summary of the real Glorot radius law at one width, with Monte Carlo SEs.
+
+    Values are the model's (interpolated) values; SEs are those of the Monte Carlo table near n
+    (the grid's SEs interpolated in log n), not counting the interpolation error, which the
+    table's ``validation`` measures.
+    """
+
+    n: int
+    mean: float
+    mean_se: float
+    sd: float
+    sd_se: float
+    probs: tuple
+    quantiles: tuple
+    quantiles_se: tuple
+    p_above_1: float
+    p_above_1_se: float
+    gumbel_loc: float
+    gumbel_loc_se: float
+    gumbel_scale: float
+    gumbel_scale_se: float
+    source: str
+
+    def quantile(self, p: float) -> tuple[float, float]:
+        """(value, SE) of the tabulated quantile at level p (one of ``probs``)."""
+        i = self.probs.index(p)
+        return self.quantiles[i], self.quantiles_se[i]
+
+
+@dataclass(frozen=True)
+class RealGinibreTable:
+    """The shipped Monte Carlo table of the real Glorot radius (see :func:`real_ginibre_table`).
+
+    ``grid`` and ``held_out`` are lists of per-width rows as measured (``n``, ``samples``, ``mean``,
+    ``mean_se``, ``sd``, ``sd_se``, ``quantiles``, ``quantiles_se`` at ``probs``, ``p_above_1``,
+    ``p_above_1_se``, ``gumbel_loc``, ``gumbel_scale`` and their SEs); ``validation`` holds the
+    model's residuals in SE units; ``metadata`` how it was made.
+    """
+
+    probs: tuple
+    grid: tuple
+    held_out: tuple
+    validation: dict
+    metadata: dict
+
+    @property
+    def widths(self) -> tuple:
+        return tuple(int(r["n"]) for r in self.grid)
+
+    def at(self, n: int) -> RealGinibreSummary:
+        """The summary at width n (interpolated; extrapolated beyond the table, as ``source`` says)."""
+        n = _check_width(n)
+        model = _real_model()
+        ev, se = model.evaluate(n), model.table_se(n)
+        p_above = ev["p_above_1"]
+        return RealGinibreSummary(
+            n=n, mean=ev["mean"], mean_se=se["mean_se"], sd=ev["sd"], sd_se=se["sd_se"], probs=tuple(float(p) for p in model.probs),
+            quantiles=tuple(float(v) for v in ev["quantiles"]), quantiles_se=tuple(float(v) for v in se["quantiles_se"]),
+            p_above_1=float(p_above), p_above_1_se=se["p_above_1_se"], gumbel_loc=ev["gumbel_loc"], gumbel_loc_se=se["gumbel_loc_se"],
+            gumbel_scale=ev["gumbel_scale"], gumbel_scale_se=se["gumbel_scale_se"], source=SOURCE_EXTRAPOLATED if ev["extrapolated"] else SOURCE_INTERPOLATED,
+        )
+
+
+@lru_cache(maxsize=1)
+def real_ginibre_table() -> RealGinibreTable:
+    """The shipped Monte Carlo table of the real Glorot radius law (loaded lazily, cached).
+
+    Returns
+    -------
+    RealGinibreTable
+        Raw per-width rows with SEs, held-out rows, validation and metadata; ``.at(n)`` gives a
+        :class:`RealGinibreSummary` at any width n >= 2.
+
+    Examples
+    --------
+    >>> table = real_ginibre_table()
+    >>> table.widths[:5], table.widths[-1]
+    ((2, 3, 4, 5, 6), 2048)
+    >>> s = table.at(300)
+    >>> bool(s.p_above_1 > 0.9), s.source
+    (True, 'finite-n Monte Carlo table (interpolated)')
+    """
+    doc = _real_table_doc()
+    return RealGinibreTable(
+        probs=tuple(doc["probs"]), grid=tuple(doc["grid"]), held_out=tuple(doc["held_out"]), validation=doc.get("validation", {}), metadata=doc["metadata"],
+    )

@@ -280,3 +280,109 @@ def test_rider_is_undefined_up_to_163(func):
         func(163)
     assert err.value.param == "n"
     func(164)
+
+
+# ------------------------------------------------------------------------------------------------
+# Finite-n real law: the shipped Monte Carlo table
+# ------------------------------------------------------------------------------------------------
+
+CHECKED = ("mean", "sd", "q05", "q50", "q95", "p_above_1")
+
+
+def _value_and_se(obj, name):
+    """(value, SE) of a checked statistic from a table row (dict) or a RealGinibreSummary."""
+    get = obj.__getitem__ if isinstance(obj, dict) else lambda k: getattr(obj, k)
+    probs = list(get("probs")) if not isinstance(obj, dict) else list(laws.real_ginibre_table().probs)
+    if name.startswith("q"):
+        i = probs.index(int(name[1:]) / 100)
+        return get("quantiles")[i], get("quantiles_se")[i]
+    return get(name), get(f"{name}_se")
+
+
+def test_real_table_loads_with_metadata():
+    table = laws.real_ginibre_table()
+    assert table.widths[0] == 2 and table.widths[-1] == 2048 and list(table.widths) == sorted(table.widths)
+    meta = table.metadata
+    for key in ("script", "created", "specdiag_version", "specdiag_commit", "precision", "base_seed", "sweeps"):
+        assert key in meta, key
+    assert meta["script"] == "scripts/build_real_law.py"
+    held = {int(r["n"]) for r in table.held_out}
+    assert held and not held & set(table.widths)
+    for row in table.grid + table.held_out:
+        assert row["samples"] >= 50 and row["mean_se"] > 0 and len(row["quantiles"]) == len(table.probs)
+        assert np.all(np.diff(row["quantiles"]) >= 0)
+
+
+def test_real_model_reproduces_the_grid_within_its_standard_errors():
+    table = laws.real_ginibre_table()
+    z = {name: [] for name in CHECKED}
+    for row in table.grid:
+        summary = table.at(int(row["n"]))
+        for name in CHECKED:
+            value, se = _value_and_se(row, name)
+            z[name].append((value - _value_and_se(summary, name)[0]) / se)
+    for name, values in z.items():
+        values = np.array(values)
+        assert np.max(np.abs(values)) <= 4.0, (name, values)
+        assert np.sqrt(np.mean(values**2)) <= 1.5, (name, values)  # a smoothing spline: chi^2 per width about 1
+
+
+def test_real_model_predicts_held_out_widths_within_4_se():
+    table = laws.real_ginibre_table()
+    for row in table.held_out:
+        summary = table.at(int(row["n"]))
+        for name in CHECKED:
+            value, se_row = _value_and_se(row, name)
+            model, se_table = _value_and_se(summary, name)
+            within_se(value, model, math.hypot(se_row, se_table))
+
+
+def test_real_law_against_fresh_monte_carlo_at_a_held_out_width():
+    n, count = 28, 2000
+    rng = np.random.default_rng(28)
+    radii = np.abs(np.linalg.eigvals(rng.standard_normal((count, n, n)) / math.sqrt(n))).max(axis=1)
+    law, summary = laws.real_ginibre(n), laws.real_ginibre_table().at(n)
+    se = radii.std() / math.sqrt(count)
+    within_se(radii.mean(), summary.mean, math.hypot(se, summary.mean_se))
+    within_se(radii.mean(), law.mean(), math.hypot(se, summary.mean_se))
+    for p in (0.05, 0.5, 0.95):
+        within_se(np.mean(radii <= law.ppf(p)), p, math.sqrt(p * (1 - p) / count) * 1.2)
+    p1 = summary.p_above_1
+    within_se(np.mean(radii > 1), p1, math.hypot(math.sqrt(p1 * (1 - p1) / count), summary.p_above_1_se))
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 28, 100, 300, 1000, 2048])
+def test_real_law_is_a_proper_distribution(n):
+    law = laws.real_ginibre(n)
+    p = np.array([1e-9, 1e-4, 0.01, 0.05, 0.3, 0.5, 0.7, 0.95, 0.99, 0.9999, 1 - 1e-9])
+    q = law.ppf(p)
+    assert np.all(np.diff(q) > 0) and q[0] > 0
+    np.testing.assert_allclose(law.cdf(q), p, rtol=1e-9)
+    np.testing.assert_allclose(law.isf(1 - p[2:-1]), q[2:-1], rtol=1e-9)
+    # the density integrates to the cdf: Gauss-Legendre on a fine partition (the density has kinks at the tails' junctions)
+    u = np.linspace(-math.log(-math.log(p[0])), -math.log(-math.log(p[-1])), 801)
+    edges = np.union1d(law.ppf(np.exp(-np.exp(-u))), laws._real_quantiles(n).r)  # pieces end at the interpolation nodes
+    nodes, weights = np.polynomial.legendre.leggauss(8)
+    a, b = edges[:-1, None], edges[1:, None]
+    x = (0.5 * (b - a) * nodes + 0.5 * (a + b)).ravel()
+    mass = np.sum((0.5 * (b - a) * weights).ravel() * law.pdf(x))
+    assert mass == pytest.approx(1 - 2e-9, abs=1e-6)
+    assert np.all(law.pdf(x) >= 0)
+    summary = laws.real_ginibre_table().at(n)
+    assert law.sf(1.0) == pytest.approx(summary.p_above_1, abs=3 * summary.p_above_1_se)
+    assert summary.source == laws.SOURCE_INTERPOLATED
+    assert law.mean() == pytest.approx(summary.mean, abs=3 * summary.mean_se)
+
+
+def test_real_law_scale_extrapolation_and_validation():
+    law = laws.real_ginibre(256)
+    assert laws.real_ginibre(256).median() * 0.5 == pytest.approx(laws._real_ginibre(256, scale=0.5).median(), rel=1e-14)
+    assert np.array_equal(law.rvs(100, random_state=3), laws.real_ginibre(256).rvs(100, random_state=3))
+    big = laws.real_ginibre_table().at(8192)
+    assert big.source == laws.SOURCE_EXTRAPOLATED
+    assert 1.0 < big.quantile(0.05)[0] < big.mean < laws.kostlan.mean(8192) < big.quantile(0.95)[0]
+    with pytest.raises(InputError, match="n must be an integer >= 2, got 1") as err:
+        laws.real_ginibre(1)
+    assert err.value.param == "n"
+    # the asymptotic law overstates the spread at finite n (docs/science.md section 2)
+    assert laws.rider_sinclair(2048).std() > laws.real_ginibre(2048).std()
