@@ -477,8 +477,8 @@ def figure_sweep_excess(points: list[dict]) -> Figure:
         ax.errorbar(ns, np.abs(excess), yerr=2 * se, color=color, ls="-", lw=0.8, marker=None, label=f"{key[0]}, {key[1]}")
         ax.scatter(ns, np.abs(excess), marker=marker, facecolors=face, edgecolors=color, zorder=3)
     if ns_all:
-        grid_n = np.geomspace(max(min(ns_all), 2), max(ns_all), 60)
-        defined = grid_n[grid_n >= theory.LAST_UNDEFINED_N + 1]
+        grid_n = np.unique(np.round(np.geomspace(max(min(ns_all), 2), max(ns_all), 200)).astype(int))
+        defined = grid_n[grid_n > theory.LAST_UNDEFINED_N]  # g_n <= 0 up to n = 163: no Rider line there
         if defined.size:
             ax.plot(defined, [theory.rider_location(int(n)) - 1 for n in defined], color="black", ls="--", lw=1, label=r"Rider: $\sqrt{g_n/4n}$")
         exact_n = np.unique(np.round(np.geomspace(max(min(ns_all), 2), max(ns_all), 12)).astype(int))
