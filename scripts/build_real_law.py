@@ -2,7 +2,7 @@
 """Build the finite-n law of the spectral radius of real Glorot matrices (package data).
 
 Real Gaussian matrices (W_ij iid N(0, 1/n)) have no closed-form law for the spectral radius rho
-(SPEC section 2), so specdiag ships a Monte Carlo table: ``specdiag/data/real_glorot_radius.json``,
+(docs/science.md section 2), so specdiag ships a Monte Carlo table: ``specdiag/data/real_glorot_radius.json``,
 read by :func:`specdiag.laws.real_ginibre`. This script makes it, in two phases:
 
 ``run``
@@ -28,20 +28,23 @@ Standard errors: mean sd/sqrt(N); P(rho > 1) binomial, sqrt(p~(1-p~)/N) with p~ 
 sample with no (or only) exceedances still gets a positive SE; sd, quantiles and the Gumbel (loc,
 scale) by a nonparametric bootstrap (``--bootstrap`` resamples, fixed seed).
 
-Interpolation model (stored in the JSON; ``laws.py`` only evaluates it): every tabulated statistic
-y (mean, sd, each quantile, Gumbel loc and scale, and logit P(rho > 1)) is a cubic smoothing spline
-in x = log n, weighted by 1/SE^2, with the smoothing chosen so that the weighted residual sum of
-squares equals the number of widths (chi^2 per point about 1: the spline follows the data to within
-their noise and no closer). It is stored as B-spline knots and coefficients (scipy.interpolate
-BSpline, degree 3). Quantiles are modelled as the *difference* from the exact complex (Kostlan)
-quantile at the same n, which is smooth and small, so the spline has little to do. Beyond the grid
-(n > 2048) the law is extrapolated in the Rider-Sinclair standardized variable
-z = (rho - a_n) / b_n, a_n = 1 + sqrt(g_n/4n), b_n = 1/sqrt(4 n g_n): z-quantiles are held at their
-n = 2048 values.
+Interpolation model (stored in the JSON; ``laws.py`` only evaluates it): every statistic is taken
+relative to the exact complex (Kostlan) law at the same n, which carries most of the n-dependence:
+the mean and Gumbel location as differences from Kostlan's mean, the sd and Gumbel scale as log
+ratios to Kostlan's sd, the quantiles as the median's difference from Kostlan's median plus the log
+ratios of the spacings between consecutive quantile levels (so the rebuilt quantiles increase with
+p whatever the fit), and P(rho > 1) as a logit. Each is a cubic smoothing spline in x = log n,
+weighted by 1/SE, with the smoothing chosen so that the weighted residual sum of squares equals the
+number of widths (chi^2 per width about 1: the spline follows the data to within their noise and no
+closer), stored as B-spline knots and coefficients (scipy.interpolate.BSpline, degree 3). Beyond
+the grid (n > 2048) differences are scaled by the edge scale b_n / b_2048, b_n = 1/sqrt(4 n g_n)
+(Rider-Sinclair: the real-complex difference tends to -log(2) b_n at every quantile), and log ratios
+are held at their n = 2048 values. The held-out widths measure the model's error in units of the
+combined SE (held-out row and table); the result is stored under ``validation`` in the JSON.
 
 Usage::
 
-    .venv/bin/python scripts/build_real_law.py run          # the Monte Carlo (about 35 core-minutes)
+    .venv/bin/python scripts/build_real_law.py run          # the Monte Carlo (about 30-40 core-minutes)
     .venv/bin/python scripts/build_real_law.py tabulate     # radii -> specdiag/data/real_glorot_radius.json
     .venv/bin/python scripts/build_real_law.py all          # both
 """
