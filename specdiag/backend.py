@@ -25,6 +25,7 @@ __all__ = [
     "MATRIX_STREAM",
     "INPUT_STREAM",
     "CALIBRATION_STREAM",
+    "LAW_STREAM",
     "cupy_module",
     "gpu_available",
     "resolve_device",
@@ -44,6 +45,7 @@ PRECISIONS = {"single": np.float32, "double": np.float64}
 MATRIX_STREAM = 0
 INPUT_STREAM = 1
 CALIBRATION_STREAM = 2
+LAW_STREAM = 3  # exact-in-law radius draws (no matrices)
 
 
 @functools.lru_cache(maxsize=1)

@@ -314,6 +314,9 @@ def _build_lru(n, field, options):
     max_phase = finite_number(options.max_phase, "max_phase")
     if not 0 <= rmin < rmax:
         raise InputError(f"lru needs 0 <= rmin < rmax, got rmin={rmin:g}, rmax={rmax:g}", param="rmin" if rmin < 0 else "rmax")
+    if not rmax**2 - rmin**2 > 0 or rmax > 1e150:
+        # the ring's area rmax^2 - rmin^2 must be a positive float64 (1e-200 squared underflows)
+        raise InputError(f"rmax must exceed rmin by a representable margin (rmax^2 - rmin^2 > 0) and be at most 1e150, got rmin={rmin:g}, rmax={rmax:g}", param="rmax")
     if not 0 <= max_phase <= 2 * math.pi:
         raise InputError(f"max_phase must lie in [0, 2 pi], got {max_phase:g}", param="max_phase")
     params = {"rmin": rmin, "rmax": rmax, "max_phase": max_phase}

@@ -33,15 +33,8 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["FORMATS", "MANIFEST", "WriteError", "UnreadableFile", "check_format", "to_builtin", "json_document", "csv_document", "markdown_table", "atomic_write_bytes", "atomic_write_text", "write_json_atomic", "write_npz_atomic", "read_npz", "prepare_out_dir", "write_run_files", "remove_stale_temps", "discard_files", "file_mode", "run_metadata", "fmt_value", "rich_table"]
+__all__ = ["MANIFEST", "WriteError", "UnreadableFile", "to_builtin", "json_document", "csv_document", "markdown_table", "atomic_write_bytes", "atomic_write_text", "write_json_atomic", "write_npz_atomic", "read_npz", "prepare_out_dir", "write_run_files", "remove_stale_temps", "discard_files", "file_mode", "run_metadata", "fmt_value"]
 
-FORMATS = ("table", "json", "csv")
-
-
-def check_format(fmt: str, allowed: Sequence[str] = FORMATS) -> str:
-    if fmt not in allowed:
-        raise InputError(f"unknown --format {fmt!r}: use one of {', '.join(allowed)}")
-    return fmt
 
 
 def to_builtin(obj: Any, path: str = "$") -> Any:
@@ -373,23 +366,10 @@ def fmt_value(v: Any, digits: int = 5) -> str:
     if isinstance(v, (int, np.integer)):
         return f"{int(v):,}"
     if isinstance(v, (float, np.floating)):
-        v = float(v)
+        v = float(v) + 0.0  # -0.0 prints as 0
         if not math.isfinite(v):
             return "overflow"
         if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-4):
             return f"{v:.{digits - 1}e}"
         return f"{v:.{digits}g}" if abs(v) >= 1 else f"{v:.{digits}f}".rstrip("0").rstrip(".") or "0"
     return str(v)
-
-
-def rich_table(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], caption: str | None = None):
-    from rich.table import Table  # noqa: PLC0415
-
-    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
-    rows = [list(row) for row in rows]
-    for i, name in enumerate(header):
-        textual = i == 0 or all(isinstance(row[i], str) for row in rows)
-        table.add_column(name, justify="left" if textual else "right", no_wrap=i == 0)
-    for row in rows:
-        table.add_row(*(fmt_value(v) for v in row))
-    return table

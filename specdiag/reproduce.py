@@ -198,7 +198,7 @@ def load_arrays(out: Path, *, discard_unreadable: bool = False) -> dict[str, dic
 
 
 #: the files a reproduce run writes, removed by ``force`` before another run takes the directory
-RUN_FILES = ("arrays/*.npz", "figure*.png", "figure*.pdf", "figure*.svg", "eigenvalues.png", "eigenvalues.pdf", "eigenvalues.svg", "summary.csv", "summary.md")
+RUN_FILES = ("arrays/*.npz", "figure*.png", "figure*.pdf", "figure*.svg", "eigenvalues.png", "eigenvalues.pdf", "eigenvalues.svg", "moduli.png", "moduli.pdf", "moduli.svg", "summary.csv", "summary.md")
 
 
 def check_resumable(out: Path, cfg: Config, *, force: bool = False) -> None:

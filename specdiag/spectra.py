@@ -17,20 +17,19 @@ from typing import Callable
 
 import numpy as np
 
-from .backend import MATRIX_STREAM, array_module, cupy_module, device_rng, real_dtype, resolve_device, to_host
+from .backend import LAW_STREAM, MATRIX_STREAM, array_module, cupy_module, device_rng, real_dtype, resolve_device, to_host
 from .pool import process_map, resolve_workers
 from .results import Result
 from .errors import InputError
 from .validation import seed_value, whole_number
 
-__all__ = ["METHODS", "LAW_LABEL", "LAW_STREAM", "sample_radii", "law_radii", "radius_stats", "RadiusStats", "gpu_chunk_size"]
+__all__ = ["METHODS", "LAW_LABEL", "sample_radii", "law_radii", "radius_stats", "RadiusStats", "gpu_chunk_size"]
 
 #: how radii are obtained: eigenvalues of sampled matrices, or exact draws from the radius law
 METHODS = ("matrices", "law")
 #: how results drawn from the law are labelled everywhere
 LAW_LABEL = "exact in law, no matrices"
 #: first element of the spawn key of the law-draw stream (after backend's MATRIX/INPUT/CALIBRATION)
-LAW_STREAM = 3
 
 ProgressCallback = Callable[[int], None]
 
