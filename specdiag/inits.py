@@ -395,8 +395,8 @@ def make_ensemble(init: str, n: int, field: str = "real", options: InitOptions |
 
     Examples
     --------
-    >>> make_ensemble("half", 100).gain
-    0.7071067811865476
+    >>> round(make_ensemble("half", 100).gain, 6)
+    0.707107
     """
     options = options or InitOptions()
     init = choice(init, "init", INITS)
