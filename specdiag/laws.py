@@ -783,14 +783,28 @@ class _TabulatedQuantiles:
             probs, quantiles = np.insert(probs, 0, p_le_1), np.insert(quantiles, 0, 1.0)
         self.u = -np.log(-np.log(probs))
         self.r = quantiles
-        # PCHIP slopes inside; at both ends the Gumbel scale, so the quantile function is C1 and the
-        # density continuous at the junctions (clipped to [0, 3 x the end secant]: stays monotone)
-        slopes = PchipInterpolator(self.u, self.r).derivative()(self.u)
-        secant = np.diff(self.r) / np.diff(self.u)
-        self.beta_lo = float(np.clip(beta, 1e-3 * secant[0], 3.0 * secant[0]))
-        self.beta_hi = float(np.clip(beta, 1e-3 * secant[-1], 3.0 * secant[-1]))
-        slopes[0], slopes[-1] = self.beta_lo, self.beta_hi
-        self.spline = CubicHermiteSpline(self.u, self.r, slopes, extrapolate=False)
+        # The quantile function inside [q_0.01, q_0.99] is a cubic polynomial in u fitted to the
+        # modelled quantiles by least squares: a Gumbel law is r linear in u, and the cubic's two
+        # extra terms absorb the skew without following the Monte Carlo noise of single nodes
+        # (interpolating splines through the nodes put wiggles into the density). Outside, Gumbel
+        # tails whose slopes match the cubic's end slopes, so the density is continuous.
+        coef = np.polynomial.polynomial.polyfit(self.u, self.r, 3)
+        cubic = np.polynomial.Polynomial(coef)
+        fine = np.linspace(self.u[0], self.u[-1], 2001)
+        if np.all(cubic.deriv()(fine) > 0):
+            knots = np.array([self.u[0], self.u[-1]])
+            spline = CubicHermiteSpline(knots, cubic(knots), cubic.deriv()(knots), extrapolate=False)
+            # a cubic Hermite piece with the cubic's values and slopes at its ends is the cubic itself
+            self.r = np.array([spline(self.u[0]), *cubic(self.u[1:-1]), spline(self.u[-1])])
+            self.beta_lo, self.beta_hi = float(cubic.deriv()(self.u[0])), float(cubic.deriv()(self.u[-1]))
+        else:  # not monotone (never seen on the table): interpolate with PCHIP slopes
+            secant = np.diff(self.r) / np.diff(self.u)
+            self.beta_lo = float(np.clip(beta, 1e-3 * secant[0], 3.0 * secant[0]))
+            self.beta_hi = float(np.clip(beta, 1e-3 * secant[-1], 3.0 * secant[-1]))
+            slopes = PchipInterpolator(self.u, self.r).derivative()(self.u)
+            slopes[0], slopes[-1] = self.beta_lo, self.beta_hi
+            spline = CubicHermiteSpline(self.u, self.r, slopes, extrapolate=False)
+        self.spline = spline
         self.dspline = self.spline.derivative()
 
     def r_of_u(self, u):
