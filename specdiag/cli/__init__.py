@@ -19,7 +19,7 @@ __all__ = ["app", "main"]
 def _registered_app():
     # isort: off  (import order is the order of commands in --help)
     from . import radius, theory, dynamics, check, reproduce, sweep  # noqa: F401, PLC0415 (registers the commands)
-    from .app import app  # noqa: PLC0415
+    from .root import app  # noqa: PLC0415
 
     # isort: on
     globals()["app"] = app
@@ -32,31 +32,14 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'specdiag.cli' has no attribute {name!r}")
 
 
-def _keep_app_the_typer_app() -> None:
-    """``specdiag.cli.app`` is the Typer app whatever loads first: the import system's binding of
-    the submodule ``specdiag.cli.app`` on this package is skipped (it stays in ``sys.modules``)."""
-    import types  # noqa: PLC0415
-
-    class _Package(types.ModuleType):
-        def __setattr__(self, name, value):
-            if name == "app" and isinstance(value, types.ModuleType):
-                return
-            super().__setattr__(name, value)
-
-    sys.modules[__name__].__class__ = _Package
-
-
-_keep_app_the_typer_app()
-
-
 def main():
-    """Console entry point (see :func:`specdiag.cli.app.main`); ``--version`` alone is answered at once."""
+    """Console entry point (see :func:`specdiag.cli.root.main`); ``--version`` alone is answered at once."""
     if sys.argv[1:] == ["--version"]:
         from .. import __version__  # noqa: PLC0415
 
         sys.stdout.write(f"specdiag {__version__}\n")
         sys.exit(0)
     _registered_app()
-    from .app import main as run  # noqa: PLC0415
+    from .root import main as run  # noqa: PLC0415
 
     return run()

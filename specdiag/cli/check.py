@@ -11,7 +11,7 @@ import typer
 
 from ..check import DEFAULT_MAX_GROWTH, check_file, list_file
 from ..discovery import MODELS, PARAMS
-from .app import app
+from .root import app
 from .options import Workers
 from .output import TableOrJson, command, emit, flag_for, note, rich_table
 

@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..inits import make_ensemble
 from ..report import csv_document, json_document, prepare_out_dir, run_metadata, write_run_files
 from ..validation import positive_number
-from .app import app
+from .root import app
 from .options import (
     CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Force, Init, MaxPhase, N, Out, Plot, Precision, Rescale, Rmax,
     Rmin, Seed, Workers, check_plot_path, describe_rescaling, init_options, parse_int_list, value,

@@ -34,7 +34,7 @@ stderr = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 class Terminated(KeyboardInterrupt):
-    """Raised in the main thread on SIGTERM (see :func:`specdiag.cli.app.main`), so cleanup runs."""
+    """Raised in the main thread on SIGTERM (see :func:`specdiag.cli.root.main`), so cleanup runs."""
 
 
 def os_error_message(exc: OSError) -> str:

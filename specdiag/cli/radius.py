@@ -12,7 +12,7 @@ from .. import theory
 from ..inits import make_ensemble
 from ..report import csv_document, json_document, prepare_out_dir, run_metadata, write_run_files
 from ..spectra import LAW_LABEL, METHODS, law_radii, radius_stats, sample_radii
-from .app import app
+from .root import app
 from .options import (
     CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, MaxPhase, N, Out, Plot, Precision, Rescale,
     Force, Rmax, Rmin, Seed, Workers, check_plot_path, describe_rescaling, init_options, value,

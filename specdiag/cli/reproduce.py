@@ -15,7 +15,7 @@ from ..backend import real_dtype, resolve_device
 from ..errors import InputError
 from ..report import prepare_out_dir
 from ..validation import seed_value, whole_number
-from .app import app
+from .root import app
 from .options import Coverage, DeviceOpt, Force, Precision, Rescale, Seed, value
 from .output import TableOrJson, command, emit, note, rich_table, stderr
 

@@ -15,7 +15,7 @@ from ..inits import FIELDS, INITS
 from ..pool import resolve_workers
 from ..report import prepare_out_dir
 from ..sweep import SweepConfig, draw_figures, grid, load_config, make_tasks, run_sweep
-from .app import app
+from .root import app
 from .options import Coverage, Device, Force, Out, Precision, Rescale, Seed, Workers, parse_int_list, parse_name_list, value
 from .output import TableOrJson, command, emit, note, progress, rich_table
 

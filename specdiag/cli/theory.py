@@ -15,7 +15,7 @@ from ..inits import INITS
 from ..spectra import LAW_LABEL
 from ..theory import EULER_GAMMA
 from ..validation import choice, probability, whole_number
-from .app import app
+from .root import app
 from .options import (
     CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, MaxPhase, N, Plot, Rescale, Rmax,
     Rmin, Seed, Workers, check_plot_path, init_options, parse_int_list, value,
