@@ -30,3 +30,31 @@ def device(request):
 def within_se(estimate, target, se, k=4.0):
     """Monte Carlo check: |estimate - target| <= k standard errors (with a message on failure)."""
     assert abs(estimate - target) <= k * se, f"{estimate} vs {target}: {abs(estimate - target) / se:.2f} standard errors (allowed {k})"
+
+
+_MEASURE = """
+import resource, subprocess, sys
+proc = subprocess.run(sys.argv[2:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+sys.stdout.buffer.write(proc.stdout)
+sys.stderr.buffer.write(proc.stderr)
+with open(sys.argv[1], "w") as fh:
+    fh.write(f"{proc.returncode} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+"""
+
+
+def run_with_peak_rss(cmd, *, env=None, timeout=600):
+    """Run ``cmd``; (exit code, stdout, stderr, its peak RSS in MiB).
+
+    Measured from a small intermediate process (its RUSAGE_CHILDREN): Linux carries a parent's
+    peak RSS into a child across fork + exec, so a child started straight from a big test process
+    would report the test process's size, not its own.
+    """
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
+        proc = subprocess.run([sys.executable, "-c", _MEASURE, report.name, *map(str, cmd)], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+        code, kib = report.read().split()
+    return int(code), proc.stdout, proc.stderr, int(kib) / 1024

@@ -4,7 +4,6 @@ degenerate matrices, hostile names and files, absurd options, the memory guard, 
 import json
 import math
 import os
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -17,6 +16,8 @@ from typer.testing import CliRunner
 
 from specdiag import check, discovery
 from specdiag.cli import app
+
+from .conftest import run_with_peak_rss
 
 runner = CliRunner()
 
@@ -221,15 +222,9 @@ def test_rules_table_is_documented():
 
 
 def peak_rss_mb(*args) -> tuple[int, float, str]:
-    code = (
-        "import resource, sys\nfrom specdiag.cli import main\nsys.argv = ['specdiag', 'check', *sys.argv[1:]]\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, code, file=sys.stderr)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=600)
-    *lines, last = proc.stderr.strip().splitlines()
-    rss, exit_code = last.split()
-    return int(exit_code), float(rss), "\n".join(lines)
+    """(exit code, peak RSS in MiB, stderr) of ``specdiag check ARGS`` in its own process."""
+    code, _, err, peak = run_with_peak_rss([sys.executable, "-m", "specdiag", "check", *args])
+    return code, peak, err
 
 
 @pytest.mark.slow

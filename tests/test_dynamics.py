@@ -188,7 +188,7 @@ def test_diagonal_modulus_moments_are_exact(init):
     ens = make_ensemble(init, 8, "complex")
     ours = dynamics.log_modulus_moments(ens, 40)
     for k in (0, 1, 5, 40):
-        value = integrate.quad(lambda r: r ** (2 * k) * density(r), lo, hi, epsabs=0, epsrel=1e-13)[0]
+        value = integrate.quad(lambda r, k=k: r ** (2 * k) * density(r), lo, hi, epsabs=0, epsrel=1e-13)[0]
         assert ours[k] == pytest.approx(math.log(value), rel=1e-11, abs=1e-12)
 
 

@@ -24,6 +24,8 @@ from specdiag.cli import app
 from specdiag.errors import InputError
 from specdiag.executors import DaskExecutor, check_scheduler_address, probe_dask_scheduler
 
+from .conftest import run_with_peak_rss
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -47,14 +49,8 @@ def spawn(args, **kw):
 
 
 def run_measured(args, env=None):
-    """Run the CLI in a child; (exit code, stdout, stderr, the child's peak RSS in MiB)."""
-    proc = spawn(args, env=env or {})
-    with proc.stderr, proc.stdout:  # small outputs: reading one pipe, then the other, cannot block
-        err = proc.stderr.read()
-        out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, out, err, usage.ru_maxrss / 1024
+    """Run the CLI in a child; (exit code, stdout, stderr, the child's own peak RSS in MiB)."""
+    return run_with_peak_rss([sys.executable, "-m", "specdiag", *args], env={"PYTHONPATH": str(ROOT), **(env or {})})
 
 
 # ---------------------------------------------------------------- 1. resource exhaustion
