@@ -132,7 +132,7 @@ def flag_for(param: str) -> str:
 
 
 #: library parameters whose CLI flag is not the parameter's name
-FLAG_ALIASES = {"from_file": "--from", "from_dir": "--from", "fmt": "--format", "init_name": "--init"}
+FLAG_ALIASES = {"from_file": "--from", "from_dir": "--from", "fmt": "--format", "init_name": "--init", "keys": "--key"}
 
 
 def _cli_message(exc: InputError) -> str:
