@@ -1,4 +1,4 @@
-"""The divisor s of the ``rescaled`` init: the paper's formula, or a finite-n calibration (SPEC 3).
+"""The divisor s of the ``rescaled`` init: the paper's formula, or a finite-n calibration (docs/science.md section 3).
 
 calibrated: s is the coverage-quantile of rho for Glorot at width n, so P(rho(W/s) <= 1) = coverage.
 Complex: exact, by inverting Kostlan's CDF. Real: the quantile of the finite-n real Glorot law

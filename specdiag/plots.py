@@ -303,7 +303,7 @@ def fit_figure(radii, comparison: dict, *, n: int, field: str, init: str) -> Fig
 
 
 # ---------------------------------------------------------------------------------------------
-# The paper's figures (SPEC section 5)
+# The paper's figures (docs/science.md section 5)
 # ---------------------------------------------------------------------------------------------
 
 

@@ -124,7 +124,7 @@ def sample_radii(
 def law_radii(ensemble, samples: int, seed: int = 0) -> np.ndarray:
     """Radii drawn from the exact law of the spectral radius, without building any matrix.
 
-    Exact in law (SPEC section 7): complex Gaussian inits (glorot, half, rescaled) from Kostlan's law
+    Exact in law (docs/science.md section 7): complex Gaussian inits (glorot, half, rescaled) from Kostlan's law
     (rho^2 = max_k Gamma(k, 1)/n, scaled by the init's gain), diagonal inits (uniform-diag,
     uniform-disk, lru) from their closed forms P(rho <= r) = F(r)^n. The draws follow the same law
     as :func:`sample_radii` but are different numbers (one stream keyed (seed, LAW_STREAM)).
