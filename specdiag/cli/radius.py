@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 
 from .. import theory
-from ..inits import make_ensemble
+from ..inits import INITS, make_ensemble, summarize_law
 from ..report import csv_document, json_document, prepare_out_dir, run_metadata, write_run_files
 from ..spectra import LAW_LABEL, METHODS, law_radii, radius_stats, sample_radii
+from ..validation import whole_number
 from .root import app
 from .options import (
     CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, MaxPhase, N, Out, Plot, Precision, Rescale,
@@ -73,10 +74,8 @@ def radius(
     force: Force = False,
 ):
     """Sample matrices and report the statistics of their spectral radii, with theory beside."""
-    from ..inits import INITS  # noqa: PLC0415
     from ..pool import resolve_workers  # noqa: PLC0415
     from ..resources import check_disk, guard, radius_estimate  # noqa: PLC0415
-    from ..validation import whole_number  # noqa: PLC0415
 
     n, samples = whole_number(n, "n", minimum=2), whole_number(samples, "samples")
     spec = INITS.get(value(init))
@@ -98,10 +97,7 @@ def radius(
     summary = ensemble.law_summary()
     predicted = summary.to_dict() if summary else None
     limit = ensemble.asymptotic_law()
-    asymptotic = None
-    if limit is not None:
-        q05, median, q95 = (float(v) for v in limit.ppf([0.05, 0.5, 0.95]))
-        asymptotic = {"mean": float(limit.mean()), "std": float(limit.std()), "q05": q05, "median": median, "q95": q95, "p_above_1": float(limit.sf(1.0)), "source": ensemble.asymptotic_label()}
+    asymptotic = summarize_law(limit, ensemble.asymptotic_label()).to_dict() if limit is not None else None
     rider = theory.rider_location(n) if n > theory.LAST_UNDEFINED_N else None
     init, precision = value(init), value(precision)
     doc = {
