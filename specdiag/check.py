@@ -8,8 +8,10 @@ For each matrix W (or diagonal of eigenvalues) at sequence length t, in double p
   for iid inputs (1 for an orthogonal W; it explodes when rho > 1);
 - where the radius sits against the Glorot law at the same width.
 
-Dense matrices: one Schur factor T of W (LAPACK ?gees, no Schur vectors) gives the eigenvalues and,
-by unitary invariance, the growth (:func:`specdiag.linalg.log_power_sums_schur`); a defective or
+Dense matrices: one Schur factor T of W (LAPACK ?gees, no Schur vectors; real quasi-triangular for
+a real W, all in real arithmetic) gives the eigenvalues and, by unitary invariance, the growth
+(:func:`specdiag.linalg.log_power_sums_real_schur`, ``log_power_sums_schur`` for complex W) and
+the spectral norm (||W||_2 = ||T||_2); a defective or
 nilpotent W falls back to repeated squaring, and W^t = 0 is reported as "decays to zero". Sparse
 matrices (scipy.sparse .npz) above :data:`DENSE_LIMIT` use ARPACK for the radius, cross-checked.
 
@@ -32,7 +34,15 @@ import numpy as np
 
 from . import discovery
 from .errors import InputError
-from .linalg import log_power_sums_by_squaring_safe, log_power_sums_schur, schur_triangular, spectral_norm
+from .linalg import (
+    log_power_sums_by_squaring_safe,
+    log_power_sums_real_schur,
+    log_power_sums_schur,
+    real_schur,
+    schur_spectral_norm,
+    schur_triangular,
+    spectral_norm,
+)
 from .pool import process_map, resolve_workers
 from .results import Result, plain
 from .validation import positive_number, whole_number
@@ -167,30 +177,47 @@ def _power_of_two_scale(a) -> float:
 
 
 def _dense_numbers(w: np.ndarray, t: int) -> dict:
-    """Eigenvalues, log radius, spectral norm and log power sums of a dense W, scaled to avoid overflow."""
+    """Eigenvalues, log radius, spectral norm and log power sums of a dense W, scaled to avoid overflow.
+
+    A real W stays in real arithmetic: the real quasi-triangular Schur factor T of W / scale gives
+    the eigenvalues, the growth (:func:`specdiag.linalg.log_power_sums_real_schur`) and the
+    spectral norm (||W||_2 = ||T||_2, Lanczos on triangular products); a complex W uses the
+    complex Schur factor. A defective or nilpotent W falls back to repeated squaring.
+    """
     n = w.shape[0]
     scale = _power_of_two_scale(w)
-    ws = w / scale
     log_scale = math.log(scale)
-    if not np.any(ws):
+    if not np.any(w):
         lam = np.zeros(n, dtype=np.complex128)
         return {"lam": lam, "log_radius": -math.inf, "norm": 0.0, "log_power": -math.inf, "log_sum": math.log(n), "method": "exact (zero matrix)"}
-    tri = schur_triangular(ws)
-    lam = np.diagonal(tri).copy()
-    result = log_power_sums_schur(tri, [t], log_scale=log_scale)
     method = "Schur factor (no eigenvectors of W)"
-    if result is None:
+    if np.iscomplexobj(w):
+        ws = w / scale
+        tri = schur_triangular(ws)
+        lam = np.diagonal(tri).copy()
+        result = log_power_sums_schur(tri, [t], log_scale=log_scale)
         del tri
+        norm = spectral_norm(ws)
+    else:
+        scaled = np.empty(w.shape, dtype=np.float64, order="F")  # W / scale (a power of two: exact), Fortran order for LAPACK
+        np.divide(w, scale, out=scaled)
+        tri, lam = real_schur(scaled, overwrite=True)
+        del scaled
+        result = log_power_sums_real_schur(tri, lam, [t], log_scale=log_scale)
+        norm = schur_spectral_norm(tri)
+        del tri
+        method = "real Schur factor (no eigenvectors of W)"
+        ws = None
+    if result is None:
+        ws = w / scale if ws is None else ws
         result = log_power_sums_by_squaring_safe(ws, [t], log_scale=log_scale)
         method = "repeated squaring (defective or nilpotent W)"
-    else:
-        del tri
     rho = float(np.abs(lam).max())
     return {
         "lam": lam,
         "lam_scale": scale,
         "log_radius": (math.log(rho) + log_scale) if rho > 0 else -math.inf,
-        "norm": spectral_norm(ws) * scale,
+        "norm": norm * scale,
         "log_power": float(result[0][0]),
         "log_sum": float(result[1][0]),
         "method": method,

@@ -356,6 +356,15 @@ def log_power_sums_schur(t_factor: np.ndarray, steps, *, log_scale: float = 0.0)
     del m_upper
     p *= np.conj(b_upper)  # b_upper's strict lower part is zero, so p stays upper triangular
     del b_upper
+    return _log_sums_from_upper(p, lam, steps, log_scale)
+
+
+def _log_sums_from_upper(p: np.ndarray, lam: np.ndarray, steps: np.ndarray, log_scale: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The Schur growth from P = the upper triangle (diagonal included, zeros below) of the Hermitian
+    C = (V^H V) o (V^{-1} V^{-H})^T of an eigenvector matrix V of T, T's eigenvalues ``lam`` and the
+    scale e^log_scale of W / T. None when a quadratic form is not positive (too much cancellation)."""
+    moduli = np.abs(lam)
+    rho = float(moduli.max())
     p_diag = np.real(np.diagonal(p)).copy()
     log_rho = math.log(rho) + log_scale  # log of the true radius
     unit = lam / rho  # |unit| <= 1
@@ -439,3 +448,293 @@ def log_power_sums_by_squaring_safe(w: np.ndarray, steps, *, log_scale: float = 
         tr = float(np.real(np.trace(g)))
         sum_out[r] = math.log(tr) + lg if tr > 0 and lg > -math.inf else -math.inf
     return power_out, sum_out
+
+
+# --- Growth from the REAL quasi-triangular Schur factor (real arithmetic throughout) ---------------
+
+__all__ += ["real_schur", "real_schur_block_eigenvectors", "log_power_sums_real_schur", "schur_spectral_norm"]
+
+
+def real_schur(w: np.ndarray, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The real quasi-triangular Schur factor T of a real W (W = Q T Q^T, Q not computed) and its eigenvalues.
+
+    LAPACK ?gees in real arithmetic with its optimal workspace and no Schur vectors. T is in the
+    standardized form: 1 x 1 blocks for real eigenvalues, 2 x 2 blocks [[a, b], [c, a]] with b c < 0
+    for complex pairs, and an exactly zero subdiagonal elsewhere.
+
+    Parameters
+    ----------
+    w : ndarray
+        A square, finite, real matrix; float32 stays single precision.
+    overwrite : bool
+        Let LAPACK destroy ``w`` when it is already Fortran-ordered (no copy).
+
+    Returns
+    -------
+    t : ndarray
+        T, Fortran-ordered, same dtype as ``w``.
+    lam : ndarray
+        The eigenvalues (complex128) in the order of T's diagonal; of a pair, the one with positive
+        imaginary part comes first.
+    """
+    a = w if overwrite and w.flags.f_contiguous else np.array(w, order="F", copy=True)
+    if np.iscomplexobj(a):
+        raise TypeError("real_schur needs a real matrix (use schur_triangular for complex W)")
+    gees, lwork = _gees_for(a.shape[0], a.dtype.char)
+    t, _, wr, wi, _, _, info = gees(_no_sort, a, compute_v=0, sort_t=0, lwork=lwork, overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK ?gees did not converge (info={info})")
+    return t, wr.astype(np.float64) + 1j * wi.astype(np.float64)
+
+
+def _pair_starts(t: np.ndarray) -> np.ndarray:
+    """First indices of the 2 x 2 diagonal blocks of a standardized real quasi-triangular T."""
+    return np.flatnonzero(np.diagonal(t, -1) != 0)
+
+
+def _pair_bases(t: np.ndarray, pairs: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per 2 x 2 block D = T[j:j+2, j:j+2] with eigenvalue mu (Im mu > 0): v0 (real), v1 with
+    D [v0, v1]^T = mu [v0, v1]^T, and w = the first row of P^{-1}, P = [v, conj(v)]."""
+    v0 = t[pairs, pairs + 1].astype(np.float64)  # b of [[a, b], [c, d]]: nonzero in a pair
+    v1 = lam[pairs] - t[pairs, pairs]
+    det = -2j * v0 * v1.imag  # det P = v0 conj(v1) - v0 v1
+    w = np.stack([np.conj(v1) / det, -v0 / det])
+    return v0, v1, w
+
+
+def real_schur_block_eigenvectors(t: np.ndarray, lam: np.ndarray, pairs: np.ndarray | None = None, block: int = 96) -> np.ndarray:
+    """X, real unit upper triangular, with T X = X blockdiag(T) for a real quasi-triangular T.
+
+    The columns of X are the real and imaginary parts of the eigenvectors of T, rotated within each
+    2 x 2 block so that the diagonal blocks of X are identities: then X is exactly triangular (LAPACK
+    ?trtri and ?lauum apply) and V = X P is a complex eigenvector matrix of T, P block diagonal with
+    the 2 x 2 eigenvector matrices of T's diagonal blocks. Rows are solved bottom-up in panels: the
+    coupling of a panel to the rows below it is a matrix product on the nonzero (triangular) part,
+    and inside a panel each 1- or 2-row block solves its small Sylvester equations
+    T_II X_IJ - X_IJ T_JJ = -R_IJ for all column blocks J at once (the 2 x 2 x 2 x 2 case through
+    one complex 2 x 2 solve per J). Near-zero denominators (repeated eigenvalues) are replaced by
+    eps * max|T| (squared for 2 x 2 determinants), as LAPACK ?trevc does; the result is then
+    ill-conditioned and callers check the condition of X.
+
+    Parameters
+    ----------
+    t : ndarray
+        Real standardized quasi-triangular Schur factor (:func:`real_schur`), n x n.
+    lam : ndarray
+        Its eigenvalues, as :func:`real_schur` returns them.
+    pairs : ndarray, optional
+        First indices of the 2 x 2 blocks (default: from T's subdiagonal).
+    block : int
+        Panel height.
+
+    Returns
+    -------
+    ndarray
+        X, float64, Fortran-ordered, n x n.
+    """
+    t = np.asarray(t, dtype=np.float64)
+    n = t.shape[0]
+    pairs = _pair_starts(t) if pairs is None else pairs
+    in_pair = np.zeros(n, dtype=bool)
+    in_pair[pairs] = True
+    in_pair[pairs + 1] = True
+    singles = np.flatnonzero(~in_pair)
+    d_single = t[singles, singles]
+    mu_pair = lam[pairs]
+    v0, v1, wrow = _pair_bases(t, pairs, lam)
+    top = float(np.abs(t).max(initial=0.0))
+    smin = max(np.finfo(float).eps * top, np.finfo(float).tiny)
+    smin2 = max(smin * top, np.finfo(float).tiny)
+    # row blocks: (first row, size)
+    first = ~in_pair
+    first[pairs] = True
+    starts = np.flatnonzero(first)
+    x = np.zeros((n, n), order="F")
+    x[np.diag_indices(n)] = 1.0
+    chunk = 512
+    stop = n
+    while stop > 0:
+        # panel [start, stop) of whole row blocks
+        start = max(0, stop - block)
+        if start > 0 and in_pair[start] and not first[start]:  # never split a 2 x 2 block
+            start -= 1
+        coupled = None
+        if stop < n:  # R = T[panel, stop:] X[stop:, stop:], X upper triangular: blocks of columns
+            coupled = np.empty((stop - start, n - stop))
+            for c0 in range(stop, n, chunk):
+                c1 = min(n, c0 + chunk)
+                coupled[:, c0 - stop : c1 - stop] = t[start:stop, stop:c1] @ x[stop:c1, c0:c1]
+        blocks = starts[(starts >= start) & (starts < stop)][::-1]
+        for i0 in blocks:
+            size = 2 if in_pair[i0] else 1
+            e = i0 + size
+            if e >= n:
+                continue
+            acc = t[i0:e, e:stop] @ x[e:stop, e:] if e < stop else np.zeros((size, n - e))
+            if coupled is not None:
+                acc[:, stop - e :] += coupled[i0 - start : e - start]
+            s_lo = np.searchsorted(singles, e)
+            p_lo = np.searchsorted(pairs, e)
+            sc, ds = singles[s_lo:] - e, d_single[s_lo:]
+            pc, mu, a0, a1, w = pairs[p_lo:] - e, mu_pair[p_lo:], v0[p_lo:], v1[p_lo:], wrow[:, p_lo:]
+            if size == 1:
+                a = t[i0, i0]
+                r = acc[0]
+                den = a - ds
+                den[np.abs(den) < smin] = smin
+                x[i0, e + sc] = -r[sc] / den
+                denc = a - mu
+                denc[np.abs(denc) < smin] = smin
+                z = -(r[pc] * a0 + r[pc + 1] * a1) / denc
+                x[i0, e + pc] = 2.0 * (z * w[0]).real
+                x[i0, e + pc + 1] = 2.0 * (z * w[1]).real
+            else:
+                al, be, ga, de = t[i0, i0], t[i0, i0 + 1], t[i0 + 1, i0], t[i0 + 1, i0 + 1]
+                r0, r1 = acc[0], acc[1]
+                # (A - d I) x = -r for real d
+                det = (al - ds) * (de - ds) - be * ga
+                det[np.abs(det) < smin2] = smin2
+                x[i0, e + sc] = -((de - ds) * r0[sc] - be * r1[sc]) / det
+                x[i0 + 1, e + sc] = -(-ga * r0[sc] + (al - ds) * r1[sc]) / det
+                # (A - mu I) z = -R v for each pair column block
+                h0 = -(r0[pc] * a0 + r0[pc + 1] * a1)
+                h1 = -(r1[pc] * a0 + r1[pc + 1] * a1)
+                m00, m11 = al - mu, de - mu
+                detc = m00 * m11 - be * ga
+                detc[np.abs(detc) < smin2] = smin2
+                z0 = (m11 * h0 - be * h1) / detc
+                z1 = (-ga * h0 + m00 * h1) / detc
+                x[i0, e + pc] = 2.0 * (z0 * w[0]).real
+                x[i0, e + pc + 1] = 2.0 * (z0 * w[1]).real
+                x[i0 + 1, e + pc] = 2.0 * (z1 * w[0]).real
+                x[i0 + 1, e + pc + 1] = 2.0 * (z1 * w[1]).real
+        stop = start
+    return x
+
+
+def _pair_congruence(m: np.ndarray, pairs: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
+    """m <- L m R in place, L and R the identity except 2 x 2 blocks at rows/columns (j, j+1), j in
+    ``pairs``; ``left``/``right`` hold the blocks as [[b00, b01], [b10, b11]] arrays over pairs."""
+    j, k = pairs, pairs + 1
+    cj, ck = m[:, j], m[:, k]  # fancy indexing: copies
+    m[:, j] = cj * right[0, 0] + ck * right[1, 0]
+    m[:, k] = cj * right[0, 1] + ck * right[1, 1]
+    del cj, ck
+    rj, rk = m[j, :], m[k, :]
+    m[j, :] = left[0, 0][:, None] * rj + left[0, 1][:, None] * rk
+    m[k, :] = left[1, 0][:, None] * rj + left[1, 1][:, None] * rk
+
+
+def log_power_sums_real_schur(t: np.ndarray, lam: np.ndarray, steps, *, log_scale: float = 0.0, max_condition: float = MAX_EIGVEC_CONDITION) -> tuple[np.ndarray, np.ndarray] | None:
+    """(log ||W^t||_F^2, log sum_{k<t} ||W^k||_F^2) per t from the real Schur factor T of W / e^log_scale.
+
+    The real counterpart of :func:`log_power_sums_schur`, in real arithmetic for every O(n^3) step
+    (a quarter of the complex flops): X = :func:`real_schur_block_eigenvectors` (T X = X blockdiag(T),
+    X unit upper triangular), U = X^{-1} by ?trtri, and the upper triangles of G = X^T X and
+    H = U U^T by ?lauum (about n^3 / 3 flops each). With V = X P (P block diagonal: identity, and
+    the eigenvectors of each 2 x 2 block) the Grams are V^H V = P^H G P and V^{-1} V^{-H} =
+    P^{-1} H P^{-H}, O(n^2) in complex arithmetic, and the growth follows from
+    ||T^k||_F^2 = a^H C a, a = lambda^k, C = (V^H V) o (V^{-1} V^{-H})^T, as in the complex case.
+
+    Parameters
+    ----------
+    t : ndarray
+        Real standardized quasi-triangular Schur factor of W / e^log_scale (:func:`real_schur`).
+    lam : ndarray
+        Its eigenvalues (:func:`real_schur`).
+    steps : int or array_like of int
+        The t values (>= 1).
+    log_scale : float
+        log of the factor W was divided by.
+    max_condition : float
+        Largest accepted 1-norm condition number of X.
+
+    Returns
+    -------
+    tuple of ndarray or None
+        None when X is ill-conditioned (defective or nearly defective T, nilpotent W) or a result is
+        not finite: use :func:`log_power_sums_by_squaring_safe` then.
+    """
+    steps = np.atleast_1d(np.asarray(steps, dtype=np.int64))
+    lam = np.asarray(lam, dtype=np.complex128)
+    if not float(np.abs(lam).max()) > 0:
+        return None
+    t = np.asarray(t, dtype=np.float64)
+    pairs = _pair_starts(t)
+    with np.errstate(all="ignore"):  # a defective T overflows here: detected just below
+        x = real_schur_block_eigenvectors(t, lam, pairs)
+        if not np.all(np.isfinite(x)):
+            return None
+        x_norm = float(np.linalg.norm(x, 1))
+        # G = X^T X: with R = J X^T J (upper triangular, J reverses the order), X^T X = J (R R^T) J
+        g = lapack.dlauum(np.asfortranarray(x.T[::-1, ::-1]), lower=0, overwrite_c=1)[0]
+        u, info = lapack.dtrtri(x, lower=0, unitdiag=1, overwrite_c=1)
+        del x
+        if info != 0 or not np.all(np.isfinite(u)):
+            return None
+        cond = x_norm * float(np.linalg.norm(u, 1))
+        if not np.isfinite(cond) or cond > max_condition:
+            return None
+        h = lapack.dlauum(u, lower=0, overwrite_c=1)[0]
+        del u
+    # upper(G) = (J upper(R R^T) J)^T; the strict lower parts of both results are zero
+    gc = np.asarray(g[::-1, ::-1].T, dtype=np.complex128, order="F")
+    del g
+    hc = np.asarray(h, dtype=np.complex128, order="F")
+    del h
+    if pairs.size:
+        j, k = pairs, pairs + 1
+        gc[k, j] = gc[j, k]  # whole 2 x 2 diagonal blocks: they mix within themselves
+        hc[k, j] = hc[j, k]
+        v0, v1, w = _pair_bases(t, pairs, lam)
+        # P_J = [[v0, v0], [v1, conj v1]]; P_J^{-1} = [[w0, w1], [conj w0, conj w1]]
+        pmat = np.array([[v0 + 0j, v0 + 0j], [v1, np.conj(v1)]])
+        pinv = np.array([[w[0], w[1]], [np.conj(w[0]), np.conj(w[1])]])
+        _pair_congruence(gc, pairs, np.conj(pmat.transpose(1, 0, 2)), pmat)  # P^H G P
+        _pair_congruence(hc, pairs, pinv, np.conj(pinv.transpose(1, 0, 2)))  # P^{-1} H P^{-H}
+    gc *= np.conj(hc)  # C_ij = (V^H V)_ij (V^{-1} V^{-H})_ji, upper triangle (block-upper here)
+    del hc
+    if pairs.size:
+        gc[pairs + 1, pairs] = 0.0
+    return _log_sums_from_upper(gc, lam, steps, log_scale)
+
+
+def schur_spectral_norm(t: np.ndarray, *, rtol: float = 1e-10) -> float:
+    """||T||_2 (= ||W||_2, unitary invariance) of a real quasi-triangular or triangular Schur factor.
+
+    Lanczos (ARPACK) on T^T T applied through triangular matrix-vector products (BLAS ?trmv on the
+    upper triangle, plus the subdiagonal of the 2 x 2 blocks): half the memory traffic of products
+    with a dense W. Small T (n <= 256) use a full SVD.
+
+    Parameters
+    ----------
+    t : ndarray
+        Quasi-upper-triangular, Fortran-ordered (as :func:`real_schur` returns it), float64.
+    rtol : float
+        Relative tolerance of ARPACK.
+
+    Returns
+    -------
+    float
+    """
+    n = t.shape[0]
+    if n <= 256:
+        return float(linalg.svdvals(t)[0])
+    from scipy.sparse.linalg import LinearOperator, eigsh  # noqa: PLC0415
+
+    t = np.asfortranarray(t, dtype=np.float64)
+    sub = np.diagonal(t, -1).copy()
+    trmv = blas.dtrmv
+
+    def gram(v):
+        v = np.ravel(v).astype(np.float64)
+        y = trmv(t, v, trans=0, lower=0)
+        y[1:] += sub * v[:-1]  # T v
+        z = trmv(t, y, trans=1, lower=0)
+        z[:-1] += sub * y[1:]  # T^T y
+        return z
+
+    op = LinearOperator((n, n), matvec=gram, dtype=np.float64)
+    v0 = np.random.default_rng(0).standard_normal(n)
+    top = eigsh(op, k=1, which="LA", tol=rtol, v0=v0, ncv=min(n, 24), return_eigenvectors=False)[0]
+    return math.sqrt(max(float(top), 0.0))
