@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .dynamics import blowup_step, simulate
+from .dynamics import Request, blowup_step, simulate, simulate_many
 from .errors import InputError
 from .fit import fit_gumbel
 from .inits import InitOptions, make_ensemble
@@ -97,6 +97,12 @@ class Stage:
     name: str
     units: int  # progress units (matrices) the stage reports
     compute: Callable[[Callable[[int], None] | None], dict]
+    #: a dynamics stage: on the CPU, all of a run's dynamics stages go to one simulate_many call
+    request: Request | None = None
+
+
+def _dynamics_arrays(curves) -> dict:
+    return {"steps": curves.steps, "log10_mean": curves.log10_mean, "log10_sd": curves.log10_sd}
 
 
 def _options(cfg: Config) -> InitOptions:
@@ -108,8 +114,12 @@ def plan(cfg: Config, device: str) -> list[Stage]:
     stages: list[Stage] = []
     opts = _options(cfg)
 
-    def ensemble(init, fld):
-        return make_ensemble(init, cfg.n, fld, opts)
+    ensembles: dict = {}
+
+    def ensemble(init, fld):  # one object per (init, field): its dynamics stages share matrices
+        if (init, fld) not in ensembles:
+            ensembles[(init, fld)] = make_ensemble(init, cfg.n, fld, opts)
+        return ensembles[(init, fld)]
 
     def radii_stage(init, fld):
         def compute(advance):
@@ -122,9 +132,12 @@ def plan(cfg: Config, device: str) -> list[Stage]:
     def dynamics_stage(init, fld, kind, matrices, inputs, steps):
         def compute(advance):
             c = simulate(ensemble(init, fld), kind, matrices=matrices, inputs=inputs, steps=steps, seed=cfg.seed, precision=cfg.precision, device=device, on_progress=advance)
-            return {"steps": c.steps, "log10_mean": c.log10_mean, "log10_sd": c.log10_sd}
+            return _dynamics_arrays(c)
 
         return compute
+
+    def request(init, fld, kind, matrices, inputs, steps):
+        return Request(ensemble(init, fld), kind, matrices, inputs, steps)
 
     wanted = set(cfg.figures)
     for fld, fig in (("real", "1"), ("complex", "2")):
@@ -132,7 +145,8 @@ def plan(cfg: Config, device: str) -> list[Stage]:
             if fig in wanted:
                 stages.append(Stage(f"radii-{fld}-{init}", cfg.samples, radii_stage(init, fld)))
                 for kind in ("trajectory", "hidden"):
-                    stages.append(Stage(f"{kind}-{fld}-{init}", cfg.matrices, dynamics_stage(init, fld, kind, cfg.matrices, cfg.inputs, cfg.steps)))
+                    sizes = (init, fld, kind, cfg.matrices, cfg.inputs, cfg.steps)
+                    stages.append(Stage(f"{kind}-{fld}-{init}", cfg.matrices, dynamics_stage(*sizes), request(*sizes)))
     if "3" in wanted:
         for fld in FIELDS:
             if not any(s.name == f"radii-{fld}-glorot" for s in stages):
@@ -157,7 +171,8 @@ def plan(cfg: Config, device: str) -> list[Stage]:
         stages.append(Stage("moduli", 2 * min(cfg.samples, MODULI_MATRICES), moduli_compute))
     if "4" in wanted:
         for fld in FIELDS:
-            stages.append(Stage(f"fig4-{fld}", cfg.fig4_matrices, dynamics_stage("glorot", fld, "hidden", cfg.fig4_matrices, cfg.fig4_inputs, cfg.fig4_steps)))
+            sizes = ("glorot", fld, "hidden", cfg.fig4_matrices, cfg.fig4_inputs, cfg.fig4_steps)
+            stages.append(Stage(f"fig4-{fld}", cfg.fig4_matrices, dynamics_stage(*sizes), request(*sizes)))
     if "eigenvalues" in wanted:
 
         def eig_compute(advance):
@@ -250,12 +265,24 @@ def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: 
     start = time.perf_counter()
     # progress(total) -> an object with .stage(name) -> advance(k) and .close(), or None
     bar = progress(sum(s.units for s in todo)) if progress else None
+    # CPU: the dynamics stages run last, together (simulate_many: one pool across stages, one
+    # GEMM per step for all the stages of a matrix); each is saved as soon as it is complete
+    joint = [s for s in todo if s.request is not None] if device == "cpu" else []
     try:
         for stage in todo:
+            if any(stage is j for j in joint):
+                continue
             t0 = time.perf_counter()
             arrays = stage.compute(bar.stage(stage.name) if bar else None)
             write_npz_atomic(out / "arrays" / f"{stage.name}.npz", arrays)
             timings[stage.name] = time.perf_counter() - t0
+        if joint:
+            t0 = time.perf_counter()
+            advance = bar.stage("dynamics") if bar else None
+            results = simulate_many([s.request for s in joint], seed=cfg.seed, precision=cfg.precision, on_progress=(lambda _k, m: advance(m)) if advance else None)
+            for k, curves in results:
+                write_npz_atomic(out / "arrays" / f"{joint[k].name}.npz", _dynamics_arrays(curves))
+                timings[joint[k].name] = time.perf_counter() - t0  # finished this long after the dynamics started
     finally:
         if bar:
             bar.close()

@@ -129,28 +129,56 @@ def test_reproduce_end_to_end_and_redraw(tmp_path, monkeypatch):
 
 def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, monkeypatch):
     cfg = reproduce.Config(**TINY, figures=("3", "4"))
-    real_simulate = reproduce.simulate
+    real_simulate_many = reproduce.simulate_many
     calls = []
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
+        yield  # a generator, like simulate_many
 
-    monkeypatch.setattr(reproduce, "simulate", interrupted)
+    monkeypatch.setattr(reproduce, "simulate_many", interrupted)
     with pytest.raises(KeyboardInterrupt):
         reproduce.run(cfg, tmp_path, device="cpu")
     done = {p.name for p in (tmp_path / "arrays").iterdir()}
     assert done == {"radii-real-glorot.npz", "radii-complex-glorot.npz"}  # finished stages only
     assert not list(tmp_path.rglob("*.tmp")) and not (tmp_path / "figure3.png").exists()
 
-    def counting(*args, **kwargs):
-        calls.append(args[1])
-        return real_simulate(*args, **kwargs)
+    def counting(requests, **kwargs):
+        calls.append([r.kind for r in requests])
+        return real_simulate_many(requests, **kwargs)
 
-    monkeypatch.setattr(reproduce, "simulate", counting)
+    monkeypatch.setattr(reproduce, "simulate_many", counting)
     monkeypatch.setattr(reproduce, "sample_radii", lambda *a, **k: pytest.fail("radii were saved: no resampling"))
     meta = reproduce.run(cfg, tmp_path, device="cpu")
-    assert calls == ["hidden", "hidden"] and sorted(meta["stages_reused"]) == ["radii-complex-glorot", "radii-real-glorot"]
+    assert calls == [["hidden", "hidden"]] and sorted(meta["stages_reused"]) == ["radii-complex-glorot", "radii-real-glorot"]
     assert (tmp_path / "figure3.png").exists() and (tmp_path / "figure4.png").exists()
+
+
+def test_dynamics_stages_run_together_and_match_separate_runs(tmp_path, monkeypatch):
+    """On the CPU, one simulate_many call computes every dynamics stage (Figure 4 shares Figure 1's
+    glorot matrices); the arrays agree with separate simulate runs up to float32 rounding."""
+    from specdiag.dynamics import simulate
+    from specdiag.inits import make_ensemble
+
+    cfg = reproduce.Config(**TINY, figures=("1", "4"))
+    real_simulate_many = reproduce.simulate_many
+    calls = []
+
+    def counting(requests, **kwargs):
+        calls.append(requests)
+        return real_simulate_many(requests, **kwargs)
+
+    monkeypatch.setattr(reproduce, "simulate_many", counting)
+    monkeypatch.setattr(reproduce, "simulate", lambda *a, **k: pytest.fail("CPU dynamics go through simulate_many"))
+    reproduce.run(cfg, tmp_path, device="cpu")
+    assert len(calls) == 1 and len(calls[0]) == 6  # (glorot, rescaled) x (trajectory, hidden) + fig4 real and complex
+    glorot_real = [r for r in calls[0] if r.ensemble.name == "glorot" and r.ensemble.field == "real"]
+    assert len(glorot_real) == 2 + 1 and all(r.ensemble is glorot_real[0].ensemble for r in glorot_real)
+    arrays = reproduce.load_arrays(tmp_path)
+    for name, kind, fld, m, steps in (("hidden-real-glorot", "hidden", "real", TINY["inputs"], TINY["steps"]), ("fig4-complex", "hidden", "complex", TINY["fig4_inputs"], TINY["fig4_steps"])):
+        alone = simulate(make_ensemble("glorot", TINY["n"], fld), kind, matrices=TINY["matrices"] if name.startswith("hidden") else TINY["fig4_matrices"], inputs=m, steps=steps, seed=0, workers=1)
+        np.testing.assert_array_equal(arrays[name]["steps"], alone.steps)
+        np.testing.assert_allclose(arrays[name]["log10_mean"], alone.log10_mean, rtol=1e-5, atol=1e-5)
 
 
 def test_resume_with_other_options_is_refused(tmp_path):
