@@ -507,6 +507,8 @@ def simulate_many(
     """
     requests = list(requests)
     seed = seed_value(seed)
+    if not requests:
+        return
     real_dtype(precision)
     recorded = []
     for r in requests:
@@ -515,14 +517,22 @@ def simulate_many(
         whole_number(r.inputs, "inputs")
         positive_number(r.input_scale, "input_scale")
         recorded.append(record_steps(r.kind, r.steps, r.every))
+    # a trajectory on a multiple c W of another request's matrices W is that trajectory tilted by k log c
+    derived: dict[int, int] = {}
+    for k in range(len(requests)):
+        twin = _scaled_twin(requests, k, derived)
+        if twin is not None:
+            derived[k] = twin
     groups: list[list[int]] = []
     for k, r in enumerate(requests):
+        if k in derived:
+            continue
         group = next((g for g in groups if requests[g[0]].ensemble is r.ensemble), None)
         if group is None:
             groups.append([k])
         else:
             group.append(k)
-    total = sum(max(requests[k].matrices for k in g) for g in groups)
+    total = max(1, sum(max(requests[k].matrices for k in g) for g in groups))
     workers = resolve_workers(workers, tasks=total)
     if chunk_size is not None:
         chunk_size = whole_number(chunk_size, "chunk_size")
@@ -552,6 +562,31 @@ def simulate_many(
                     on_progress(k, 1)
                 if left[k] == 0:
                     yield k, _curves(requests[k].kind, recorded[k], logs[k])
+                    for d in (d for d, q in derived.items() if q == k):
+                        tilt = math.log(requests[d].ensemble.std / requests[k].ensemble.std) * recorded[d]
+                        if on_progress:
+                            on_progress(d, requests[d].matrices)
+                        yield d, _curves(requests[d].kind, recorded[d], logs[k][: requests[d].matrices] + tilt)
+
+
+def _scaled_twin(requests, k: int, derived: dict) -> int | None:
+    """Index q < k of a computed (not ``derived``) request whose trajectories give request k's, or None.
+
+    Dense Gaussian (or truncated-normal) ensembles that differ only in ``std`` draw the same
+    standard normals for matrix i, so W_k = (std_k / std_q) W_q and ||W_k^k x|| =
+    (std_k / std_q)^k ||W_q^k x|| with the same inputs x: Figure 1's rescaled trajectories are its
+    Glorot ones tilted by k log(gain ratio), with no products (the float32 matrices themselves
+    differ from exact multiples by one rounding per entry, below the propagation's own rounding).
+    """
+    r = requests[k]
+    if r.kind != "trajectory" or r.ensemble.diagonal or r.ensemble.kind not in ("gaussian", "truncnormal"):
+        return None
+    for q, other in enumerate(requests[:k]):
+        e, f = r.ensemble, other.ensemble
+        if q not in derived and other.kind == "trajectory" and e is not f and (f.kind, f.n, f.field, f.params) == (e.kind, e.n, e.field, e.params) \
+                and (other.matrices, other.inputs, other.steps, other.every) == (r.matrices, r.inputs, r.steps, r.every):
+            return q
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

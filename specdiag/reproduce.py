@@ -176,23 +176,31 @@ def plan(cfg: Config, device: str) -> list[Stage]:
     if "eigenvalues" in wanted:
 
         def eig_compute(advance):
-            from .backend import MATRIX_STREAM, host_rng  # noqa: PLC0415
-            from .linalg import eigenvalues  # noqa: PLC0415
+            from .pool import process_map  # noqa: PLC0415
 
-            out = {}
-            for init, fld in EIGENVALUE_PANELS:
-                ens = ensemble(init, fld)
-                w = ens.sample(host_rng(cfg.seed, MATRIX_STREAM, 0))
-                out[f"{init}, {fld}"] = w if ens.diagonal else eigenvalues(w.astype(np.complex128 if fld == "complex" else np.float64))
+            panels = [(ensemble(init, fld), cfg.seed) for init, fld in EIGENVALUE_PANELS]
+            values = {}
+            for k, v in process_map(_panel_eigenvalues, panels):  # one panel per core at a time
+                values[k] = v
                 if advance:
                     advance(1)
-            return out
+            return {f"{init}, {fld}": values[k] for k, (init, fld) in enumerate(EIGENVALUE_PANELS)}
 
         stages.append(Stage("eigenvalues", len(EIGENVALUE_PANELS), eig_compute))
     if "tables" in wanted:  # last: the figures' stages come first
         for init, fld in TABLE_INITS:
             stages.append(Stage(f"radii-{fld}-{init}", cfg.samples, radii_stage(init, fld)))
     return stages
+
+
+def _panel_eigenvalues(task) -> np.ndarray:
+    """Eigenvalues (float64/complex128) of matrix 0 of an ensemble: one eigenvalue-figure panel."""
+    from .backend import MATRIX_STREAM, host_rng  # noqa: PLC0415
+    from .linalg import eigenvalues  # noqa: PLC0415
+
+    ens, seed = task
+    w = ens.sample(host_rng(seed, MATRIX_STREAM, 0))
+    return w if ens.diagonal else eigenvalues(w.astype(np.complex128 if ens.field == "complex" else np.float64))
 
 
 def load_arrays(out: Path, *, discard_unreadable: bool = False) -> dict[str, dict]:

@@ -246,3 +246,19 @@ def test_simulate_many_reports_progress_per_request():
     seen: dict = {}
     done = [k for k, _ in dynamics.simulate_many(_joint_requests(ens), workers=2, on_progress=lambda k, m: seen.__setitem__(k, seen.get(k, 0) + m))]
     assert sorted(done) == [0, 1, 2] and seen == {0: 3, 1: 3, 2: 2}
+
+
+@pytest.mark.parametrize("field", ["real", "complex"])
+def test_rescaled_trajectories_are_glorot_ones_tilted(field):
+    """W_rescaled = W_glorot / factor for the same draws: the rescaled trajectory is derived (no
+    products) and agrees with a direct double-precision run."""
+    glorot, rescaled = make_ensemble("glorot", 200, field), make_ensemble("rescaled", 200, field)
+    requests = [dynamics.Request(glorot, "trajectory", 3, 6, 300, every=10), dynamics.Request(rescaled, "trajectory", 3, 6, 300, every=10), dynamics.Request(rescaled, "hidden", 2, 6, 50)]
+    got = dict(dynamics.simulate_many(requests, seed=2, workers=1))
+    assert sorted(got) == [0, 1, 2]
+    direct = dynamics.simulate(rescaled, "trajectory", matrices=3, inputs=6, steps=300, every=10, seed=2, precision="double", workers=1)
+    np.testing.assert_allclose(got[1].log10_mean, direct.log10_mean, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(got[1].log10_sd, direct.log10_sd, atol=1e-4)
+    tilt = got[1].log10_mean - got[0].log10_mean
+    np.testing.assert_allclose(tilt, np.broadcast_to(got[0].steps * math.log10(rescaled.std / glorot.std), tilt.shape), atol=1e-9)
+    assert tilt[0, -1] < -1  # the rescaling matters: the gain ratio is below 1
