@@ -2,7 +2,12 @@
 ?geev of the same matrix, both with one BLAS thread, alternating, in one run (issue 13: ratio <= 1.3).
 
 Both wall time and process CPU time are reported: with one BLAS thread the CPU time is what the
-work costs, and it stays meaningful on a shared machine where other jobs stretch the wall time.
+work costs, and it stays meaningful on a shared machine where other jobs stretch the wall time. The
+load average is printed before and after (a busy machine also slows the CPU time: shared caches and
+memory bandwidth), and geev and check alternate so that both see the same conditions.
+
+``--dtype float32`` stores W in single precision: geev then runs in single precision (sgeev) on
+it, while check computes in double precision (it upcasts every tensor).
 
     python benchmarks/bench_check.py --n 4096 --repeats 2
 """
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 
 import numpy as np
@@ -25,8 +31,10 @@ def main():
     parser.add_argument("--n", type=int, default=4096)
     parser.add_argument("--seq-len", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     args = parser.parse_args()
-    w = np.random.default_rng(0).standard_normal((args.n, args.n)) / math.sqrt(args.n)
+    w = (np.random.default_rng(0).standard_normal((args.n, args.n)) / math.sqrt(args.n)).astype(args.dtype)
+    print("load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     thresholds = Thresholds(seq_len=args.seq_len)
     check_matrix("warm-up", w[:64, :64], thresholds)  # imports and the Glorot law, outside the timing
     geev, full = [], []
@@ -43,12 +51,13 @@ def main():
             result, wall, cpu = timed(lambda: check_matrix("w", w, thresholds))
             full.append((wall, cpu))
             print(
-                f"n = {args.n}: geev (eigenvalues only) {geev[-1][0]:.2f} s wall / {geev[-1][1]:.2f} s CPU; check {wall:.2f} s wall / {cpu:.2f} s CPU; "
+                f"n = {args.n} {args.dtype}: geev (eigenvalues only) {geev[-1][0]:.2f} s wall / {geev[-1][1]:.2f} s CPU; check {wall:.2f} s wall / {cpu:.2f} s CPU; "
                 f"ratio {wall / geev[-1][0]:.3f} wall, {cpu / geev[-1][1]:.3f} CPU ({result.growth_method})",
                 flush=True,
             )
     best = [min(x[k] for x in full) / min(x[k] for x in geev) for k in (0, 1)]
     print(f"best-of-{args.repeats} ratio: {best[0]:.3f} wall, {best[1]:.3f} CPU")
+    print("load average (1, 5, 15 min) after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

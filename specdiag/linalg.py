@@ -612,17 +612,67 @@ def real_schur_block_eigenvectors(t: np.ndarray, lam: np.ndarray, pairs: np.ndar
     return x
 
 
-def _pair_congruence(m: np.ndarray, pairs: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
-    """m <- L m R in place, L and R the identity except 2 x 2 blocks at rows/columns (j, j+1), j in
-    ``pairs``; ``left``/``right`` hold the blocks as [[b00, b01], [b10, b11]] arrays over pairs."""
-    j, k = pairs, pairs + 1
-    cj, ck = m[:, j], m[:, k]  # fancy indexing: copies
-    m[:, j] = cj * right[0, 0] + ck * right[1, 0]
-    m[:, k] = cj * right[0, 1] + ck * right[1, 1]
-    del cj, ck
-    rj, rk = m[j, :], m[k, :]
-    m[j, :] = left[0, 0][:, None] * rj + left[0, 1][:, None] * rk
-    m[k, :] = left[1, 0][:, None] * rj + left[1, 1][:, None] * rk
+def _eigenbasis_rows(upper: np.ndarray, order: np.ndarray, ns: int, left: tuple, right: tuple) -> np.ndarray:
+    """Rows ``order[:n - m]`` and columns ``order`` of L S R for the symmetric S whose upper triangle
+    (zeros below) is ``upper``, with ``order`` = (1 x 1 indices, first, then second indices of the
+    2 x 2 blocks), L and R the identity except a 2 x 2 complex block per pair: ``left`` = (l00, l01)
+    (the first row of each left block) and ``right`` = (r00, r01, r10, r11)."""
+    full = upper + upper.T
+    full[np.diag_indices_from(full)] *= 0.5
+    sym = full[np.ix_(order, order)]
+    del full
+    n = sym.shape[0]
+    m = (n - ns) // 2
+    rows = np.empty((ns + m, n), dtype=np.complex128)
+    rows[:ns] = sym[:ns]
+    rows[ns:] = left[0][:, None] * sym[ns : ns + m]
+    rows[ns:] += left[1][:, None] * sym[ns + m :]
+    del sym
+    first = rows[:, ns : ns + m].copy()
+    second = rows[:, ns + m :]
+    rows[:, ns : ns + m] = first * right[0]
+    rows[:, ns : ns + m] += second * right[2]
+    second *= right[3]
+    first *= right[1]
+    second += first
+    return rows
+
+
+def _log_sums_from_rows(c: np.ndarray, weights: np.ndarray, lam_rows: np.ndarray, lam_cols: np.ndarray, steps: np.ndarray, log_scale: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The Schur growth from the representative rows of C = (V^H V) o (V^{-1} V^{-H})^T: one row
+    per real eigenvalue (weight 1) and one per complex pair (weight 2; the other row of the pair is
+    the conjugate with the pair columns swapped, so a^H C a = sum_i w_i Re(conj(a_i) (C a)_i) for
+    a = lambda^k, and likewise for C / (z - 1))."""
+    rho = float(np.abs(lam_cols).max())
+    log_rho = math.log(rho) + log_scale
+    log_top = 2.0 * max(log_rho, 0.0)
+    inv_top = math.exp(-log_top)
+    unit_r, unit_c = lam_rows / rho, lam_cols / rho
+    factor = 1.0 if log_rho > 0 else rho * math.exp(log_scale)
+    ratio_r, ratio_c = unit_r * factor, unit_c * factor
+    zr = np.multiply(np.conj(ratio_r)[:, None], ratio_c[None, :])
+    zr -= inv_top  # (z - 1) / top
+    near = np.nonzero(np.abs(zr) < 1e-12 * inv_top)
+    c_near = float(np.sum(weights[near[0]] * c[near].real))
+    zr[near] = np.inf
+    d = np.divide(c, zr, out=zr)  # top C / (z - 1), zero where z = 1 (counted through c_near)
+    d_sum = float(weights @ d.sum(axis=1).real)
+
+    def form(mat, x_r, x_c):
+        return float(weights @ (np.conj(x_r) * (mat @ x_c)).real)
+
+    power_out, sum_out = np.empty(steps.size), np.empty(steps.size)
+    for r, k in enumerate(steps):
+        k = int(k)
+        with np.errstate(under="ignore"):
+            total = form(c, unit_r**k, unit_c**k)
+            power_out[r] = math.log(total) + 2 * k * log_rho if total > 0 else np.nan
+            shrink = math.exp(-k * log_top)
+            part = (form(d, ratio_r**k, ratio_c**k) - shrink * d_sum) * inv_top + k * shrink * c_near
+        sum_out[r] = math.log(part) + k * log_top if part > 0 else np.nan
+    if not (np.all(np.isfinite(power_out)) and np.all(np.isfinite(sum_out))):
+        return None
+    return power_out, sum_out
 
 
 def log_power_sums_real_schur(t: np.ndarray, lam: np.ndarray, steps, *, log_scale: float = 0.0, max_condition: float = MAX_EIGVEC_CONDITION) -> tuple[np.ndarray, np.ndarray] | None:
@@ -635,6 +685,11 @@ def log_power_sums_real_schur(t: np.ndarray, lam: np.ndarray, steps, *, log_scal
     the eigenvectors of each 2 x 2 block) the Grams are V^H V = P^H G P and V^{-1} V^{-H} =
     P^{-1} H P^{-H}, O(n^2) in complex arithmetic, and the growth follows from
     ||T^k||_F^2 = a^H C a, a = lambda^k, C = (V^H V) o (V^{-1} V^{-H})^T, as in the complex case.
+    Of C only one row per real eigenvalue and per conjugate pair is formed (the other row of a
+    pair is its conjugate with the pair's columns swapped), in the order (real eigenvalues, first,
+    second of each pair) so that the 2 x 2 congruences are operations on contiguous slabs.
+    At n = 4096 (Gaussian W, one thread) the whole costs about 0.15-0.2x an eigenvalues-only
+    ?geev, most of it in ?lauum, ?trtri and X.
 
     Parameters
     ----------
@@ -665,41 +720,42 @@ def log_power_sums_real_schur(t: np.ndarray, lam: np.ndarray, steps, *, log_scal
         x = real_schur_block_eigenvectors(t, lam, pairs)
         if not np.all(np.isfinite(x)):
             return None
-        x_norm = float(np.linalg.norm(x, 1))
+        x_norm = float(lapack.dlantr("1", x, uplo="U", diag="U"))
         # G = X^T X: with R = J X^T J (upper triangular, J reverses the order), X^T X = J (R R^T) J
         g = lapack.dlauum(np.asfortranarray(x.T[::-1, ::-1]), lower=0, overwrite_c=1)[0]
         u, info = lapack.dtrtri(x, lower=0, unitdiag=1, overwrite_c=1)
         del x
         if info != 0 or not np.all(np.isfinite(u)):
             return None
-        cond = x_norm * float(np.linalg.norm(u, 1))
+        cond = x_norm * float(lapack.dlantr("1", u, uplo="U", diag="U"))
         if not np.isfinite(cond) or cond > max_condition:
             return None
         h = lapack.dlauum(u, lower=0, overwrite_c=1)[0]
         del u
-    # upper(G) = (J upper(R R^T) J)^T; the strict lower parts of both results are zero
-    gc = np.asarray(g[::-1, ::-1].T, dtype=np.complex128, order="F")
+    # Work in the order (real eigenvalues, first, second of each pair): slabs, not scattered rows
+    n = t.shape[0]
+    seconds = pairs + 1
+    in_pair = np.zeros(n, dtype=bool)
+    in_pair[pairs] = in_pair[seconds] = True
+    singles = np.flatnonzero(~in_pair)
+    order = np.concatenate([singles, pairs, seconds])
+    ns = singles.size
+    v0, v1, w = _pair_bases(t, pairs, lam)
+    # V = X P, P_J = [[v0, v0], [v1, conj v1]]; V^H V = P^H G P, rows of P^H: (v0, conj v1), (v0, v1)
+    gc = _eigenbasis_rows(g, (n - 1) - order, ns, (v0 + 0j, np.conj(v1)), (v0 + 0j, v0 + 0j, v1, np.conj(v1)))  # G = J g J
     del g
-    hc = np.asarray(h, dtype=np.complex128, order="F")
+    # V^{-1} V^{-H} = Q H Q^H, Q_J = P_J^{-1} = [[w0, w1], [conj w0, conj w1]]
+    hc = _eigenbasis_rows(h, order, ns, (w[0], w[1]), (np.conj(w[0]), w[0], np.conj(w[1]), w[1]))
     del h
-    if pairs.size:
-        j, k = pairs, pairs + 1
-        gc[k, j] = gc[j, k]  # whole 2 x 2 diagonal blocks: they mix within themselves
-        hc[k, j] = hc[j, k]
-        v0, v1, w = _pair_bases(t, pairs, lam)
-        # P_J = [[v0, v0], [v1, conj v1]]; P_J^{-1} = [[w0, w1], [conj w0, conj w1]]
-        pmat = np.array([[v0 + 0j, v0 + 0j], [v1, np.conj(v1)]])
-        pinv = np.array([[w[0], w[1]], [np.conj(w[0]), np.conj(w[1])]])
-        _pair_congruence(gc, pairs, np.conj(pmat.transpose(1, 0, 2)), pmat)  # P^H G P
-        _pair_congruence(hc, pairs, pinv, np.conj(pinv.transpose(1, 0, 2)))  # P^{-1} H P^{-H}
-    gc *= np.conj(hc)  # C_ij = (V^H V)_ij (V^{-1} V^{-H})_ji, upper triangle (block-upper here)
+    np.conjugate(hc, out=hc)
+    gc *= hc  # C_ij = (V^H V)_ij (V^{-1} V^{-H})_ji = (V^H V)_ij conj((V^{-1} V^{-H})_ij)
     del hc
-    if pairs.size:
-        gc[pairs + 1, pairs] = 0.0
-    return _log_sums_from_upper(gc, lam, steps, log_scale)
+    weights = np.concatenate([np.ones(ns), np.full(pairs.size, 2.0)])
+    lam_cols = lam[order]
+    return _log_sums_from_rows(gc, weights, lam_cols[: gc.shape[0]], lam_cols, steps, log_scale)
 
 
-def schur_spectral_norm(t: np.ndarray, *, rtol: float = 1e-10) -> float:
+def schur_spectral_norm(t: np.ndarray, *, rtol: float = 1e-8) -> float:
     """||T||_2 (= ||W||_2, unitary invariance) of a real quasi-triangular or triangular Schur factor.
 
     Lanczos (ARPACK) on T^T T applied through triangular matrix-vector products (BLAS ?trmv on the
@@ -711,7 +767,8 @@ def schur_spectral_norm(t: np.ndarray, *, rtol: float = 1e-10) -> float:
     t : ndarray
         Quasi-upper-triangular, Fortran-ordered (as :func:`real_schur` returns it), float64.
     rtol : float
-        Relative tolerance of ARPACK.
+        ARPACK's relative residual tolerance; the Ritz value of the symmetric T^T T is accurate to
+        about rtol^2 / (relative gap), far below rtol (1e-13 measured at n = 4096).
 
     Returns
     -------
