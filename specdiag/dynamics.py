@@ -5,6 +5,12 @@ every step, so t = 10,000 at n = 500 under Glorot (norm ~ 10^130, or far beyond 
 expected curve) stays finite. All inputs of a matrix, and a chunk of matrices, advance together as
 one batched matrix product per step (BLAS on CPU, cuBLAS on GPU).
 
+CPU: matrices are spread over worker processes, one BLAS thread each. :func:`simulate_many` runs
+several requests in one pool and advances every row a matrix needs (trajectory and hidden inputs of
+all requests on it) as one GEMM per step; complex states are kept as real and imaginary planes and
+multiplied with three real GEMMs (3M). Its arrays equal separate runs' up to float32 rounding:
+OpenBLAS's result for a row depends on how many rows the product has.
+
 Randomness: matrix i comes from stream (seed, MATRIX_STREAM, i), exactly as in ``spectra``; the
 inputs of (matrix i, input j) from stream (seed, INPUT_STREAM, i, j), drawn sequentially over t, so
 results do not depend on the chunk size. Inputs are generated on the host (NumPy) for every
