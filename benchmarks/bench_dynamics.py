@@ -7,6 +7,10 @@ The careful loop (issue 14): per W, X <- W X in float32 for all inputs at once, 
 step, the log-norm accumulated in float64; hidden adds the inputs each step. Default sizes are the
 issue's: n = 500, 10 matrices, 50 inputs, 1000 steps.
 
+The careful loop runs twice: with the BLAS's default threads (the issue's 3.1 s baseline) and with
+one BLAS thread (``OPENBLAS_NUM_THREADS=1``, how a careful user runs one process per core); both
+ratios are printed.
+
 Achieved GFLOP/s counts 2 n^2 m flops per step per matrix (the products), and is printed beside
 one large sgemm on the same box (all cores, the BLAS's own threads), a practical ceiling.
 
@@ -16,6 +20,7 @@ Usage: python benchmarks/bench_dynamics.py [--n 500 --matrices 10 --inputs 50 --
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -48,9 +53,12 @@ print(float(out[:, -1].mean()))
 """
 
 
-def timed(cmd: list[str]) -> float:
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def timed(cmd: list[str], env: dict | None = None) -> float:
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, **(env or {})})
     return time.perf_counter() - t
 
 
@@ -88,13 +96,15 @@ def main():
     for kind in args.kinds.split(","):
         careful_cmd = [sys.executable, "-c", CAREFUL_LOOP, *sizes, "1" if kind == "hidden" else "0"]
         ours_cmd = [sys.executable, "-m", "specdiag", kind, "--n", sizes[0], "--matrices", sizes[1], "--inputs", sizes[2], "--steps", sizes[3], "--device", "cpu", "--format", "json"]
-        careful, ours = [], []
+        careful, careful_1, ours = [], [], []
         for _ in range(args.repeats):  # interleaved, so load changes hit both sides alike
             careful.append(timed(careful_cmd))
+            careful_1.append(timed(careful_cmd, ONE_THREAD))
             ours.append(timed(ours_cmd))
-        c, o = statistics.median(careful), statistics.median(ours)
-        print(f"{kind:10} careful numpy loop {c:6.2f} s ({flops / c / 1e9:5.1f} GFLOP/s)   specdiag {o:6.2f} s ({flops / o / 1e9:5.1f} GFLOP/s, "
-              f"{flops / o / 1e9 / peak:4.0%} of sgemm)   ratio {c / o:4.2f}x   [all runs: careful {', '.join(f'{v:.2f}' for v in careful)}; specdiag {', '.join(f'{v:.2f}' for v in ours)}]")
+        c, c1, o = statistics.median(careful), statistics.median(careful_1), statistics.median(ours)
+        print(f"{kind:10} careful numpy loop {c:6.2f} s ({flops / c / 1e9:5.1f} GFLOP/s), one BLAS thread {c1:6.2f} s   specdiag {o:6.2f} s ({flops / o / 1e9:5.1f} GFLOP/s, "
+              f"{flops / o / 1e9 / peak:4.0%} of sgemm)   ratio {c / o:4.2f}x (one-thread loop: {c1 / o:4.2f}x)   "
+              f"[all runs: careful {', '.join(f'{v:.2f}' for v in careful)}; one thread {', '.join(f'{v:.2f}' for v in careful_1)}; specdiag {', '.join(f'{v:.2f}' for v in ours)}]")
 
 
 if __name__ == "__main__":
