@@ -1,6 +1,6 @@
 """||W^k x|| trajectories and hidden-state norms ||h_t|| of h_t = W h_{t-1} + x_t, in log scale.
 
-Propagation (SPEC section 4): each state is kept as a unit vector and the log of its norm, renormalized
+Propagation (docs/science.md section 4): each state is kept as a unit vector and the log of its norm, renormalized
 every step, so t = 10,000 at n = 500 under Glorot (norm ~ 10^130, or far beyond float64 for the
 expected curve) stays finite. All inputs of a matrix, and a chunk of matrices, advance together as
 one batched matrix product per step (BLAS on CPU, cuBLAS on GPU).
@@ -623,7 +623,7 @@ def expected_log10_norm(ensemble, kind: str, recorded: np.ndarray, input_scale: 
     Complex Gaussian inits (glorot, half, rescaled: gain times complex Glorot): n Q_{n,k} gain^{2k}.
     Diagonal inits (uniform-diag, uniform-disk, lru): E||W^k x||^2 = n E|lambda|^{2k}
     (:func:`log_modulus_moments`) and E||h_t||^2 = sigma^2 n sum_{k<t} E|lambda|^{2k}. None
-    otherwise (real W grows faster than Q past t ~ sqrt(n): SPEC section 4).
+    otherwise (real W grows faster than Q past t ~ sqrt(n): docs/science.md section 4).
     """
     recorded = np.asarray(recorded)
     n = ensemble.n

@@ -63,7 +63,7 @@ SCOPE = ("The paper's training tables (LRA sCIFAR, ListOps, IMDb) are not reprod
 
 @dataclass(frozen=True)
 class Config:
-    """Sizes default to the paper's (SPEC section 5)."""
+    """Sizes default to the paper's (docs/science.md section 5)."""
 
     n: int = 500
     samples: int = 100  # radii per (init, field): Figures 1-3

@@ -51,10 +51,11 @@ LONG_RUN_S = 600.0
 #: runs estimated longer than this are refused as a likely typo (seconds: 30 days)
 MAX_RUN_S = 30 * 86400.0
 
-# single-thread cost model, measured on a laptop-class core (OpenBLAS, float32): an eigenvalue-only
-# geev costs about 1.2e-9 n^3 s, a matrix-matrix product about 5.4e-11 s per multiply-add
+# single-thread cost model, measured on this project's 2-core box (OpenBLAS, float32): an
+# eigenvalue-only geev costs about 1.2e-9 n^3 s; the dynamics engine's thin products run at about
+# 25 GMAC/s per core (n = 500, 50 inputs)
 _EIG_S_PER_N3 = 1.5e-9
-_GEMM_S_PER_MAC = 6e-11
+_GEMM_S_PER_MAC = 4e-11
 _PER_MATRIX_S = 5e-5
 
 
@@ -235,7 +236,7 @@ def radius_estimate(n: int, samples: int, *, field: str = "real", precision: str
     return Estimate(driver + per_worker * workers, seconds, "n", n, f"{workers} worker{'s' if workers > 1 else ''} x 4 arrays of n x n", disk=40 * samples)
 
 
-def dynamics_estimate(n: int, matrices: int, inputs: int, steps: int, *, every: int = 1, field: str = "real", precision: str = "single", diagonal: bool = False, chunk: int = 8) -> Estimate:
+def dynamics_estimate(n: int, matrices: int, inputs: int, steps: int, *, every: int = 1, field: str = "real", precision: str = "single", diagonal: bool = False, chunk: int = 8, workers: int = 1) -> Estimate:
     """Memory and time of propagating ``matrices`` x ``inputs`` states for ``steps`` steps.
 
     Memory: the recorded log-norms (3 arrays of matrices x recorded steps, plus a chunk's
@@ -247,7 +248,7 @@ def dynamics_estimate(n: int, matrices: int, inputs: int, steps: int, *, every: 
     curves = 8 * recorded * (4 * matrices + chunk * inputs)
     work = chunk * item * ((n if diagonal else n * n) + 260 * n * inputs) + (64 << 20)
     macs = matrices * steps * inputs * (n if diagonal else n * n)
-    seconds = macs * _GEMM_S_PER_MAC * (4 if field == "complex" else 1) + matrices * steps * inputs * 1e-8
+    seconds = (macs * _GEMM_S_PER_MAC * (4 if field == "complex" else 1) + matrices * steps * inputs * 1e-8) / max(1, min(workers, matrices))
     if curves > work:
         return Estimate(curves + work, seconds, "steps", steps, "the recorded log-norms of every matrix and input; --every thins them")
     return Estimate(curves + work, seconds, "n", n, "a chunk of matrices and their states")
@@ -277,11 +278,11 @@ def reproduce_estimate(cfg, workers: int = 1) -> Estimate:
         stages.append(radius_estimate(cfg.n, cfg.samples, field=fld, precision=cfg.precision, workers=workers))
     for fld in pair:
         for _ in range(4):  # (glorot, rescaled) x (trajectory, hidden)
-            stages.append(dynamics_estimate(cfg.n, cfg.matrices, cfg.inputs, cfg.steps, field=fld, precision=cfg.precision))
+            stages.append(dynamics_estimate(cfg.n, cfg.matrices, cfg.inputs, cfg.steps, field=fld, precision=cfg.precision, workers=workers))
             disk += 2 * 8 * cfg.matrices * (cfg.steps + 1)
     if "4" in figures:
         for fld in ("real", "complex"):
-            stages.append(dynamics_estimate(cfg.n, cfg.fig4_matrices, cfg.fig4_inputs, cfg.fig4_steps, field=fld, precision=cfg.precision))
+            stages.append(dynamics_estimate(cfg.n, cfg.fig4_matrices, cfg.fig4_inputs, cfg.fig4_steps, field=fld, precision=cfg.precision, workers=workers))
             disk += 2 * 8 * cfg.fig4_matrices * (cfg.fig4_steps + 1)
     if "eigenvalues" in figures:
         stages.append(radius_estimate(cfg.n, 7, field="complex", precision="double"))

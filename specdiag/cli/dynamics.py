@@ -78,6 +78,7 @@ def make_dynamics_command(kind: str):
         force: Force = False,
     ):
         from ..inits import INITS  # noqa: PLC0415
+        from ..pool import resolve_workers  # noqa: PLC0415
         from ..resources import dynamics_estimate, guard  # noqa: PLC0415
         from ..validation import whole_number  # noqa: PLC0415
 
@@ -85,7 +86,7 @@ def make_dynamics_command(kind: str):
         positive_number(blowup, "blowup", above=1.0)
         sizes = {k: whole_number(v, k, minimum=2 if k == "n" else 1) for k, v in dict(n=n, matrices=matrices, inputs=inputs, steps=steps, every=every).items()}
         diagonal = bool(INITS.get(init) and INITS[init].diagonal)
-        guard(dynamics_estimate(**sizes, field="complex" if diagonal else value(field), precision=precision, diagonal=diagonal, chunk=chunk_size or 8))
+        guard(dynamics_estimate(**sizes, field="complex" if diagonal else value(field), precision=precision, diagonal=diagonal, chunk=chunk_size or 8, workers=resolve_workers(workers)))
         dev = resolve_device(value(device))
         params = {"n": n, "init": init, "field": "complex" if diagonal else value(field), "matrices": matrices, "inputs": inputs, "seed": seed, "device": dev,
                   "precision": precision, "input_scale": input_scale if kind == "hidden" else None, "steps": steps, "every": every, "blowup": blowup}
