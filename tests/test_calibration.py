@@ -10,7 +10,15 @@ from specdiag.spectra import sample_radii
 from .conftest import within_se
 
 
-@pytest.mark.parametrize("field,n,calibration_samples,test_samples", [("complex", 64, None, 1500), ("real", 64, 2000, 1500), ("complex", 500, None, 120), ("real", 500, 500, 200)])
+@pytest.mark.parametrize(
+    "field,n,calibration_samples,test_samples",
+    [
+        ("complex", 64, None, 1500),
+        ("real", 64, 2000, 1500),
+        pytest.param("complex", 500, None, 120, marks=pytest.mark.slow),
+        pytest.param("real", 500, 500, 200, marks=pytest.mark.slow),
+    ],
+)
 def test_calibrated_rescaling_reaches_target_coverage(field, n, calibration_samples, test_samples):
     p = 0.9
     opts = InitOptions(rescale="calibrated", coverage=p, seed=3, calibration_samples=calibration_samples or 1000)

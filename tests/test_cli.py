@@ -128,6 +128,7 @@ def test_fit_gumbel_from_file_and_json(tmp_path):
     assert doc["exact"]["ks_pvalue"] > 0
     assert doc["sample"]["mean"] == pytest.approx(radii.mean())
 
+@pytest.mark.slow
 
 def test_fit_gumbel_sampled_with_plot(tmp_path):
     doc = run_json("fit-gumbel", "--n", 200, "--samples", 40, "--field", "complex", "--plot", tmp_path / "fit.png")

@@ -69,6 +69,7 @@ def test_single_precision_tracks_double():
     double = dynamics.simulate(ens, "trajectory", precision="double", **kwargs)
     np.testing.assert_allclose(single.log10_mean, double.log10_mean, rtol=1e-3, atol=1e-3)
 
+@pytest.mark.slow
 
 def test_no_overflow_at_10000_steps():
     ens = make_ensemble("glorot", 500, "real")
@@ -106,6 +107,7 @@ def test_blocks_that_overflow_fall_back_to_single_steps(kind, monkeypatch):
     assert np.all(np.isfinite(curves.log10_mean)) and curves.log10_mean[0, -1] > 100  # past float32's 1e38
     np.testing.assert_allclose(curves.log10_mean, reference.log10_mean, rtol=1e-5)
 
+@pytest.mark.slow
 
 def test_rescaled_stays_bounded_where_glorot_explodes():
     kwargs = dict(matrices=3, inputs=3, steps=2000, seed=2, every=50)

@@ -59,6 +59,7 @@ def test_panels_match_baselines(name, tmp_path):
     assert baseline.exists(), "run `python tests/make_baselines.py` to create the baselines"
     assert compare_images(str(baseline), str(actual), tol=2) is None
 
+@pytest.mark.slow
 
 def test_figure_sizes_and_no_warnings(tmp_path):
     from PIL import Image
@@ -89,6 +90,7 @@ def run_cli(*args):
 def tiny_args(out):
     return ["--out", out, "--n", TINY["n"], "--samples", TINY["samples"], "--matrices", TINY["matrices"], "--inputs", TINY["inputs"], "--steps", TINY["steps"], "--quick"]
 
+@pytest.mark.slow
 
 def test_reproduce_end_to_end_and_redraw(tmp_path, monkeypatch):
     monkeypatch.setattr(reproduce.Config, "quick", classmethod(lambda cls, **kw: cls(**{**TINY, **kw})))
@@ -126,6 +128,7 @@ def test_reproduce_end_to_end_and_redraw(tmp_path, monkeypatch):
     assert {"figure1.pdf", "figure1.svg", "figure4.svg", "eigenvalues.pdf"} <= files
     assert (out / "figure2.pdf").read_bytes()[:5] == b"%PDF-" and b"<svg" in (out / "figure3.svg").read_bytes()[:500]
 
+@pytest.mark.slow
 
 def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, monkeypatch):
     cfg = reproduce.Config(**TINY, figures=("3", "4"))
@@ -153,6 +156,7 @@ def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, monkeypat
     assert calls == [["hidden", "hidden"]] and sorted(meta["stages_reused"]) == ["radii-complex-glorot", "radii-real-glorot"]
     assert (tmp_path / "figure3.png").exists() and (tmp_path / "figure4.png").exists()
 
+@pytest.mark.slow
 
 def test_dynamics_stages_run_together_and_match_separate_runs(tmp_path, monkeypatch):
     """On the CPU, one simulate_many call computes every dynamics stage (Figure 4 shares Figure 1's

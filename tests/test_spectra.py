@@ -152,6 +152,7 @@ def test_law_draws_are_refused_without_an_exact_law(init):
         law_radii(make_ensemble(init, 200, field), 10)
     assert exc.value.param == "method"
 
+@pytest.mark.slow
 
 def test_cli_radius_and_fit_gumbel_by_law():
     import json

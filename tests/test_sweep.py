@@ -116,6 +116,7 @@ def test_other_options_into_same_dir_are_refused(tmp_path):
     with pytest.raises(Exception, match="--resume"):
         sweep.run_sweep(sweep.SweepConfig(**{**GRID, "samples": 13}), tmp_path, LocalExecutor(1))
 
+@pytest.mark.slow
 
 def test_cli_sweep_resume_and_plot(tmp_path):
     runner = CliRunner()

@@ -62,6 +62,7 @@ def test_kostlan_pdf_is_the_derivative_and_integrates_to_one():
     assert law.cdf(law.median()) == pytest.approx(0.5, abs=1e-10)
     assert law.cdf(law.ppf(0.95)) == pytest.approx(0.95, abs=1e-10)
 
+@pytest.mark.slow
 
 def test_kostlan_stable_at_large_n():
     law = laws.kostlan(100_000)
