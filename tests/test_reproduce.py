@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from specdiag import laws, plots
 from specdiag.cli import app
 from specdiag.spectra import radius_stats
+from specdiag.errors import InputError
 
 # the module (``specdiag.reproduce`` as an attribute is the reproduce() function of the public API)
 reproduce = importlib.import_module("specdiag.reproduce")
@@ -187,7 +188,7 @@ def test_dynamics_stages_run_together_and_match_separate_runs(tmp_path, monkeypa
 
 def test_resume_with_other_options_is_refused(tmp_path):
     reproduce.run(reproduce.Config(**TINY, figures=("3",)), tmp_path, device="cpu")
-    with pytest.raises(Exception, match="different n"):
+    with pytest.raises(InputError, match="different n"):
         reproduce.run(reproduce.Config(**{**TINY, "n": 180}, figures=("3",)), tmp_path, device="cpu")
 
 

@@ -12,6 +12,7 @@ from specdiag.cli import app
 from specdiag.executors import LocalExecutor
 from specdiag.inits import make_ensemble
 from specdiag.spectra import sample_radii
+from specdiag.errors import InputError
 
 # the module (``specdiag.sweep`` as an attribute is the sweep() function of the public API)
 sweep = importlib.import_module("specdiag.sweep")
@@ -113,7 +114,7 @@ def test_merged_table_matches_task_results(tmp_path):
 
 def test_other_options_into_same_dir_are_refused(tmp_path):
     sweep.run_sweep(sweep.SweepConfig(**GRID), tmp_path, LocalExecutor(1))
-    with pytest.raises(Exception, match="--resume"):
+    with pytest.raises(InputError, match="--resume"):
         sweep.run_sweep(sweep.SweepConfig(**{**GRID, "samples": 13}), tmp_path, LocalExecutor(1))
 
 @pytest.mark.slow
