@@ -136,13 +136,16 @@ def _kostlan_terms(r: np.ndarray, n: int, with_derivative: bool):
     return logf, dlogf
 
 
-def _by_width(func, x, n, fill: float):
-    """Apply func(x_1d, n_int) -> array to each distinct width; x, n broadcast; x <= 0 gets fill."""
+def _by_width(func, x, n, fill: float = np.nan, positive_only: bool = False):
+    """Apply func(x_1d, n_int) -> array to each distinct width; x, n broadcast.
+
+    With ``positive_only``, entries with x <= 0 are not passed to func and get ``fill``.
+    """
     x, n = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(n, dtype=float))
     out = np.full(x.shape, fill, dtype=float)
-    pos = x > 0
-    for width in np.unique(n[pos]):
-        sel = pos & (n == width)
+    use = x > 0 if positive_only else np.ones(x.shape, dtype=bool)
+    for width in np.unique(n[use]):
+        sel = use & (n == width)
         out[sel] = func(x[sel], int(width))
     return out
 
@@ -274,6 +277,19 @@ def _kostlan_moments(n: int) -> tuple[float, float, float, float]:
     return float(mean), float(m2), float(m3 / m2**1.5), float(m4 / m2**2 - 3.0)
 
 
+def _quantile_1(q: np.ndarray, n: int, upper: bool) -> np.ndarray:
+    """r with F(r) = q (``upper=False``) or 1 - F(r) = q (``upper=True``) at width n; each q is
+    solved from its smaller tail (log q, or log1p(-q) for the complementary tail) for accuracy."""
+    out = np.empty(q.shape)
+    small = q <= 0.5
+    with np.errstate(divide="ignore"):
+        if small.any():
+            out[small] = _solve_quantile(np.log(q[small]), n, upper=upper)
+        if (~small).any():
+            out[~small] = _solve_quantile(np.log1p(-q[~small]), n, upper=not upper)
+    return out
+
+
 class kostlan_gen(stats.rv_continuous):
     r"""Exact law of the spectral radius of an n x n complex Ginibre (complex Glorot) matrix.
 
@@ -309,7 +325,7 @@ class kostlan_gen(stats.rv_continuous):
         return [_ShapeInfo("n", True, (1, np.inf), (True, False))]
 
     def _logcdf(self, x, n):
-        return _by_width(_logcdf_1, x, n, -np.inf)
+        return _by_width(_logcdf_1, x, n, -np.inf, positive_only=True)
 
     def _cdf(self, x, n):
         return np.exp(self._logcdf(x, n))
@@ -321,51 +337,21 @@ class kostlan_gen(stats.rv_continuous):
         return _log_sf_from_logcdf(self._logcdf(x, n))
 
     def _logpdf(self, x, n):
-        return _by_width(_logpdf_1, x, n, -np.inf)
+        return _by_width(_logpdf_1, x, n, -np.inf, positive_only=True)
 
     def _pdf(self, x, n):
         return np.exp(self._logpdf(x, n))
 
     def _ppf(self, q, n):
-        q, n = np.broadcast_arrays(np.asarray(q, dtype=float), np.asarray(n, dtype=float))
-        out = np.empty(q.shape)
-        for width in np.unique(n):
-            sel = n == width
-            qs = q[sel]
-            res = np.empty(qs.shape)
-            low = qs <= 0.5
-            with np.errstate(divide="ignore"):
-                if low.any():
-                    res[low] = _solve_quantile(np.log(qs[low]), int(width), upper=False)
-                if (~low).any():
-                    res[~low] = _solve_quantile(np.log1p(-qs[~low]), int(width), upper=True)
-            out[sel] = res
-        return out
+        return _by_width(lambda qs, width: _quantile_1(qs, width, upper=False), q, n)
 
     def _isf(self, q, n):
-        q, n = np.broadcast_arrays(np.asarray(q, dtype=float), np.asarray(n, dtype=float))
-        out = np.empty(q.shape)
-        for width in np.unique(n):
-            sel = n == width
-            qs = q[sel]
-            res = np.empty(qs.shape)
-            low = qs <= 0.5
-            with np.errstate(divide="ignore"):
-                if low.any():
-                    res[low] = _solve_quantile(np.log(qs[low]), int(width), upper=True)
-                if (~low).any():
-                    res[~low] = _solve_quantile(np.log1p(-qs[~low]), int(width), upper=False)
-            out[sel] = res
-        return out
+        return _by_width(lambda qs, width: _quantile_1(qs, width, upper=True), q, n)
 
     def _rvs(self, n, size=None, random_state=None):
         n = np.broadcast_to(np.asarray(n, dtype=float), size if size is not None else np.shape(n))
         u = random_state.random(n.shape)
-        out = np.empty(n.shape)
-        for width in np.unique(n):
-            sel = n == width
-            out[sel] = _kostlan_draws(u[sel], int(width))
-        return out
+        return _by_width(_kostlan_draws, u, n)
 
     def _stats(self, n):
         n = np.asarray(n, dtype=float)
@@ -850,12 +836,8 @@ def _real_quantiles(n: int) -> _TabulatedQuantiles:
 
 
 def _by_width_real(func, x, n):
-    x, n = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(n, dtype=float))
-    out = np.empty(x.shape)
-    for width in np.unique(n):
-        sel = n == width
-        out[sel] = func(_real_quantiles(int(width)), x[sel])
-    return out
+    """func(quantile model at width n, x_1d) for each distinct width (see :func:`_by_width`)."""
+    return _by_width(lambda xs, width: func(_real_quantiles(width), xs), x, n)
 
 
 def _gumbel_u(p):
