@@ -35,7 +35,7 @@ import numpy as np
 from . import discovery
 from .errors import InputError
 from .linalg import (
-    log_power_sums_by_squaring_safe,
+    log_power_sums_by_squaring,
     log_power_sums_real_schur,
     log_power_sums_schur,
     real_schur,
@@ -210,7 +210,7 @@ def _dense_numbers(w: np.ndarray, t: int) -> dict:
         ws = None
     if result is None:
         ws = w / scale if ws is None else ws
-        result = log_power_sums_by_squaring_safe(ws, [t], log_scale=log_scale)
+        result = log_power_sums_by_squaring(ws, [t], log_scale=log_scale)
         method = "repeated squaring (defective or nilpotent W)"
     rho = float(np.abs(lam).max())
     return {

@@ -50,7 +50,14 @@ __all__ = [
     "eigendecomposition",
     "log_power_sums_from_eig",
     "log_frobenius_power_sums",
-    "log_power_sum_by_squaring",
+    "log_power_sums_by_squaring",
+    "schur_triangular",
+    "triangular_eigenvectors",
+    "log_power_sums_schur",
+    "real_schur",
+    "real_schur_block_eigenvectors",
+    "log_power_sums_real_schur",
+    "schur_spectral_norm",
     "MAX_EIGVEC_CONDITION",
 ]
 
@@ -135,7 +142,7 @@ def log_power_sums_from_eig(w: np.ndarray, lam: np.ndarray, v: np.ndarray, vinv:
     # 1-norm condition number of V: an O(n^2) bound, no SVD needed
     cond = np.inf if vinv is None else np.linalg.norm(v, 1) * np.linalg.norm(vinv, 1)
     if not np.isfinite(cond) or cond > MAX_EIGVEC_CONDITION:
-        return tuple(np.array([log_power_sum_by_squaring(w, int(t), cum) for t in ts]) for cum in (False, True))
+        return log_power_sums_by_squaring(w, ts)
     # C_ij = (V^H V)_ij (V^{-1} V^{-H})_ji; both Grams are Hermitian, so one triangle each (HERK)
     c = _hermitian_gram(v, columns=True) * _hermitian_gram(vinv, columns=False).T
     z = np.conj(lam)[:, None] * lam[None, :]
@@ -151,6 +158,10 @@ def log_power_sums_from_eig(w: np.ndarray, lam: np.ndarray, v: np.ndarray, vinv:
     del z, near_one
     ratio = lam / math.sqrt(top)
     power_out, sum_out = np.empty(ts.size), np.empty(ts.size)
+
+    def by_squaring(t: int, cumulative: bool) -> float:  # rounding left no positive total: no eigenvectors
+        return float(log_power_sums_by_squaring(w, [t])[1 if cumulative else 0][0])
+
     # walk the steps in increasing order, advancing a = ratio^t by multiplication
     order = np.argsort(ts, kind="stable")
     a_t, current = np.ones_like(ratio), 0
@@ -161,14 +172,14 @@ def log_power_sums_from_eig(w: np.ndarray, lam: np.ndarray, v: np.ndarray, vinv:
             current = t
         scale = t * math.log(top)
         total = np.real(np.vdot(a_t, c @ a_t))
-        power_out[r] = math.log(total) + scale if total > 0 else log_power_sum_by_squaring(w, t, False)
+        power_out[r] = math.log(total) + scale if total > 0 else by_squaring(t, False)
         if t == 0:
             sum_out[r] = -np.inf
             continue
         with np.errstate(under="ignore"):
             shrink = top ** (-float(t))
         total = np.real(np.vdot(a_t, c_tilde @ a_t) - shrink * c_tilde_sum + t * shrink * c_near)
-        sum_out[r] = math.log(total) + scale if total > 0 else log_power_sum_by_squaring(w, t, True)
+        sum_out[r] = math.log(total) + scale if total > 0 else by_squaring(t, True)
     return power_out, sum_out
 
 
@@ -179,47 +190,7 @@ def _hermitian_gram(m: np.ndarray, *, columns: bool) -> np.ndarray:
     return np.triu(upper) + np.triu(upper, 1).conj().T
 
 
-def log_power_sum_by_squaring(w: np.ndarray, t: int, cumulative: bool) -> float:
-    """Same quantity without eigenvectors: binary powering with scalar log-scale renormalization.
-
-    Keeps P = W^s / e^{p} and G = (sum_{k<s} (W^k)^H W^k) / e^{g}; combines (s1, s2) by
-    W^{s1+s2} = W^{s1} W^{s2} and G_{s1+s2} = G_{s1} + (W^{s1})^H G_{s2} W^{s1}.
-    """
-    n = w.shape[0]
-
-    def normalize(m, log_scale):
-        s = np.abs(m).max()
-        return (m / s, log_scale + math.log(s)) if s > 0 else (m, log_scale)
-
-    def combine(a, b):  # (P, p, G, g) for s1 and s2 -> s1 + s2
-        pa, la, ga, lga = a
-        pb, lb, gb, lgb = b
-        p, lp = normalize(pa @ pb, la + lb)
-        inner = pa.conj().T @ gb @ pa  # scale e^{lgb + 2 la}
-        lg = max(lga, lgb + 2 * la)
-        g = ga * math.exp(lga - lg) + inner * math.exp(lgb + 2 * la - lg)
-        g, lg = normalize(g, lg)
-        return p, lp, g, lg
-
-    eye = np.eye(n, dtype=w.dtype)
-    result = (eye, 0.0, np.zeros_like(eye), -math.inf)  # s = 0: P = I, G = 0
-    base = (*normalize(w, 0.0), eye, 0.0)  # s = 1: P = W, G = I
-    while t:
-        if t & 1:
-            result = combine(result, base)
-        t >>= 1
-        if t:
-            base = combine(base, base)
-    p, lp, g, lg = result
-    if cumulative:
-        return float(math.log(np.real(np.trace(g))) + lg) if lg > -np.inf else -np.inf
-    return float(math.log(np.linalg.norm(p, "fro") ** 2) + 2 * lp)
-
-
-# --- Growth without eigenvectors of W: the Schur form (appended for `check`) -----------------------
-
-__all__ += ["schur_triangular", "triangular_eigenvectors", "log_power_sums_schur", "log_power_sums_by_squaring_safe"]
-
+# --- Growth without eigenvectors of W: the Schur form -------------------------------------------
 
 def _real_to_complex_schur(t: np.ndarray) -> np.ndarray:
     """Complex upper-triangular form of a real quasi-triangular Schur factor (rsf2csf without Z)."""
@@ -325,7 +296,7 @@ def log_power_sums_schur(t_factor: np.ndarray, steps, *, log_scale: float = 0.0)
     geometric series, evaluated with the largest modulus factored out (never overflows).
 
     Returns None when S is ill-conditioned (defective or nearly defective T, including nilpotent
-    matrices): use :func:`log_power_sums_by_squaring_safe` then.
+    matrices): use :func:`log_power_sums_by_squaring` then.
     """
     steps = np.atleast_1d(np.asarray(steps, dtype=np.int64))
     lam = np.diagonal(t_factor).copy()
@@ -403,7 +374,7 @@ def _log_sums_from_upper(p: np.ndarray, lam: np.ndarray, steps: np.ndarray, log_
     return power_out, sum_out
 
 
-def log_power_sums_by_squaring_safe(w: np.ndarray, steps, *, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def log_power_sums_by_squaring(w: np.ndarray, steps, *, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(log ||W^t||_F^2, log sum_{k<t} ||W^k||_F^2) per t, W = w * e^log_scale, by binary powering.
 
     Every product is renormalized by its largest entry, so nothing overflows; a power that becomes
@@ -451,9 +422,6 @@ def log_power_sums_by_squaring_safe(w: np.ndarray, steps, *, log_scale: float = 
 
 
 # --- Growth from the REAL quasi-triangular Schur factor (real arithmetic throughout) ---------------
-
-__all__ += ["real_schur", "real_schur_block_eigenvectors", "log_power_sums_real_schur", "schur_spectral_norm"]
-
 
 def real_schur(w: np.ndarray, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The real quasi-triangular Schur factor T of a real W (W = Q T Q^T, Q not computed) and its eigenvalues.
@@ -708,7 +676,7 @@ def log_power_sums_real_schur(t: np.ndarray, lam: np.ndarray, steps, *, log_scal
     -------
     tuple of ndarray or None
         None when X is ill-conditioned (defective or nearly defective T, nilpotent W) or a result is
-        not finite: use :func:`log_power_sums_by_squaring_safe` then.
+        not finite: use :func:`log_power_sums_by_squaring` then.
     """
     steps = np.atleast_1d(np.asarray(steps, dtype=np.int64))
     lam = np.asarray(lam, dtype=np.complex128)
