@@ -98,10 +98,10 @@ def _column_norms(xp, y):
 def _inputs(seed: int, matrices: range, inputs: int, n: int, count: int, rngs: dict) -> np.ndarray:
     """(count, B, n, m) standard normal inputs, continuing each (matrix, input) stream."""
     out = np.empty((count, len(matrices), n, inputs))
+    block = np.empty((inputs, count, n))
     for b, i in enumerate(matrices):
-        for j in range(inputs):
-            rng = rngs.setdefault((i, j), host_rng(seed, INPUT_STREAM, i, j))
-            out[:, b, :, j] = rng.standard_normal((count, n))
+        streams = [rngs.setdefault((i, j), host_rng(seed, INPUT_STREAM, i, j)) for j in range(inputs)]
+        out[:, b] = _input_block(streams, count, n, block).transpose(1, 2, 0)
     return out
 
 

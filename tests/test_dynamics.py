@@ -264,3 +264,14 @@ def test_rescaled_trajectories_are_glorot_ones_tilted(field):
     tilt = got[1].log10_mean - got[0].log10_mean
     np.testing.assert_allclose(tilt, np.broadcast_to(got[0].steps * math.log10(rescaled.std / glorot.std), tilt.shape), atol=1e-9)
     assert tilt[0, -1] < -1  # the rescaling matters: the gain ratio is below 1
+
+
+def test_gpu_path_inputs_continue_each_input_stream():
+    """The batched inputs of the device path are stream (seed, INPUT_STREAM, i, j), drawn in order."""
+    rngs: dict = {}
+    first = dynamics._inputs(5, range(2, 4), 3, 7, 4, rngs)
+    second = dynamics._inputs(5, range(2, 4), 3, 7, 2, rngs)
+    for b, i in enumerate(range(2, 4)):
+        for j in range(3):
+            want = host_rng(5, INPUT_STREAM, i, j).standard_normal((6, 7))
+            np.testing.assert_array_equal(np.concatenate([first[:, b, :, j], second[:, b, :, j]]), want)
