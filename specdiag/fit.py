@@ -13,7 +13,7 @@ from . import theory
 from .errors import InputError
 from .results import Result
 
-__all__ = ["MIN_RADII", "CI_METHODS", "AUTO_BOOTSTRAP_MAX", "GumbelFit", "fit_gumbel", "finite_radii", "ks", "compare_laws", "theory_field", "load_radii"]
+__all__ = ["MIN_RADII", "CI_METHODS", "AUTO_BOOTSTRAP_MAX", "GumbelFit", "fit_gumbel", "finite_radii", "ks", "compare_laws", "load_radii"]
 
 MIN_RADII = 10
 #: inverse Fisher information of the Gumbel (loc, scale) MLE, per observation, in units of scale^2
@@ -133,17 +133,16 @@ def compare_laws(radii, n: int, field: str, level: float = 0.95, ci: str = "wald
     from scipy import stats  # noqa: PLC0415
 
     from . import laws  # noqa: PLC0415
-    from .inits import make_ensemble  # noqa: PLC0415
+    from .inits import finite_n_real, make_ensemble  # noqa: PLC0415
 
     x = finite_radii(radii)
-    field = theory_field(field)
+    glorot = make_ensemble("glorot", n, field)  # checks n and field before the fit
     fit = fit_gumbel(x, level, ci=ci, resamples=resamples)
     fitted = stats.gumbel_r(loc=fit.loc, scale=fit.scale)
     result = {
         "fit": {**fit.to_dict(), **ks(x, fitted.cdf)},
         "sample": {"mean": float(x.mean()), "std": float(x.std(ddof=1))},
     }
-    glorot = make_ensemble("glorot", n, field)
     limit = glorot.asymptotic_law()
     if limit is not None:
         loc, scale = limit.kwds["loc"], limit.kwds["scale"]
@@ -156,19 +155,10 @@ def compare_laws(radii, n: int, field: str, level: float = 0.95, ci: str = "wald
         law = laws.kostlan(n)
         result["exact"] = {"mean": float(law.mean()), "std": float(law.std()), "label": "Kostlan exact", **ks(x, law.cdf)}
     else:
-        from .inits import finite_n_real  # noqa: PLC0415
-
         table = finite_n_real(n)
         law = glorot.radius_law()
         result["finite_n_real"] = {**table, **ks(x, law.cdf)}
     return result
-
-
-def theory_field(field: str) -> str:
-    """``field`` checked against ("real", "complex")."""
-    from .validation import choice  # noqa: PLC0415
-
-    return choice(field, "field", ("real", "complex"))
 
 
 def load_radii(path: Path | str) -> np.ndarray:
