@@ -282,10 +282,6 @@ def triangular_eigenvectors(t: np.ndarray, block: int = 64) -> np.ndarray:
     return s
 
 
-def _hermitian_from_upper(upper: np.ndarray) -> np.ndarray:
-    return np.triu(upper) + np.triu(upper, 1).conj().T
-
-
 def log_power_sums_schur(t_factor: np.ndarray, steps, *, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray] | None:
     """(log ||W^t||_F^2, log sum_{k<t} ||W^k||_F^2) per t >= 1 from the Schur factor T of W / e^log_scale.
 
