@@ -179,3 +179,11 @@ def test_dynamics_table_and_errors():
 def test_version():
     result = run("--version")
     assert result.exit_code == 0 and result.stdout.startswith("specdiag ")
+
+
+def test_bad_plot_path_names_plot(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run("radius", "--n", 8, "--samples", 2, "--plot", blocker / "fig.png")
+    assert result.exit_code == 2 and result.stderr.startswith("error: --plot ")
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""

@@ -87,7 +87,7 @@ def check_plot_path(plot: Path | None) -> Path | None:
 
     if plot.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise InputError(f"--plot {str(plot)!r} must end in .png, .pdf or .svg")
-    prepare_out_dir(plot.parent if str(plot.parent) else Path("."))
+    prepare_out_dir(plot.parent if str(plot.parent) else Path("."), param="plot")
     return plot
 
 
