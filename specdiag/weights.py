@@ -465,14 +465,15 @@ def _find_state_dict(obj: Mapping, label: str) -> tuple[dict, str | None]:
 
 
 def _open_torch(path: Path) -> WeightsSource:
-    try:
-        import torch  # noqa: PLC0415
-    except ImportError:
-        raise InputError(f"reading {path.suffix} files needs PyTorch (pip install torch), or save the weights as .npz/.safetensors") from None
+    # the file's kind first: a file that is no PyTorch file at all is said to be so, torch or not
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if not (magic.startswith(b"PK") or magic[:1] == b"\x80"):
         raise InputError(f"{str(path)!r} is not a PyTorch file (neither a torch.save zip archive nor a legacy pickle): the file is corrupt or of another type")
+    try:
+        import torch  # noqa: PLC0415
+    except ImportError:
+        raise InputError(f"reading {path.suffix} files needs PyTorch (pip install torch), or save the weights as .npz/.safetensors") from None
     try:
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
