@@ -14,7 +14,9 @@ OpenBLAS's result for a row depends on how many rows the product has.
 Randomness: matrix i comes from stream (seed, MATRIX_STREAM, i), exactly as in ``spectra``; the
 inputs of (matrix i, input j) from stream (seed, INPUT_STREAM, i, j), drawn sequentially over t, so
 results do not depend on the chunk size. Inputs are generated on the host (NumPy) for every
-device, so CPU and GPU runs see the same inputs.
+device, so CPU and GPU runs see the same inputs. They are float32 standard normals (NumPy's float32
+ziggurat) whatever the precision: twice as fast as float64 draws, which at n = 500 cost as much as
+the products themselves, and the same inputs for single- and double-precision runs.
 
 Exact expectations for a given W: E_x ||W^k x||^2 = ||W^k||_F^2 and
 E ||h_t||^2 = sigma^2 sum_{k<t} ||W^k||_F^2, from one eigendecomposition W = V diag(lambda) V^{-1}
@@ -39,6 +41,8 @@ __all__ = ["LN10", "KINDS", "NormCurves", "Request", "simulate_many", "blowup_st
 LN10 = math.log(10.0)
 KINDS = ("trajectory", "hidden")
 _INPUT_BLOCK = 64  # time steps of inputs generated at once (hidden)
+#: the inputs' precision, whatever the states' (see the module docstring)
+INPUT_DTYPE = np.float32
 
 
 @dataclass(frozen=True)
@@ -96,9 +100,9 @@ def _column_norms(xp, y):
 
 
 def _inputs(seed: int, matrices: range, inputs: int, n: int, count: int, rngs: dict) -> np.ndarray:
-    """(count, B, n, m) standard normal inputs, continuing each (matrix, input) stream."""
-    out = np.empty((count, len(matrices), n, inputs))
-    block = np.empty((inputs, count, n))
+    """(count, B, n, m) float32 standard normal inputs, continuing each (matrix, input) stream."""
+    out = np.empty((count, len(matrices), n, inputs), dtype=INPUT_DTYPE)
+    block = np.empty((inputs, count, n), dtype=INPUT_DTYPE)
     for b, i in enumerate(matrices):
         streams = [rngs.setdefault((i, j), host_rng(seed, INPUT_STREAM, i, j)) for j in range(inputs)]
         out[:, b] = _input_block(streams, count, n, block).transpose(1, 2, 0)
@@ -140,7 +144,7 @@ def _propagate_chunk(ensemble, kind, seed, matrices: range, inputs, steps, recor
             offset = (t - 1) % _INPUT_BLOCK
             if offset == 0:
                 count = min(_INPUT_BLOCK, steps - t + 1)
-                block = xp.asarray(_inputs(seed, matrices, inputs, n, count, rngs) * input_scale, dtype=dtype)
+                block = xp.asarray(_inputs(seed, matrices, inputs, n, count, rngs) * dtype(input_scale), dtype=dtype)
             y = y + xp.exp(-log_norm).astype(dtype)[:, None, :] * block[offset]
         norms = _column_norms(xp, y)
         log_norm = log_norm + xp.log(norms.astype(np.float64))
@@ -158,6 +162,10 @@ def _propagate_chunk(ensemble, kind, seed, matrices: range, inputs, steps, recor
 BLOCK_STEPS = 16
 #: complex states with fewer rows than this use one complex GEMM instead of three real ones
 SMALL_BLOCK = 24
+#: trajectory rows per product that :func:`_trajectory_logs` aims for (p chains stepped by W^p)
+POWER_ROWS = 128
+#: the largest power p of W used for trajectories
+MAX_POWER = 16
 
 
 @dataclass(frozen=True)
@@ -193,10 +201,11 @@ def _squared_norms(states: np.ndarray) -> np.ndarray:
 
 
 def _input_block(rngs: list, count: int, n: int, out: np.ndarray) -> np.ndarray:
-    """(m, count, n) float64 standard normals continuing each input's stream (contiguous draws)."""
+    """(m, count, n) float32 standard normals continuing each input's stream (contiguous draws)
+    into ``out`` (float32, at least that shape)."""
     block = out[: len(rngs), :count]
     for j, rng in enumerate(rngs):
-        rng.standard_normal(out=block[j])
+        rng.standard_normal(out=block[j], dtype=INPUT_DTYPE)
     return block
 
 
@@ -251,111 +260,221 @@ def _product(w: np.ndarray, diagonal: bool, dtype):
     return apply
 
 
-def _propagate_rows(ensemble, seed: int, i: int, specs, dtype) -> list:
-    """Natural-log norms for matrix i, one (inputs, R) array per spec (CPU, NumPy).
+def _working_matrix(w64: np.ndarray, dtype) -> np.ndarray:
+    """W (float64 or complex128, as sampled) cast to the states' precision."""
+    if w64.dtype.kind == "c":
+        return w64.astype(np.complex64 if dtype == np.float32 else np.complex128)
+    return w64.astype(dtype)
 
-    ``specs`` are (kind, inputs, steps, recorded, input_scale) on the same matrix. Their states
-    advance together as the rows of one block V (m, n), V <- V W^T (one GEMM per step whatever
-    the number of specs; W^T a free transposed view): the hidden rows of (input j, scale) and
-    the trajectory rows of input j appear once however many specs use them, and a row leaves the
-    block after the last step a spec needs. Input j of any spec is stream (seed, INPUT_STREAM, i, j),
-    so a hidden spec with 5 inputs shares its rows with one of 50 (Figure 4 and Figure 1).
 
-    Each row is e^{L_j} v_j with L_j a float64 log-scale. Within a block of :data:`BLOCK_STEPS`
-    steps the products run back to back into a preallocated buffer: v_t = W v_{t-1}
-    (+ e^{-L} x_t for hidden rows). The block's norms are then taken in one pass and the last
-    state is renormalized. A block whose norms leave the floating range is redone one step at a
-    time, renormalizing every step.
+def _power_chains(w64: np.ndarray, diagonal: bool, rows: int, steps: int, dtype) -> tuple[int, np.ndarray | None]:
+    """(p, W^p cast to the states' precision) for :func:`_trajectory_logs`; (1, None) when p = 1.
+
+    p is the smallest power of two with p * rows >= :data:`POWER_ROWS` (at most :data:`MAX_POWER`
+    and at most ``steps``). W^p is formed by squaring in float64/complex128, so its entries carry one
+    rounding of the working precision, as W's do; a W^p whose entries come within a factor
+    1e8 of the working precision's largest value (a huge gain) falls back to p = 1.
     """
-    n = ensemble.n
-    w = ensemble.sample(host_rng(seed, MATRIX_STREAM, i), np, dtype)
-    planes = 2 if w.dtype.kind == "c" else 1
-    apply = _product(w, ensemble.diagonal, dtype)
-    # rows: hidden rows first (one per (scale, input)), then trajectory rows (one per input)
-    ends: dict = {}
-    for kind, inputs, steps, _recorded, scale in specs:
-        key = ("hidden", float(scale)) if kind == "hidden" else ("trajectory", 1.0)
-        for j in range(inputs):
-            ends[(*key, j)] = max(ends.get((*key, j), 0), steps)
-    keys = sorted(ends, key=lambda k: (k[0] != "hidden", k[1], k[2]))
-    index = {k: r for r, k in enumerate(keys)}
-    end = np.array([ends[k] for k in keys])
-    hidden = np.array([k[0] == "hidden" for k in keys])
-    scale = np.array([k[1] for k in keys])
-    rngs = [host_rng(seed, INPUT_STREAM, i, k[2]) for k in keys]
-    logs = np.zeros((len(keys), int(end.max()) + 1))  # every step of every row
-    log_norm = np.zeros(len(keys))
-    state = np.zeros((planes, len(keys), n), dtype=dtype)
-    traj = np.flatnonzero(~hidden)
-    if traj.size:
-        x0 = _input_block([rngs[r] for r in traj], 1, n, np.empty((traj.size, 1, n)))[:, 0, :].astype(dtype)
-        sq0 = _squared_norms(x0[None])
-        log_norm[traj] = logs[traj, 0] = 0.5 * np.log(sq0)
-        state[0, traj] = x0 * (1.0 / np.sqrt(sq0)).astype(dtype)[:, None]
-    active = np.arange(len(keys))
-    raw_buf = np.empty((int(hidden.sum()), BLOCK_STEPS, n))
-    scaled_buf = np.empty((int(hidden.sum()), BLOCK_STEPS, n), dtype=dtype)
+    p = 1
+    if not diagonal:
+        while p * rows < POWER_ROWS and 2 * p <= min(MAX_POWER, steps):
+            p *= 2
+    if p == 1:
+        return 1, None
+    with np.errstate(over="ignore", invalid="ignore"):
+        wp = _working_matrix(np.linalg.matrix_power(w64, p), dtype)
+        top = np.abs(wp).max()
+    if not np.isfinite(top) or top > np.finfo(dtype).max / 1e8:
+        return 1, None
+    return p, wp
+
+
+def _trajectory_logs(w64: np.ndarray, diagonal: bool, x0: np.ndarray, steps: int, dtype) -> np.ndarray:
+    """(m, steps + 1) natural-log norms log||W^k x_j||, k = 0..steps, for the rows x_j of ``x0``.
+
+    With few rows a product is bound by reading W (one core, n = 500: 36 GMAC/s at m = 50 rows,
+    45 at m >= 200), so the m rows are spread over p chains (:func:`_power_chains`): chain r holds
+    every input's state at k = r, r + p, r + 2p, ..., and all p m rows advance p steps by one
+    product with W^p. The same flops in larger products; the states k < p come from W itself.
+    """
+    m, n = x0.shape
+    planes = 2 if w64.dtype.kind == "c" else 1
+    apply = _product(_working_matrix(w64, dtype), diagonal, dtype)
+    p, wp = _power_chains(w64, diagonal, m, steps, dtype)
+    chains = np.zeros((planes, p * m, n), dtype=dtype)  # row r m + j: input j at k = r, unit norm
+    chain_log = np.empty(p * m)
+    sq = _squared_norms(x0[None])
+    chain_log[:m] = 0.5 * np.log(sq)
+    chains[0, :m] = x0 * (1.0 / np.sqrt(sq)).astype(dtype)[:, None]
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # a zero state: -inf, reported by _curves
+        for r in range(1, p):
+            before, now = chains[:, (r - 1) * m : r * m], chains[:, r * m : (r + 1) * m]
+            apply(before, now)
+            sq = _squared_norms(now)
+            chain_log[r * m : (r + 1) * m] = chain_log[(r - 1) * m : r * m] + 0.5 * np.log(sq)
+            now *= (1.0 / np.sqrt(sq)).astype(dtype)[:, None]
+    products = max(0, -(-(steps - p + 1) // p))  # k = p .. steps, p at a time
+    logs = np.empty((m, p * (products + 1)))
+    logs[:, :p] = chain_log.reshape(p, m).T
+    if products:
+        step = apply if p == 1 else _product(wp, False, dtype)
+        later = _advance_rows(step, chains, chain_log, products, max(1, BLOCK_STEPS // p), dtype)
+        logs[:, p:] = later.reshape(products, p, m).transpose(2, 0, 1).reshape(m, products * p)
+    return logs[:, : steps + 1]
+
+
+def _advance_rows(apply, state: np.ndarray, log_norm: np.ndarray, products: int, block: int, dtype) -> np.ndarray:
+    """(products, m) natural-log norms of unit rows ``state`` (planes, m, n), log-scales
+    ``log_norm``, advanced by ``products`` applications of ``apply``.
+
+    ``block`` products run back to back into a preallocated buffer; their norms are then taken in
+    one pass and the last state renormalized. A block whose norms leave the floating range is
+    redone one product at a time (:func:`_single_steps`).
+    """
+    planes, m, n = state.shape
+    logs = np.empty((products, m))
+    buf = np.empty((block + 1, planes, m, n), dtype=dtype)
+    buf[0] = state
+    current = np.asarray(log_norm, dtype=np.float64)
+    done = 0
+    while done < products:
+        count = min(block, products - done)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below: the block is redone
+            for t in range(1, count + 1):
+                apply(buf[t - 1], buf[t])
+            sq = _squared_norms(buf[1 : count + 1])
+        if np.all(np.isfinite(sq)) and np.all(sq > 0):
+            block_logs = current + 0.5 * np.log(sq)
+            np.multiply(buf[count], (1.0 / np.sqrt(sq[-1])).astype(dtype)[:, None], out=buf[0])
+        else:
+            block_logs = _single_steps(apply, buf, count, current, dtype)
+            buf[0] = buf[count]
+        logs[done : done + count] = block_logs
+        current = block_logs[-1]
+        done += count
+    return logs
+
+
+def _hidden_logs(apply, planes: int, n: int, rows: list, rngs: list, dtype) -> np.ndarray:
+    """(R, T + 1) natural-log norms log||h_t||, t = 0..T (column 0 unused: h_0 = 0), of the hidden rows
+    of one matrix W, advanced together as the rows of one block (one product per step).
+
+    ``rows`` are (last step, input scale s, log c, source): row r follows g_t = W g_{t-1} + s c^{-t} x_t
+    with x_t the next draws of ``rngs[source]``, so that h_t = c^t g_t is the hidden state of c W
+    (a scaled twin ensemble) and log||h_t|| = log||g_t|| + t log c is added by the caller. Each input
+    stream is drawn once per step for all the rows that use it. A row g = e^L v is kept as a unit
+    vector v and a float64 log-scale L; within a block of :data:`BLOCK_STEPS` steps the products run
+    back to back (relative to the block's starting scale, so the input added at step t is
+    s c^{-t} e^{-L} x_t), then the norms are taken in one pass. A row leaves the block after its last step.
+    """
+    end = np.array([r[0] for r in rows])
+    log_s = np.log([r[1] for r in rows])
+    log_c = np.array([r[2] for r in rows], dtype=np.float64)
+    source = np.array([r[3] for r in rows])
+    logs = np.zeros((len(rows), int(end.max()) + 1))
+    log_norm = np.zeros(len(rows))
+    raw_buf = np.empty((len(rngs), BLOCK_STEPS, n), dtype=INPUT_DTYPE)
+    added_buf = np.empty((len(rows), BLOCK_STEPS, n), dtype=dtype)
+    active = np.arange(len(rows))
     buf = None
     done = 0
     while done < end.max():
         keep = active[end[active] > done]
         if buf is None or keep.size != active.size:  # start, or rows left: a smaller block
-            last = state if buf is None else buf[0]
-            pos = np.searchsorted(active, keep)
-            state = np.ascontiguousarray(last[:, pos])
+            last = np.zeros((planes, len(rows), n), dtype=dtype) if buf is None else buf[0]
+            state = np.ascontiguousarray(last[:, np.searchsorted(active, keep)])
             active = keep
             buf = np.empty((BLOCK_STEPS + 1, planes, active.size, n), dtype=dtype)
             buf[0] = state
-            nh = int(hidden[active].sum())
-            act_rngs = [rngs[r] for r in active[:nh]]
-            act_scale = scale[active[:nh]]
+            used = np.unique(source[active])
+            pick = np.searchsorted(used, source[active])
+            gather = None if np.array_equal(pick, np.arange(pick.size)) else pick
+            used_rngs = [rngs[k] for k in used]
         count = min(BLOCK_STEPS, int(end[active].max()) - done)
         current = log_norm[active]
-        raw = None
-        if nh:
-            raw = _input_block(act_rngs, count, n, raw_buf)
-            for h in np.flatnonzero(act_scale != 1.0):
-                raw[h] *= act_scale[h]
-            scaled = scaled_buf[:nh, :count]
-            np.multiply(raw, np.exp(-current[:nh])[:, None, None], out=scaled, casting="same_kind")
+        raw = _input_block(used_rngs, count, n, raw_buf)
+        if gather is not None:
+            raw = raw[gather]
+        # log of the coefficient of x_t, t = done+1..done+count, before the block's scale e^{-L}
+        offset = log_s[active, None] - log_c[active, None] * np.arange(done + 1, done + count + 1)
+        added = added_buf[: active.size, :count]
+        np.multiply(raw, np.exp(offset - current[:, None]).astype(dtype)[:, :, None], out=added)
         with np.errstate(over="ignore", invalid="ignore"):  # checked below: the block is redone
             for t in range(1, count + 1):
                 apply(buf[t - 1], buf[t])
-                if nh:
-                    buf[t, 0, :nh] += scaled[:, t - 1]
+                buf[t, 0] += added[:, t - 1]
             sq = _squared_norms(buf[1 : count + 1])  # (count, m)
         if np.all(np.isfinite(sq)) and np.all(sq > 0):
             block_logs = current + 0.5 * np.log(sq)
             np.multiply(buf[count], (1.0 / np.sqrt(sq[-1])).astype(dtype)[:, None], out=buf[0])
         else:
-            block_logs = _single_steps(apply, buf, count, raw, current, nh, dtype)
+            block_logs = _single_steps(apply, buf, count, current, dtype, inputs=(raw, offset))
             buf[0] = buf[count]
         logs[active, done + 1 : done + count + 1] = block_logs.T
         log_norm[active] = block_logs[-1]
         done += count
-    out = []
-    for kind, inputs, _steps, recorded, sc in specs:
-        key = ("hidden", float(sc)) if kind == "hidden" else ("trajectory", 1.0)
-        rows = [index[(*key, j)] for j in range(inputs)]
-        out.append(logs[np.ix_(rows, recorded)])
-    return out
+    return logs
 
 
-def _single_steps(apply, buf, count, raw, log_norm, nh, dtype) -> np.ndarray:
+def _single_steps(apply, buf, count, log_norm, dtype, inputs=None) -> np.ndarray:
     """The careful path for one block: renormalize after every step. Returns (count, m) log-norms;
-    leaves the unit-norm state in buf[count]."""
+    leaves the unit-norm state in buf[count]. ``inputs``: None, or (raw, offset) with raw (m, count, n)
+    and the log-coefficient offset (m, count): step t adds raw[:, t-1] e^{offset[:, t-1] - L}."""
     logs = np.empty((count, buf.shape[2]))
     current = log_norm.copy()
     for t in range(1, count + 1):
         apply(buf[t - 1], buf[t])
-        if nh:
-            buf[t, 0, :nh] += (raw[:, t - 1] * np.exp(-current[:nh])[:, None]).astype(dtype)
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            if inputs is not None:
+                raw, offset = inputs
+                buf[t, 0] += raw[:, t - 1] * np.exp(offset[:, t - 1] - current).astype(dtype)[:, None]
             sq = _squared_norms(buf[t])
             current = current + 0.5 * np.log(sq)
             buf[t] *= (1.0 / np.sqrt(sq)).astype(dtype)[:, None]
         logs[t - 1] = current
     return logs
+
+
+def _propagate_rows(ensemble, seed: int, i: int, specs, dtype) -> list:
+    """Natural-log norms for matrix i, one (inputs, R) array per spec (CPU, NumPy).
+
+    ``specs`` are (kind, inputs, steps, recorded, input_scale, log_c): a spec with c != 1 is on the
+    matrix c W of a scaled twin ensemble (:meth:`~specdiag.inits.Ensemble.scale_of`), W drawn once.
+    Trajectories: one row per input j for every trajectory spec (:func:`_trajectory_logs`), since
+    ||(c W)^k x|| = c^k ||W^k x||. Hidden states: one row per (input scale, c, input j), all advancing
+    as one block, one product per step (:func:`_hidden_logs`). Input j of any spec is stream
+    (seed, INPUT_STREAM, i, j), so a hidden spec with 5 inputs shares its rows with one of 50
+    (Figure 4 and Figure 1), and Figure 1's rescaled hidden rows share their inputs with Glorot's.
+    """
+    n = ensemble.n
+    w64 = ensemble.sample(host_rng(seed, MATRIX_STREAM, i))
+    traj = [s for s in specs if s[0] == "trajectory"]
+    if traj:
+        m = max(s[1] for s in traj)
+        rngs = [host_rng(seed, INPUT_STREAM, i, j) for j in range(m)]
+        x0 = _input_block(rngs, 1, n, np.empty((m, 1, n), dtype=INPUT_DTYPE))[:, 0].astype(dtype)
+        traj_logs = _trajectory_logs(w64, ensemble.diagonal, x0, max(s[2] for s in traj), dtype)
+    ends: dict = {}
+    for kind, inputs, steps, _recorded, scale, log_c in specs:
+        for j in range(inputs if kind == "hidden" else 0):
+            key = (float(scale), float(log_c), j)
+            ends[key] = max(ends.get(key, 0), steps)
+    if ends:
+        keys = sorted(ends)
+        sources = sorted({k[2] for k in keys})
+        rows = [(ends[k], k[0], k[1], sources.index(k[2])) for k in keys]
+        planes = 2 if w64.dtype.kind == "c" else 1
+        apply = _product(_working_matrix(w64, dtype), ensemble.diagonal, dtype)
+        hidden_logs = _hidden_logs(apply, planes, n, rows, [host_rng(seed, INPUT_STREAM, i, j) for j in sources], dtype)
+        index = {k: r for r, k in enumerate(keys)}
+    out = []
+    for kind, inputs, _steps, recorded, scale, log_c in specs:
+        if kind == "trajectory":
+            logs = traj_logs[:inputs][:, recorded]
+        else:
+            logs = hidden_logs[np.ix_([index[(float(scale), float(log_c), j)] for j in range(inputs)], recorded)]
+        out.append(logs + log_c * recorded)
+    return out
 
 
 def _cpu_task(task) -> list:
@@ -486,11 +605,12 @@ def simulate_many(
     """Several :func:`simulate` runs on the CPU in one process pool: yield ``(index, curves)`` for
     each request as soon as all its matrices are done.
 
-    Requests on the same ensemble object share their matrices: for matrix i, every request that
-    covers it advances in one block of rows (one GEMM per step; see :func:`_propagate_rows`), so
-    W is read once per step for all of them, and rows used by several requests (the same kind,
-    input j and input scale) are computed once. Tasks (chunks of matrices) are ordered by
-    decreasing cost, so both cores stay busy to the end.
+    Requests whose matrices are the same up to a factor (the same ensemble, or glorot, rescaled and
+    half: :meth:`~specdiag.inits.Ensemble.scale_of`) share them: matrix i is drawn once, its
+    trajectories are computed once for all of them (c^k ||W^k x|| on c W), and every hidden row of
+    every request on it advances in one block (one GEMM per step, the inputs drawn once per stream;
+    see :func:`_propagate_rows`). Tasks (chunks of matrices) are ordered by decreasing cost, so
+    both cores stay busy to the end.
 
     Parameters
     ----------
@@ -509,7 +629,8 @@ def simulate_many(
     -----
     The arrays equal those of separate :func:`simulate` runs up to float rounding (same matrices,
     same input streams), not bit for bit: OpenBLAS's GEMM result for a row depends on how many rows
-    the product has.
+    the product has, and a scaled twin's float32 matrix differs from c times the shared one by one
+    rounding per entry.
     """
     requests = list(requests)
     seed = seed_value(seed)
@@ -523,36 +644,32 @@ def simulate_many(
         whole_number(r.inputs, "inputs")
         positive_number(r.input_scale, "input_scale")
         recorded.append(record_steps(r.kind, r.steps, r.every))
-    # a trajectory on a multiple c W of another request's matrices W is that trajectory tilted by k log c
-    derived: dict[int, int] = {}
-    for k in range(len(requests)):
-        twin = _scaled_twin(requests, k, derived)
-        if twin is not None:
-            derived[k] = twin
-    groups: list[list[int]] = []
+    # requests on the same matrices up to a factor c (glorot, rescaled, half) form one group on
+    # the first one's ensemble: their matrices are drawn once and share products and inputs
+    groups: list[tuple[object, list[tuple[int, float]]]] = []
     for k, r in enumerate(requests):
-        if k in derived:
-            continue
-        group = next((g for g in groups if requests[g[0]].ensemble is r.ensemble), None)
-        if group is None:
-            groups.append([k])
+        for base, members in groups:
+            c = r.ensemble.scale_of(base)
+            if c is not None:
+                members.append((k, math.log(c)))
+                break
         else:
-            group.append(k)
-    total = max(1, sum(max(requests[k].matrices for k in g) for g in groups))
+            groups.append((r.ensemble, [(k, 0.0)]))
+    total = max(1, sum(max(requests[k].matrices for k, _ in g) for _, g in groups))
     workers = resolve_workers(workers, tasks=total)
     if chunk_size is not None:
         chunk_size = whole_number(chunk_size, "chunk_size")
     chunk_size = chunk_size or max(1, min(4, math.ceil(total / (8 * workers))))
     tasks, costs, owners = [], [], []
-    for g in groups:
-        ens = requests[g[0]].ensemble
-        specs = tuple((requests[k].matrices, requests[k].kind, requests[k].inputs, int(recorded[k][-1]), recorded[k], requests[k].input_scale) for k in g)
+    for ens, g in groups:
+        specs = tuple((requests[k].matrices, requests[k].kind, requests[k].inputs, int(recorded[k][-1]), recorded[k], requests[k].input_scale, log_c) for k, log_c in g)
         weight = (3 if ens.field == "complex" and not ens.diagonal else 1) * ens.n**2
-        for a in range(0, max(requests[k].matrices for k in g), chunk_size):
-            b = min(a + chunk_size, max(requests[k].matrices for k in g))
+        last = max(sp[0] for sp in specs)
+        for a in range(0, last, chunk_size):
+            b = min(a + chunk_size, last)
             tasks.append((ens, seed, a, b, specs, precision))
-            costs.append(weight * sum((min(b, sp[0]) - min(a, sp[0])) * sp[2] * sp[3] for sp in specs))
-            owners.append(g)
+            costs.append(weight * _row_steps(specs, a, b))
+            owners.append([k for k, _ in g])
     order = sorted(range(len(tasks)), key=lambda t: -costs[t])  # longest first: no serial tail
     logs = [np.empty((r.matrices, r.inputs, rec.size)) for r, rec in zip(requests, recorded)]
     left = [r.matrices for r in requests]
@@ -568,31 +685,22 @@ def simulate_many(
                     on_progress(k, 1)
                 if left[k] == 0:
                     yield k, _curves(requests[k].kind, recorded[k], logs[k])
-                    for d in (d for d, q in derived.items() if q == k):
-                        tilt = math.log(requests[d].ensemble.std / requests[k].ensemble.std) * recorded[d]
-                        if on_progress:
-                            on_progress(d, requests[d].matrices)
-                        yield d, _curves(requests[d].kind, recorded[d], logs[k][: requests[d].matrices] + tilt)
 
 
-def _scaled_twin(requests, k: int, derived: dict) -> int | None:
-    """Index q < k of a computed (not ``derived``) request whose trajectories give request k's, or None.
-
-    Dense Gaussian (or truncated-normal) ensembles that differ only in ``std`` draw the same
-    standard normals for matrix i, so W_k = (std_k / std_q) W_q and ||W_k^k x|| =
-    (std_k / std_q)^k ||W_q^k x|| with the same inputs x: Figure 1's rescaled trajectories are its
-    Glorot ones tilted by k log(gain ratio), with no products (the float32 matrices themselves
-    differ from exact multiples by one rounding per entry, below the propagation's own rounding).
-    """
-    r = requests[k]
-    if r.kind != "trajectory" or r.ensemble.diagonal or r.ensemble.kind not in ("gaussian", "truncnormal"):
-        return None
-    for q, other in enumerate(requests[:k]):
-        e, f = r.ensemble, other.ensemble
-        if q not in derived and other.kind == "trajectory" and e is not f and (f.kind, f.n, f.field, f.params) == (e.kind, e.n, e.field, e.params) \
-                and (other.matrices, other.inputs, other.steps, other.every) == (r.matrices, r.inputs, r.steps, r.every):
-            return q
-    return None
+def _row_steps(specs, a: int, b: int) -> int:
+    """Row-steps (rows times steps, the products' count) of matrices a..b-1 for a group's specs:
+    trajectory rows are shared by every trajectory spec, hidden rows by specs with the same
+    (input scale, c); the cost used to order tasks."""
+    total = 0
+    for i in range(a, b):
+        rows: dict = {}
+        for matrices, kind, inputs, steps, _rec, scale, log_c in specs:
+            if i < matrices:
+                for j in range(inputs):
+                    key = (kind, j) if kind == "trajectory" else (kind, scale, log_c, j)
+                    rows[key] = max(rows.get(key, 0), steps)
+        total += sum(rows.values())
+    return total
 
 
 # ---------------------------------------------------------------------------------------------

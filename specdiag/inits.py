@@ -123,6 +123,22 @@ class Ensemble:
         the Monte Carlo table, truncnormal only a universality approximation."""
         return self.diagonal or (self.kind == "gaussian" and self.field == "complex")
 
+    def scale_of(self, other: Ensemble) -> float | None:
+        """c > 0 such that matrix i of this ensemble is c times matrix i of ``other`` for every seed
+        and i, or None.
+
+        Dense kinds that differ only in ``std`` scale the same standard normals, so glorot, rescaled
+        and half are multiples of one another (c = std / other.std; the float32 casts differ by one
+        rounding per entry). Any other pair draws the same matrices only when the laws are equal (c = 1).
+        """
+        if self is other:
+            return 1.0
+        if (self.kind, self.n, self.field, self.params) != (other.kind, other.n, other.field, other.params):
+            return None
+        if self.kind in ("gaussian", "truncnormal"):
+            return self.std / other.std
+        return 1.0 if self.std == other.std else None
+
     def radius_law(self):
         """The law of the spectral radius as a frozen ``scipy.stats`` distribution, or None."""
         return self.spec.law(self)[0]

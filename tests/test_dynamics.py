@@ -46,13 +46,13 @@ def test_log_scale_path_equals_plain_path():
             for j in range(inputs):
                 rng = host_rng(8, INPUT_STREAM, i, j)
                 if kind == "trajectory":
-                    y = rng.standard_normal((1, n))[0]
+                    y = rng.standard_normal((1, n), dtype=np.float32)[0].astype(np.float64)  # inputs are float32 normals
                     seq = [y]
                     for _ in range(steps):
                         y = w @ y
                         seq.append(y)
                 else:
-                    x = rng.standard_normal((steps, n)) * 0.7
+                    x = rng.standard_normal((steps, n), dtype=np.float32).astype(np.float64) * 0.7
                     h, seq = np.zeros(n), []
                     for t in range(steps):
                         h = w @ h + x[t]
@@ -123,7 +123,7 @@ def test_diagonal_inits_propagate_elementwise():
     ens = make_ensemble("lru", 16, "complex")
     curves = dynamics.simulate(ens, "trajectory", matrices=1, inputs=1, steps=30, seed=3, precision="double")
     lam = ens.sample(host_rng(3, MATRIX_STREAM, 0))
-    x = host_rng(3, INPUT_STREAM, 0, 0).standard_normal((1, 16))[0]
+    x = host_rng(3, INPUT_STREAM, 0, 0).standard_normal((1, 16), dtype=np.float32)[0].astype(np.float64)
     expected = [np.log10(np.linalg.norm(lam**k * x)) for k in curves.steps]
     np.testing.assert_allclose(curves.log10_mean[0], expected, rtol=1e-10)
 
@@ -266,6 +266,44 @@ def test_rescaled_trajectories_are_glorot_ones_tilted(field):
     assert tilt[0, -1] < -1  # the rescaling matters: the gain ratio is below 1
 
 
+@pytest.mark.parametrize("field", ["real", "complex"])
+def test_scaled_twins_share_matrices_and_inputs_with_direct_results(field):
+    """Rescaled and half hidden states run on Glorot's matrices (g_t = W g_{t-1} + c^{-t} x_t,
+    h_t = c^t g_t) with Glorot's input draws, in one block: in double precision they equal direct
+    runs on their own ensembles to rounding."""
+    glorot, rescaled, half = (make_ensemble(name, 170, field) for name in ("glorot", "rescaled", "half"))
+    assert rescaled.scale_of(glorot) == pytest.approx(rescaled.gain / glorot.gain) and half.scale_of(glorot) == pytest.approx(half.gain / glorot.gain) and half.gain < glorot.gain
+    assert make_ensemble("truncnormal", 170, field).scale_of(glorot) is None and make_ensemble("glorot", 170, "real" if field == "complex" else "complex").scale_of(glorot) is None
+    requests = [dynamics.Request(e, "hidden", 3, 4, 120, every=5, input_scale=s) for e, s in ((glorot, 1.0), (rescaled, 1.0), (half, 0.3))]
+    requests.append(dynamics.Request(half, "trajectory", 3, 4, 120, every=5))
+    got = dict(dynamics.simulate_many(requests, seed=4, precision="double", workers=1))
+    for k, r in enumerate(requests):
+        direct = dynamics.simulate(r.ensemble, r.kind, matrices=3, inputs=4, steps=120, every=5, input_scale=r.input_scale, seed=4, precision="double", workers=1)
+        np.testing.assert_allclose(got[k].log10_mean, direct.log10_mean, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(got[k].log10_sd, direct.log10_sd, atol=1e-10)
+    assert got[1].log10_mean[:, -1].mean() < got[0].log10_mean[:, -1].mean()  # the twins really differ
+
+
+@pytest.mark.parametrize("field", ["real", "complex"])
+def test_trajectory_power_chains_equal_single_steps(field, monkeypatch):
+    """Few trajectory rows are stepped p at a time by W^p (p chains): the same norms as one step at
+    a time, to rounding (double) and to float32 accuracy (single)."""
+    ens = make_ensemble("glorot", 50, field)
+    w64 = ens.sample(host_rng(0, MATRIX_STREAM, 0))
+    assert dynamics._power_chains(w64, False, 5, 1000, np.float32)[0] == 16
+    assert dynamics._power_chains(w64, False, 50, 1000, np.float32)[0] == 4
+    assert dynamics._power_chains(w64, False, 50, 3, np.float32)[0] == 2  # never more than the steps
+    assert dynamics._power_chains(w64, False, 200, 1000, np.float32)[0] == 1
+    assert dynamics._power_chains(w64 * 1e6, False, 5, 1000, np.float32)[0] == 1  # W^16 would overflow float32
+    kwargs = dict(matrices=2, inputs=5, steps=203, seed=6)
+    chained = {p: dynamics.simulate(ens, "trajectory", precision=p, workers=1, **kwargs) for p in ("single", "double")}
+    monkeypatch.setattr(dynamics, "POWER_ROWS", 1)
+    for precision, rtol in (("double", 1e-10), ("single", 2e-4)):
+        stepped = dynamics.simulate(ens, "trajectory", precision=precision, workers=1, **kwargs)
+        np.testing.assert_allclose(chained[precision].log10_mean, stepped.log10_mean, rtol=rtol, atol=rtol)
+        np.testing.assert_array_equal(chained[precision].steps, np.arange(204))
+
+
 def test_gpu_path_inputs_continue_each_input_stream():
     """The batched inputs of the device path are stream (seed, INPUT_STREAM, i, j), drawn in order."""
     rngs: dict = {}
@@ -273,5 +311,5 @@ def test_gpu_path_inputs_continue_each_input_stream():
     second = dynamics._inputs(5, range(2, 4), 3, 7, 2, rngs)
     for b, i in enumerate(range(2, 4)):
         for j in range(3):
-            want = host_rng(5, INPUT_STREAM, i, j).standard_normal((6, 7))
+            want = host_rng(5, INPUT_STREAM, i, j).standard_normal((6, 7), dtype=np.float32)
             np.testing.assert_array_equal(np.concatenate([first[:, b, :, j], second[:, b, :, j]]), want)
