@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from specdiag import laws, plots
 from specdiag.cli import app
-from specdiag.spectra import radius_stats
+from specdiag.inits import make_ensemble
+from specdiag.spectra import radius_stats, sample_radii
 from specdiag.errors import InputError
 
 # the module (``specdiag.reproduce`` as an attribute is the reproduce() function of the public API)
@@ -257,3 +258,22 @@ def test_reproduce_help_states_the_scope_and_fig4_sizes():
     text = " ".join(result.output.split())
     assert result.exit_code == 0 and "training tables (LRA sCIFAR, ListOps, IMDb) are not reproduced" in text
     assert "--fig4-matrices" in text and "--fig4-steps" in text and "moduli" in text
+
+
+def test_scaled_radii_stages_derive_from_glorot(monkeypatch):
+    """rescaled and half radii are c times Glorot's for the same matrices: one eigen-solve per matrix
+    and field, and the result agrees with solving the scaled matrices directly."""
+    cfg = reproduce.Config(n=170, samples=6, figures=("1", "2", "tables"), precision="double")
+    solved = []
+    real_sample_radii = reproduce.sample_radii
+    monkeypatch.setattr(reproduce, "sample_radii", lambda ens, *a, **k: solved.append(ens.name) or real_sample_radii(ens, *a, **k))
+    stages = {s.name: s for s in reproduce.plan(cfg, "cpu")}
+    got = {name: stages[name].compute(None)["radii"] for name in stages if name.startswith("radii-real-") or name.startswith("radii-complex-")}
+    assert sorted(solved) == sorted(["glorot", "glorot", "truncnormal", "truncnormal", "uniform-diag", "uniform-disk", "lru"])
+    monkeypatch.setattr(reproduce, "sample_radii", real_sample_radii)
+    for fld in ("real", "complex"):
+        for init in ("rescaled", "half"):
+            ens = make_ensemble(init, 170, fld)
+            direct = sample_radii(ens, 6, 0, precision="double")
+            np.testing.assert_allclose(got[f"radii-{fld}-{init}"], direct, rtol=1e-12)
+            assert not np.allclose(got[f"radii-{fld}-{init}"], got[f"radii-{fld}-glorot"], rtol=1e-3)
