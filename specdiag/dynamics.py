@@ -355,25 +355,55 @@ def _advance_rows(apply, state: np.ndarray, log_norm: np.ndarray, products: int,
     return logs
 
 
-def _hidden_logs(apply, planes: int, n: int, rows: list, rngs: list, dtype) -> np.ndarray:
-    """(R, T + 1) natural-log norms log||h_t||, t = 0..T (column 0 unused: h_0 = 0), of the hidden rows
-    of one matrix W, advanced together as the rows of one block (one product per step).
+class _InputBlocks:
+    """The inputs of matrix i for every group of requests on it (width n): stream j is
+    (seed, INPUT_STREAM, i, j), drawn :data:`BLOCK_STEPS` steps at a time. Block b of a stream (steps
+    16b + 1 .. 16b + 16) is drawn once, by its first reader, and read by every group that advances in
+    lockstep with it (:func:`_lockstep`), so real and complex, Glorot and rescaled runs on matrix i
+    draw their inputs once."""
 
-    ``rows`` are (last step, input scale s, log c, source): row r follows g_t = W g_{t-1} + s c^{-t} x_t
-    with x_t the next draws of ``rngs[source]``, so that h_t = c^t g_t is the hidden state of c W
-    (a scaled twin ensemble) and log||h_t|| = log||g_t|| + t log c is added by the caller. Each input
-    stream is drawn once per step for all the rows that use it. A row g = e^L v is kept as a unit
-    vector v and a float64 log-scale L; within a block of :data:`BLOCK_STEPS` steps the products run
-    back to back (relative to the block's starting scale, so the input added at step t is
-    s c^{-t} e^{-L} x_t), then the norms are taken in one pass. A row leaves the block after its last step.
+    def __init__(self, seed: int, i: int, n: int):
+        self.seed, self.i, self.n = seed, i, n
+        self.rngs: list = []
+        self.held = np.zeros(0, dtype=np.int64)  # the block each stream holds (-1: none yet)
+        self.data = np.empty((0, BLOCK_STEPS, n), dtype=INPUT_DTYPE)
+
+    def block(self, streams: np.ndarray, b: int) -> np.ndarray:
+        """(len(streams), BLOCK_STEPS, n) float32: block b of the given distinct, sorted streams.
+
+        Every stream is read block after block (rows only ever leave a group), so a stream that
+        does not hold block b holds block b - 1 and its generator stands at block b.
+        """
+        top = int(streams[-1]) + 1
+        if top > len(self.rngs):
+            self.rngs += [host_rng(self.seed, INPUT_STREAM, self.i, j) for j in range(len(self.rngs), top)]
+            self.held = np.concatenate([self.held, np.full(top - self.held.size, -1)])
+            self.data = np.concatenate([self.data, np.empty((top - self.data.shape[0], BLOCK_STEPS, self.n), dtype=INPUT_DTYPE)])
+        for j in streams[self.held[streams] != b]:
+            self.rngs[j].standard_normal(out=self.data[j], dtype=INPUT_DTYPE)
+            self.held[j] = b
+        if streams.size == top - streams[0]:  # consecutive: a view
+            return self.data[streams[0] : top]
+        return self.data[streams]
+
+
+def _hidden_run(apply, planes: int, n: int, rows: list, inputs: _InputBlocks, dtype, logs: np.ndarray):
+    """Advance the hidden rows of one matrix W together, one block of :data:`BLOCK_STEPS` steps per
+    ``next()`` (a generator, so that several groups can share each block of inputs), writing
+    natural-log norms log||h_t|| into ``logs`` (R, T + 1) (column 0 unused: h_0 = 0).
+
+    ``rows`` are (last step, input scale s, log c, stream j): row r follows g_t = W g_{t-1} + s c^{-t} x_t
+    with x_t stream j's next draws, so that h_t = c^t g_t is the hidden state of c W (a scaled twin
+    ensemble) and log||h_t|| = log||g_t|| + t log c is added by the caller. A row g = e^L v is kept
+    as a unit vector v and a float64 log-scale L; within a block the products run back to back
+    (relative to the block's starting scale, so the input added at step t is s c^{-t} e^{-L} x_t), then
+    the norms are taken in one pass. A row leaves the block after its last step.
     """
     end = np.array([r[0] for r in rows])
     log_s = np.log([r[1] for r in rows])
     log_c = np.array([r[2] for r in rows], dtype=np.float64)
-    source = np.array([r[3] for r in rows])
-    logs = np.zeros((len(rows), int(end.max()) + 1))
+    stream = np.array([r[3] for r in rows])
     log_norm = np.zeros(len(rows))
-    raw_buf = np.empty((len(rngs), BLOCK_STEPS, n), dtype=INPUT_DTYPE)
     added_buf = np.empty((len(rows), BLOCK_STEPS, n), dtype=dtype)
     active = np.arange(len(rows))
     buf = None
@@ -386,13 +416,12 @@ def _hidden_logs(apply, planes: int, n: int, rows: list, rngs: list, dtype) -> n
             active = keep
             buf = np.empty((BLOCK_STEPS + 1, planes, active.size, n), dtype=dtype)
             buf[0] = state
-            used = np.unique(source[active])
-            pick = np.searchsorted(used, source[active])
+            used = np.unique(stream[active])
+            pick = np.searchsorted(used, stream[active])
             gather = None if np.array_equal(pick, np.arange(pick.size)) else pick
-            used_rngs = [rngs[k] for k in used]
         count = min(BLOCK_STEPS, int(end[active].max()) - done)
         current = log_norm[active]
-        raw = _input_block(used_rngs, count, n, raw_buf)
+        raw = inputs.block(used, done // BLOCK_STEPS)[:, :count]
         if gather is not None:
             raw = raw[gather]
         # log of the coefficient of x_t, t = done+1..done+count, before the block's scale e^{-L}
@@ -408,12 +437,26 @@ def _hidden_logs(apply, planes: int, n: int, rows: list, rngs: list, dtype) -> n
             block_logs = current + 0.5 * np.log(sq)
             np.multiply(buf[count], (1.0 / np.sqrt(sq[-1])).astype(dtype)[:, None], out=buf[0])
         else:
-            block_logs = _single_steps(apply, buf, count, current, dtype, inputs=(raw, offset))
+            block_logs = _single_steps(apply, buf, count, current, dtype, inputs=(np.array(raw), offset))
             buf[0] = buf[count]
         logs[active, done + 1 : done + count + 1] = block_logs.T
         log_norm[active] = block_logs[-1]
         done += count
-    return logs
+        yield
+
+
+def _lockstep(runs: list) -> list:
+    """Drive generators round-robin, one ``next()`` each per round, until all stop; their return values."""
+    results = [None] * len(runs)
+    live = list(range(len(runs)))
+    while live:
+        for k in list(live):
+            try:
+                next(runs[k])
+            except StopIteration as stop:
+                results[k] = stop.value
+                live.remove(k)
+    return results
 
 
 def _single_steps(apply, buf, count, log_norm, dtype, inputs=None) -> np.ndarray:
@@ -435,16 +478,17 @@ def _single_steps(apply, buf, count, log_norm, dtype, inputs=None) -> np.ndarray
     return logs
 
 
-def _propagate_rows(ensemble, seed: int, i: int, specs, dtype) -> list:
-    """Natural-log norms for matrix i, one (inputs, R) array per spec (CPU, NumPy).
+def _propagate_rows(ensemble, seed: int, i: int, specs, dtype, inputs: _InputBlocks):
+    """Natural-log norms for matrix i, one (inputs, R) array per spec (CPU, NumPy): a generator
+    (one hidden block per ``next()``, see :func:`_lockstep`) that returns the list.
 
     ``specs`` are (kind, inputs, steps, recorded, input_scale, log_c): a spec with c != 1 is on the
     matrix c W of a scaled twin ensemble (:meth:`~specdiag.inits.Ensemble.scale_of`), W drawn once.
     Trajectories: one row per input j for every trajectory spec (:func:`_trajectory_logs`), since
     ||(c W)^k x|| = c^k ||W^k x||. Hidden states: one row per (input scale, c, input j), all advancing
-    as one block, one product per step (:func:`_hidden_logs`). Input j of any spec is stream
-    (seed, INPUT_STREAM, i, j), so a hidden spec with 5 inputs shares its rows with one of 50
-    (Figure 4 and Figure 1), and Figure 1's rescaled hidden rows share their inputs with Glorot's.
+    as one block, one product per step (:func:`_hidden_run`). Input j of any spec is stream
+    (seed, INPUT_STREAM, i, j), read from ``inputs``, so a hidden spec with 5 inputs shares its rows
+    with one of 50 (Figure 4 and Figure 1), and rescaled hidden rows share their inputs with Glorot's.
     """
     n = ensemble.n
     w64 = ensemble.sample(host_rng(seed, MATRIX_STREAM, i))
@@ -455,38 +499,42 @@ def _propagate_rows(ensemble, seed: int, i: int, specs, dtype) -> list:
         x0 = _input_block(rngs, 1, n, np.empty((m, 1, n), dtype=INPUT_DTYPE))[:, 0].astype(dtype)
         traj_logs = _trajectory_logs(w64, ensemble.diagonal, x0, max(s[2] for s in traj), dtype)
     ends: dict = {}
-    for kind, inputs, steps, _recorded, scale, log_c in specs:
-        for j in range(inputs if kind == "hidden" else 0):
+    for kind, count, steps, _recorded, scale, log_c in specs:
+        for j in range(count if kind == "hidden" else 0):
             key = (float(scale), float(log_c), j)
             ends[key] = max(ends.get(key, 0), steps)
     if ends:
-        keys = sorted(ends)
-        sources = sorted({k[2] for k in keys})
-        rows = [(ends[k], k[0], k[1], sources.index(k[2])) for k in keys]
+        keys = sorted(ends, key=lambda k: (k[2], k[0], k[1]))  # by stream: consecutive streams read as a view
+        rows = [(ends[k], k[0], k[1], k[2]) for k in keys]
         planes = 2 if w64.dtype.kind == "c" else 1
         apply = _product(_working_matrix(w64, dtype), ensemble.diagonal, dtype)
-        hidden_logs = _hidden_logs(apply, planes, n, rows, [host_rng(seed, INPUT_STREAM, i, j) for j in sources], dtype)
+        hidden_logs = np.zeros((len(rows), max(ends.values()) + 1))
+        yield from _hidden_run(apply, planes, n, rows, inputs, dtype, hidden_logs)
         index = {k: r for r, k in enumerate(keys)}
     out = []
-    for kind, inputs, _steps, recorded, scale, log_c in specs:
+    for kind, count, _steps, recorded, scale, log_c in specs:
         if kind == "trajectory":
-            logs = traj_logs[:inputs][:, recorded]
+            logs = traj_logs[:count][:, recorded]
         else:
-            logs = hidden_logs[np.ix_([index[(float(scale), float(log_c), j)] for j in range(inputs)], recorded)]
+            logs = hidden_logs[np.ix_([index[(float(scale), float(log_c), j)] for j in range(count)], recorded)]
         out.append(logs + log_c * recorded)
     return out
 
 
 def _cpu_task(task) -> list:
-    """Worker entry: for matrices start..stop-1 of one ensemble, a list (per matrix) of
-    (spec index, (inputs, R) natural-log norms) for every spec that covers the matrix."""
-    ensemble, seed, start, stop, specs, precision = task
+    """Worker entry: for matrices start..stop-1, a list (per matrix) of (group, spec index,
+    (inputs, R) natural-log norms) for every spec of every group that covers the matrix. The groups
+    of a matrix advance in lockstep, sharing its inputs."""
+    groups, seed, start, stop, precision = task
     dtype = real_dtype(precision)
     out = []
     for i in range(start, stop):
-        mine = [k for k, spec in enumerate(specs) if spec[0] > i]
-        values = _propagate_rows(ensemble, seed, i, [specs[k][1:] for k in mine], dtype)
-        out.append(list(zip(mine, values)))
+        inputs: dict = {}
+        covering = [(g, ens, [k for k, spec in enumerate(specs) if spec[0] > i], specs) for g, (ens, specs) in enumerate(groups)]
+        covering = [c for c in covering if c[2]]
+        runs = [_propagate_rows(ens, seed, i, [specs[k][1:] for k in mine], dtype, inputs.setdefault(ens.n, _InputBlocks(seed, i, ens.n))) for _g, ens, mine, specs in covering]
+        values = _lockstep(runs)
+        out.append([(g, k, v) for (g, _ens, mine, _specs), vs in zip(covering, values) for k, v in zip(mine, vs)])
     return out
 
 
@@ -655,30 +703,39 @@ def simulate_many(
                 break
         else:
             groups.append((r.ensemble, [(k, 0.0)]))
-    total = max(1, sum(max(requests[k].matrices for k, _ in g) for _, g in groups))
+    # a task is a range of matrix indices of every group of one width: the groups on matrix i
+    # advance in lockstep and draw its inputs once (_cpu_task)
+    specs = [tuple((requests[k].matrices, requests[k].kind, requests[k].inputs, int(recorded[k][-1]), recorded[k], requests[k].input_scale, log_c) for k, log_c in g) for _, g in groups]
+    widths = sorted({ens.n for ens, _ in groups})
+    classes = [[q for q, (ens, _) in enumerate(groups) if ens.n == n] for n in widths]
+    last = [max(sp[0] for q in cl for sp in specs[q]) for cl in classes]
+    total = max(1, sum(last))
     workers = resolve_workers(workers, tasks=total)
+
+    def cost(q, a, b):  # multiply-adds of group q's products for matrices a..b-1
+        ens = groups[q][0]
+        return (3 if ens.field == "complex" and not ens.diagonal else 1) * ens.n**2 * _row_steps(specs[q], a, b)
+
     if chunk_size is not None:
         chunk_size = whole_number(chunk_size, "chunk_size")
-    chunk_size = chunk_size or max(1, min(4, math.ceil(total / (8 * workers))))
+    else:  # enough tasks to balance the cores, each long enough (~0.1 s) to amortize its messages
+        per_matrix = max(cost(q, 0, 1) for cl in classes for q in cl)
+        chunk_size = max(1, min(4, math.ceil(total / (8 * workers)), math.ceil(4e9 / max(per_matrix, 1))))
     tasks, costs, owners = [], [], []
-    for ens, g in groups:
-        specs = tuple((requests[k].matrices, requests[k].kind, requests[k].inputs, int(recorded[k][-1]), recorded[k], requests[k].input_scale, log_c) for k, log_c in g)
-        weight = (3 if ens.field == "complex" and not ens.diagonal else 1) * ens.n**2
-        last = max(sp[0] for sp in specs)
-        for a in range(0, last, chunk_size):
-            b = min(a + chunk_size, last)
-            tasks.append((ens, seed, a, b, specs, precision))
-            costs.append(weight * _row_steps(specs, a, b))
-            owners.append([k for k, _ in g])
+    for cl, top in zip(classes, last):
+        for a in range(0, top, chunk_size):
+            b = min(a + chunk_size, top)
+            tasks.append((tuple((groups[q][0], specs[q]) for q in cl), seed, a, b, precision))
+            costs.append(sum(cost(q, a, b) for q in cl))
+            owners.append(cl)  # the task's group g is groups[cl[g]]
     order = sorted(range(len(tasks)), key=lambda t: -costs[t])  # longest first: no serial tail
     logs = [np.empty((r.matrices, r.inputs, rec.size)) for r, rec in zip(requests, recorded)]
     left = [r.matrices for r in requests]
     for t, values in process_map(_cpu_task, [tasks[t] for t in order], workers=min(workers, len(tasks))):
-        task = tasks[order[t]]
-        g = owners[order[t]]
+        task, cl = tasks[order[t]], owners[order[t]]
         for i, per_matrix in zip(range(task[2], task[3]), values):
-            for spec_index, value in per_matrix:
-                k = g[spec_index]
+            for g, spec_index, value in per_matrix:
+                k = groups[cl[g]][1][spec_index][0]
                 logs[k][i] = value
                 left[k] -= 1
                 if on_progress:

@@ -284,6 +284,34 @@ def test_scaled_twins_share_matrices_and_inputs_with_direct_results(field):
     assert got[1].log10_mean[:, -1].mean() < got[0].log10_mean[:, -1].mean()  # the twins really differ
 
 
+def test_groups_on_one_matrix_index_share_inputs_and_equal_separate_runs():
+    """Real and complex requests (and widths) in one simulate_many: the groups on matrix i advance
+    in lockstep and read each block of input j once; in double precision every request equals its
+    own simulate run to rounding, for any worker count and chunk size."""
+    real, cplx, other = make_ensemble("glorot", 30, "real"), make_ensemble("glorot", 30, "complex"), make_ensemble("glorot", 20, "real")
+    requests = [dynamics.Request(real, "hidden", 3, 4, 70), dynamics.Request(cplx, "hidden", 2, 6, 45, every=4), dynamics.Request(other, "hidden", 3, 2, 33), dynamics.Request(cplx, "trajectory", 3, 2, 20)]
+    draws = []
+    real_block = dynamics._InputBlocks.block
+
+    def counting(self, streams, b):
+        held = {int(j): int(self.held[j]) if j < self.held.size else -1 for j in streams}
+        draws.extend((self.i, self.n, j, b) for j, h in held.items() if h != b)
+        return real_block(self, streams, b)
+
+    a = dict(dynamics.simulate_many(requests, seed=9, precision="double", workers=1, chunk_size=3))
+    dynamics._InputBlocks.block = counting
+    try:
+        b = dict(dynamics.simulate_many(requests, seed=9, precision="double", workers=1, chunk_size=1))
+    finally:
+        dynamics._InputBlocks.block = real_block
+    assert len(draws) == len(set(draws))  # every block of every stream drawn once
+    assert (0, 30, 0, 0) in draws and (0, 20, 0, 0) in draws  # widths keep their own inputs
+    for k, r in enumerate(requests):
+        np.testing.assert_array_equal(a[k].log10_mean, b[k].log10_mean)
+        alone = dynamics.simulate(r.ensemble, r.kind, matrices=r.matrices, inputs=r.inputs, steps=r.steps, every=r.every, seed=9, precision="double", workers=1)
+        np.testing.assert_allclose(a[k].log10_mean, alone.log10_mean, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("field", ["real", "complex"])
 def test_trajectory_power_chains_equal_single_steps(field, monkeypatch):
     """Few trajectory rows are stepped p at a time by W^p (p chains): the same norms as one step at
