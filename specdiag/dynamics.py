@@ -267,35 +267,60 @@ def _working_matrix(w64: np.ndarray, dtype) -> np.ndarray:
     return w64.astype(dtype)
 
 
+def _power(w64: np.ndarray, e: int, diagonal: bool, dtype) -> np.ndarray | None:
+    """W^e in float64/complex128 (squaring; elementwise for a diagonal), or None when one product
+    of it with a unit state could overflow that state's squared norm in the working precision
+    (entries above sqrt(max) / (100 n): a large gain or a long stride; step by W instead)."""
+    if e == 1:
+        return w64
+    with np.errstate(over="ignore", invalid="ignore"):
+        power = w64**e if diagonal else np.linalg.matrix_power(w64, e)
+        top = np.abs(power).max()
+    return power if np.isfinite(top) and top <= math.sqrt(np.finfo(dtype).max) / (100 * w64.shape[0]) else None
+
+
 def _power_chains(w64: np.ndarray, diagonal: bool, rows: int, steps: int, dtype) -> tuple[int, np.ndarray | None]:
-    """(p, W^p cast to the states' precision) for :func:`_trajectory_logs`; (1, None) when p = 1.
+    """(p, W^p cast to the states' precision) for :func:`_strided_logs`; (1, None) when p = 1.
 
     p is the smallest power of two with p * rows >= :data:`POWER_ROWS` (at most :data:`MAX_POWER`
-    and at most ``steps``). W^p is formed by squaring in float64/complex128, so its entries carry one
-    rounding of the working precision, as W's do; a W^p whose entries come within a factor
-    1e8 of the working precision's largest value (a huge gain) falls back to p = 1.
+    and at most ``steps``), halved while W^p could overflow (:func:`_power`); W^p is formed by
+    squaring in float64/complex128, so its entries carry one rounding of the working precision, as W's do.
     """
     p = 1
     if not diagonal:
         while p * rows < POWER_ROWS and 2 * p <= min(MAX_POWER, steps):
             p *= 2
-    if p == 1:
-        return 1, None
-    with np.errstate(over="ignore", invalid="ignore"):
-        wp = _working_matrix(np.linalg.matrix_power(w64, p), dtype)
-        top = np.abs(wp).max()
-    if not np.isfinite(top) or top > np.finfo(dtype).max / 1e8:
-        return 1, None
-    return p, wp
+    while p > 1:
+        power = _power(w64, p, diagonal, dtype)
+        if power is not None:
+            return p, _working_matrix(power, dtype)
+        p //= 2
+    return 1, None
 
 
-def _trajectory_logs(w64: np.ndarray, diagonal: bool, x0: np.ndarray, steps: int, dtype) -> np.ndarray:
+def _trajectory_logs(w64: np.ndarray, diagonal: bool, x0: np.ndarray, recorded: np.ndarray, dtype) -> np.ndarray:
+    """(m, R) natural-log norms log||W^k x_j|| at the recorded steps k (sorted, from 0), for the rows
+    x_j of ``x0``.
+
+    Only the recorded steps are computed: with e the gcd of the recorded steps, the rows are
+    stepped by W^e (formed once by squaring), so ``every = 4`` costs a quarter of the products of
+    every step, exactly (no inputs enter a trajectory). Each run of W^e is :func:`_strided_logs`.
+    """
+    recorded = np.asarray(recorded)
+    e = int(np.gcd.reduce(recorded[recorded > 0])) if recorded[-1] > 0 else 1
+    u64 = _power(w64, e, diagonal, dtype)
+    if u64 is None:  # W^e leaves the floating range: every step, then pick
+        u64, e = w64, 1
+    return _strided_logs(u64, diagonal, x0, int(recorded[-1]) // e, dtype)[:, recorded // e]
+
+
+def _strided_logs(w64: np.ndarray, diagonal: bool, x0: np.ndarray, steps: int, dtype) -> np.ndarray:
     """(m, steps + 1) natural-log norms log||W^k x_j||, k = 0..steps, for the rows x_j of ``x0``.
 
-    With few rows a product is bound by reading W (one core, n = 500: 36 GMAC/s at m = 50 rows,
-    45 at m >= 200), so the m rows are spread over p chains (:func:`_power_chains`): chain r holds
-    every input's state at k = r, r + p, r + 2p, ..., and all p m rows advance p steps by one
-    product with W^p. The same flops in larger products; the states k < p come from W itself.
+    With few rows a product is bound by the kernel, not the flops (one core, n = 500: 36 GMAC/s at
+    m = 50 rows, 45 at m >= 200), so the m rows are spread over p chains (:func:`_power_chains`):
+    chain r holds every input's state at k = r, r + p, r + 2p, ..., and all p m rows advance p steps
+    by one product with W^p. The same flops in larger products; the states k < p come from W itself.
     """
     m, n = x0.shape
     planes = 2 if w64.dtype.kind == "c" else 1
@@ -497,7 +522,8 @@ def _propagate_rows(ensemble, seed: int, i: int, specs, dtype, inputs: _InputBlo
         m = max(s[1] for s in traj)
         rngs = [host_rng(seed, INPUT_STREAM, i, j) for j in range(m)]
         x0 = _input_block(rngs, 1, n, np.empty((m, 1, n), dtype=INPUT_DTYPE))[:, 0].astype(dtype)
-        traj_logs = _trajectory_logs(w64, ensemble.diagonal, x0, max(s[2] for s in traj), dtype)
+        traj_steps = np.unique(np.concatenate([s[3] for s in traj]))
+        traj_logs = _trajectory_logs(w64, ensemble.diagonal, x0, traj_steps, dtype)
     ends: dict = {}
     for kind, count, steps, _recorded, scale, log_c in specs:
         for j in range(count if kind == "hidden" else 0):
@@ -514,7 +540,7 @@ def _propagate_rows(ensemble, seed: int, i: int, specs, dtype, inputs: _InputBlo
     out = []
     for kind, count, _steps, recorded, scale, log_c in specs:
         if kind == "trajectory":
-            logs = traj_logs[:count][:, recorded]
+            logs = traj_logs[:count][:, np.searchsorted(traj_steps, recorded)]
         else:
             logs = hidden_logs[np.ix_([index[(float(scale), float(log_c), j)] for j in range(count)], recorded)]
         out.append(logs + log_c * recorded)

@@ -284,6 +284,23 @@ def test_scaled_twins_share_matrices_and_inputs_with_direct_results(field):
     assert got[1].log10_mean[:, -1].mean() < got[0].log10_mean[:, -1].mean()  # the twins really differ
 
 
+@pytest.mark.parametrize("field", ["real", "complex"])
+def test_strided_trajectories_step_by_w_power(field):
+    """A trajectory recorded every e steps is stepped by W^e (a quarter of the products for e = 4):
+    the same norms as every step, picked, to rounding in double and float32 accuracy in single;
+    a ragged last step (steps not a multiple of every) falls back to every step."""
+    ens = make_ensemble("glorot", 40, field)
+    for precision, rtol in (("double", 1e-10), ("single", 2e-4)):
+        dense = dynamics.simulate(ens, "trajectory", matrices=2, inputs=3, steps=240, seed=2, precision=precision, workers=1)
+        for every in (4, 7):  # 240 = 60 x 4; 7 leaves a ragged 240
+            strided = dynamics.simulate(ens, "trajectory", matrices=2, inputs=3, steps=240, every=every, seed=2, precision=precision, workers=1)
+            np.testing.assert_allclose(strided.log10_mean, dense.log10_mean[:, strided.steps], rtol=rtol, atol=rtol)
+    w64 = ens.sample(host_rng(2, MATRIX_STREAM, 0))
+    x0 = host_rng(2, INPUT_STREAM, 0, 0).standard_normal((1, 40), dtype=np.float32).astype(np.float64)
+    np.testing.assert_allclose(dynamics._trajectory_logs(w64, False, x0, np.array([0, 5, 10]), np.float64)[0],
+                               [math.log(np.linalg.norm(np.linalg.matrix_power(w64, k) @ x0[0])) for k in (0, 5, 10)], rtol=1e-12)
+
+
 def test_groups_on_one_matrix_index_share_inputs_and_equal_separate_runs():
     """Real and complex requests (and widths) in one simulate_many: the groups on matrix i advance
     in lockstep and read each block of input j once; in double precision every request equals its
@@ -322,7 +339,8 @@ def test_trajectory_power_chains_equal_single_steps(field, monkeypatch):
     assert dynamics._power_chains(w64, False, 50, 1000, np.float32)[0] == 4
     assert dynamics._power_chains(w64, False, 50, 3, np.float32)[0] == 2  # never more than the steps
     assert dynamics._power_chains(w64, False, 200, 1000, np.float32)[0] == 1
-    assert dynamics._power_chains(w64 * 1e6, False, 5, 1000, np.float32)[0] == 1  # W^16 would overflow float32
+    assert 1 < dynamics._power_chains(w64 * 1e2, False, 5, 1000, np.float32)[0] < 16  # W^16 could overflow float32: halved
+    assert dynamics._power_chains(w64 * 1e9, False, 5, 1000, np.float32)[0] == 1  # even W^2 could
     kwargs = dict(matrices=2, inputs=5, steps=203, seed=6)
     chained = {p: dynamics.simulate(ens, "trajectory", precision=p, workers=1, **kwargs) for p in ("single", "double")}
     monkeypatch.setattr(dynamics, "POWER_ROWS", 1)

@@ -68,6 +68,7 @@ def reproduce(
     fig4_matrices: Annotated[Optional[int], typer.Option("--fig4-matrices", help="Figure 4: matrices per field (default 100).")] = None,
     fig4_inputs: Annotated[Optional[int], typer.Option("--fig4-inputs", help="Figure 4: input sequences per matrix (default 5).")] = None,
     fig4_steps: Annotated[Optional[int], typer.Option("--fig4-steps", help="Figure 4: last time step t (default 3000).")] = None,
+    trajectory_every: Annotated[Optional[int], typer.Option("--trajectory-every", help="Figures 1-2: record ||W^k x|| every this many k (default 4; exact, W^4 applied directly).")] = None,
     seed: Seed = 0,
     device: DeviceOpt = "auto",
     precision: Annotated[Precision, typer.Option("--precision", help="Precision of eigenvalues and propagated states: single (float32) or double.")] = "single",
@@ -99,7 +100,7 @@ def reproduce(
     unknown = [f for f in figures if f not in FIGURES]
     if unknown or not figures:
         raise InputError(f"unknown --figure {', '.join(unknown) or figure!r}: use all or a comma list of {', '.join(FIGURES)}")
-    sizes = dict(n=n, samples=samples, matrices=matrices, inputs=inputs, steps=steps, fig4_matrices=fig4_matrices, fig4_inputs=fig4_inputs, fig4_steps=fig4_steps)
+    sizes = dict(n=n, samples=samples, matrices=matrices, inputs=inputs, steps=steps, fig4_matrices=fig4_matrices, fig4_inputs=fig4_inputs, fig4_steps=fig4_steps, trajectory_every=trajectory_every)
     overrides = {k: v for k, v in sizes.items() if v is not None}
     for key, size in overrides.items():
         whole_number(size, key, minimum=2 if key == "n" else 1)
