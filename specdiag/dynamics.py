@@ -5,18 +5,22 @@ every step, so t = 10,000 at n = 500 under Glorot (norm ~ 10^130, or far beyond 
 expected curve) stays finite. All inputs of a matrix, and a chunk of matrices, advance together as
 one batched matrix product per step (BLAS on CPU, cuBLAS on GPU).
 
-CPU: matrices are spread over worker processes, one BLAS thread each. :func:`simulate_many` runs
-several requests in one pool and advances every row a matrix needs (trajectory and hidden inputs of
-all requests on it) as one GEMM per step; complex states are kept as real and imaginary planes and
-multiplied with three real GEMMs (3M). Its arrays equal separate runs' up to float32 rounding:
-OpenBLAS's result for a row depends on how many rows the product has.
+CPU: matrices are spread over worker processes, one BLAS thread each. Trajectories compute only
+their recorded steps, stepped by a power of W (:func:`_trajectory_logs`); the hidden rows a matrix
+needs (all inputs of all requests on it, scaled twins included) advance as one GEMM per step
+(:func:`_hidden_run`). :func:`simulate_many` runs several requests in one pool: the requests on
+matrix i of every ensemble of one width advance in lockstep and draw each input block once. Complex
+states are kept as real and imaginary planes and multiplied with three real GEMMs (3M). Its arrays
+equal separate runs' up to float32 rounding: OpenBLAS's result for a row depends on how many rows
+the product has.
 
 Randomness: matrix i comes from stream (seed, MATRIX_STREAM, i), exactly as in ``spectra``; the
 inputs of (matrix i, input j) from stream (seed, INPUT_STREAM, i, j), drawn sequentially over t, so
 results do not depend on the chunk size. Inputs are generated on the host (NumPy) for every
 device, so CPU and GPU runs see the same inputs. They are float32 standard normals (NumPy's float32
-ziggurat) whatever the precision: twice as fast as float64 draws, which at n = 500 cost as much as
-the products themselves, and the same inputs for single- and double-precision runs.
+ziggurat) whatever the precision: about 20% faster than float64 draws (at n = 500 drawing the
+inputs costs about a third of a real hidden state's products), and the same inputs for single-
+and double-precision runs.
 
 Exact expectations for a given W: E_x ||W^k x||^2 = ||W^k||_F^2 and
 E ||h_t||^2 = sigma^2 sum_{k<t} ||W^k||_F^2, from one eigendecomposition W = V diag(lambda) V^{-1}
@@ -175,8 +179,9 @@ class Request:
     Parameters
     ----------
     ensemble : specdiag.inits.Ensemble
-        The matrix law. Requests on the same ensemble object share their matrices: matrix i of
-        each is drawn from stream (seed, MATRIX_STREAM, i).
+        The matrix law. Matrix i of every ensemble is drawn from stream (seed, MATRIX_STREAM, i),
+        so requests on the same law, or on scalar multiples of it (glorot, rescaled, half:
+        :meth:`~specdiag.inits.Ensemble.scale_of`), share their matrices.
     kind : {"trajectory", "hidden"}
     matrices, inputs, steps : int
     every : int
@@ -269,14 +274,17 @@ def _working_matrix(w64: np.ndarray, dtype) -> np.ndarray:
 
 def _power(w64: np.ndarray, e: int, diagonal: bool, dtype) -> np.ndarray | None:
     """W^e in float64/complex128 (squaring; elementwise for a diagonal), or None when one product
-    of it with a unit state could overflow that state's squared norm in the working precision
-    (entries above sqrt(max) / (100 n): a large gain or a long stride; step by W instead)."""
+    of it with a unit state could leave the working precision's range in that state's squared
+    norm: entries above sqrt(max) / (100 n) (a large gain or a long stride) or all below
+    1e4 sqrt(tiny) (a contracting W over a long stride). The caller then steps by a lower power."""
     if e == 1:
         return w64
-    with np.errstate(over="ignore", invalid="ignore"):
+    info = np.finfo(dtype)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         power = w64**e if diagonal else np.linalg.matrix_power(w64, e)
         top = np.abs(power).max()
-    return power if np.isfinite(top) and top <= math.sqrt(np.finfo(dtype).max) / (100 * w64.shape[0]) else None
+    fits = np.isfinite(top) and 1e4 * math.sqrt(info.tiny) <= top <= math.sqrt(info.max) / (100 * w64.shape[0])
+    return power if fits else None
 
 
 def _power_chains(w64: np.ndarray, diagonal: bool, rows: int, steps: int, dtype) -> tuple[int, np.ndarray | None]:
@@ -309,7 +317,7 @@ def _trajectory_logs(w64: np.ndarray, diagonal: bool, x0: np.ndarray, recorded: 
     recorded = np.asarray(recorded)
     e = int(np.gcd.reduce(recorded[recorded > 0])) if recorded[-1] > 0 else 1
     u64 = _power(w64, e, diagonal, dtype)
-    if u64 is None:  # W^e leaves the floating range: every step, then pick
+    if u64 is None:  # W^e could leave the floating range: every step, then pick
         u64, e = w64, 1
     return _strided_logs(u64, diagonal, x0, int(recorded[-1]) // e, dtype)[:, recorded // e]
 
@@ -422,7 +430,8 @@ def _hidden_run(apply, planes: int, n: int, rows: list, inputs: _InputBlocks, dt
     ensemble) and log||h_t|| = log||g_t|| + t log c is added by the caller. A row g = e^L v is kept
     as a unit vector v and a float64 log-scale L; within a block the products run back to back
     (relative to the block's starting scale, so the input added at step t is s c^{-t} e^{-L} x_t), then
-    the norms are taken in one pass. A row leaves the block after its last step.
+    the norms are taken in one pass. A row leaves the block at the first block boundary after its
+    last step (the steps it runs past are computed and not recorded).
     """
     end = np.array([r[0] for r in rows])
     log_s = np.log([r[1] for r in rows])
@@ -627,7 +636,8 @@ def simulate(
     InputError
         A bad argument (its ``param`` names it).
     FloatingPointError
-        A norm that left the float64 range even in log scale (for example an exactly nilpotent W).
+        A norm that left the float64 range even in log scale: a state that is exactly zero (for
+        example a trajectory under a nilpotent W).
     """
     choice(kind, "kind", KINDS)
     matrices = whole_number(matrices, "matrices")

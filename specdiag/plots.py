@@ -191,9 +191,9 @@ def norm_curves_panel(
     ax.set_xlabel(xlabel)
     if title:
         ax.set_title(title)
-    stride = np.unique(np.diff(steps)) if steps.size > 2 else np.array([1])
+    stride = np.unique(np.diff(steps)[1:-1]) if steps.size > 3 else np.array([1])  # the first and last gaps may be ragged
     count = f"{curves.shape[0]} matrices" + (f" x {inputs} inputs" if inputs else "") + f" x {int(steps[-1])} steps"
-    count += f" (every {int(stride[0])}th recorded)" if stride.size == 1 and stride[0] > 1 else ""
+    count += f" (recorded every {int(stride[0])})" if stride.size == 1 and stride[0] > 1 else ""
     _counts(ax, count if shown == curves.shape[0] else f"{count} ({shown} drawn)")
     _legend_below(ax, handles=handles)
     return ax

@@ -73,8 +73,9 @@ class Config:
     fig4_matrices: int = 100
     fig4_inputs: int = 5
     fig4_steps: int = 3000
-    #: Figures 1-2 record ||W^k x|| every this many k: exact (W^4 is applied directly), a quarter of
-    #: the products, and on a 1000-step axis indistinguishable from every k
+    #: Figures 1-2 record ||W^k x|| every this many k: exact (W^4 is applied directly, or W where
+    #: W^4 could leave the float range), a quarter of the products, and on a 1000-step axis
+    #: indistinguishable from every k
     trajectory_every: int = 4
     seed: int = 0
     precision: str = "single"

@@ -301,6 +301,21 @@ def test_strided_trajectories_step_by_w_power(field):
                                [math.log(np.linalg.norm(np.linalg.matrix_power(w64, k) @ x0[0])) for k in (0, 5, 10)], rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind, std, every", [("half", None, 50), ("lru", None, 500), ("glorot", 1e-3, 1)])
+def test_contracting_matrices_never_underflow_a_power(kind, std, every):
+    """A power W^e or W^p of a contracting W that would underflow float32 (0.71^200, 0.9^500, or
+    (1e-3)^16) is refused for a lower one: the curves stay finite and agree with double precision."""
+    n = 64 if kind == "lru" else 100
+    ens = make_ensemble(kind, n, "complex" if kind == "lru" else "real")
+    if std is not None:
+        ens = type(ens)(ens.name, ens.n, ens.field, ens.kind, std=std / math.sqrt(n))
+    kwargs = dict(matrices=2, inputs=1 if std else 5, steps=1000, every=every, seed=3, workers=1)
+    single = dynamics.simulate(ens, "trajectory", precision="single", **kwargs)
+    double = dynamics.simulate(ens, "trajectory", precision="double", **kwargs)
+    assert np.all(np.isfinite(single.log10_mean)) and single.log10_mean[0, -1] < single.log10_mean[0, 0] - 30
+    np.testing.assert_allclose(single.log10_mean, double.log10_mean, rtol=1e-4)
+
+
 def test_groups_on_one_matrix_index_share_inputs_and_equal_separate_runs():
     """Real and complex requests (and widths) in one simulate_many: the groups on matrix i advance
     in lockstep and read each block of input j once; in double precision every request equals its
