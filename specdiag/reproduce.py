@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from .dynamics import Request, blowup_step, simulate, simulate_many
+from .backend import real_dtype
 from .errors import InputError
 from .fit import fit_gumbel
 from .inits import InitOptions, make_ensemble
@@ -27,6 +28,7 @@ from .report import (
     write_json_atomic, write_npz_atomic,
 )
 from .spectra import radius_stats, sample_radii
+from .validation import seed_value, whole_number
 
 __all__ = ["FIGURES", "DEFAULT_FIGURES", "OPTIONAL_FIGURES", "FIELDS", "PAIR_INITS", "TABLE_INITS", "BLOWUP", "EIGENVALUE_PANELS", "PANEL_TITLES", "MODULI_MATRICES", "SCOPE", "RUN_FILES", "Config", "Stage", "plan", "load_arrays", "check_resumable", "run", "summary_rows", "render", "config_from_run", "reproduce"]
 
@@ -83,9 +85,16 @@ class Config:
     coverage: float = 0.9
     figures: tuple = DEFAULT_FIGURES
 
+    def __post_init__(self):
+        """Every size checked before a run directory is touched (the CLI names the flags)."""
+        for key in ("n", "samples", "matrices", "inputs", "steps", "fig4_matrices", "fig4_inputs", "fig4_steps", "trajectory_every"):
+            whole_number(getattr(self, key), key, minimum=2 if key == "n" else 1)
+        seed_value(self.seed)
+        real_dtype(self.precision)
+
     @classmethod
     def quick(cls, **overrides) -> Config:
-        """Small sizes for a smoke run (about 15 s on an idle 2-core box, figures included)."""
+        """Small sizes for a smoke run (about 10 s on an idle 2-core box, figures included)."""
         base = dict(n=200, samples=24, matrices=6, inputs=8, steps=300, fig4_matrices=8, fig4_inputs=3, fig4_steps=400)
         return cls(**{**base, **overrides})
 

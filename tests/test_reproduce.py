@@ -277,3 +277,12 @@ def test_scaled_radii_stages_derive_from_glorot(monkeypatch):
             direct = sample_radii(ens, 6, 0, precision="double")
             np.testing.assert_allclose(got[f"radii-{fld}-{init}"], direct, rtol=1e-12)
             assert not np.allclose(got[f"radii-{fld}-{init}"], got[f"radii-{fld}-glorot"], rtol=1e-3)
+
+
+@pytest.mark.parametrize("size, bad", [("matrices", 0), ("trajectory_every", 0), ("n", 1), ("fig4_steps", 2.5), ("seed", -1), ("precision", "half")])
+def test_library_reproduce_checks_sizes_before_touching_the_run_directory(tmp_path, size, bad):
+    """sd.reproduce with a bad size raises InputError naming it and leaves no run directory."""
+    out = tmp_path / "run"
+    with pytest.raises(InputError) as err:
+        reproduce.reproduce(out, quick=True, device="cpu", **{size: bad})
+    assert err.value.param == size and not out.exists()

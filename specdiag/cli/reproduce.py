@@ -11,10 +11,9 @@ from rich.text import Text
 
 from ..reproduce import DEFAULT_FIGURES, FIGURES, Config, config_from_run, load_arrays, render, run, summary_rows
 from .. import theory
-from ..backend import real_dtype, resolve_device
+from ..backend import resolve_device
 from ..errors import InputError
 from ..report import prepare_out_dir
-from ..validation import seed_value, whole_number
 from .root import app
 from .options import Coverage, DeviceOpt, Force, Precision, Rescale, Seed, value
 from .output import TableOrJson, command, emit, note, rich_table, stderr
@@ -93,17 +92,13 @@ def reproduce(
         return _report_reproduce(from_dir, written, rows, fmt)
     if out is None:
         raise InputError("give --out DIR for the run directory (or --from DIR to redraw one)")
-    seed_value(seed)
     precision, rescale = value(precision), value(rescale)
-    real_dtype(precision)
     figures = DEFAULT_FIGURES if figure == "all" else tuple(dict.fromkeys(f.strip() for f in figure.split(",") if f.strip()))
     unknown = [f for f in figures if f not in FIGURES]
     if unknown or not figures:
         raise InputError(f"unknown --figure {', '.join(unknown) or figure!r}: use all or a comma list of {', '.join(FIGURES)}")
     sizes = dict(n=n, samples=samples, matrices=matrices, inputs=inputs, steps=steps, fig4_matrices=fig4_matrices, fig4_inputs=fig4_inputs, fig4_steps=fig4_steps, trajectory_every=trajectory_every)
     overrides = {k: v for k, v in sizes.items() if v is not None}
-    for key, size in overrides.items():
-        whole_number(size, key, minimum=2 if key == "n" else 1)
     common = dict(seed=seed, precision=precision, rescale=rescale, coverage=coverage, figures=figures, **overrides)
     cfg = Config.quick(**common) if quick else Config(**common)
     if rescale == "paper" and any(f in figures for f in ("1", "2", "eigenvalues")):
