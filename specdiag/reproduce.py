@@ -403,17 +403,20 @@ def summary_rows(cfg: Config, data: dict) -> list[dict]:
 
 
 def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
-    """Draw every figure whose arrays exist and write summary.md/.csv. Returns written names."""
+    """Draw every figure whose arrays exist and write summary.md/.csv. Returns written names.
+
+    The figures are independent, so they are drawn in parallel, one process per core
+    (:func:`_draw`); each is a pure function of the arrays, so the files are the same either way.
+    """
     from . import plots  # noqa: PLC0415 (matplotlib: only when drawing)
+    from .pool import process_map  # noqa: PLC0415
 
     data = load_arrays(out)
-    written = []
-    formats = ["png", *(plots.VECTOR_FORMATS if vector else ())]
+    formats = ("png", *(plots.VECTOR_FORMATS if vector else ()))
+    jobs = []
 
-    def save(fig, stem):
-        for fmt in formats:
-            plots.save_figure(fig, out / f"{stem}.{fmt}")
-            written.append(f"{stem}.{fmt}")
+    def draw(stem, builder, *args, **kwargs):
+        jobs.append((out, stem, formats, builder, args, kwargs))
 
     wanted = set(cfg.figures)
     for fld, fig_id in (("real", "1"), ("complex", "2")):
@@ -428,9 +431,9 @@ def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
                 }
                 for init in PAIR_INITS
             }
-            save(plots.figure_radius_dynamics(rows, n=cfg.n, field=fld, inputs=cfg.inputs), f"figure{fig_id}")
+            draw(f"figure{fig_id}", "figure_radius_dynamics", rows, n=cfg.n, field=fld, inputs=cfg.inputs)
     if "3" in wanted and all(f"radii-{f}-glorot" in data for f in FIELDS):
-        save(plots.figure_real_vs_complex_radii(data["radii-real-glorot"]["radii"], data["radii-complex-glorot"]["radii"], n=cfg.n), "figure3")
+        draw("figure3", "figure_real_vs_complex_radii", data["radii-real-glorot"]["radii"], data["radii-complex-glorot"]["radii"], n=cfg.n)
     if "4" in wanted and all(f"fig4-{f}" in data for f in FIELDS):
         curves = {}
         for fld in FIELDS:
@@ -439,12 +442,14 @@ def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
             logs = d["log10_mean"] * math.log(10)
             top = logs.max(axis=0)
             curves[fld] = (d["steps"], (top + np.log(np.mean(np.exp(logs - top), axis=0))) / math.log(10))
-        save(plots.figure_hidden_real_vs_complex(curves, n=cfg.n, matrices=cfg.fig4_matrices, inputs=cfg.fig4_inputs), "figure4")
+        draw("figure4", "figure_hidden_real_vs_complex", curves, n=cfg.n, matrices=cfg.fig4_matrices, inputs=cfg.fig4_inputs)
     if "eigenvalues" in wanted and "eigenvalues" in data:
         spectra = {PANEL_TITLES.get(key, key): values for key, values in data["eigenvalues"].items()}
-        save(plots.figure_eigenvalues(spectra, n=cfg.n), "eigenvalues")
+        draw("eigenvalues", "figure_eigenvalues", spectra, n=cfg.n)
     if "moduli" in wanted and "moduli" in data:
-        save(plots.figure_modulus_density(data["moduli"], n=cfg.n, matrices=min(cfg.samples, MODULI_MATRICES)), "moduli")
+        draw("moduli", "figure_modulus_density", data["moduli"], n=cfg.n, matrices=min(cfg.samples, MODULI_MATRICES))
+    drawn = dict(process_map(_draw, jobs))
+    written = [name for k in range(len(jobs)) for name in drawn[k]]
     rows = summary_rows(cfg, data)
     if rows:
         header = list(rows[0])
@@ -452,6 +457,18 @@ def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
         atomic_write_text(out / "summary.md", f"# specdiag reproduce: summary (n = {cfg.n})\n\n" + markdown_table(header, ([r[h] for h in header] for r in rows)))
         written += ["summary.csv", "summary.md"]
     return written
+
+
+def _draw(job) -> list[str]:
+    """Pool entry: build one figure with ``plots.<builder>(*args, **kwargs)``, write it in each
+    format (atomically), and return the file names."""
+    from . import plots  # noqa: PLC0415
+
+    out, stem, formats, builder, args, kwargs = job
+    fig = getattr(plots, builder)(*args, **kwargs)
+    for fmt in formats:
+        plots.save_figure(fig, out / f"{stem}.{fmt}")
+    return [f"{stem}.{fmt}" for fmt in formats]
 
 
 def config_from_run(out: Path) -> Config:
