@@ -339,13 +339,9 @@ def _strided_logs(w64: np.ndarray, diagonal: bool, x0: np.ndarray, steps: int, d
     sq = _squared_norms(x0[None])
     chain_log[:m] = 0.5 * np.log(sq)
     chains[0, :m] = x0 * (1.0 / np.sqrt(sq)).astype(dtype)[:, None]
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # a zero state: -inf, reported by _curves
-        for r in range(1, p):
-            before, now = chains[:, (r - 1) * m : r * m], chains[:, r * m : (r + 1) * m]
-            apply(before, now)
-            sq = _squared_norms(now)
-            chain_log[r * m : (r + 1) * m] = chain_log[(r - 1) * m : r * m] + 0.5 * np.log(sq)
-            now *= (1.0 / np.sqrt(sq)).astype(dtype)[:, None]
+    # the chains' starts k = 1..p-1, one step of W each from the one before (a view: stage r is chain r)
+    stages = chains.reshape(planes, p, m, n).swapaxes(0, 1)
+    chain_log[m:] = _single_steps(apply, stages, p - 1, chain_log[:m], dtype).ravel()
     products = max(0, -(-(steps - p + 1) // p))  # k = p .. steps, p at a time
     logs = np.empty((m, p * (products + 1)))
     logs[:, :p] = chain_log.reshape(p, m).T
@@ -372,20 +368,36 @@ def _advance_rows(apply, state: np.ndarray, log_norm: np.ndarray, products: int,
     done = 0
     while done < products:
         count = min(block, products - done)
-        with np.errstate(over="ignore", invalid="ignore"):  # checked below: the block is redone
-            for t in range(1, count + 1):
-                apply(buf[t - 1], buf[t])
-            sq = _squared_norms(buf[1 : count + 1])
-        if np.all(np.isfinite(sq)) and np.all(sq > 0):
-            block_logs = current + 0.5 * np.log(sq)
-            np.multiply(buf[count], (1.0 / np.sqrt(sq[-1])).astype(dtype)[:, None], out=buf[0])
-        else:
-            block_logs = _single_steps(apply, buf, count, current, dtype)
-            buf[0] = buf[count]
+        block_logs = _run_block(apply, buf, count, current, dtype)
         logs[done : done + count] = block_logs
         current = block_logs[-1]
         done += count
     return logs
+
+
+def _run_block(apply, buf: np.ndarray, count: int, log_norm: np.ndarray, dtype, inputs=None) -> np.ndarray:
+    """Advance unit rows buf[0] (log-scales ``log_norm``) by ``count`` products back to back into
+    buf[1..count], adding the inputs after each (see :func:`_single_steps`); take the norms in one
+    pass and leave the renormalized last state in buf[0]. Returns (count, m) natural-log norms.
+
+    A block whose norms leave the floating range is redone one product at a time, renormalizing
+    every step (:func:`_single_steps`).
+    """
+    if inputs is not None:  # relative to the block's starting scale e^{L}
+        raw, offset = inputs
+        coef = np.exp(offset - log_norm[:, None]).astype(dtype)[:, :, None]
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below: the block is redone
+        for t in range(1, count + 1):
+            apply(buf[t - 1], buf[t])
+            if inputs is not None:
+                buf[t, 0] += raw[:, t - 1] * coef[:, t - 1]
+        sq = _squared_norms(buf[1 : count + 1])
+    if np.all(np.isfinite(sq)) and np.all(sq > 0):
+        np.multiply(buf[count], (1.0 / np.sqrt(sq[-1])).astype(dtype)[:, None], out=buf[0])
+        return log_norm + 0.5 * np.log(sq)
+    block_logs = _single_steps(apply, buf, count, log_norm, dtype, inputs)
+    buf[0] = buf[count]
+    return block_logs
 
 
 class _InputBlocks:
@@ -438,7 +450,6 @@ def _hidden_run(apply, planes: int, n: int, rows: list, inputs: _InputBlocks, dt
     log_c = np.array([r[2] for r in rows], dtype=np.float64)
     stream = np.array([r[3] for r in rows])
     log_norm = np.zeros(len(rows))
-    added_buf = np.empty((len(rows), BLOCK_STEPS, n), dtype=dtype)
     active = np.arange(len(rows))
     buf = None
     done = 0
@@ -460,19 +471,7 @@ def _hidden_run(apply, planes: int, n: int, rows: list, inputs: _InputBlocks, dt
             raw = raw[gather]
         # log of the coefficient of x_t, t = done+1..done+count, before the block's scale e^{-L}
         offset = log_s[active, None] - log_c[active, None] * np.arange(done + 1, done + count + 1)
-        added = added_buf[: active.size, :count]
-        np.multiply(raw, np.exp(offset - current[:, None]).astype(dtype)[:, :, None], out=added)
-        with np.errstate(over="ignore", invalid="ignore"):  # checked below: the block is redone
-            for t in range(1, count + 1):
-                apply(buf[t - 1], buf[t])
-                buf[t, 0] += added[:, t - 1]
-            sq = _squared_norms(buf[1 : count + 1])  # (count, m)
-        if np.all(np.isfinite(sq)) and np.all(sq > 0):
-            block_logs = current + 0.5 * np.log(sq)
-            np.multiply(buf[count], (1.0 / np.sqrt(sq[-1])).astype(dtype)[:, None], out=buf[0])
-        else:
-            block_logs = _single_steps(apply, buf, count, current, dtype, inputs=(np.array(raw), offset))
-            buf[0] = buf[count]
+        block_logs = _run_block(apply, buf, count, current, dtype, inputs=(raw, offset))
         logs[active, done + 1 : done + count + 1] = block_logs.T
         log_norm[active] = block_logs[-1]
         done += count
@@ -783,16 +782,20 @@ def simulate_many(
 def _row_steps(specs, a: int, b: int) -> int:
     """Row-steps (rows times steps, the products' count) of matrices a..b-1 for a group's specs:
     trajectory rows are shared by every trajectory spec, hidden rows by specs with the same
-    (input scale, c); the cost used to order tasks."""
+    (input scale, c); the cost used to order tasks. The rows of matrix i depend only on which specs
+    cover it (i < matrices), so they are counted once per run of such matrices, in O(specs)."""
     total = 0
-    for i in range(a, b):
-        rows: dict = {}
+    edges = sorted({a, b, *(sp[0] for sp in specs if a < sp[0] < b)})
+    for lo, hi in zip(edges, edges[1:]):
+        shared: dict = {}  # row family -> (inputs, steps) of the specs on it
         for matrices, kind, inputs, steps, _rec, scale, log_c in specs:
-            if i < matrices:
-                for j in range(inputs):
-                    key = (kind, j) if kind == "trajectory" else (kind, scale, log_c, j)
-                    rows[key] = max(rows.get(key, 0), steps)
-        total += sum(rows.values())
+            if lo < matrices:
+                shared.setdefault(kind if kind == "trajectory" else (kind, scale, log_c), []).append((inputs, steps))
+        for family in shared.values():
+            covered = 0  # input j's row runs to the longest steps of the specs with inputs > j
+            for inputs, steps in sorted(family, key=lambda v: -v[1]):
+                total += (hi - lo) * max(0, inputs - covered) * steps
+                covered = max(covered, inputs)
     return total
 
 

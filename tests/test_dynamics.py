@@ -374,3 +374,28 @@ def test_gpu_path_inputs_continue_each_input_stream():
         for j in range(3):
             want = host_rng(5, INPUT_STREAM, i, j).standard_normal((6, 7), dtype=np.float32)
             np.testing.assert_array_equal(np.concatenate([first[:, b, :, j], second[:, b, :, j]]), want)
+
+
+def test_row_steps_counts_each_matrix_once_per_shared_row():
+    """The task cost equals counting every matrix's rows one by one (the definition), and stays
+    O(specs): 10^5 matrices x 10^3 inputs is counted without visiting them."""
+    import random
+
+    def by_definition(specs, a, b):
+        total = 0
+        for i in range(a, b):
+            rows: dict = {}
+            for matrices, kind, inputs, steps, _rec, scale, log_c in specs:
+                for j in range(inputs if i < matrices else 0):
+                    key = (kind, j) if kind == "trajectory" else (kind, scale, log_c, j)
+                    rows[key] = max(rows.get(key, 0), steps)
+            total += sum(rows.values())
+        return total
+
+    rng = random.Random(0)
+    for _ in range(200):
+        specs = tuple((rng.randint(1, 9), rng.choice(dynamics.KINDS), rng.randint(1, 6), rng.randint(1, 50), None, rng.choice([1.0, 0.5]), rng.choice([0.0, -0.1])) for _ in range(rng.randint(1, 5)))
+        a = rng.randint(0, 8)
+        b = rng.randint(a + 1, 10)
+        assert dynamics._row_steps(specs, a, b) == by_definition(specs, a, b)
+    assert dynamics._row_steps(((100_000, "hidden", 1000, 7, None, 1.0, 0.0),), 0, 100_000) == 100_000 * 1000 * 7
