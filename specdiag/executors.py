@@ -87,7 +87,9 @@ class DaskExecutor:
         if scheduler != "local" and scheduler.startswith("tcp://"):
             probe_dask_scheduler(scheduler, timeout)
         if scheduler == "local":
-            self.cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=processes, dashboard_address=None)
+            # silence_logs reaches the worker processes too: a worker that outlives the scheduler
+            # after Ctrl-C ("failed to communicate with scheduler during heartbeat") prints nothing
+            self.cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=processes, dashboard_address=None, silence_logs=logging.CRITICAL)
             self.client = Client(self.cluster)
             return
         self.client = _bounded(lambda: Client(scheduler, timeout=f"{timeout}s"), timeout * 2, f"scheduler {scheduler!r} did not complete Dask's handshake within {timeout * 2:g} s")
