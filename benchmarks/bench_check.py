@@ -22,8 +22,8 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from specdiag.check import Thresholds, check_matrix
-from specdiag.linalg import eigenvalues
+from specdiag._check import Thresholds, check_matrix
+from specdiag._linalg import eigenvalues
 
 
 def main():

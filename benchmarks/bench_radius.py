@@ -12,9 +12,9 @@ import time
 
 import numpy as np
 
-from specdiag.backend import MATRIX_STREAM, host_rng
-from specdiag.inits import make_ensemble
-from specdiag.spectra import default_workers, sample_radii
+from specdiag._backend import MATRIX_STREAM, host_rng
+from specdiag._inits import make_ensemble
+from specdiag._spectra import default_workers, sample_radii
 
 
 def naive(ensemble, samples, seed):

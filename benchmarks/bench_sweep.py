@@ -9,9 +9,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from specdiag.executors import DaskExecutor, LocalExecutor
-from specdiag.spectra import default_workers
-from specdiag.sweep import SweepConfig, run_sweep
+from specdiag._executors import DaskExecutor, LocalExecutor
+from specdiag._spectra import default_workers
+from specdiag._sweep import SweepConfig, run_sweep
 
 
 def timed(cfg, executor, root: Path, name: str) -> float:

@@ -16,36 +16,36 @@ __version__ = "0.2.0"
 # PEP 562: names load on first use, so ``import specdiag`` (and the CLI's start-up) stays light:
 # scipy, matplotlib and the process pool are imported only by the functions that need them.
 _EXPORTS = {
-    "InputError": "errors",
-    "spectral_radii": "api",
-    "trajectory": "api",
-    "hidden_states": "api",
-    "theory_summary": "api",
-    "init_options": "api",
-    "CheckReport": "check",
-    "Thresholds": "check",
-    "check_file": "check",
-    "check_matrix": "check",
-    "check_tensors": "check",
-    "check_state_dict": "check",
-    "check_module": "check",
-    "list_file": "check",
-    "NormCurves": "dynamics",
-    "simulate": "dynamics",
-    "GumbelFit": "fit",
-    "compare_laws": "fit",
-    "fit_gumbel": "fit",
-    "INITS": "inits",
-    "Ensemble": "inits",
-    "InitOptions": "inits",
-    "LawSummary": "inits",
-    "make_ensemble": "inits",
-    "radius_law": "inits",
-    "reproduce": "reproduce",
-    "RadiusStats": "spectra",
-    "radius_stats": "spectra",
-    "sample_radii": "spectra",
-    "sweep": "sweep",
+    "InputError": "_errors",
+    "spectral_radii": "_api",
+    "trajectory": "_api",
+    "hidden_states": "_api",
+    "theory_summary": "_api",
+    "init_options": "_api",
+    "CheckReport": "_check",
+    "Thresholds": "_check",
+    "check_file": "_check",
+    "check_matrix": "_check",
+    "check_tensors": "_check",
+    "check_state_dict": "_check",
+    "check_module": "_check",
+    "list_file": "_check",
+    "NormCurves": "_dynamics",
+    "simulate": "_dynamics",
+    "GumbelFit": "_fit",
+    "compare_laws": "_fit",
+    "fit_gumbel": "_fit",
+    "INITS": "_inits",
+    "Ensemble": "_inits",
+    "InitOptions": "_inits",
+    "LawSummary": "_inits",
+    "make_ensemble": "_inits",
+    "radius_law": "_inits",
+    "reproduce": "_reproduce",
+    "RadiusStats": "_spectra",
+    "radius_stats": "_spectra",
+    "sample_radii": "_spectra",
+    "sweep": "_sweep",
 }
 _SUBMODULES = ("laws",)
 
@@ -65,25 +65,6 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(__all__))
-
-
-def _keep_exported_functions() -> None:
-    """``specdiag.reproduce`` and ``specdiag.sweep`` are functions, as they always were, although
-    submodules of the same names exist: when the import system binds such a submodule on the
-    package, the binding is skipped (the module stays in ``sys.modules``), whatever loads first."""
-    import sys  # noqa: PLC0415
-    import types  # noqa: PLC0415
-
-    class _Package(types.ModuleType):
-        def __setattr__(self, name, value):
-            if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
-                return
-            super().__setattr__(name, value)
-
-    sys.modules[__name__].__class__ = _Package
-
-
-_keep_exported_functions()
 
 
 __all__ = [

@@ -50,8 +50,8 @@ import numpy as np
 from scipy import special, stats
 from scipy.interpolate import BSpline, CubicHermiteSpline, PchipInterpolator
 
-from .errors import InputError
-from .theory import g_n
+from ._errors import InputError
+from ._theory import g_n
 
 __all__ = [
     "kostlan_gen",

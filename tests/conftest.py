@@ -2,7 +2,7 @@
 
 import pytest
 
-from specdiag import backend
+import specdiag._backend as backend
 
 # a script, not a test module (doctest collection would import it)
 collect_ignore = ["make_baselines.py"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests` importable when run as a script
 
-from specdiag.plots import save_figure  # noqa: E402
+from specdiag._plots import save_figure  # noqa: E402
 from tests.test_reproduce import BASELINES, deterministic_panels  # noqa: E402
 
 if __name__ == "__main__":

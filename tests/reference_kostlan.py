@@ -1,4 +1,4 @@
-"""The Kostlan implementation that specdiag 0.1 shipped in ``specdiag.theory`` (kostlan_logcdf,
+"""The Kostlan implementation that specdiag 0.1 shipped in ``specdiag._theory`` (kostlan_logcdf,
 kostlan_cdf, kostlan_pdf, kostlan_ppf, exact_complex_law), kept verbatim as an independent reference:
 ``specdiag.laws.kostlan`` must agree with it to 1e-12."""
 
@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize, special
 
-from specdiag.errors import InputError
+from specdiag._errors import InputError
 
 
 #: terms j < n r^2 - _TAIL_SIGMAS sqrt(n r^2) have 1 - P(j, n r^2) < 1e-40: dropped from the sum

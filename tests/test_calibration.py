@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from specdiag import calibration
-from specdiag.inits import InitOptions, make_ensemble
-from specdiag.spectra import sample_radii
+import specdiag._calibration as calibration
+from specdiag._inits import InitOptions, make_ensemble
+from specdiag._spectra import sample_radii
 
 from .conftest import within_se
 
@@ -40,7 +40,7 @@ def test_real_calibration_is_cached(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("should have read the cache")
 
-    monkeypatch.setattr("specdiag.spectra.sample_radii", boom)
+    monkeypatch.setattr("specdiag._spectra.sample_radii", boom)
     assert calibration.real_calibration(20, 0.8, seed=1, samples=200) == first
 
 

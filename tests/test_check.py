@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from specdiag import check, laws
-from specdiag.backend import MATRIX_STREAM, host_rng
+from specdiag import laws
+
+import specdiag._check as check
+from specdiag._backend import MATRIX_STREAM, host_rng
 from specdiag.cli import app
-from specdiag.inits import make_ensemble
+from specdiag._inits import make_ensemble
 
 runner = CliRunner()
 

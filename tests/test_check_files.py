@@ -14,7 +14,9 @@ import scipy.sparse
 from safetensors.numpy import save_file
 from typer.testing import CliRunner
 
-from specdiag import check, discovery
+import specdiag._check as check
+
+import specdiag._discovery as discovery
 from specdiag.cli import app
 
 from .conftest import run_with_peak_rss

@@ -12,7 +12,7 @@ from torch import nn  # noqa: E402
 from torch.nn.utils.parametrizations import orthogonal  # noqa: E402
 
 import specdiag as sd  # noqa: E402
-from specdiag.check import check_module, check_state_dict  # noqa: E402
+from specdiag._check import check_module, check_state_dict  # noqa: E402
 from specdiag.cli import app  # noqa: E402
 
 runner = CliRunner()

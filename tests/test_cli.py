@@ -8,10 +8,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from specdiag import backend, laws, theory
+from specdiag import laws
+
+import specdiag._backend as backend
+
+import specdiag._theory as theory
 from specdiag.cli import app
-from specdiag.inits import make_ensemble
-from specdiag.spectra import sample_radii
+from specdiag._inits import make_ensemble
+from specdiag._spectra import sample_radii
 
 runner = CliRunner()
 

@@ -56,7 +56,7 @@ def test_one_command_imports_only_its_module(trajectory_run):
     assert report["exit"] == 0 and doc["command"] == "trajectory"
     modules = set(report["modules"])
     assert "specdiag.cli.dynamics" in modules
-    for unwanted in ("specdiag.check", "specdiag.sweep", "specdiag.cli.check", "specdiag.cli.sweep", "specdiag.cli.reproduce", "specdiag.cli.radius", "specdiag.cli.theory"):
+    for unwanted in ("specdiag._check", "specdiag._sweep", "specdiag.cli.check", "specdiag.cli.sweep", "specdiag.cli.reproduce", "specdiag.cli.radius", "specdiag.cli.theory"):
         assert unwanted not in modules, unwanted
 
 

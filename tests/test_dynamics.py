@@ -3,10 +3,14 @@ import math
 import numpy as np
 import pytest
 
-from specdiag import dynamics, linalg, theory
-from specdiag.backend import INPUT_STREAM, MATRIX_STREAM, host_rng
-from specdiag.errors import InputError
-from specdiag.inits import make_ensemble
+import specdiag._dynamics as dynamics
+
+import specdiag._linalg as linalg
+
+import specdiag._theory as theory
+from specdiag._backend import INPUT_STREAM, MATRIX_STREAM, host_rng
+from specdiag._errors import InputError
+from specdiag._inits import make_ensemble
 
 from .conftest import within_se
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from specdiag import fit
-from specdiag.errors import InputError
+import specdiag._fit as fit
+from specdiag._errors import InputError
 
 from .conftest import within_se
 

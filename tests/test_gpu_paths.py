@@ -12,9 +12,15 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from specdiag import backend, dynamics, laws, spectra
+from specdiag import laws
+
+import specdiag._backend as backend
+
+import specdiag._dynamics as dynamics
+
+import specdiag._spectra as spectra
 from specdiag.cli import app
-from specdiag.inits import make_ensemble
+from specdiag._inits import make_ensemble
 
 from .conftest import within_se
 

@@ -19,10 +19,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from specdiag import calibration, report, resources
+import specdiag._calibration as calibration
+
+import specdiag._report as report
+
+import specdiag._resources as resources
 from specdiag.cli import app
-from specdiag.errors import InputError
-from specdiag.executors import DaskExecutor, check_scheduler_address, probe_dask_scheduler
+from specdiag._errors import InputError
+from specdiag._executors import DaskExecutor, check_scheduler_address, probe_dask_scheduler
 
 from .conftest import run_with_peak_rss
 
@@ -228,7 +232,7 @@ def test_workers_die_with_the_main_process(sig, tmp_path):
 
 
 def _tiny_reproduce(out, **kw):
-    from specdiag.reproduce import Config, run  # noqa: PLC0415
+    from specdiag._reproduce import Config, run  # noqa: PLC0415
 
     cfg = Config.quick(n=30, samples=12, figures=("3",), rescale="calibrated")
     return run(cfg, out, device="cpu", **kw)
@@ -252,8 +256,8 @@ def test_resume_removes_temp_files_and_recomputes_a_truncated_stage(tmp_path, ca
 
 
 def test_sweep_resume_recomputes_a_truncated_task(tmp_path, caplog):
-    from specdiag.executors import LocalExecutor  # noqa: PLC0415
-    from specdiag.sweep import SweepConfig, run_sweep  # noqa: PLC0415
+    from specdiag._executors import LocalExecutor  # noqa: PLC0415
+    from specdiag._sweep import SweepConfig, run_sweep  # noqa: PLC0415
 
     cfg = SweepConfig(ns=(8,), inits=("lru",), fields=("complex",), samples=20, chunk_size=10).validate()
     out = tmp_path / "sweep"

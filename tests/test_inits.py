@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from specdiag import theory
-from specdiag.backend import MATRIX_STREAM, host_rng
-from specdiag.errors import InputError
-from specdiag.inits import INITS, TRUNCNORMAL_VARIANCE_FACTOR, InitOptions, make_ensemble
+import specdiag._theory as theory
+from specdiag._backend import MATRIX_STREAM, host_rng
+from specdiag._errors import InputError
+from specdiag._inits import INITS, TRUNCNORMAL_VARIANCE_FACTOR, InitOptions, make_ensemble
 
 from .conftest import within_se
 

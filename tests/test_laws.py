@@ -10,7 +10,7 @@ import pytest
 from scipy import integrate, special
 
 from specdiag import laws
-from specdiag.errors import InputError
+from specdiag._errors import InputError
 from specdiag.laws import kostlan
 
 

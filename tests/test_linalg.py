@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from specdiag import linalg as L
-from specdiag.check import check_matrix
+import specdiag._linalg as L
+from specdiag._check import check_matrix
 
 
 def brute(w, t):
@@ -98,7 +98,7 @@ def test_repeated_but_diagonalizable_eigenvalues(kind):
 
 
 def seq_len_thresholds(t):
-    from specdiag.check import Thresholds
+    from specdiag._check import Thresholds
 
     return Thresholds(seq_len=t, max_growth=None)
 

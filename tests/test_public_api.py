@@ -104,7 +104,7 @@ def test_input_error_names_the_parameter():
 
 
 def test_auto_device_never_silently_unknown(monkeypatch):
-    from specdiag import backend
+    import specdiag._backend as backend
 
     monkeypatch.setenv("SPECDIAG_DISABLE_GPU", "1")
     backend.cupy_module.cache_clear()

@@ -1,6 +1,5 @@
 """Figures and `specdiag reproduce`: panels render, baselines match, runs resume and redraw."""
 
-import importlib
 import json
 import warnings
 from pathlib import Path
@@ -10,14 +9,15 @@ import pytest
 from matplotlib.testing.compare import compare_images
 from typer.testing import CliRunner
 
-from specdiag import laws, plots
-from specdiag.cli import app
-from specdiag.inits import make_ensemble
-from specdiag.spectra import radius_stats, sample_radii
-from specdiag.errors import InputError
+from specdiag import laws
 
-# the module (``specdiag.reproduce`` as an attribute is the reproduce() function of the public API)
-reproduce = importlib.import_module("specdiag.reproduce")
+import specdiag._plots as plots
+from specdiag.cli import app
+from specdiag._inits import make_ensemble
+from specdiag._spectra import radius_stats, sample_radii
+from specdiag._errors import InputError
+
+import specdiag._reproduce as reproduce
 
 BASELINES = Path(__file__).parent / "baselines"
 runner = CliRunner()
@@ -163,8 +163,8 @@ def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, monkeypat
 def test_dynamics_stages_run_together_and_match_separate_runs(tmp_path, monkeypatch):
     """On the CPU, one simulate_many call computes every dynamics stage (Figure 4 shares Figure 1's
     glorot matrices); the arrays agree with separate simulate runs up to float32 rounding."""
-    from specdiag.dynamics import simulate
-    from specdiag.inits import make_ensemble
+    from specdiag._dynamics import simulate
+    from specdiag._inits import make_ensemble
 
     cfg = reproduce.Config(**TINY, figures=("1", "4"))
     real_simulate_many = reproduce.simulate_many

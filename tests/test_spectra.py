@@ -3,11 +3,13 @@ import math
 import numpy as np
 import pytest
 
-from specdiag import laws, theory
-from specdiag.backend import MATRIX_STREAM, host_rng
-from specdiag.inits import make_ensemble
-from specdiag.linalg import eigenvalues, spectral_radius
-from specdiag.spectra import radius_stats, sample_radii
+from specdiag import laws
+
+import specdiag._theory as theory
+from specdiag._backend import MATRIX_STREAM, host_rng
+from specdiag._inits import make_ensemble
+from specdiag._linalg import eigenvalues, spectral_radius
+from specdiag._spectra import radius_stats, sample_radii
 
 from .conftest import requires_gpu, within_se
 
@@ -130,8 +132,8 @@ def test_law_draws_follow_the_exact_law(init, field):
     """method "law": exact draws, no matrices; mean within 4 SE of the law's, KS not rejected at 1e-3."""
     from scipy import stats
 
-    from specdiag.inits import make_ensemble
-    from specdiag.spectra import law_radii
+    from specdiag._inits import make_ensemble
+    from specdiag._spectra import law_radii
 
     ens = make_ensemble(init, 300, field)
     r = law_radii(ens, 20_000, seed=7)
@@ -143,9 +145,9 @@ def test_law_draws_follow_the_exact_law(init, field):
 
 @pytest.mark.parametrize("init", ["glorot", "rescaled", "truncnormal"])
 def test_law_draws_are_refused_without_an_exact_law(init):
-    from specdiag.errors import InputError
-    from specdiag.inits import make_ensemble
-    from specdiag.spectra import law_radii
+    from specdiag._errors import InputError
+    from specdiag._inits import make_ensemble
+    from specdiag._spectra import law_radii
 
     field = "complex" if init == "truncnormal" else "real"
     with pytest.raises(InputError, match="exact") as exc:

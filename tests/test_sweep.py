@@ -1,7 +1,6 @@
 """Sweeps: identical results across executors and chunkings, resume, failures, merge, figures."""
 
 import csv
-import importlib
 import json
 
 import numpy as np
@@ -9,13 +8,12 @@ import pytest
 from typer.testing import CliRunner
 
 from specdiag.cli import app
-from specdiag.executors import LocalExecutor
-from specdiag.inits import make_ensemble
-from specdiag.spectra import sample_radii
-from specdiag.errors import InputError
+from specdiag._executors import LocalExecutor
+from specdiag._inits import make_ensemble
+from specdiag._spectra import sample_radii
+from specdiag._errors import InputError
 
-# the module (``specdiag.sweep`` as an attribute is the sweep() function of the public API)
-sweep = importlib.import_module("specdiag.sweep")
+import specdiag._sweep as sweep
 
 GRID = dict(ns=(20, 40), inits=("glorot", "lru"), fields=("real", "complex"), samples=12, seed=4, dynamics=(1.0, 2.0))
 
@@ -47,7 +45,7 @@ def test_results_identical_across_chunkings_and_pools(tmp_path):
 
 def test_local_pool_and_dask_cluster_agree_bit_for_bit(tmp_path):
     pytest.importorskip("dask.distributed")
-    from specdiag.executors import DaskExecutor
+    from specdiag._executors import DaskExecutor
 
     cfg = sweep.SweepConfig(**{**GRID, "dynamics": ()}, chunk_size=4)
     sweep.run_sweep(cfg, tmp_path / "local", LocalExecutor(2))

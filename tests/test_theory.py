@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 from scipy import special
 
-from specdiag import laws, theory
-from specdiag.errors import InputError
-from specdiag.inits import InitOptions, make_ensemble
-from specdiag.spectra import sample_radii
+from specdiag import laws
+
+import specdiag._theory as theory
+from specdiag._errors import InputError
+from specdiag._inits import InitOptions, make_ensemble
+from specdiag._spectra import sample_radii
 
 from .conftest import within_se
 
@@ -105,7 +107,7 @@ def test_q_nk_log_space_far_past_overflow():
 def test_q_nk_against_monte_carlo():
     n, k, m = 100, 10, 300
     ens = make_ensemble("glorot", n, "complex")
-    from specdiag.backend import MATRIX_STREAM, host_rng
+    from specdiag._backend import MATRIX_STREAM, host_rng
 
     vals = []
     for i in range(m):

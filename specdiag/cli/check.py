@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..check import DEFAULT_MAX_GROWTH, check_file, list_file
-from ..discovery import MODELS, PARAMS
+from .._check import DEFAULT_MAX_GROWTH, check_file, list_file
+from .._discovery import MODELS, PARAMS
 from .root import app
 from .options import Workers
 from .output import TableOrJson, command, emit, flag_for, note, rich_table
@@ -62,7 +62,7 @@ def check_command(
         emit(doc, fmt, table=listing)
         return
     if plot is not None:
-        from ..report import prepare_out_dir  # noqa: PLC0415
+        from .._report import prepare_out_dir  # noqa: PLC0415
 
         prepare_out_dir(plot, param="plot")
     report = check_file(
@@ -76,7 +76,7 @@ def check_command(
         "skipped": [s.to_dict() for s in report.skipped], "verdict": report.verdict, "elapsed_s": report.elapsed_s,
     }
     if plot is not None:
-        from ..check_plots import write_check_plots  # noqa: PLC0415
+        from .._check_plots import write_check_plots  # noqa: PLC0415
 
         doc["plots"] = [str(p) for p in write_check_plots(report, plot)]
 

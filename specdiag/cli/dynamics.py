@@ -9,12 +9,12 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
-from ..backend import resolve_device
-from ..dynamics import expected_log10_norm, per_matrix_expected_log10_norm, simulate
-from ..errors import InputError
-from ..inits import make_ensemble
-from ..report import csv_document, json_document, prepare_out_dir, run_metadata, write_run_files
-from ..validation import positive_number
+from .._backend import resolve_device
+from .._dynamics import expected_log10_norm, per_matrix_expected_log10_norm, simulate
+from .._errors import InputError
+from .._inits import make_ensemble
+from .._report import csv_document, json_document, prepare_out_dir, run_metadata, write_run_files
+from .._validation import positive_number
 from .root import app
 from .options import (
     CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Force, Init, MaxPhase, N, Out, Plot, Precision, Rescale, Rmax,
@@ -77,10 +77,10 @@ def make_dynamics_command(kind: str):
         plot: Plot = None,
         force: Force = False,
     ):
-        from ..inits import INITS  # noqa: PLC0415
-        from ..pool import resolve_workers  # noqa: PLC0415
-        from ..resources import dynamics_estimate, guard  # noqa: PLC0415
-        from ..validation import whole_number  # noqa: PLC0415
+        from .._inits import INITS  # noqa: PLC0415
+        from .._pool import resolve_workers  # noqa: PLC0415
+        from .._resources import dynamics_estimate, guard  # noqa: PLC0415
+        from .._validation import whole_number  # noqa: PLC0415
 
         init, precision = value(init), value(precision)
         positive_number(blowup, "blowup", above=1.0)
@@ -121,7 +121,7 @@ def make_dynamics_command(kind: str):
             meta = {**run_metadata(kind, params, device=dev, elapsed_s=elapsed), "blowup_step": doc["blowup_step"]}
             write_run_files(out, {f"{kind}.csv": csv_document(header, zip(curves.steps, *summary.values())), "run.json": json_document(meta)})
         if plot is not None:
-            from ..plots import norm_figure, save_figure  # noqa: PLC0415
+            from .._plots import norm_figure, save_figure  # noqa: PLC0415
 
             xlabel = "power k" if kind == "trajectory" else "time step t"
             title = f"{init}, {ensemble.field}, n = {n}: {matrices} matrices x {inputs} inputs"

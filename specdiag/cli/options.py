@@ -10,9 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..backend import DEVICES, PRECISIONS
-from ..errors import InputError
-from ..inits import FIELDS, INITS, RESCALE_METHODS, InitOptions
+from .._backend import DEVICES, PRECISIONS
+from .._errors import InputError
+from .._inits import FIELDS, INITS, RESCALE_METHODS, InitOptions
 
 __all__ = [
     "Field", "InitName", "Device", "Precision", "RescaleMethod", "value",
@@ -83,7 +83,7 @@ def check_plot_path(plot: Path | None) -> Path | None:
     """A figure path with a known suffix whose directory can be written (checked before work)."""
     if plot is None:
         return None
-    from ..report import prepare_out_dir  # noqa: PLC0415
+    from .._report import prepare_out_dir  # noqa: PLC0415
 
     if plot.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise InputError(f"--plot {str(plot)!r} must end in .png, .pdf or .svg")

@@ -5,7 +5,7 @@ Rules every command follows through this module:
   stdout and nothing else there; ``csv`` (where a command offers it) prints CSV rows.
 - Progress bars and notes go to stderr; progress only when stderr is a terminal.
 - Every user-supplied string (tensor names, paths) is printed as plain text, never as Rich markup.
-- An :class:`~specdiag.errors.InputError` becomes one line on stderr naming the flag, exit code 2;
+- An :class:`~specdiag._errors.InputError` becomes one line on stderr naming the flag, exit code 2;
   so do an OSError (path and errno) and a MemoryError. Ctrl-C is one line and exit 130, SIGTERM
   (:class:`Terminated`) one line and exit 143: never a traceback.
 """
@@ -23,8 +23,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from ..errors import InputError
-from ..report import fmt_value, json_document
+from .._errors import InputError
+from .._report import fmt_value, json_document
 
 __all__ = ["Terminated", "os_error_message", "stdout", "stderr", "Format", "TableOrJson", "emit", "note", "progress", "rich_table", "command", "flag_for"]
 

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from .. import theory
-from ..inits import INITS, make_ensemble, summarize_law
-from ..report import csv_document, json_document, prepare_out_dir, run_metadata, write_run_files
-from ..spectra import LAW_LABEL, METHODS, law_radii, radius_stats, sample_radii
-from ..validation import whole_number
+from .. import _theory as theory
+from .._inits import INITS, make_ensemble, summarize_law
+from .._report import csv_document, json_document, prepare_out_dir, run_metadata, write_run_files
+from .._spectra import LAW_LABEL, METHODS, law_radii, radius_stats, sample_radii
+from .._validation import whole_number
 from .root import app
 from .options import (
     CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, MaxPhase, N, Out, Plot, Precision, Rescale,
@@ -36,7 +36,7 @@ def sample_for_cli(n, samples, init, field, seed, device, precision, workers, ch
 
     method "law": exact draws from the radius law (no matrices, no device); device is "none".
     """
-    from ..backend import resolve_device  # noqa: PLC0415
+    from .._backend import resolve_device  # noqa: PLC0415
 
     ensemble = make_ensemble(value(init), n, value(field), options)
     if value(method) == "law":
@@ -74,8 +74,8 @@ def radius(
     force: Force = False,
 ):
     """Sample matrices and report the statistics of their spectral radii, with theory beside."""
-    from ..pool import resolve_workers  # noqa: PLC0415
-    from ..resources import check_disk, guard, radius_estimate  # noqa: PLC0415
+    from .._pool import resolve_workers  # noqa: PLC0415
+    from .._resources import check_disk, guard, radius_estimate  # noqa: PLC0415
 
     n, samples = whole_number(n, "n", minimum=2), whole_number(samples, "samples")
     spec = INITS.get(value(init))
@@ -112,7 +112,7 @@ def radius(
         meta = {**run_metadata("radius", parameters, device=dev, elapsed_s=elapsed), "stats": stats, "theory": predicted, "rescaling": doc["rescaling"]}
         write_run_files(out, {"radii.csv": radii_csv, "run.json": json_document(meta)})
     if plot is not None:
-        from ..plots import radius_figure, radius_theory_curves, save_figure  # noqa: PLC0415
+        from .._plots import radius_figure, radius_theory_curves, save_figure  # noqa: PLC0415
 
         save_figure(radius_figure(radii, n=n, field=ensemble.field, init=init, curves=radius_theory_curves(ensemble, radii)), plot)
 

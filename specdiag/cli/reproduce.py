@@ -9,11 +9,11 @@ from typing import Annotated, Optional
 import typer
 from rich.text import Text
 
-from ..reproduce import DEFAULT_FIGURES, FIGURES, Config, config_from_run, load_arrays, render, run, summary_rows
-from .. import theory
-from ..backend import resolve_device
-from ..errors import InputError
-from ..report import prepare_out_dir
+from .._reproduce import DEFAULT_FIGURES, FIGURES, Config, config_from_run, load_arrays, render, run, summary_rows
+from .. import _theory as theory
+from .._backend import resolve_device
+from .._errors import InputError
+from .._report import prepare_out_dir
 from .root import app
 from .options import Coverage, DeviceOpt, Force, Precision, Rescale, Seed, value
 from .output import TableOrJson, command, emit, note, rich_table, stderr

@@ -8,13 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..backend import resolve_device
-from ..errors import InputError
-from ..executors import make_executor
-from ..inits import FIELDS, INITS
-from ..pool import resolve_workers
-from ..report import prepare_out_dir
-from ..sweep import SweepConfig, draw_figures, grid, load_config, make_tasks, run_sweep
+from .._backend import resolve_device
+from .._errors import InputError
+from .._executors import make_executor
+from .._inits import FIELDS, INITS
+from .._pool import resolve_workers
+from .._report import prepare_out_dir
+from .._sweep import SweepConfig, draw_figures, grid, load_config, make_tasks, run_sweep
 from .root import app
 from .options import Coverage, Device, Force, Out, Precision, Rescale, Seed, Workers, parse_int_list, parse_name_list, value
 from .output import TableOrJson, command, emit, note, progress, rich_table

@@ -9,12 +9,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..api import theory_summary
-from ..fit import CI_METHODS, compare_laws, load_radii
-from ..inits import INITS
-from ..spectra import LAW_LABEL
-from ..theory import EULER_GAMMA
-from ..validation import choice, probability, whole_number
+from .._api import theory_summary
+from .._fit import CI_METHODS, compare_laws, load_radii
+from .._inits import INITS
+from .._spectra import LAW_LABEL
+from .._theory import EULER_GAMMA
+from .._validation import choice, probability, whole_number
 from .root import app
 from .options import (
     CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, MaxPhase, N, Plot, Rescale, Rmax,
@@ -76,7 +76,7 @@ def theory_command(
     fmt: FormatOpt = TableOrJson.table,
 ):
     """Predicted law of the spectral radius: g_n, s_n, finite-n laws (Kostlan exact, real table), limit laws."""
-    from ..resources import guard, theory_estimate  # noqa: PLC0415
+    from .._resources import guard, theory_estimate  # noqa: PLC0415
 
     widths = [whole_number(w, "n", minimum=2) for w in parse_int_list(n, "--n")]
     probability(coverage, "coverage")
@@ -140,7 +140,7 @@ def fit_gumbel_command(
     source = str(from_file) if from_file else (LAW_LABEL if by_law else "sampled")
     doc = {"command": "fit-gumbel", "n": n, "samples": int(radii.size), "field": field, "init": None if from_file else init, "method": None if from_file else value(method), "source": source, **result}
     if plot is not None:
-        from ..plots import fit_figure, save_figure  # noqa: PLC0415
+        from .._plots import fit_figure, save_figure  # noqa: PLC0415
 
         save_figure(fit_figure(radii, result, n=n, field=field, init=init if from_file is None else "radii"), plot)
 

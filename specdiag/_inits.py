@@ -16,10 +16,10 @@ from typing import Callable
 
 import numpy as np
 
-from . import calibration
-from .errors import InputError
-from .results import Result
-from .validation import choice, finite_number, probability, seed_value, whole_number
+from . import _calibration as calibration
+from ._errors import InputError
+from ._results import Result
+from ._validation import choice, finite_number, probability, seed_value, whole_number
 
 __all__ = [
     "FIELDS",
@@ -146,7 +146,7 @@ class Ensemble:
     def asymptotic_law(self):
         """The n -> infinity limit law of the radius (Rider, complex; Rider-Sinclair, real), scaled by
         the gain, for Gaussian kinds at n >= 164; None otherwise (diagonal kinds, n <= 163)."""
-        from . import laws, theory  # noqa: PLC0415
+        from . import laws, _theory as theory  # noqa: PLC0415
 
         if self.kind != "gaussian" or self.n <= theory.LAST_UNDEFINED_N:
             return None

@@ -19,17 +19,17 @@ from typing import Callable
 
 import numpy as np
 
-from . import theory
-from .backend import MATRIX_STREAM, host_rng, resolve_device
-from .linalg import eigendecomposition, log_power_sums_from_eig
-from .errors import InputError
-from .inits import INITS, Ensemble, InitOptions, make_ensemble
-from .report import (
+from . import _theory as theory
+from ._backend import MATRIX_STREAM, host_rng, resolve_device
+from ._linalg import eigendecomposition, log_power_sums_from_eig
+from ._errors import InputError
+from ._inits import INITS, Ensemble, InitOptions, make_ensemble
+from ._report import (
     UnreadableFile, atomic_write_text, csv_document, discard_files, read_npz, remove_stale_temps, run_metadata, write_json_atomic,
     write_npz_atomic,
 )
-from .pool import single_blas_thread
-from .spectra import radius_stats, sample_radii
+from ._pool import single_blas_thread
+from ._spectra import radius_stats, sample_radii
 
 __all__ = ["SweepConfig", "Point", "Task", "grid", "dynamics_steps", "make_tasks", "compute_task", "RUN_FILES", "check_same_config", "load_config", "run_sweep", "merge", "summarize_point", "summarize_dynamics", "draw_figures", "sweep"]
 
@@ -184,7 +184,7 @@ def _task_file_ok(out: Path, task: Task) -> bool:
 
 def run_sweep(cfg: SweepConfig, out: Path, executor, *, on_task: Callable[[Task, BaseException | None], None] | None = None, options: InitOptions | None = None, force: bool = False) -> dict:
     """Run the missing tasks on ``executor``, save each as it lands, then merge. Returns sweep.json."""
-    from .resources import check_disk, guard, sweep_estimate  # noqa: PLC0415
+    from ._resources import check_disk, guard, sweep_estimate  # noqa: PLC0415
 
     cfg.validate()
     estimate = guard(sweep_estimate(cfg, getattr(executor, "workers", 1) or 1))
@@ -296,7 +296,7 @@ def summarize_dynamics(point: Point, ensemble: Ensemble, log_q: np.ndarray, log_
 
 def draw_figures(out: Path, points: list) -> list[str]:
     """The scaling figures of a finished sweep, written into its directory; their file names."""
-    from .plots import figure_sweep_collapse, figure_sweep_excess, figure_sweep_p_above, save_figure  # noqa: PLC0415
+    from ._plots import figure_sweep_collapse, figure_sweep_excess, figure_sweep_p_above, save_figure  # noqa: PLC0415
 
     written = []
     for name, make in (("sweep_excess.png", figure_sweep_excess), ("sweep_p_above_1.png", figure_sweep_p_above)):
@@ -330,8 +330,8 @@ def sweep(
     Rerunning with the same arguments resumes; ``scheduler`` is a Dask address or "local"
     (default: a local process pool). Returns the merged document (also ``out/sweep.json``).
     """
-    from .executors import make_executor  # noqa: PLC0415 (Dask only when asked for)
-    from .report import prepare_out_dir  # noqa: PLC0415
+    from ._executors import make_executor  # noqa: PLC0415 (Dask only when asked for)
+    from ._report import prepare_out_dir  # noqa: PLC0415
 
     ns = (n,) if isinstance(n, int) else tuple(n)
     cfg = SweepConfig(

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from .errors import InputError
+from ._errors import InputError
 
 __all__ = ["EULER_GAMMA", "PAPER_C", "LAST_UNDEFINED_N", "g_n", "rider_location", "rider_scale", "paper_scale", "log_q", "q_exact_fraction", "log_expected_hidden_sq"]
 

@@ -35,10 +35,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .backend import INPUT_STREAM, MATRIX_STREAM, array_module, device_rng, host_rng, real_dtype, resolve_device, to_host
-from .pool import process_map, resolve_workers
-from .results import Result
-from .validation import choice, positive_number, seed_value, whole_number
+from ._backend import INPUT_STREAM, MATRIX_STREAM, array_module, device_rng, host_rng, real_dtype, resolve_device, to_host
+from ._pool import process_map, resolve_workers
+from ._results import Result
+from ._validation import choice, positive_number, seed_value, whole_number
 
 __all__ = ["LN10", "KINDS", "NormCurves", "Request", "simulate_many", "blowup_step", "record_steps", "simulate", "log_modulus_moments", "expected_log10_norm", "per_matrix_expected_log10_norm"]
 
@@ -178,10 +178,10 @@ class Request:
 
     Parameters
     ----------
-    ensemble : specdiag.inits.Ensemble
+    ensemble : specdiag._inits.Ensemble
         The matrix law. Matrix i of every ensemble is drawn from stream (seed, MATRIX_STREAM, i),
         so requests on the same law, or on scalar multiples of it (glorot, rescaled, half:
-        :meth:`~specdiag.inits.Ensemble.scale_of`), share their matrices.
+        :meth:`~specdiag._inits.Ensemble.scale_of`), share their matrices.
     kind : {"trajectory", "hidden"}
     matrices, inputs, steps : int
     every : int
@@ -516,7 +516,7 @@ def _propagate_rows(ensemble, seed: int, i: int, specs, dtype, inputs: _InputBlo
     (one hidden block per ``next()``, see :func:`_lockstep`) that returns the list.
 
     ``specs`` are (kind, inputs, steps, recorded, input_scale, log_c): a spec with c != 1 is on the
-    matrix c W of a scaled twin ensemble (:meth:`~specdiag.inits.Ensemble.scale_of`), W drawn once.
+    matrix c W of a scaled twin ensemble (:meth:`~specdiag._inits.Ensemble.scale_of`), W drawn once.
     Trajectories: one row per input j for every trajectory spec (:func:`_trajectory_logs`), since
     ||(c W)^k x|| = c^k ||W^k x||. Hidden states: one row per (input scale, c, input j), all advancing
     as one block, one product per step (:func:`_hidden_run`). Input j of any spec is stream
@@ -598,7 +598,7 @@ def simulate(
 
     Parameters
     ----------
-    ensemble : specdiag.inits.Ensemble
+    ensemble : specdiag._inits.Ensemble
         The matrix law.
     kind : {"trajectory", "hidden"}
         "trajectory": ||W^k x||, x ~ N(0, I), k = 0..steps. "hidden": ||h_t||, h_t = W h_{t-1} + x_t,
@@ -689,7 +689,7 @@ def simulate_many(
     each request as soon as all its matrices are done.
 
     Requests whose matrices are the same up to a factor (the same ensemble, or glorot, rescaled and
-    half: :meth:`~specdiag.inits.Ensemble.scale_of`) share them: matrix i is drawn once, its
+    half: :meth:`~specdiag._inits.Ensemble.scale_of`) share them: matrix i is drawn once, its
     trajectories are computed once for all of them (c^k ||W^k x|| on c W), and every hidden row of
     every request on it advances in one block (one GEMM per step, the inputs drawn once per stream;
     see :func:`_propagate_rows`). Tasks (chunks of matrices) are ordered by decreasing cost, so
@@ -840,7 +840,7 @@ def expected_log10_norm(ensemble, kind: str, recorded: np.ndarray, input_scale: 
         return 0.5 * np.asarray(log_sq) / LN10
     if not ensemble.exact_powers:
         return None
-    from . import theory  # noqa: PLC0415
+    from . import _theory as theory  # noqa: PLC0415
 
     gain = ensemble.gain
     if kind == "trajectory":
@@ -852,7 +852,7 @@ def expected_log10_norm(ensemble, kind: str, recorded: np.ndarray, input_scale: 
 
 def per_matrix_expected_log10_norm(ensemble, kind: str, recorded: np.ndarray, seed: int, matrices: int, input_scale: float = 1.0) -> np.ndarray:
     """(matrices, R): log10 sqrt(E_x ||.||^2) for each sampled W (the --exact curves)."""
-    from .linalg import log_frobenius_power_sums  # noqa: PLC0415 (scipy.linalg, only for --exact)
+    from ._linalg import log_frobenius_power_sums  # noqa: PLC0415 (scipy.linalg, only for --exact)
 
     out = np.empty((matrices, recorded.size))
     for i in range(matrices):

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from threadpoolctl import threadpool_limits
 
-from .errors import InputError
+from ._errors import InputError
 
 __all__ = ["available_cores", "resolve_workers", "pool_context", "process_map", "single_blas_thread", "init_worker", "stop_pool"]
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import theory
-from .errors import InputError
-from .results import Result
+from . import _theory as theory
+from ._errors import InputError
+from ._results import Result
 
 __all__ = ["MIN_RADII", "CI_METHODS", "AUTO_BOOTSTRAP_MAX", "GumbelFit", "fit_gumbel", "finite_radii", "ks", "compare_laws", "load_radii"]
 
@@ -133,7 +133,7 @@ def compare_laws(radii, n: int, field: str, level: float = 0.95, ci: str = "wald
     from scipy import stats  # noqa: PLC0415
 
     from . import laws  # noqa: PLC0415
-    from .inits import finite_n_real, make_ensemble  # noqa: PLC0415
+    from ._inits import finite_n_real, make_ensemble  # noqa: PLC0415
 
     x = finite_radii(radii)
     glorot = make_ensemble("glorot", n, field)  # checks n and field before the fit
@@ -166,10 +166,10 @@ def load_radii(path: Path | str) -> np.ndarray:
     or the last column).
 
     The file must be a regular file whose radii fit the memory budget
-    (:func:`specdiag.resources.memory_budget`); a .npy is checked from its header before it is
+    (:func:`specdiag._resources.memory_budget`); a .npy is checked from its header before it is
     read, a .json must be a flat list of numbers (deep nesting is refused, not recursed into).
     """
-    from .resources import format_bytes, memory_budget  # noqa: PLC0415
+    from ._resources import format_bytes, memory_budget  # noqa: PLC0415
 
     path = Path(path)
     if not path.exists():

@@ -14,7 +14,7 @@ __all__ = ["glorot_edge", "eigenvalue_plane_figure", "write_check_plots", "plot_
 def glorot_edge(n: int) -> tuple[float, str]:
     """(radius, label) of the Glorot spectral edge at width n: 1 + sqrt(g_n / 4n) for n >= 164
     (Rider's centring), the finite-n law's median below (real law when available, else Kostlan)."""
-    from . import laws, theory  # noqa: PLC0415
+    from . import laws, _theory as theory  # noqa: PLC0415
 
     if n >= theory.LAST_UNDEFINED_N + 1:
         return theory.rider_location(n), f"Glorot edge 1 + sqrt(g_n/4n), n = {n}"
@@ -27,7 +27,7 @@ def glorot_edge(n: int) -> tuple[float, str]:
 
 def eigenvalue_plane_figure(eigenvalues: np.ndarray, *, title: str, n: int | None, radius: float | None):
     """A square eigenvalue-plane figure: eigenvalues, the unit circle and (for matrices) the Glorot edge."""
-    from .plots import new_figure  # noqa: PLC0415
+    from ._plots import new_figure  # noqa: PLC0415
 
     lam = np.asarray(eigenvalues, dtype=np.complex128)
     lam = lam[np.isfinite(lam)]
@@ -67,8 +67,8 @@ def plot_file_name(name: str, used: set) -> str:
 
 
 def write_check_plots(report, out_dir: Path | str) -> list[Path]:
-    """One PNG per checked tensor of a :class:`~specdiag.check.CheckReport` (made with keep_eigenvalues)."""
-    from .plots import save_figure  # noqa: PLC0415
+    """One PNG per checked tensor of a :class:`~specdiag._check.CheckReport` (made with keep_eigenvalues)."""
+    from ._plots import save_figure  # noqa: PLC0415
 
     out_dir = Path(out_dir)
     written, used = [], set()

@@ -18,17 +18,17 @@ from typing import Callable
 
 import numpy as np
 
-from .dynamics import Request, blowup_step, simulate, simulate_many
-from .backend import real_dtype
-from .errors import InputError
-from .fit import fit_gumbel
-from .inits import InitOptions, make_ensemble
-from .report import (
+from ._dynamics import Request, blowup_step, simulate, simulate_many
+from ._backend import real_dtype
+from ._errors import InputError
+from ._fit import fit_gumbel
+from ._inits import InitOptions, make_ensemble
+from ._report import (
     UnreadableFile, atomic_write_text, csv_document, discard_files, markdown_table, read_npz, remove_stale_temps, run_metadata,
     write_json_atomic, write_npz_atomic,
 )
-from .spectra import radius_stats, sample_radii
-from .validation import seed_value, whole_number
+from ._spectra import radius_stats, sample_radii
+from ._validation import seed_value, whole_number
 
 __all__ = ["FIGURES", "DEFAULT_FIGURES", "OPTIONAL_FIGURES", "FIELDS", "PAIR_INITS", "TABLE_INITS", "BLOWUP", "EIGENVALUE_PANELS", "PANEL_TITLES", "MODULI_MATRICES", "SCOPE", "RUN_FILES", "Config", "Stage", "plan", "load_arrays", "check_resumable", "run", "summary_rows", "render", "config_from_run", "reproduce"]
 
@@ -184,8 +184,8 @@ def plan(cfg: Config, device: str) -> list[Stage]:
     if "moduli" in wanted:
 
         def moduli_compute(advance):
-            from .backend import MATRIX_STREAM, host_rng  # noqa: PLC0415
-            from .linalg import eigenvalues  # noqa: PLC0415
+            from ._backend import MATRIX_STREAM, host_rng  # noqa: PLC0415
+            from ._linalg import eigenvalues  # noqa: PLC0415
 
             out = {}
             count = min(cfg.samples, MODULI_MATRICES)
@@ -206,7 +206,7 @@ def plan(cfg: Config, device: str) -> list[Stage]:
     if "eigenvalues" in wanted:
 
         def eig_compute(advance):
-            from .pool import process_map  # noqa: PLC0415
+            from ._pool import process_map  # noqa: PLC0415
 
             panels = [(ensemble(init, fld), cfg.seed) for init, fld in EIGENVALUE_PANELS]
             values = {}
@@ -225,8 +225,8 @@ def plan(cfg: Config, device: str) -> list[Stage]:
 
 def _panel_eigenvalues(task) -> np.ndarray:
     """Eigenvalues (float64/complex128) of matrix 0 of an ensemble: one eigenvalue-figure panel."""
-    from .backend import MATRIX_STREAM, host_rng  # noqa: PLC0415
-    from .linalg import eigenvalues  # noqa: PLC0415
+    from ._backend import MATRIX_STREAM, host_rng  # noqa: PLC0415
+    from ._linalg import eigenvalues  # noqa: PLC0415
 
     ens, seed = task
     w = ens.sample(host_rng(seed, MATRIX_STREAM, 0))
@@ -282,12 +282,12 @@ def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: 
     """Compute missing stages, then draw figures and write tables. Returns the run metadata.
 
     Before any work: the memory, time and disk the run needs are checked
-    (:mod:`specdiag.resources`), temporary files left by a killed run are removed, and stage
+    (:mod:`specdiag._resources`), temporary files left by a killed run are removed, and stage
     files that cannot be read are deleted and recomputed (listed in ``stages_recovered``).
     ``run.json`` says "running" until everything else is written, then "complete".
     """
-    from .pool import resolve_workers  # noqa: PLC0415
-    from .resources import check_disk, guard, reproduce_estimate  # noqa: PLC0415
+    from ._pool import resolve_workers  # noqa: PLC0415
+    from ._resources import check_disk, guard, reproduce_estimate  # noqa: PLC0415
 
     estimate = guard(reproduce_estimate(cfg, resolve_workers(None)))
     check_resumable(out, cfg, force=force)
@@ -341,8 +341,8 @@ def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: 
 def _row_theory(cfg: Config, init: str, fld: str, gain: float) -> dict:
     """Theory beside one summary row: the finite-n law (exact, or the real table with its Gumbel
     fit) of the init at the saved gain, and the limit law's Gumbel parameters (n >= 164)."""
-    from . import theory  # noqa: PLC0415
-    from .inits import INITS, Ensemble, finite_n_real  # noqa: PLC0415
+    from . import _theory as theory  # noqa: PLC0415
+    from ._inits import INITS, Ensemble, finite_n_real  # noqa: PLC0415
 
     spec = INITS[init]
     if spec.diagonal:
@@ -408,8 +408,8 @@ def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
     The figures are independent, so they are drawn in parallel, one process per core
     (:func:`_draw`); each is a pure function of the arrays, so the files are the same either way.
     """
-    from . import plots  # noqa: PLC0415 (matplotlib: only when drawing)
-    from .pool import process_map  # noqa: PLC0415
+    from . import _plots as plots  # noqa: PLC0415 (matplotlib: only when drawing)
+    from ._pool import process_map  # noqa: PLC0415
 
     data = load_arrays(out)
     formats = ("png", *(plots.VECTOR_FORMATS if vector else ()))
@@ -462,7 +462,7 @@ def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
 def _draw(job) -> list[str]:
     """Pool entry: build one figure with ``plots.<builder>(*args, **kwargs)``, write it in each
     format (atomically), and return the file names."""
-    from . import plots  # noqa: PLC0415
+    from . import _plots as plots  # noqa: PLC0415
 
     out, stem, formats, builder, args, kwargs = job
     fig = getattr(plots, builder)(*args, **kwargs)
@@ -505,8 +505,8 @@ def reproduce(out: str | Path, *, quick: bool = False, device: str = "auto", vec
     dict
         The run metadata (also written to ``out/run.json``).
     """
-    from .backend import resolve_device  # noqa: PLC0415
-    from .report import prepare_out_dir  # noqa: PLC0415
+    from ._backend import resolve_device  # noqa: PLC0415
+    from ._report import prepare_out_dir  # noqa: PLC0415
 
     unknown = sorted(set(sizes) - set(Config.__dataclass_fields__))
     if unknown:

@@ -10,7 +10,7 @@ For each matrix W (or diagonal of eigenvalues) at sequence length t, in double p
 
 Dense matrices: one Schur factor T of W (LAPACK ?gees, no Schur vectors; real quasi-triangular for
 a real W, all in real arithmetic) gives the eigenvalues and, by unitary invariance, the growth
-(:func:`specdiag.linalg.log_power_sums_real_schur`, ``log_power_sums_schur`` for complex W) and
+(:func:`specdiag._linalg.log_power_sums_real_schur`, ``log_power_sums_schur`` for complex W) and
 the spectral norm (||W||_2 = ||T||_2); a defective or
 nilpotent W falls back to repeated squaring, and W^t = 0 is reported as "decays to zero". Sparse
 matrices (scipy.sparse .npz) above :data:`DENSE_LIMIT` use ARPACK for the radius, cross-checked.
@@ -32,9 +32,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from . import discovery
-from .errors import InputError
-from .linalg import (
+from . import _discovery as discovery
+from ._errors import InputError
+from ._linalg import (
     log_power_sums_by_squaring,
     log_power_sums_real_schur,
     log_power_sums_schur,
@@ -43,10 +43,10 @@ from .linalg import (
     schur_triangular,
     spectral_norm,
 )
-from .pool import process_map, resolve_workers
-from .results import Result, plain
-from .validation import positive_number, whole_number
-from .weights import TensorInfo, WeightsSource, memory_budget, open_weights, require_within_budget, source_from_mapping, stored_epsilon
+from ._pool import process_map, resolve_workers
+from ._results import Result, plain
+from ._validation import positive_number, whole_number
+from ._weights import TensorInfo, WeightsSource, memory_budget, open_weights, require_within_budget, source_from_mapping, stored_epsilon
 
 __all__ = [
     "Thresholds", "TensorCheck", "CheckReport", "check_matrix", "check_tensors", "check_state_dict", "check_module",
@@ -180,7 +180,7 @@ def _dense_numbers(w: np.ndarray, t: int) -> dict:
     """Eigenvalues, log radius, spectral norm and log power sums of a dense W, scaled to avoid overflow.
 
     A real W stays in real arithmetic: the real quasi-triangular Schur factor T of W / scale gives
-    the eigenvalues, the growth (:func:`specdiag.linalg.log_power_sums_real_schur`) and the
+    the eigenvalues, the growth (:func:`specdiag._linalg.log_power_sums_real_schur`) and the
     spectral norm (||W||_2 = ||T||_2, Lanczos on triangular products); a complex W uses the
     complex Schur factor. A defective or nilpotent W falls back to repeated squaring.
     """
@@ -548,9 +548,9 @@ def check_file(
     keys : list of str, optional
         Tensor names or globs to check, overriding the name rules.
     model : str
-        Rule family: auto, torch, keras, flax, ssm, generic (:data:`specdiag.discovery.MODELS`).
+        Rule family: auto, torch, keras, flax, ssm, generic (:data:`specdiag._discovery.MODELS`).
     param : str
-        auto, lru, a_log or eigenvalues (:data:`specdiag.discovery.PARAMS`).
+        auto, lru, a_log or eigenvalues (:data:`specdiag._discovery.PARAMS`).
     diagonal : bool
         1-D tensors selected by ``keys`` (or a file's only tensor) are eigenvalues.
     max_radius, seq_len, max_growth

@@ -28,9 +28,9 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import InputError
-from .results import Result
-from .validation import choice
+from ._errors import InputError
+from ._results import Result
+from ._validation import choice
 
 __all__ = ["NameRule", "RULES", "MODELS", "PARAMS", "Planned", "Skipped", "Plan", "plan_checks", "materialize", "rules_table"]
 
@@ -234,7 +234,7 @@ def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "au
     Parameters
     ----------
     infos : dict
-        name -> :class:`~specdiag.weights.TensorInfo` (shape and dtype from the headers).
+        name -> :class:`~specdiag._weights.TensorInfo` (shape and dtype from the headers).
     keys : list of str, optional
         Names or globs: only these tensors, each by its rule or else as a raw square matrix
         (or, with ``diagonal``, a 1-D vector of eigenvalues).

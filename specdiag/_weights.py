@@ -10,7 +10,7 @@ without reading data: the .npy header (for .npz, the member's .npy header, read 
 stream), the safetensors JSON header, torch's memory-mapped storages. Data are read only for the
 tensors a caller asks for, and a tensor whose size exceeds the memory budget is refused before
 any byte of it is read. Half-precision data keep their stored dtype (bfloat16 via ``ml_dtypes``);
-callers upcast. Every failure is an :class:`~specdiag.errors.InputError` naming file and tensor.
+callers upcast. Every failure is an :class:`~specdiag._errors.InputError` naming file and tensor.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import resources
-from .errors import InputError
-from .resources import format_bytes
+from . import _resources as resources
+from ._errors import InputError
+from ._resources import format_bytes
 
 __all__ = [
     "SUFFIXES",
@@ -116,7 +116,7 @@ class WeightsSource:
 
 
 def memory_budget(max_memory=None) -> int:
-    """The memory budget in bytes (:func:`specdiag.resources.memory_budget`: ``max_memory``, else
+    """The memory budget in bytes (:func:`specdiag._resources.memory_budget`: ``max_memory``, else
     ``$SPECDIAG_MAX_MEMORY``, else half the available memory)."""
     return resources.memory_budget(max_memory)[0]
 
@@ -562,7 +562,7 @@ def open_weights(path: Path | str, *, max_memory: int | None = None) -> WeightsS
         index file), .pt/.pth/.ckpt/.bin (needs torch), .csv/.txt.
     max_memory : int, optional
         Bytes: any tensor larger than this is refused when read (default: no limit here; the
-        check applies :func:`memory_budget`, shared with every command via specdiag.resources).
+        check applies :func:`memory_budget`, shared with every command via specdiag._resources).
 
     Returns
     -------

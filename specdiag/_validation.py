@@ -1,6 +1,6 @@
 """Parameter checks shared by the library functions, so every command applies the same rule.
 
-Each check returns the (normalized) value or raises :class:`~specdiag.errors.InputError` naming
+Each check returns the (normalized) value or raises :class:`~specdiag._errors.InputError` naming
 the Python parameter; the CLI maps the parameter to its flag (``max_radius`` -> ``--max-radius``).
 Checks run where the value is used, once, in the library.
 """
@@ -11,7 +11,7 @@ import math
 import numbers
 from typing import Iterable
 
-from .errors import InputError
+from ._errors import InputError
 
 __all__ = [
     "whole_number",
@@ -37,7 +37,7 @@ def whole_number(value, param: str, *, minimum: int = 1, maximum: int | None = N
     >>> whole_number(0, "samples")
     Traceback (most recent call last):
     ...
-    specdiag.errors.InputError: samples must be an integer >= 1, got 0
+    specdiag._errors.InputError: samples must be an integer >= 1, got 0
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, float) and value.is_integer():

@@ -14,8 +14,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from . import theory
-from .report import atomic_write_bytes
+from . import _theory as theory
+from ._report import atomic_write_bytes
 
 __all__ = [
     "STYLE", "COLORS", "CURVE_STYLES", "WARNING_COLOR", "LOG_AXIS_LIMIT", "VECTOR_FORMATS", "new_figure", "save_figure",

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import theory
-from .backend import CALIBRATION_STREAM
-from .report import write_json_atomic
-from .results import Result
-from .spectra import sample_radii
+from . import _theory as theory
+from ._backend import CALIBRATION_STREAM
+from ._report import write_json_atomic
+from ._results import Result
+from ._spectra import sample_radii
 
 __all__ = ["Rescaling", "rescale_factor", "quantile_with_ci", "cache_dir", "real_calibration", "real_law_factor"]
 
@@ -76,7 +76,7 @@ def real_law_factor(n: int, coverage: float) -> Rescaling | None:
     with its Monte Carlo SE, or None where the table does not cover ``n`` (it extrapolates beyond
     its widest width): no Monte Carlo at run time."""
     from . import laws  # noqa: PLC0415 (laws is large; only the real calibrated path needs it)
-    from .errors import InputError  # noqa: PLC0415
+    from ._errors import InputError  # noqa: PLC0415
 
     if not (hasattr(laws, "real_ginibre") and hasattr(laws, "real_ginibre_table")):
         return None
@@ -114,7 +114,7 @@ def real_calibration(glorot, coverage: float, seed: int, samples: int) -> Rescal
     """Monte Carlo calibration for real Glorot (an Ensemble, or its width), cached on disk (the
     sampling costs seconds)."""
     if isinstance(glorot, int):
-        from .inits import make_ensemble  # noqa: PLC0415 (inits imports this module)
+        from ._inits import make_ensemble  # noqa: PLC0415 (inits imports this module)
 
         glorot = make_ensemble("glorot", glorot, "real")
     n = glorot.n

@@ -31,7 +31,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .errors import InputError
+from ._errors import InputError
 
 __all__ = ["MANIFEST", "WriteError", "UnreadableFile", "to_builtin", "json_document", "csv_document", "markdown_table", "atomic_write_bytes", "atomic_write_text", "write_json_atomic", "write_npz_atomic", "read_npz", "prepare_out_dir", "write_run_files", "remove_stale_temps", "discard_files", "file_mode", "run_metadata", "fmt_value"]
 
@@ -339,7 +339,7 @@ def run_metadata(command: str, parameters: dict, *, device: str, elapsed_s: floa
 
     versions = {"specdiag": __version__, "python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__}
     if device == "gpu":
-        from .backend import cupy_module  # noqa: PLC0415
+        from ._backend import cupy_module  # noqa: PLC0415
 
         cp = cupy_module()
         versions["cupy"] = cp.__version__

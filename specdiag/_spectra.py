@@ -17,11 +17,11 @@ from typing import Callable
 
 import numpy as np
 
-from .backend import LAW_STREAM, MATRIX_STREAM, array_module, cupy_module, device_rng, real_dtype, resolve_device, to_host
-from .pool import process_map, resolve_workers
-from .results import Result
-from .errors import InputError
-from .validation import seed_value, whole_number
+from ._backend import LAW_STREAM, MATRIX_STREAM, array_module, cupy_module, device_rng, real_dtype, resolve_device, to_host
+from ._pool import process_map, resolve_workers
+from ._results import Result
+from ._errors import InputError
+from ._validation import seed_value, whole_number
 
 __all__ = ["METHODS", "LAW_LABEL", "sample_radii", "law_radii", "radius_stats", "RadiusStats", "gpu_chunk_size"]
 
@@ -35,7 +35,7 @@ ProgressCallback = Callable[[int], None]
 
 
 def _radius_of_sample(sample: np.ndarray, diagonal: bool) -> float:
-    from .linalg import eigenvalues  # noqa: PLC0415
+    from ._linalg import eigenvalues  # noqa: PLC0415
 
     if diagonal:
         return float(np.abs(sample).max())
@@ -73,8 +73,8 @@ def sample_radii(
 
     Parameters
     ----------
-    ensemble : specdiag.inits.Ensemble
-        The matrix law (see :func:`specdiag.inits.make_ensemble`).
+    ensemble : specdiag._inits.Ensemble
+        The matrix law (see :func:`specdiag._inits.make_ensemble`).
     samples : int
         Number of matrices.
     seed : int
@@ -83,7 +83,7 @@ def sample_radii(
     precision : {"single", "double"}
         Eigenvalue precision (single is ample for radii: relative error about 1e-6).
     device : {"auto", "cpu", "gpu"}
-        GPU draws use the device's own generator (see :func:`specdiag.backend.device_rng`).
+        GPU draws use the device's own generator (see :func:`specdiag._backend.device_rng`).
     workers : int, optional
         CPU processes (default: every core), one BLAS thread each.
     chunk_size : int, optional
@@ -131,7 +131,7 @@ def law_radii(ensemble, samples: int, seed: int = 0) -> np.ndarray:
 
     Parameters
     ----------
-    ensemble : specdiag.inits.Ensemble
+    ensemble : specdiag._inits.Ensemble
         The matrix law; it must have an exact radius law (``ensemble.exact_law``).
     samples : int
         Number of radii.
@@ -151,7 +151,7 @@ def law_radii(ensemble, samples: int, seed: int = 0) -> np.ndarray:
 
     Examples
     --------
-    >>> from specdiag.inits import make_ensemble
+    >>> from specdiag._inits import make_ensemble
     >>> r = law_radii(make_ensemble("uniform-diag", 1000), 5, seed=1)
     >>> r.shape, bool((r > 0.99).all() and (r <= 1).all())
     ((5,), True)
@@ -161,7 +161,7 @@ def law_radii(ensemble, samples: int, seed: int = 0) -> np.ndarray:
     if not ensemble.exact_law:
         what = "real Gaussian inits have no exact radius law (only a Monte Carlo table)" if ensemble.field == "real" else f"{ensemble.name} has no exact radius law (universality only)"
         raise InputError(f"method 'law' draws from an exact law, but {what}: sample matrices instead (method 'matrices'), or use field 'complex'", param="method")
-    from .backend import host_rng  # noqa: PLC0415
+    from ._backend import host_rng  # noqa: PLC0415
 
     law = ensemble.radius_law()
     return np.asarray(law.rvs(size=samples, random_state=host_rng(seed, LAW_STREAM)), dtype=np.float64)

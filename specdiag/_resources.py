@@ -1,7 +1,7 @@
 """Resource guards shared by every command: memory and time estimated up front, free disk checked.
 
 A command estimates what it will need (:class:`Estimate`) from its options alone, before any work,
-and :func:`guard` refuses in one line (:class:`~specdiag.errors.InputError`) when the memory
+and :func:`guard` refuses in one line (:class:`~specdiag._errors.InputError`) when the memory
 exceeds the budget, or warns in one line (the ``specdiag`` logger) when it will take long.
 
 The memory budget is a fraction (:data:`MEMORY_FRACTION`, half) of the memory available now
@@ -20,7 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from ._errors import InputError
 
 __all__ = [
     "MEMORY_FRACTION",

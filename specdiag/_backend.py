@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
-from .validation import choice
+from ._errors import InputError
+from ._validation import choice
 
 __all__ = [
     "DEVICES",

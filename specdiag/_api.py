@@ -2,7 +2,7 @@
 get arrays, laws and reports back.
 
 The engines below it (``spectra.sample_radii``, ``dynamics.simulate``, ``check``) take an
-:class:`~specdiag.inits.Ensemble`; these functions build one from names and options, so scripts
+:class:`~specdiag._inits.Ensemble`; these functions build one from names and options, so scripts
 and the CLI run exactly the same code.
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import theory
-from .dynamics import NormCurves, simulate
-from .errors import InputError
-from .inits import InitOptions, make_ensemble, summarize_law
-from .spectra import sample_radii
-from .validation import probability, whole_number
+from . import _theory as theory
+from ._dynamics import NormCurves, simulate
+from ._errors import InputError
+from ._inits import InitOptions, make_ensemble, summarize_law
+from ._spectra import sample_radii
+from ._validation import probability, whole_number
 
 __all__ = ["spectral_radii", "trajectory", "hidden_states", "theory_summary", "init_options"]
 
@@ -188,7 +188,7 @@ def theory_summary(n: int, coverage: float = 0.9) -> dict:
     (1.0679, 1.0347)
     """
     from . import laws  # noqa: PLC0415 (scipy.stats, only when a law is evaluated)
-    from .inits import finite_n_real  # noqa: PLC0415
+    from ._inits import finite_n_real  # noqa: PLC0415
 
     n = whole_number(n, "n", minimum=2)
     coverage = probability(coverage, "coverage")

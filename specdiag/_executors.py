@@ -23,8 +23,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
-from .errors import InputError
-from .pool import init_worker, pool_context, resolve_workers, stop_pool
+from ._errors import InputError
+from ._pool import init_worker, pool_context, resolve_workers, stop_pool
 
 __all__ = ["CONNECT_TIMEOUT_S", "SCHEMES", "LocalExecutor", "DaskExecutor", "check_scheduler_address", "probe_dask_scheduler", "make_executor"]
 
@@ -172,7 +172,7 @@ def check_scheduler_address(scheduler: str) -> str:
     >>> check_scheduler_address("foo://bar")
     Traceback (most recent call last):
     ...
-    specdiag.errors.InputError: scheduler 'foo://bar' has an unknown scheme foo: use local or tcp://host:port (also tls, ws, wss, ucx)
+    specdiag._errors.InputError: scheduler 'foo://bar' has an unknown scheme foo: use local or tcp://host:port (also tls, ws, wss, ucx)
     """
     text = str(scheduler).strip()
     if text == "local":
@@ -243,7 +243,7 @@ def make_executor(scheduler: str | None, workers: int) -> LocalExecutor | DaskEx
         return LocalExecutor(workers)
     import os  # noqa: PLC0415
 
-    from .validation import positive_number  # noqa: PLC0415
+    from ._validation import positive_number  # noqa: PLC0415
 
     timeout = positive_number(os.environ.get("SPECDIAG_CONNECT_TIMEOUT", CONNECT_TIMEOUT_S), "SPECDIAG_CONNECT_TIMEOUT", maximum=3600)
     return DaskExecutor(scheduler, workers, timeout=timeout)
