@@ -23,12 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import special
 
 from . import _theory as theory
 from ._backend import CALIBRATION_STREAM
+from ._errors import InputError
 from ._report import write_json_atomic
 from ._results import Result
 from ._spectra import sample_radii
+from .laws import _numeric as numeric
+from .laws._real import real_ginibre_table
 
 __all__ = ["Rescaling", "rescale_factor", "quantile_with_ci", "cache_dir", "real_calibration", "real_law_factor"]
 
@@ -66,7 +70,7 @@ def rescale_factor(glorot, method: str, coverage: float, seed: int, samples: int
     if method == "paper":
         return Rescaling(theory.paper_scale(n), "paper", "paper formula s_n (asymptotic)")
     if glorot.field == "complex":
-        s = float(glorot.radius_law().ppf(coverage))
+        s = float(glorot.numeric_law().ppf(coverage))
         return Rescaling(s, "calibrated", "Kostlan exact quantile", coverage=coverage)
     return real_law_factor(n, coverage) or real_calibration(glorot, coverage, seed, samples)
 
@@ -75,17 +79,12 @@ def real_law_factor(n: int, coverage: float) -> Rescaling | None:
     """The coverage-quantile of the tabulated finite-n real Glorot law (:func:`specdiag.laws.real_ginibre`)
     with its Monte Carlo SE, or None where the table does not cover ``n`` (it extrapolates beyond
     its widest width): no Monte Carlo at run time."""
-    from . import laws  # noqa: PLC0415 (laws is large; only the real calibrated path needs it)
-    from ._errors import InputError  # noqa: PLC0415
-
-    if not (hasattr(laws, "real_ginibre") and hasattr(laws, "real_ginibre_table")):
-        return None
     try:
-        table = laws.real_ginibre_table()
+        table = real_ginibre_table()
         if not table.widths[0] <= n <= table.widths[-1]:
             return None
         summary = table.at(n)
-        s = float(laws.real_ginibre(n).ppf(coverage))
+        s = float(numeric.real_ginibre(n).ppf(coverage))
         probs = np.asarray(summary.probs, dtype=float)
         stderr = float(np.interp(coverage, probs, np.asarray(summary.quantiles_se, dtype=float)))
     except (InputError, ValueError, KeyError, LookupError, AttributeError, TypeError, OSError):
@@ -100,23 +99,22 @@ def real_law_factor(n: int, coverage: float) -> Rescaling | None:
 
 def quantile_with_ci(values: np.ndarray, p: float, level: float = 0.95) -> tuple[float, float, float]:
     """The p-quantile of values and a distribution-free CI from binomial order statistics."""
-    from scipy import stats  # noqa: PLC0415 (scipy.stats costs 0.3 s at import: only when calibrating)
-
     x = np.sort(values)
     m = x.size
-    lo_rank = int(stats.binom.ppf((1 - level) / 2, m, p))
-    hi_rank = int(stats.binom.ppf(1 - (1 - level) / 2, m, p))
+    lo_rank, hi_rank = _binomial_ppf(np.array([(1 - level) / 2, 1 - (1 - level) / 2]), m, p)
     q = float(np.quantile(x, p))
     return q, float(x[max(lo_rank - 1, 0)]), float(x[min(hi_rank, m - 1)])
 
 
-def real_calibration(glorot, coverage: float, seed: int, samples: int) -> Rescaling:
-    """Monte Carlo calibration for real Glorot (an Ensemble, or its width), cached on disk (the
-    sampling costs seconds)."""
-    if isinstance(glorot, int):
-        from ._inits import make_ensemble  # noqa: PLC0415 (inits imports this module)
+def _binomial_ppf(q: np.ndarray, m: int, p: float) -> np.ndarray:
+    """Smallest k with P(Binomial(m, p) <= k) >= q, per q (scipy.special.bdtr over k = 0..m)."""
+    cdf = special.bdtr(np.arange(m + 1), m, p)
+    return np.minimum(np.searchsorted(cdf, q, side="left"), m)
 
-        glorot = make_ensemble("glorot", glorot, "real")
+
+def real_calibration(glorot, coverage: float, seed: int, samples: int) -> Rescaling:
+    """Monte Carlo calibration for real Glorot (``glorot``: its :class:`~specdiag._inits.Ensemble`),
+    cached on disk (the sampling costs seconds)."""
     n = glorot.n
     path = cache_dir() / f"calibration-real-n{n}-p{coverage:.6g}-seed{seed}-m{samples}.json"
     key = {"version": CACHE_VERSION, "n": n, "coverage": coverage, "seed": seed, "samples": samples}

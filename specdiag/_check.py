@@ -10,7 +10,7 @@ For each matrix W (or diagonal of eigenvalues) at sequence length t, in double p
 
 Dense matrices: one Schur factor T of W (LAPACK ?gees, no Schur vectors; real quasi-triangular for
 a real W, all in real arithmetic) gives the eigenvalues and, by unitary invariance, the growth
-(:func:`specdiag._linalg.log_power_sums_real_schur`, ``log_power_sums_schur`` for complex W) and
+(:func:`specdiag._schur.log_power_sums_real_schur`, ``log_power_sums_schur`` for complex W) and
 the spectral norm (||W||_2 = ||T||_2); a defective or
 nilpotent W falls back to repeated squaring, and W^t = 0 is reported as "decays to zero". Sparse
 matrices (scipy.sparse .npz) above :data:`DENSE_LIMIT` use ARPACK for the radius, cross-checked.
@@ -34,15 +34,8 @@ import numpy as np
 
 from . import _discovery as discovery
 from ._errors import InputError
-from ._linalg import (
-    log_power_sums_by_squaring,
-    log_power_sums_real_schur,
-    log_power_sums_schur,
-    real_schur,
-    schur_spectral_norm,
-    schur_triangular,
-    spectral_norm,
-)
+from ._linalg import log_power_sums_by_squaring, spectral_norm
+from ._schur import log_power_sums_real_schur, log_power_sums_schur, real_schur, schur_spectral_norm, schur_triangular
 from ._pool import process_map, resolve_workers
 from ._results import Result, plain
 from ._validation import positive_number, whole_number
@@ -180,7 +173,7 @@ def _dense_numbers(w: np.ndarray, t: int) -> dict:
     """Eigenvalues, log radius, spectral norm and log power sums of a dense W, scaled to avoid overflow.
 
     A real W stays in real arithmetic: the real quasi-triangular Schur factor T of W / scale gives
-    the eigenvalues, the growth (:func:`specdiag._linalg.log_power_sums_real_schur`) and the
+    the eigenvalues, the growth (:func:`specdiag._schur.log_power_sums_real_schur`) and the
     spectral norm (||W||_2 = ||T||_2, Lanczos on triangular products); a complex W uses the
     complex Schur factor. A defective or nilpotent W falls back to repeated squaring.
     """

@@ -17,7 +17,10 @@ from typing import Callable
 import numpy as np
 
 from . import _calibration as calibration
+from . import _theory as theory
 from ._errors import InputError
+from .laws import _numeric as numeric
+from .laws._real import real_ginibre_table
 from ._results import Result
 from ._validation import choice, finite_number, probability, seed_value, whole_number
 
@@ -76,7 +79,8 @@ class LawSummary(Result):
 
 
 def summarize_law(law, source: str) -> LawSummary:
-    """Mean, sd, 5/50/95% quantiles and P(rho > 1) of a frozen scipy distribution."""
+    """Mean, sd, 5/50/95% quantiles and P(rho > 1) of a frozen law (:class:`specdiag.laws._numeric.NumericLaw`
+    or a frozen scipy distribution: the same methods)."""
     q05, median, q95 = (float(v) for v in law.ppf([0.05, 0.5, 0.95]))
     return LawSummary(float(law.mean()), float(law.std()), q05, median, q95, float(law.sf(1.0)), source)
 
@@ -140,18 +144,22 @@ class Ensemble:
         return 1.0 if self.std == other.std else None
 
     def radius_law(self):
-        """The law of the spectral radius as a frozen ``scipy.stats`` distribution, or None."""
+        """The law of the spectral radius as a frozen ``scipy.stats`` distribution, or None (imports
+        scipy.stats; :meth:`numeric_law` gives the same numbers without it)."""
+        law = self.numeric_law()
+        return None if law is None else law.distribution()
+
+    def numeric_law(self) -> numeric.NumericLaw | None:
+        """The law of the spectral radius evaluated in plain numpy (no scipy.stats), or None."""
         return self.spec.law(self)[0]
 
-    def asymptotic_law(self):
+    def asymptotic_law(self) -> numeric.Gumbel | None:
         """The n -> infinity limit law of the radius (Rider, complex; Rider-Sinclair, real), scaled by
         the gain, for Gaussian kinds at n >= 164; None otherwise (diagonal kinds, n <= 163)."""
-        from . import laws, _theory as theory  # noqa: PLC0415
-
         if self.kind != "gaussian" or self.n <= theory.LAST_UNDEFINED_N:
             return None
-        limit = laws.rider(self.n) if self.field == "complex" else laws.rider_sinclair(self.n)
-        return _rescale(limit, self.gain)
+        limit = numeric.rider(self.n) if self.field == "complex" else numeric.rider_sinclair(self.n)
+        return limit.scaled(self.gain)
 
     def asymptotic_label(self) -> str | None:
         """'Rider limit' or 'Rider-Sinclair limit' for Gaussian kinds; None otherwise."""
@@ -210,29 +218,16 @@ def _truncated_normal(rng, xp, shape):
 
 
 # ---------------------------------------------------------------------------------------------
-# Radius laws per kind (scipy.stats frozen distributions from specdiag.laws)
+# Radius laws per kind (frozen numeric laws from specdiag.laws._numeric: no scipy.stats)
 # ---------------------------------------------------------------------------------------------
 
 
-def _rescale(law, gain: float):
-    """The law of gain * rho from the law of rho (SciPy's scale multiplies)."""
-    if law is None or gain == 1.0:
-        return law
-    kwds = dict(law.kwds)
-    kwds["scale"] = kwds.get("scale", 1.0) * gain
-    kwds["loc"] = kwds.get("loc", 0.0) * gain
-    return law.dist.freeze(*law.args, **kwds)
-
-
-def _gaussian_law(ensemble: Ensemble, approximate: str = ""):
+def _gaussian_law(ensemble: Ensemble, approximate: str = "") -> tuple[numeric.NumericLaw, str]:
     """rho(gain W) = gain rho(W): Kostlan's exact law (complex), the finite-n table (real)."""
-    from . import laws  # noqa: PLC0415 (scipy.stats: imported only when a law is asked for)
-
     gain = ensemble.gain
     if ensemble.field == "complex":
-        return _rescale(laws.kostlan(ensemble.n), gain), "Kostlan exact" + approximate
-    real = laws.real_ginibre(ensemble.n)
-    return _rescale(real, gain), laws.real_ginibre_table().at(ensemble.n).source + approximate
+        return numeric.kostlan(ensemble.n, gain), "Kostlan exact" + approximate
+    return numeric.real_ginibre(ensemble.n, gain), real_ginibre_table().at(ensemble.n).source + approximate
 
 
 def finite_n_real(n: int, gain: float = 1.0) -> dict:
@@ -253,10 +248,8 @@ def finite_n_real(n: int, gain: float = 1.0) -> dict:
         standard error of the tabulated mean), ``source``; also ``p_above_1_se`` (at gain 1),
         ``gumbel_loc``, ``gumbel_scale`` and their SEs (the table's Gumbel fit), all scaled by ``gain``.
     """
-    from . import laws  # noqa: PLC0415
-
-    s = laws.real_ginibre_table().at(n)
-    p_above = s.p_above_1 if gain == 1.0 else float(_rescale(laws.real_ginibre(n), gain).sf(1.0))
+    s = real_ginibre_table().at(n)
+    p_above = s.p_above_1 if gain == 1.0 else float(numeric.real_ginibre(n, gain).sf(1.0))
     return {
         "mean": gain * s.mean, "std": gain * s.sd, "q05": gain * s.quantile(0.05)[0], "q95": gain * s.quantile(0.95)[0],
         "p_above_1": p_above, "se_mean": gain * s.mean_se, "source": s.source,
@@ -271,15 +264,13 @@ def _truncnormal_law(ensemble: Ensemble):
     return _gaussian_law(scaled, " (universality, approximate)")
 
 
-def _diagonal_law(ensemble: Ensemble):
-    from . import laws  # noqa: PLC0415
-
+def _diagonal_law(ensemble: Ensemble) -> tuple[numeric.NumericLaw, str]:
     source = "exact (max of n iid moduli)"
     if ensemble.kind == "uniform-diag":
-        return laws.uniform_diag(ensemble.n), source
+        return numeric.uniform_diag(ensemble.n), source
     if ensemble.kind == "uniform-disk":
-        return laws.uniform_disk(ensemble.n), source
-    return laws.lru_ring(ensemble.n, ensemble.params["rmin"], ensemble.params["rmax"]), source
+        return numeric.uniform_disk(ensemble.n), source
+    return numeric.lru_ring(ensemble.n, ensemble.params["rmin"], ensemble.params["rmax"]), source
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,14 +34,15 @@ def test_calibrated_rescaling_reaches_target_coverage(field, n, calibration_samp
 
 def test_real_calibration_is_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("SPECDIAG_CACHE_DIR", str(tmp_path))
-    first = calibration.real_calibration(20, 0.8, seed=1, samples=200)
+    glorot = make_ensemble("glorot", 20, "real")
+    first = calibration.real_calibration(glorot, 0.8, seed=1, samples=200)
     assert len(list(tmp_path.glob("*.json"))) == 1
 
     def boom(*a, **k):
         raise AssertionError("should have read the cache")
 
-    monkeypatch.setattr("specdiag._spectra.sample_radii", boom)
-    assert calibration.real_calibration(20, 0.8, seed=1, samples=200) == first
+    monkeypatch.setattr(calibration, "sample_radii", boom)  # the name calibration calls
+    assert calibration.real_calibration(glorot, 0.8, seed=1, samples=200) == first
 
 
 def test_quantile_ci_brackets_the_quantile():

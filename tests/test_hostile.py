@@ -27,6 +27,7 @@ import specdiag._resources as resources
 from specdiag.cli import app
 from specdiag._errors import InputError
 from specdiag._executors import DaskExecutor, check_scheduler_address, probe_dask_scheduler
+from specdiag._inits import make_ensemble
 
 from .conftest import run_with_peak_rss
 
@@ -320,11 +321,11 @@ def test_too_many_workers_are_capped_and_said_in_one_line():
 @pytest.mark.parametrize("edit", [{"factor": -0.5}, {"factor": 2.0}, {"samples": 7}])
 def test_edited_calibration_cache_is_recomputed(tmp_path, monkeypatch, caplog, edit):
     monkeypatch.setenv("SPECDIAG_CACHE_DIR", str(tmp_path))
-    first = calibration.real_calibration(12, 0.8, seed=1, samples=60)
+    first = calibration.real_calibration(make_ensemble("glorot", 12, "real"), 0.8, seed=1, samples=60)
     path = next(tmp_path.glob("*.json"))
     path.write_text(json.dumps({**json.loads(path.read_text()), **edit}))
     with caplog.at_level("WARNING", logger="specdiag"):
-        again = calibration.real_calibration(12, 0.8, seed=1, samples=60)
+        again = calibration.real_calibration(make_ensemble("glorot", 12, "real"), 0.8, seed=1, samples=60)
     assert again == first and any("invalid" in r.getMessage() for r in caplog.records)
 
 

@@ -11,7 +11,7 @@ from scipy import integrate, special
 
 from specdiag import laws
 from specdiag._errors import InputError
-from specdiag.laws import kostlan
+from specdiag.laws import _kostlan, _real, kostlan
 
 
 def within_se(estimate, target, se, k=4.0):
@@ -132,7 +132,7 @@ def test_kostlan_edges_and_invalid_shapes():
 def test_kostlan_quantile_interpolant_is_accurate(n):
     rng = np.random.default_rng(7)
     u = np.concatenate([rng.random(200), 10.0 ** -rng.uniform(0, 15, 50), 1 - 10.0 ** -rng.uniform(1, 15, 50), [0.0]])
-    np.testing.assert_allclose(laws._kostlan_draws(u, n), kostlan.ppf(u, n), rtol=1e-11)
+    np.testing.assert_allclose(_kostlan.draws(u, n), kostlan.ppf(u, n), rtol=1e-11)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -365,7 +365,7 @@ def test_real_law_is_a_proper_distribution(n):
     np.testing.assert_allclose(law.isf(1 - p[2:-1]), q[2:-1], rtol=1e-9)
     # the density integrates to the cdf: Gauss-Legendre on a fine partition (the density has kinks at the tails' junctions)
     u = np.linspace(-math.log(-math.log(p[0])), -math.log(-math.log(p[-1])), 801)
-    edges = np.union1d(law.ppf(np.exp(-np.exp(-u))), laws._real_quantiles(n).r)  # pieces end at the interpolation nodes
+    edges = np.union1d(law.ppf(np.exp(-np.exp(-u))), _real.real_quantiles(n).r)  # pieces end at the interpolation nodes
     nodes, weights = np.polynomial.legendre.leggauss(8)
     a, b = edges[:-1, None], edges[1:, None]
     x = (0.5 * (b - a) * nodes + 0.5 * (a + b)).ravel()
@@ -380,7 +380,7 @@ def test_real_law_is_a_proper_distribution(n):
 
 def test_real_law_scale_and_validation():
     law = laws.real_ginibre(256)
-    assert laws.real_ginibre(256).median() * 0.5 == pytest.approx(laws._real_ginibre(256, scale=0.5).median(), rel=1e-14)
+    assert laws.real_ginibre(256).median() * 0.5 == pytest.approx(laws.real_ginibre(256, scale=0.5).median(), rel=1e-14)
     assert np.array_equal(law.rvs(100, random_state=3), laws.real_ginibre(256).rvs(100, random_state=3))
     with pytest.raises(InputError, match="n must be an integer >= 2, got 1") as err:
         laws.real_ginibre(1)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import specdiag._linalg as L
+import specdiag._schur as S
 from specdiag._check import check_matrix
 
 
@@ -26,7 +27,7 @@ def eig_path(w, steps):
 
 def block_diagonal_of(t):
     d = np.diag(np.diag(t))
-    for j in L._pair_starts(t):
+    for j in S._pair_starts(t):
         d[j : j + 2, j : j + 2] = t[j : j + 2, j : j + 2]
     return d
 
@@ -35,8 +36,8 @@ def block_diagonal_of(t):
 @pytest.mark.parametrize("block", [1, 2, 5, 96])
 def test_block_eigenvectors_diagonalize_t(n, block):
     w = np.random.default_rng(n).standard_normal((n, n)) / math.sqrt(n)
-    t, lam = L.real_schur(w)
-    x = L.real_schur_block_eigenvectors(t, lam, block=block)  # small panels cut between and next to 2 x 2 blocks
+    t, lam = S.real_schur(w)
+    x = S.real_schur_block_eigenvectors(t, lam, block=block)  # small panels cut between and next to 2 x 2 blocks
     assert np.array_equal(np.tril(x, -1), np.zeros_like(x)) and np.all(np.diag(x) == 1)
     assert np.abs(t @ x - x @ block_diagonal_of(t)).max() < 1e-12 * max(1.0, np.abs(x).max())
     assert np.sort_complex(lam) == pytest.approx(np.sort_complex(np.linalg.eigvals(w)), abs=1e-10)
@@ -49,9 +50,9 @@ def test_real_path_agrees_with_complex_and_eigendecomposition_paths(n, radius):
     w = rng.standard_normal((n, n))
     w *= radius / np.abs(np.linalg.eigvals(w)).max()
     steps = [1, 2, 7, 100, 1000]
-    t, lam = L.real_schur(w)
-    new = L.log_power_sums_real_schur(t, lam, steps)
-    old = L.log_power_sums_schur(L.schur_triangular(w), steps)
+    t, lam = S.real_schur(w)
+    new = S.log_power_sums_real_schur(t, lam, steps)
+    old = S.log_power_sums_schur(S.schur_triangular(w), steps)
     ref = eig_path(w, steps)
     assert new is not None and old is not None
     for k in (0, 1):
@@ -64,8 +65,8 @@ def test_real_path_agrees_with_complex_and_eigendecomposition_paths(n, radius):
 
 def test_log_scale_is_added_in_true_units():
     w = np.random.default_rng(3).standard_normal((40, 40)) / 4
-    t, lam = L.real_schur(w / 8)
-    scaled = L.log_power_sums_real_schur(t, lam, [1, 50], log_scale=math.log(8))
+    t, lam = S.real_schur(w / 8)
+    scaled = S.log_power_sums_real_schur(t, lam, [1, 50], log_scale=math.log(8))
     direct = eig_path(w, [1, 50])
     assert scaled[0] == pytest.approx(direct[0], rel=1e-10) and scaled[1] == pytest.approx(direct[1], rel=1e-10)
 
@@ -84,8 +85,8 @@ def test_repeated_but_diagonalizable_eigenvalues(kind):
         w = q
     else:
         w = q @ np.diag(np.repeat([0.9, -0.5, 0.2], n // 3)) @ q.T
-    t, lam = L.real_schur(w)
-    result = L.log_power_sums_real_schur(t, lam, [1, 5, 300])
+    t, lam = S.real_schur(w)
+    result = S.log_power_sums_real_schur(t, lam, [1, 5, 300])
     for r, s in enumerate([1, 5, 300]):
         exact = brute(w, s)
         if result is None:  # allowed (repeated eigenvalues): the caller falls back, checked below
@@ -117,9 +118,9 @@ def test_near_defective_both_paths_agree_or_fall_back(eps):
     q = np.linalg.qr(rng.standard_normal((n, n)))[0]
     w = q @ (d + eps * rng.standard_normal((n, n))) @ q.T
     steps = [1, 10, 200]
-    t, lam = L.real_schur(w)
-    new = L.log_power_sums_real_schur(t, lam, steps)
-    old = L.log_power_sums_schur(L.schur_triangular(w), steps)
+    t, lam = S.real_schur(w)
+    new = S.log_power_sums_real_schur(t, lam, steps)
+    old = S.log_power_sums_schur(S.schur_triangular(w), steps)
     if eps == 0.0:
         assert new is None  # exactly defective: repeated squaring takes over
     if new is not None:
@@ -136,8 +137,8 @@ def test_near_defective_both_paths_agree_or_fall_back(eps):
 @pytest.mark.parametrize("n", [40, 300, 600])
 def test_schur_spectral_norm(n):
     w = np.random.default_rng(n).standard_normal((n, n)) / math.sqrt(n)
-    t, _ = L.real_schur(w)
-    assert L.schur_spectral_norm(t) == pytest.approx(np.linalg.norm(w, 2), rel=1e-9)
+    t, _ = S.real_schur(w)
+    assert S.schur_spectral_norm(t) == pytest.approx(np.linalg.norm(w, 2), rel=1e-9)
 
 
 @pytest.mark.parametrize("n", [9, 120, 300])
