@@ -30,6 +30,8 @@ _EXPORTS = {
     "check_state_dict": "_check",
     "check_module": "_check",
     "list_file": "_check",
+    "check_paths": "_check_paths",
+    "MultiCheckReport": "_check_paths",
     "NormCurves": "_dynamics",
     "simulate": "_dynamics",
     "GumbelFit": "_fit",
@@ -96,12 +98,14 @@ __all__ = [
     "NormCurves",
     # checking user weights
     "check_file",
+    "check_paths",
     "check_tensors",
     "check_state_dict",
     "check_module",
     "list_file",
     "check_matrix",
     "CheckReport",
+    "MultiCheckReport",
     "Thresholds",
     # long runs
     "sweep",

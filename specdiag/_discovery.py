@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._errors import InputError
+from ._errors import InputError, NothingToCheck
 from ._results import Result
 from ._validation import choice
 
@@ -254,8 +254,10 @@ def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "au
     Raises
     ------
     InputError
-        Unknown ``model``/``param``, keys that match nothing, a keyed tensor of the wrong shape,
-        or nothing to check.
+        Unknown ``model``/``param``, keys that match nothing, a keyed tensor of the wrong shape.
+    NothingToCheck
+        Nothing to check (an InputError too): no rule selects a tensor, or a file's only tensor is
+        not a matrix.
     """
     model = choice(model, "model", MODELS)
     param = choice(param, "param", PARAMS)
@@ -297,7 +299,7 @@ def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "au
             want = "a square 2-D matrix or a 1-D diagonal" if diagonal else "a square 2-D matrix (or use diagonal for a 1-D vector of eigenvalues)"
             if keys:
                 raise InputError(f"tensor {name!r} has shape {shape}: need {want}")
-            raise InputError(f"no square 2-D tensor{' or 1-D vector' if diagonal else ''} found ({name} {shape}): need {want}")
+            raise NothingToCheck(f"no square 2-D tensor{' or 1-D vector' if diagonal else ''} found ({name} {shape}): need {want}")
         reason = _skip_reason(name, info, diagonal)
         if reason:
             skipped.append(Skipped(name, list(shape), info.dtype, reason))
@@ -305,7 +307,7 @@ def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "au
     if not planned and require:
         listed = "; ".join(f"{s.name} {tuple(s.shape)}: {s.reason}" for s in skipped[:5])
         shapes = ", ".join(f"{n} {tuple(infos[n].shape)}" for n in names[:8]) or "no tensors"
-        raise InputError(
+        raise NothingToCheck(
             f"no recurrent tensor found by the name rules (tensors: {shapes}{', ...' if len(names) > 8 else ''})"
             + (f"; skipped {listed}" if listed else "")
             + ": select tensors with keys (--key), or see the rules with --list"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError"]
+__all__ = ["InputError", "NothingToCheck"]
 
 
 class InputError(ValueError):
@@ -26,3 +26,15 @@ class InputError(ValueError):
     def __init__(self, message: str, *, param: str | None = None):
         super().__init__(message)
         self.param = param
+
+
+class NothingToCheck(InputError):
+    """A source holds nothing to check: no tensor a recurrent name rule selects, or its only tensor
+    is not a matrix. The CLI exits 3 for it (nothing recurrent found), not 2; being an
+    :class:`InputError`, code that catches bad input catches it too.
+
+    Examples
+    --------
+    >>> isinstance(NothingToCheck("no recurrent tensor found"), InputError)
+    True
+    """

@@ -152,7 +152,6 @@ def saved(name, array, npz=False):
         (raw("bad.npz", b"PK\x03\x04 not a zip"), [], "corrupt"),
         (raw("bad.safetensors", b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":"), [], "corrupt"),
         (saved("nan.npy", np.array([[1.0, np.nan], [0.0, 1.0]])), [], "NaN/inf entries (first at index (0, 1))"),
-        (saved("rect.npy", np.zeros((3, 4))), [], "no square 2-D tensor"),
         (saved("k.npz", {"a": np.eye(3)}, npz=True), ["--key", "b"], "no tensor matches b (keys)"),
         (saved("r.npz", {"a": np.zeros((2, 3))}, npz=True), ["--key", "a"], "has shape (2, 3)"),
         (raw("w.pt", b"x"), [], "PyTorch"),

@@ -35,6 +35,8 @@ EXPORTED = {
     "simulate",
     "NormCurves",
     "check_file",
+    "check_paths",
+    "MultiCheckReport",
     "check_tensors",
     "check_state_dict",
     "check_module",

@@ -1,4 +1,4 @@
-"""``specdiag check``: gate the recurrent matrices of a weights file in CI (exit 0 ok, 1 fail, 2 bad input)."""
+"""``specdiag check``: gate the recurrent matrices of weights files in CI (exit codes: :data:`EXIT_CODES`)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from .._check import DEFAULT_MAX_GROWTH, check_file, list_file
+from .._check import DEFAULT_MAX_GROWTH, list_file
+from .._check_paths import EXIT_CODES, check_paths
 from .._discovery import MODELS, PARAMS
+from .._errors import InputError
+from .._text import printable
 from .root import app
 from .options import Workers
-from .output import TableOrJson, command, emit, flag_for, note, rich_table
+from .output import command, emit, flag_for, rich_table
+from .report import CheckFormat, deliver_report
 
 __all__ = ["check_command", "Model", "Param"]
 
@@ -27,9 +31,22 @@ def _as_flags(text: str) -> str:
     return _PARAMS_IN_REASONS.sub(lambda m: flag_for(m.group(1)), text)
 
 
-@command(app, "check")
+_HELP = (
+    "Gate recurrent weight matrices in CI: every file, directory (walked) and glob in one report.\n\n\b\nExit codes:\n"
+    + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
+    + "\n  --exit-zero turns 1 into 0 (report-only jobs); --allow-empty turns 3 into 0."
+)
+
+
+def _one_path(paths: list[Path], flag: str) -> Path:
+    if len(paths) != 1:
+        raise InputError(f"paths: {flag} takes one weights file, got {len(paths)} paths: run it once per file", param="paths")
+    return paths[0]
+
+
+@command(app, "check", help=_HELP)
 def check_command(
-    path: Annotated[Path, typer.Argument(help="Weights file (.npy, .npz incl. scipy.sparse, .safetensors, .pt/.pth/.ckpt/.bin, .csv/.txt) or a sharded safetensors directory.", show_default=False)],
+    paths: Annotated[list[Path], typer.Argument(help="Weights files (.npy, .npz incl. scipy.sparse, .safetensors, .pt/.pth/.ckpt/.bin, .onnx, .keras/.h5, .csv/.txt), directories (walked) or globs ('models/**/*.pt').", show_default=False)],
     key: Annotated[Optional[list[str]], typer.Option("--key", help="Tensor name or glob (repeatable, or comma-separated); overrides the name rules.")] = None,
     model: Annotated[Model, typer.Option("--model", help="Name-rule family to use (see README: check name rules).")] = Model.auto,
     param: Annotated[Param, typer.Option("--param", help="How SSM diagonals are read: auto (by name), lru, a_log, or eigenvalues (1-D tensors as eigenvalues).")] = Param.auto,
@@ -42,11 +59,16 @@ def check_command(
     list_only: Annotated[bool, typer.Option("--list", help="Dry run: what would be checked and why (rule per tensor), no computation.")] = False,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Directory: one eigenvalue-plane PNG per checked tensor (unit circle, Glorot edge).")] = None,
     workers: Workers = None,
-    fmt: Annotated[TableOrJson, typer.Option("--format", "-f", help="table (human) or json (one document on stdout).")] = TableOrJson.table,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", envvar="SPECDIAG_FORMAT", help="table (human), json, jsonl, sarif (code scanning), junit, github (annotations) or gitlab (code quality); default $SPECDIAG_FORMAT, else table.")] = CheckFormat.table,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file (atomically); the human tables go to stderr.")] = None,
+    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when a gate fails (report-only jobs); bad input still exits 2.")] = False,
+    allow_empty: Annotated[bool, typer.Option("--allow-empty", help="Exit 0, not 3, when nothing recurrent is found (pre-commit hooks on data files).")] = False,
 ):
-    """Gate recurrent weight matrices in CI: exit 0 if all pass, 1 if one fails, 2 on bad input."""
     keys = [k for item in (key or []) for k in item.split(",") if k] or None
     if list_only:
+        path = _one_path(paths, "--list")
+        if fmt.value not in ("table", "json"):
+            raise InputError(f"fmt: --list prints a table or json, not {fmt.value}", param="fmt")
         source, plan = list_file(path, keys=keys, model=model.value, param=param.value, diagonal=diagonal)
         doc = {
             "command": "check", "file": str(path), "kind": source.kind, "container": source.container,
@@ -65,44 +87,48 @@ def check_command(
         from .._report import prepare_out_dir  # noqa: PLC0415
 
         prepare_out_dir(plot, param="plot")
-    report = check_file(
-        path, keys=keys, model=model.value, param=param.value, diagonal=diagonal, max_radius=max_radius, seq_len=seq_len,
+    multi = check_paths(
+        paths, keys=keys, model=model.value, param=param.value, diagonal=diagonal, max_radius=max_radius, seq_len=seq_len,
         max_growth=None if no_growth_gate else max_growth, workers=workers, max_memory=max_memory, keep_eigenvalues=plot is not None,
     )
-    results = [r.to_dict() for r in report.tensors]
-    doc = {
-        "command": "check", "file": str(path), "kind": report.kind, "container": report.container,
-        "thresholds": report.thresholds.to_dict(), "tensors": results,
-        "skipped": [s.to_dict() for s in report.skipped], "verdict": report.verdict, "elapsed_s": report.elapsed_s,
-    }
+    plots = None
     if plot is not None:
         from .._check_plots import write_check_plots  # noqa: PLC0415
 
-        doc["plots"] = [str(p) for p in write_check_plots(report, plot)]
+        many = len(multi.reports) > 1
+        plots = [str(p) for r in multi.reports for p in write_check_plots(r, plot / _plot_folder(r.source) if many else plot)]
+    deliver_report(multi, fmt, output=output, table=lambda report: _table(report, plot, plots), reword=_as_flags, extra={"plots": plots} if plots is not None else None)
+    code = multi.exit_code
+    if (code == 1 and exit_zero) or (code == 3 and allow_empty):
+        code = 0
+    if code:
+        raise typer.Exit(code)
 
-    def table():
-        rows = [
-            (r["name"], "x".join(map(str, r["shape"])), r["dtype"], r["radius"] if r["radius"] is not None else f"10^{r['log10_radius']:.1f}",
-             r["outside_unit_circle"], r["spectral_norm"], r["log10_power_gain"] if r["log10_power_gain"] is not None else "-inf (W^t = 0)",
-             r["log10_growth"] if r["log10_growth"] is not None else "n/a", r["verdict"].upper())
-            for r in results
-        ]
-        header = ["tensor", "shape", "stored dtype", "radius", "|lambda|>1", "||W||_2", "log10 ||W^t||_F^2/n", "log10 growth", "verdict"]
-        t = report.thresholds
-        gate = f"growth gate {t.max_growth:g}" if t.max_growth is not None else "growth not gated"
-        notes = [f"t = {t.seq_len}; growth = E||h_t||^2 / (t sigma^2 n) for iid inputs (1 for orthogonal W); max radius {t.max_radius:g}, {gate}"]
-        notes += list(report.notes)
-        notes += [f"{r['name']}: rule {r['rule']}: {r['rule_reason']}" for r in results if r["rule_reason"]]
-        notes += [f"{r['name']}: {r['glorot']['text']}" for r in results if r["glorot"]]
-        notes += [f"{r['name']}: {r['power_note']}" for r in results if r["power_note"]]
-        notes += [f"skipped {s['name']} ({'x'.join(map(str, s['shape']))}): {s['reason']}" for s in doc["skipped"]]
-        if "plots" in doc:
-            notes.append(f"{len(doc['plots'])} eigenvalue-plane figure(s) in {plot}")
-        return rich_table(f"check {path} ({report.kind})", header, rows, caption="\n".join(notes))
 
-    emit(doc, fmt, table=table)
-    for r in results:
-        for reason in r["reasons"]:
-            note(f"{r['verdict']}: {r['name']}: {_as_flags(reason)}")
-    if report.verdict == "fail":
-        raise typer.Exit(1)
+def _plot_folder(source: str) -> str:
+    """A folder name for one file's plots when a run plots several files."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", source).strip("._") or "file"
+
+
+def _table(report, plot: Path | None, plots: list | None):
+    """The human table of one file's report."""
+    path = printable(report.source)
+    results = [r.to_dict() for r in report.tensors]
+    rows = [
+        (r["name"], "x".join(map(str, r["shape"])), r["dtype"], r["radius"] if r["radius"] is not None else f"10^{r['log10_radius']:.1f}",
+         r["outside_unit_circle"], r["spectral_norm"], r["log10_power_gain"] if r["log10_power_gain"] is not None else "-inf (W^t = 0)",
+         r["log10_growth"] if r["log10_growth"] is not None else "n/a", r["verdict"].upper())
+        for r in results
+    ]
+    header = ["tensor", "shape", "stored dtype", "radius", "|lambda|>1", "||W||_2", "log10 ||W^t||_F^2/n", "log10 growth", "verdict"]
+    t = report.thresholds
+    gate = f"growth gate {t.max_growth:g}" if t.max_growth is not None else "growth not gated"
+    notes = [f"t = {t.seq_len}; growth = E||h_t||^2 / (t sigma^2 n) for iid inputs (1 for orthogonal W); max radius {t.max_radius:g}, {gate}"]
+    notes += list(report.notes)
+    notes += [f"{r['name']}: rule {r['rule']}: {r['rule_reason']}" for r in results if r["rule_reason"]]
+    notes += [f"{r['name']}: {r['glorot']['text']}" for r in results if r["glorot"]]
+    notes += [f"{r['name']}: {r['power_note']}" for r in results if r["power_note"]]
+    notes += [f"skipped {s.name} ({'x'.join(map(str, s.shape))}): {s.reason}" for s in report.skipped]
+    if plots is not None:
+        notes.append(f"{len(plots)} eigenvalue-plane figure(s) in {plot}")
+    return rich_table(f"check {path} ({report.kind})", header, rows, caption="\n".join(notes))

@@ -5,7 +5,8 @@ Rules every command follows through this module:
   stdout and nothing else there; ``csv`` (where a command offers it) prints CSV rows.
 - Progress bars and notes go to stderr; progress only when stderr is a terminal.
 - Every user-supplied string (tensor names, paths) is printed as plain text, never as Rich markup.
-- An :class:`~specdiag._errors.InputError` becomes one line on stderr naming the flag, exit code 2;
+- An :class:`~specdiag._errors.InputError` becomes one line on stderr naming the flag, exit code 2
+  (a :class:`~specdiag._errors.NothingToCheck`, nothing recurrent found, exit code 3);
   so do an OSError (path and errno) and a MemoryError. Ctrl-C is one line and exit 130, SIGTERM
   (:class:`Terminated`) one line and exit 143: never a traceback.
 """
@@ -23,7 +24,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from .._errors import InputError
+from .._errors import InputError, NothingToCheck
 from .._report import fmt_value, json_document
 
 __all__ = ["Terminated", "os_error_message", "stdout", "stderr", "Format", "TableOrJson", "emit", "note", "progress", "rich_table", "command", "flag_for"]
@@ -152,6 +153,9 @@ def command(app: typer.Typer, name: str | None = None, **kwargs):
         def wrapper(*args, **kw):
             try:
                 return func(*args, **kw)
+            except NothingToCheck as exc:  # exit 3: nothing recurrent found (the exit-code table)
+                stderr.print(Text(f"nothing to check: {_cli_message(exc)}"))
+                raise typer.Exit(3) from None
             except InputError as exc:
                 stderr.print(Text(f"error: {_cli_message(exc)}"))
                 raise typer.Exit(2) from None
