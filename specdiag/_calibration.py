@@ -37,7 +37,7 @@ from .laws._real import real_ginibre_table
 __all__ = ["Rescaling", "rescale_factor", "quantile_with_ci", "cache_dir", "real_calibration", "real_law_factor"]
 
 #: bumped when the cached computation changes, so old entries are recomputed
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: radii from the Hessenberg sampler (specdiag._hessenberg)
 
 log = logging.getLogger("specdiag")
 

@@ -121,7 +121,7 @@ def compute_task(task: Task) -> dict:
     """Radii of matrices start..stop-1 of a grid point (and, with dynamics, log ||W^k||_F^2 / n and
     log E_x||h_t||^2 from each W's eigendecomposition). Runs on a worker; pure."""
     count = task.stop - task.start
-    radii = sample_radii(task.ensemble, count, task.seed, precision=task.precision, device=resolve_device(task.device), workers=1, start_index=task.start)
+    radii = sample_radii(task.ensemble, count, task.seed, precision=task.precision, device=resolve_device(task.device), workers=1, start_index=task.start, sampler="dense" if task.dynamics else "hessenberg")
     out = {"radii": radii}
     if task.dynamics:
         ks = dynamics_steps(task.point.n, task.dynamics)

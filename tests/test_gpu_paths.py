@@ -77,6 +77,15 @@ def test_gpu_radii_are_chunk_invariant_and_match_theory(fake_gpu):
     assert not np.array_equal(a, spectra.sample_radii(ens, 200, seed=3, device="cpu"))
 
 
+def test_gpu_keeps_the_dense_sampler(fake_gpu):
+    """The Hessenberg sampler is CPU-only (cuSOLVER has no ?hseqr): on the GPU both choices draw dense W."""
+    ens = make_ensemble("glorot", 32, "real")
+    assert spectra.resolve_sampler(ens, "hessenberg", "gpu") == "dense"
+    assert spectra.resolve_sampler(ens, "hessenberg", "cpu") == "hessenberg"
+    dense = spectra.sample_radii(ens, 6, seed=2, device="gpu", sampler="dense", precision="double")
+    np.testing.assert_array_equal(spectra.sample_radii(ens, 6, seed=2, device="gpu", precision="double"), dense)
+
+
 def test_gpu_failures_are_checked_per_matrix(fake_gpu):
     def flaky_eigvals(batch):
         w = np.linalg.eigvals(batch)

@@ -39,8 +39,8 @@ def test_results_identical_across_chunkings_and_pools(tmp_path):
         np.testing.assert_array_equal(ra[key], rb[key])
     strip = lambda doc: [{k: v for k, v in p.items()} for p in doc["points"]]  # noqa: E731
     assert strip(a) == strip(b)
-    # and they are the radius command's radii for the same seed
-    np.testing.assert_array_equal(ra["n40-glorot-complex"], sample_radii(make_ensemble("glorot", 40, "complex"), 12, seed=4))
+    # and they are the radius command's radii for the same seed (dense: this sweep's dynamics use the matrices)
+    np.testing.assert_array_equal(ra["n40-glorot-complex"], sample_radii(make_ensemble("glorot", 40, "complex"), 12, seed=4, sampler="dense"))
 
 
 def test_local_pool_and_dask_cluster_agree_bit_for_bit(tmp_path):
