@@ -164,7 +164,7 @@ def sample_hessenberg(ensemble, rng, dtype=np.float64) -> np.ndarray:
     complex_field = ensemble.field == "complex"
     dof = np.arange(n - 1, 0, -1, dtype=np.float64)
     if complex_field:
-        work_type = np.complex64 if single else np.complex128
+        work_type: type = np.complex64 if single else np.complex128
         part = std / math.sqrt(2.0)
         subdiagonal = np.sqrt(rng.chisquare(2.0 * dof)) * part
         re = rng.standard_normal(upper.size)
