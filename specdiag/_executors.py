@@ -25,8 +25,9 @@ from urllib.parse import urlsplit
 
 from ._errors import InputError
 from ._pool import init_worker, pool_context, resolve_workers, stop_pool
+from ._text import printable
 
-__all__ = ["CONNECT_TIMEOUT_S", "SCHEMES", "LocalExecutor", "DaskExecutor", "check_scheduler_address", "probe_dask_scheduler", "make_executor"]
+__all__ = ["CONNECT_TIMEOUT_S", "connect_timeout", "ClusterLost", "SCHEMES", "LocalExecutor", "DaskExecutor", "check_scheduler_address", "probe_dask_scheduler", "make_executor"]
 
 #: seconds allowed for each network step: connecting, the handshake, the Client, a first worker
 CONNECT_TIMEOUT_S = 10.0
@@ -35,6 +36,12 @@ SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
 #: the largest handshake frame a Dask scheduler sends (its real one is about 200 bytes)
 _MAX_HANDSHAKE = 1 << 20
 _NOISY_LOGGERS = ("distributed", "tornado", "asyncio", "bokeh")
+#: seconds between checks on a working cluster (is the scheduler there, has it a worker?)
+_POLL_S = 1.0
+
+
+class ClusterLost(InputError):
+    """The Dask cluster went away mid-run (scheduler gone, or every worker killed)."""
 
 
 class LocalExecutor:
@@ -76,14 +83,27 @@ class DaskExecutor:
 
     def __init__(self, scheduler: str, workers: int | None = None, processes: bool = True, timeout: float = CONNECT_TIMEOUT_S):
         scheduler = check_scheduler_address(scheduler)
+        self.address, self.timeout = scheduler, timeout
         try:
-            import dask  # noqa: PLC0415
-            from dask.distributed import Client, LocalCluster  # noqa: PLC0415
+            import dask  # noqa: PLC0415 (Dask only when asked for)
+            import dask.distributed  # noqa: F401, PLC0415 (present, or one line below)
         except ImportError:
             raise InputError("scheduler needs Dask distributed: pip install 'specdiag[dask]'", param="scheduler") from None
         self.cluster = None
         self.client = None
+        self._mute = _quiet_dask()  # for the executor's life: a dying cluster logs from Dask's threads
+        self._mute.__enter__()
         self._config = dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s", "distributed.comm.timeouts.tcp": f"{max(timeout, 30)}s"})
+        try:
+            self._connect(scheduler, workers, processes, timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self, scheduler: str, workers: int | None, processes: bool, timeout: float) -> None:
+        """Reach the scheduler (or start a LocalCluster) and wait for a first worker, bounded."""
+        from dask.distributed import Client, LocalCluster  # noqa: PLC0415 (Dask only when asked for)
+
         if scheduler != "local" and scheduler.startswith("tcp://"):
             probe_dask_scheduler(scheduler, timeout)
         if scheduler == "local":
@@ -94,24 +114,63 @@ class DaskExecutor:
             return
         self.client = _bounded(lambda: Client(scheduler, timeout=f"{timeout}s"), timeout * 2, f"scheduler {scheduler!r} did not complete Dask's handshake within {timeout * 2:g} s")
         try:
-            self.client.wait_for_workers(1, timeout=timeout * 3)
+            self.client.wait_for_workers(1, timeout=timeout)
         except (TimeoutError, OSError):
-            self.close()
-            raise InputError(f"scheduler {scheduler!r} has no workers (none joined within {timeout * 3:g} s): start some with dask worker {scheduler}", param="scheduler") from None
+            raise InputError(f"scheduler {scheduler!r} has no workers (none joined within {timeout:g} s): start some with dask worker {scheduler}", param="scheduler") from None
 
     def run(self, func: Callable, tasks: Iterable) -> Iterator[tuple[Any, Any, BaseException | None]]:
-        from dask.distributed import as_completed as dask_completed  # noqa: PLC0415
+        """Submit every task and yield them as they finish. The cluster is watched while it works:
+        a scheduler that goes away, or no worker left for :attr:`timeout` seconds (all killed),
+        ends the run in one line (:class:`ClusterLost`); the results already saved are kept."""
+        from dask.distributed import wait  # noqa: PLC0415 (Dask only when asked for)
 
         tasks = list(tasks)
         futures = self.client.map(func, tasks, pure=False)
         index = {future.key: task for future, task in zip(futures, tasks)}
-        for future in dask_completed(futures):
-            task = index[future.key]
-            if future.status == "error":
-                yield task, None, future.exception()
-            else:
-                yield task, future.result(), None
-            future.release()
+        pending = set(futures)
+        idle_since = None
+        while pending:  # Dask's loggers are muted for the executor's life (see __init__)
+            try:
+                done = wait(list(pending), timeout=_POLL_S, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                done = set()
+            except Exception as exc:  # noqa: BLE001 (the scheduler went away mid-run: said below)
+                raise self._lost(f"the scheduler went away ({type(exc).__name__})", len(pending)) from None
+            for future in done:
+                pending.discard(future)
+                task = index[future.key]
+                if future.status == "error":
+                    yield task, None, future.exception()
+                elif future.status == "finished":
+                    yield task, future.result(), None
+                else:  # cancelled, or lost with the scheduler
+                    raise self._lost(f"the scheduler lost its tasks ({future.status})", len(pending) + 1)
+                future.release()
+            idle_since = None if done else self._check_workers(idle_since, len(pending))
+
+    def _check_workers(self, idle_since: float | None, pending: int) -> float | None:
+        """No progress for a poll: is the scheduler there, and does it have a worker? The time since
+        the cluster was first seen without workers (None: it has some)."""
+        if self.client.status not in ("running", "connecting"):
+            raise self._lost("the connection to the scheduler closed", pending)
+        try:
+            workers = len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+        except Exception as exc:  # noqa: BLE001 (an unreachable scheduler: said in one line)
+            raise self._lost(f"the scheduler does not answer ({type(exc).__name__})", pending) from None
+        if workers:
+            return None
+        now = time.monotonic()
+        if idle_since is not None and now - idle_since > self.timeout:
+            raise self._lost(f"no worker has been connected for {self.timeout:g} s (killed?)", pending)
+        return idle_since if idle_since is not None else now
+
+    def _lost(self, what: str, pending: int) -> ClusterLost:
+        where = "the local Dask cluster" if self.address == "local" else f"Dask scheduler {self.address!r}"
+        return ClusterLost(
+            f"scheduler: {where}: {what}; {pending} task{'s' if pending != 1 else ''} not done "
+            f"(finished ones are saved): restart the cluster and rerun with resume=out",
+            param="scheduler",
+        )
 
     def close(self):
         """Close the client and the cluster, quietly (no Dask or tornado log lines or tracebacks)."""
@@ -124,11 +183,16 @@ class DaskExecutor:
                     self.cluster.close(timeout=CONNECT_TIMEOUT_S)
         with contextlib.suppress(Exception):
             self._config.__exit__(None, None, None)
+        with contextlib.suppress(Exception):
+            self._mute.__exit__(None, None, None)
 
 
 @contextlib.contextmanager
 def _quiet_dask():
-    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    """Mute Dask's, tornado's and asyncio's loggers, children with levels of their own included
+    (``distributed.client`` logs a reconnect traceback at ERROR when the scheduler dies)."""
+    names = set(_NOISY_LOGGERS) | {n for n in logging.root.manager.loggerDict if n.split(".")[0] in _NOISY_LOGGERS}
+    loggers = [logging.getLogger(name) for name in sorted(names)]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.CRITICAL + 1)
@@ -241,9 +305,20 @@ def make_executor(scheduler: str | None, workers: int) -> LocalExecutor | DaskEx
     replaces :data:`CONNECT_TIMEOUT_S`."""
     if scheduler is None:
         return LocalExecutor(workers)
+    return DaskExecutor(scheduler, workers, timeout=connect_timeout())
+
+
+def connect_timeout() -> float:
+    """:data:`CONNECT_TIMEOUT_S`, or ``$SPECDIAG_CONNECT_TIMEOUT`` (seconds, at most an hour); a
+    bad value is one line naming the environment variable (it is not a flag)."""
     import os  # noqa: PLC0415
 
     from ._validation import positive_number  # noqa: PLC0415
 
-    timeout = positive_number(os.environ.get("SPECDIAG_CONNECT_TIMEOUT", CONNECT_TIMEOUT_S), "SPECDIAG_CONNECT_TIMEOUT", maximum=3600)
-    return DaskExecutor(scheduler, workers, timeout=timeout)
+    text = os.environ.get("SPECDIAG_CONNECT_TIMEOUT")
+    if text is None:
+        return CONNECT_TIMEOUT_S
+    try:
+        return positive_number(text, "timeout", maximum=3600)
+    except InputError:
+        raise InputError(f"the environment variable SPECDIAG_CONNECT_TIMEOUT must be a number of seconds in (0, 3600], got {printable(text)!r}: fix or unset it") from None

@@ -5,11 +5,18 @@ file lands atomically: written to a temporary file in the target directory, then
 permissions the umask gives (not mkstemp's 0600). A failed write (disk full, read-only) is a
 :class:`WriteError`: one line naming the path and the errno, and no temporary file left behind.
 
-A run directory (``--out``) is claimed by :func:`prepare_out_dir` before any work: an empty or
+A run directory (``out``) is claimed by :func:`prepare_out_dir` before any work: an empty or
 new directory, or a run of the same command with the same parameters (resumed or rerun); anything
 else is refused unless ``force``. Nothing is created until there is something to write, and a
 single-shot run's files land as one unit (:func:`write_run_files`: a temporary directory renamed
 into place, or ``run.json`` written last).
+
+Two runs never share a directory. An existing directory is locked (``flock`` on the directory
+itself, :func:`lock_run_dir`) from the claim until its files are written, or for a long run's
+whole life (:func:`claim_run_dir`: sweeps and reproduce create, lock and then check the directory);
+a single-shot run into a new directory claims it atomically by renaming its files' temporary
+directory onto it, which fails if another run got there first. The loser raises :class:`RunDirBusy`
+(one line, exit 2) and writes nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import contextlib
 import csv
 import datetime as _dt
 import errno as _errno
+import fcntl
 import io
 import json
 import math
@@ -32,8 +40,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ._errors import InputError
+from ._text import printable
 
-__all__ = ["MANIFEST", "WriteError", "UnreadableFile", "to_builtin", "json_document", "csv_document", "markdown_table", "atomic_write_bytes", "atomic_write_text", "write_json_atomic", "write_npz_atomic", "read_npz", "prepare_out_dir", "write_run_files", "remove_stale_temps", "discard_files", "file_mode", "run_metadata", "fmt_value"]
+__all__ = ["MANIFEST", "WriteError", "UnreadableFile", "RunDirBusy", "quote_path", "lock_run_dir", "release_run_dir", "claim_run_dir", "to_builtin", "json_document", "csv_document", "markdown_table", "atomic_write_bytes", "atomic_write_text", "write_json_atomic", "write_npz_atomic", "read_npz", "prepare_out_dir", "write_run_files", "remove_stale_temps", "discard_files", "file_mode", "run_metadata", "fmt_value"]
 
 
 
@@ -87,6 +96,21 @@ class WriteError(InputError):
     """A file could not be written (disk full, read-only, permissions): names the path and errno."""
 
 
+class RunDirBusy(InputError):
+    """Another specdiag run holds the run directory (or wrote it while this run computed)."""
+
+
+def quote_path(path: Path | str) -> str:
+    """A path for a one-line message: quoted, control characters escaped (once).
+
+    Examples
+    --------
+    >>> print(quote_path("runs/a\\nb"))
+    'runs/a\\nb'
+    """
+    return f"'{printable(path)}'"
+
+
 class UnreadableFile(ValueError):
     """A cached result file (stage or task .npz) is truncated or corrupt: recompute it."""
 
@@ -120,10 +144,10 @@ def _write_error(exc: OSError, path: Path | str) -> WriteError:
     code = _errno.errorcode.get(exc.errno, "") if exc.errno else ""
     detail = f"{exc.strerror or exc}" + (f" (errno {exc.errno}, {code})" if code else "")
     if exc.errno in (_errno.ENOSPC, _errno.EDQUOT):
-        fix = "free some space or choose another --out"
+        fix = "free some space or choose another out"
     else:
         fix = "choose a writable location"
-    return WriteError(f"cannot write {str(path)!r}: {detail}: {fix}")
+    return WriteError(f"cannot write {quote_path(path)}: {detail}: {fix}")
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
@@ -206,6 +230,94 @@ def _stored_run(out: Path) -> dict | None:
     return meta if isinstance(meta, dict) and isinstance(meta.get("command"), str) else None
 
 
+#: run directories this process holds: resolved path -> (pid, directory fd). The lock is an
+#: ``flock`` on the directory's own descriptor: nothing is created in the directory for it, and
+#: the kernel releases it when the process dies, however it dies.
+_HELD: dict[str, tuple[int, int]] = {}
+#: directories this process found new or empty when it claimed them: their writer must still find
+#: them so, or another run got there first
+_NEW: set[str] = set()
+
+
+def _key(out: Path) -> str:
+    return os.path.realpath(out)
+
+
+def lock_run_dir(out: Path | str, *, param: str = "out") -> None:
+    """Lock the existing directory ``out`` for this process (re-entrant within it).
+
+    Raises
+    ------
+    RunDirBusy
+        Another process holds it: one line naming ``param``.
+    """
+    out = Path(out)
+    key = _key(out)
+    held = _HELD.get(key)
+    if held is not None and held[0] == os.getpid():
+        return
+    try:
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise InputError(f"{param} {quote_path(out)} cannot be opened ({exc.strerror}): choose another directory", param=param) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise RunDirBusy(f"{param} {quote_path(out)} is in use by another specdiag run: wait for it to finish, or choose another {param}", param=param) from None
+    _HELD[key] = (os.getpid(), fd)
+
+
+def release_run_dir(out: Path | str) -> None:
+    """Release the lock this process holds on ``out`` (nothing if it holds none)."""
+    key = _key(Path(out))
+    _NEW.discard(key)
+    held = _HELD.pop(key, None)
+    if held is not None and held[0] == os.getpid():
+        with contextlib.suppress(OSError):
+            os.close(held[1])
+
+
+@contextlib.contextmanager
+def claim_run_dir(out: Path | str, *, param: str = "out"):
+    """Create (if needed) and lock ``out`` for the life of a long run (sweep, reproduce).
+
+    The directory is locked before its contents are checked, so of two runs started together one
+    wins and the other raises :class:`RunDirBusy` before it writes anything. On exit the lock is
+    released; a directory this claim created and left empty (the run was refused) is removed.
+    """
+    out = Path(out)
+    _refuse_dangling(out, param)
+    created = False
+    try:
+        out.mkdir(parents=True)
+        created = True
+    except FileExistsError:
+        if not out.is_dir():
+            raise InputError(f"{param} {quote_path(out)} is a file, not a directory: choose a directory", param=param) from None
+    except OSError as exc:
+        raise _write_error(exc, out) from None
+    try:
+        lock_run_dir(out, param=param)
+    except RunDirBusy:
+        if created:  # nobody else can hold a directory made a moment ago, but be safe
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+    try:
+        yield out
+    finally:
+        release_run_dir(out)
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only if still empty
+
+
+def _refuse_dangling(out: Path, param: str) -> None:
+    if out.is_symlink() and not out.exists():
+        raise InputError(f"{param} {quote_path(out)} is a symbolic link to {quote_path(os.readlink(out))}, which does not exist: remove the link or choose another {param}", param=param)
+
+
 def prepare_out_dir(out: Path | str | None, *, command: str | None = None, parameters: dict | None = None, force: bool = False, param: str = "out") -> Path | None:
     """Claim ``out`` for a run, before any work is done; create nothing yet.
 
@@ -214,34 +326,59 @@ def prepare_out_dir(out: Path | str | None, *, command: str | None = None, param
     (another command's run, other parameters, files specdiag did not write) is refused unless
     ``force``. Without ``command`` only writability is checked (a figure's directory).
 
+    With ``command``, an existing directory is locked (:func:`lock_run_dir`) until
+    :func:`write_run_files` has written it; a new or empty one is remembered as new, so that the
+    writer refuses it if another run has filled it meanwhile.
+
     Raises
     ------
     InputError
         Naming ``param``, what the directory holds and the fix (``force`` to overwrite).
+    RunDirBusy
+        Another specdiag run holds ``out``.
     """
     if out is None:
         return None
     out = Path(out)
+    _refuse_dangling(out, param)
     if out.exists() and not out.is_dir():
-        raise InputError(f"{param} {str(out)!r} is a file, not a directory: choose a directory", param=param)
+        raise InputError(f"{param} {quote_path(out)} is a file, not a directory: choose a directory", param=param)
     probe = out
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise InputError(f"{param} {str(out)!r} cannot be written ({str(probe)!r} is not a writable directory): choose a writable directory", param=param)
-    if command is None or force or not out.is_dir():
+        raise InputError(f"{param} {quote_path(out)} cannot be written ({quote_path(probe)} is not a writable directory): choose a writable directory", param=param)
+    if command is None:
         return out
+    _NEW.discard(_key(out))  # a claim this process left by an earlier, failed run
+    if not out.is_dir():
+        _NEW.add(_key(out))
+        return out
+    lock_run_dir(out, param=param)
+    try:
+        _check_contents(out, command, parameters, force, param)
+    except InputError:
+        release_run_dir(out)
+        raise
+    return out
+
+
+def _check_contents(out: Path, command: str, parameters: dict | None, force: bool, param: str) -> None:
+    """Refuse a directory holding anything but a run of ``command`` with ``parameters`` (unless ``force``)."""
     try:
         entries = [e.name for e in out.iterdir() if not _is_temp(e.name)]
     except OSError as exc:
-        raise InputError(f"{param} {str(out)!r} cannot be listed ({exc.strerror}): choose another directory", param=param) from None
+        raise InputError(f"{param} {quote_path(out)} cannot be listed ({exc.strerror}): choose another directory", param=param) from None
     if not entries:
-        return out
+        _NEW.add(_key(out))
+        return
+    if force:
+        return
     meta = _stored_run(out)
     if meta is None:
-        raise InputError(f"{param} {str(out)!r} is not empty and holds no specdiag run: choose a new or empty directory, or pass --force to write into it", param=param)
+        raise InputError(f"{param} {quote_path(out)} is not empty and holds no specdiag run: choose a new or empty directory, or pass force to write into it", param=param)
     if meta["command"] != command:
-        raise InputError(f"{param} {str(out)!r} holds a {meta['command']} run: choose another directory for {command}, or pass --force to overwrite it", param=param)
+        raise InputError(f"{param} {quote_path(out)} holds a {printable(meta['command'])} run: choose another directory for {command}, or pass force to overwrite it", param=param)
     if parameters is not None:
         stored = meta.get("config", meta.get("parameters"))
         current = _normalized(parameters)
@@ -249,11 +386,10 @@ def prepare_out_dir(out: Path | str | None, *, command: str | None = None, param
             stored = stored if isinstance(stored, dict) else {}
             diff = sorted(k for k in set(current) | set(stored) if stored.get(k) != current.get(k))
             raise InputError(
-                f"{param} {str(out)!r} holds a {command} run with other {', '.join(diff) or 'parameters'}: "
-                f"use its options to resume it, a new directory, or --force to overwrite it",
+                f"{param} {quote_path(out)} holds a {command} run with other {printable(', '.join(diff)) or 'parameters'}: "
+                f"use its options to resume it, a new directory, or force to overwrite it",
                 param=param,
             )
-    return out
 
 
 def write_run_files(out: Path | str, files: dict[str, str | bytes]) -> Path:
@@ -261,13 +397,28 @@ def write_run_files(out: Path | str, files: dict[str, str | bytes]) -> Path:
 
     A new or empty ``out``: every file goes into a temporary sibling directory which is then
     renamed onto ``out``, so ``out`` appears complete or not at all. An existing run (a rerun, or
-    ``--force``): its ``run.json`` is removed first and written last, so a crash in between
-    leaves no manifest claiming a complete run.
+    ``force``): its ``run.json`` is removed first and written last, so a crash in between
+    leaves no manifest claiming a complete run. ``out`` claimed new by :func:`prepare_out_dir`
+    but filled by another run meanwhile is refused (:class:`RunDirBusy`), and nothing is written;
+    the lock taken by the claim is released.
     """
     out = Path(out)
+    try:
+        return _write_run_files(out, files)
+    finally:
+        release_run_dir(out)
+
+
+def _write_run_files(out: Path, files: dict[str, str | bytes]) -> Path:
     blobs = {name: data.encode() if isinstance(data, str) else data for name, data in files.items()}
+    claimed_new = _key(out) in _NEW
     fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    taken = RunDirBusy(f"out {quote_path(out)} was written by another specdiag run while this one computed: nothing written; choose another out", param="out")
+    if claimed_new and not fresh:
+        raise taken
     if fresh:
+        if out.is_dir():
+            lock_run_dir(out)  # an empty directory another run may be about to fill
         tmp = None
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -282,6 +433,8 @@ def write_run_files(out: Path | str, files: dict[str, str | bytes]) -> Path:
             os.rename(tmp, out)  # onto an absent or empty directory: atomic
             tmp = None
         except OSError as exc:
+            if exc.errno in (_errno.ENOTEMPTY, _errno.EEXIST) and claimed_new:
+                raise taken from None
             raise _write_error(exc, out) from None
         finally:
             if tmp is not None:

@@ -24,9 +24,11 @@ from ._errors import InputError
 from ._fit import fit_gumbel
 from ._inits import InitOptions, make_ensemble
 from ._report import (
-    UnreadableFile, atomic_write_text, csv_document, discard_files, markdown_table, read_npz, remove_stale_temps, run_metadata,
+    UnreadableFile, atomic_write_text, claim_run_dir, csv_document, discard_files, markdown_table, read_npz, remove_stale_temps, run_metadata,
     write_json_atomic, write_npz_atomic,
 )
+from ._pool import resolve_workers
+from ._resources import check_disk, guard, reproduce_estimate
 from ._spectra import radius_stats, sample_radii
 from ._validation import seed_value, whole_number
 
@@ -286,10 +288,13 @@ def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: 
     files that cannot be read are deleted and recomputed (listed in ``stages_recovered``).
     ``run.json`` says "running" until everything else is written, then "complete".
     """
-    from ._pool import resolve_workers  # noqa: PLC0415
-    from ._resources import check_disk, guard, reproduce_estimate  # noqa: PLC0415
-
     estimate = guard(reproduce_estimate(cfg, resolve_workers(None)))
+    with claim_run_dir(out) as out:
+        return _run_locked(cfg, out, estimate, device=device, vector=vector, progress=progress, force=force)
+
+
+def _run_locked(cfg: Config, out: Path, estimate, *, device: str, vector: bool, progress: Callable | None, force: bool) -> dict:
+    """:func:`run` once ``out`` is created and locked."""
     check_resumable(out, cfg, force=force)
     check_disk(out, estimate.disk)
     remove_stale_temps(out)

@@ -4,10 +4,13 @@ A command estimates what it will need (:class:`Estimate`) from its options alone
 and :func:`guard` refuses in one line (:class:`~specdiag._errors.InputError`) when the memory
 exceeds the budget, or warns in one line (the ``specdiag`` logger) when it will take long.
 
-The memory budget is a fraction (:data:`MEMORY_FRACTION`, half) of the memory available now
-(``MemAvailable`` on Linux); ``SPECDIAG_MAX_MEMORY`` (``8G``, ``512M``, a byte count) replaces it,
-and so does an explicit ``max_memory`` (``check --max-memory``). Disk: :func:`check_disk` refuses
-a run whose files would not fit in the free space of the target file system.
+The memory budget is a fraction (:data:`MEMORY_FRACTION`, half) of the memory available now:
+``MemAvailable`` on Linux, or less where a cgroup (v2 ``memory.max``, v1
+``memory.limit_in_bytes``) caps this process; ``SPECDIAG_MAX_MEMORY`` (``8G``, ``512M``, a byte
+count) replaces it, and so does an explicit ``max_memory`` (``check --max-memory``). An
+address-space cap (``ulimit -v``, ``RLIMIT_AS``) limits each process: a run whose worker needs
+more than the cap leaves is refused whatever the budget. Disk: :func:`check_disk` refuses a run
+whose files would not fit in the free space of the target file system.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ __all__ = [
     "MAX_RUN_S",
     "Estimate",
     "available_memory",
+    "cgroup_memory",
+    "address_space_headroom",
     "parse_size",
     "memory_budget",
     "format_bytes",
@@ -77,6 +82,9 @@ class Estimate:
         What the memory holds, for the message.
     disk : float
         Bytes the run writes (0 when it writes nothing).
+    per_process : float
+        Peak bytes of the largest single process (0: ``memory``), checked against an
+        address-space cap, which limits each process on its own.
     """
 
     memory: float
@@ -85,6 +93,7 @@ class Estimate:
     value: int
     what: str
     disk: float = 0.0
+    per_process: float = 0.0
 
 
 def available_memory() -> int:
@@ -102,6 +111,102 @@ def available_memory() -> int:
         return int(psutil.virtual_memory().available)
     except Exception:  # noqa: BLE001 (no way to tell: assume a small machine)
         return 4 << 30
+
+
+#: where cgroup file systems are mounted, and this process's cgroups (tests point these elsewhere)
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+_PROC_CGROUP = Path("/proc/self/cgroup")
+#: a cgroup v1 limit at or above this is "unlimited" (the kernel reports 2^63 rounded to a page)
+_UNLIMITED = 1 << 60
+#: address space a worker maps beyond this process's current size before its arrays: LAPACK
+#: (scipy.linalg, about 130 MiB), BLAS buffers and thread stacks
+_LIBRARY_ADDRESS_SPACE = 512 << 20
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _inactive_file(directory: Path, key: str) -> int:
+    """Reclaimable page cache of a cgroup (its usage counts it, but a run can have it)."""
+    try:
+        for line in (directory / "memory.stat").read_text().splitlines():
+            name, _, number = line.partition(" ")
+            if name == key and number.strip().isdigit():
+                return int(number)
+    except OSError:
+        pass
+    return 0
+
+
+def _cgroup_dirs() -> list[tuple[Path, str]]:
+    """(directory, version) of every cgroup that may cap this process's memory: its own and its
+    ancestors, under v2 (``0::/path``) and v1 (``N:memory:/path``); a namespaced mount shows them
+    at the root."""
+    try:
+        lines = _PROC_CGROUP.read_text().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[0] == "0" and parts[1] == "":
+            base, version = _CGROUP_ROOT, "v2"
+        elif "memory" in parts[1].split(","):
+            base, version = _CGROUP_ROOT / "memory", "v1"
+        else:
+            continue
+        rel = Path(parts[2].lstrip("/"))
+        for sub in (rel, *rel.parents):
+            found.append((base / sub, version))
+    return found
+
+
+def cgroup_memory() -> int | None:
+    """Bytes this process's cgroups still allow (limit - usage + reclaimable cache), the tightest
+    of v2 ``memory.max`` and v1 ``memory.limit_in_bytes`` up the hierarchy; None when unlimited."""
+    room = None
+    for directory, version in _cgroup_dirs():
+        if version == "v2":
+            limit, usage = _read_int(directory / "memory.max"), _read_int(directory / "memory.current")
+            cache = _inactive_file(directory, "inactive_file")
+        else:
+            limit, usage = _read_int(directory / "memory.limit_in_bytes"), _read_int(directory / "memory.usage_in_bytes")
+            cache = _inactive_file(directory, "total_inactive_file")
+        if limit is None or limit >= _UNLIMITED:
+            continue
+        left = max(0, limit - max(0, (usage or 0) - cache))
+        room = left if room is None else min(room, left)
+    return room
+
+
+def address_space_headroom() -> int | None:
+    """Bytes of address space a process may still map under ``RLIMIT_AS`` (``ulimit -v``): the
+    soft limit less this process's current size (a forked worker starts that large) and the
+    libraries a worker maps before its arrays (:data:`_LIBRARY_ADDRESS_SPACE`); None when there
+    is no cap."""
+    try:
+        import resource  # noqa: PLC0415 (POSIX only)
+    except ImportError:
+        return None
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return None
+    size = 0
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    size = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return max(0, soft - size - _LIBRARY_ADDRESS_SPACE)
 
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -140,8 +245,14 @@ def memory_budget(max_memory=None) -> tuple[int, str]:
         return parse_size(max_memory), "max_memory"
     env = os.environ.get("SPECDIAG_MAX_MEMORY")
     if env:
-        return parse_size(env, "SPECDIAG_MAX_MEMORY"), "SPECDIAG_MAX_MEMORY"
-    return int(MEMORY_FRACTION * available_memory()), "half the available memory; SPECDIAG_MAX_MEMORY raises it"
+        try:
+            return parse_size(env, "size"), "SPECDIAG_MAX_MEMORY"
+        except InputError:
+            raise InputError(f"the environment variable SPECDIAG_MAX_MEMORY must be a size such as 512M or 8G, got {env.strip()[:40]!r}: fix or unset it") from None
+    available, capped = available_memory(), cgroup_memory()
+    if capped is not None and capped < available:
+        return int(MEMORY_FRACTION * capped), "half of what the cgroup's memory limit leaves; SPECDIAG_MAX_MEMORY changes it"
+    return int(MEMORY_FRACTION * available), "half the available memory; SPECDIAG_MAX_MEMORY raises it"
 
 
 def format_bytes(n: float) -> str:
@@ -183,6 +294,14 @@ def guard(estimate: Estimate, *, max_memory=None) -> Estimate:
         raise InputError(
             f"{estimate.param} {estimate.value:,} needs about {format_bytes(estimate.memory)} of memory ({estimate.what}), "
             f"over the {format_bytes(budget)} budget ({source}): use a smaller value",
+            param=estimate.param,
+        )
+    headroom = address_space_headroom()
+    need = estimate.per_process or estimate.memory
+    if headroom is not None and need > headroom:
+        raise InputError(
+            f"{estimate.param} {estimate.value:,} needs about {format_bytes(need)} of memory per process ({estimate.what}), "
+            f"over the {format_bytes(headroom)} the address-space limit leaves (ulimit -v, RLIMIT_AS): use a smaller value or raise the limit",
             param=estimate.param,
         )
     if estimate.seconds > MAX_RUN_S:
@@ -232,8 +351,9 @@ def radius_estimate(n: int, samples: int, *, field: str = "real", precision: str
     driver = 48 * samples
     seconds = samples * ((2e-8 * n + 2e-5) if diagonal else _eig_seconds(n, field, precision)) / workers
     if driver > per_worker * workers:
-        return Estimate(driver + per_worker * workers, seconds, "samples", samples, "the radii and their text", disk=40 * samples)
-    return Estimate(driver + per_worker * workers, seconds, "n", n, f"{workers} worker{'s' if workers > 1 else ''} x 4 arrays of n x n", disk=40 * samples)
+        return Estimate(driver + per_worker * workers, seconds, "samples", samples, "the radii and their text", disk=40 * samples, per_process=driver + per_worker)
+    what = f"{workers} worker{'s' if workers > 1 else ''} x 4 arrays of n x n"
+    return Estimate(driver + per_worker * workers, seconds, "n", n, what, disk=40 * samples, per_process=driver + per_worker)
 
 
 def dynamics_estimate(n: int, matrices: int, inputs: int, steps: int, *, every: int = 1, field: str = "real", precision: str = "single", diagonal: bool = False, chunk: int = 8, workers: int = 1) -> Estimate:
@@ -263,7 +383,8 @@ def combine(estimates, disk: float = 0.0) -> Estimate:
     """Stages run one after another: the peak memory of the worst stage, the sum of the times."""
     estimates = list(estimates)
     worst = max(estimates, key=lambda e: e.memory)
-    return Estimate(worst.memory, sum(e.seconds for e in estimates), worst.param, worst.value, worst.what, disk=disk + sum(e.disk for e in estimates))
+    per_process = max(e.per_process or e.memory for e in estimates)
+    return Estimate(worst.memory, sum(e.seconds for e in estimates), worst.param, worst.value, worst.what, disk=disk + sum(e.disk for e in estimates), per_process=per_process)
 
 
 def reproduce_estimate(cfg, workers: int = 1) -> Estimate:
@@ -299,8 +420,9 @@ def sweep_estimate(cfg, workers: int = 1) -> Estimate:
         for fld in cfg.fields:
             est = radius_estimate(n, cfg.samples, field=fld, precision=cfg.precision, workers=workers)
             if cfg.dynamics:  # eigenvectors and their inverse, complex: about 6 n x n complex arrays
-                extra = workers * 6 * 16 * n * n
-                est = Estimate(est.memory + extra, est.seconds * 4, est.param, est.value, f"{workers} worker{'s' if workers > 1 else ''} x eigendecompositions of n x n", est.disk)
+                extra = 6 * 16 * n * n
+                what = f"{workers} worker{'s' if workers > 1 else ''} x eigendecompositions of n x n"
+                est = Estimate(est.memory + workers * extra, est.seconds * 4, est.param, est.value, what, est.disk, est.per_process + extra)
             stages.extend([est] * len(cfg.inits))
             disk += len(cfg.inits) * (8 * per_matrix_floats * cfg.samples + 4096 * (cfg.samples // max(cfg.chunk_size, 1) + 1))
     return combine(stages, disk=disk)

@@ -122,7 +122,7 @@ def test_out_refuses_foreign_files_and_other_runs_until_force(tmp_path):
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     line = one_line_error(*cli("radius", "--n", 12, "--samples", 3, "--init", "lru", "--out", out))
-    assert "--force" in line and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert "force" in line and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     assert cli("radius", "--n", 12, "--samples", 3, "--init", "lru", "--out", out, "--force")[0] == 0
     assert (out / "notes.txt").read_text() == "mine" and (out / "radii.csv").exists()
     # the same command and parameters again: a rerun, allowed
@@ -425,3 +425,215 @@ def test_successful_runs_print_nothing_on_stderr(tmp_path):
                  ["trajectory", "--n", 12, "--steps", 300, "--matrices", 2, "--inputs", 2, "--field", "complex", "--format", "json"]):
         code, out, err = cli(*args)
         assert code == 0 and err == "" and json.loads(out), (args, err)
+
+
+# ---------------------------------------------------------------- 9. run directories, limits, clusters (issue 19)
+
+
+def test_a_locked_run_directory_refuses_a_second_run_in_one_line(tmp_path):
+    """Two runs into one directory: the second finds it locked (flock held by another process)."""
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)", str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for args in (["sweep", "--n", 8, "--samples", 4, "--workers", 1], ["radius", "--n", 8, "--samples", 3], ["reproduce", "--quick", "--figure", "3", "--n", 20, "--samples", 4]):
+            line = one_line_error(*cli(*args, "--out", out))
+            assert "in use by another specdiag run" in line and line.startswith("error: --out"), line
+        assert list(out.iterdir()) == []  # nothing written, nothing mixed
+    finally:
+        holder.kill()
+        holder.communicate()
+
+
+def test_two_sweeps_started_together_do_not_mix(tmp_path):
+    """Different seeds into one new directory at once: one completes, the other exits 2 in one line."""
+    out = tmp_path / "s"
+    procs = [spawn(["sweep", "--n", 12, "--samples", 40, "--chunk-size", 2, "--seed", seed, "--workers", 1, "--out", out, "--format", "json"]) for seed in (0, 7)]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 2], results
+    loser = next(err for code, _, err in results if code == 2)
+    assert [line for line in loser.splitlines() if line.strip()] and "in use by another specdiag run" in loser
+    winner = json.loads(next(out_ for code, out_, _ in results if code == 0))
+    seed = winner["config"]["seed"]
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["status"] == "complete" and meta["config"]["seed"] == seed and len(list(out.glob("tasks/*/*.npz"))) == 20
+
+
+def test_a_single_shot_run_into_a_directory_another_run_filled_meanwhile_is_refused(tmp_path, monkeypatch):
+    """radius into a new --out that another run writes while this one computes: refused, not replaced."""
+    out = tmp_path / "R"
+    assert report.prepare_out_dir(out, command="radius", parameters={"n": 1}) == out
+    report.write_run_files(tmp_path / "R", {"run.json": json.dumps({"command": "radius", "parameters": {"n": 2}}), "radii.csv": "other\n"})
+    # the first writer above consumed nothing of ours: claim again, let another process fill it, then write
+    report.release_run_dir(out)
+    import shutil  # noqa: PLC0415
+
+    shutil.rmtree(out)
+    report.prepare_out_dir(out, command="radius", parameters={"n": 1})
+    subprocess.run([sys.executable, "-c", f"import os; os.mkdir({str(out)!r}); open(os.path.join({str(out)!r}, 'run.json'), 'w').write('{{}}')"], check=True)
+    with pytest.raises(report.RunDirBusy, match="written by another specdiag run"):
+        report.write_run_files(out, {"run.json": "{}", "radii.csv": "mine\n"})
+    assert sorted(p.name for p in out.iterdir()) == ["run.json"]
+
+
+def test_out_onto_a_dangling_symlink_is_refused_before_any_work(tmp_path):
+    link = tmp_path / "gone"
+    link.symlink_to(tmp_path / "missing-target")
+    for args in (["sweep", "--n", 8, "--samples", 4], ["reproduce", "--quick"], ["radius", "--n", 8, "--samples", 3]):
+        line = one_line_error(*cli(*args, "--out", link))
+        assert "symbolic link" in line and "does not exist" in line and "File exists" not in line
+    assert not (tmp_path / "missing-target").exists()
+
+
+def test_sweep_dynamics_at_huge_k_is_reported_in_log_space(tmp_path):
+    """k = 100 sqrt(8): Q overflows float64; log10 values are reported, never inf, exit 0."""
+    code, out, err = cli("sweep", "--n", 8, "--dynamics", 100, "--field", "complex", "--samples", 6, "--workers", 1, "--out", tmp_path / "s", "--format", "json")
+    assert code == 0, err
+    point = json.loads(out)["points"][0]
+    from specdiag import _theory as theory  # noqa: PLC0415
+
+    k = point["dynamics_k"][0]
+    assert k == 283 and point["q_exact"] == [None]
+    assert point["log10_q_exact"][0] == pytest.approx(float(theory.log_q(8, [k])[0]) / np.log(10), rel=1e-12)
+    assert point["log10_q_exact"][0] > 308 and np.isfinite(point["log10_q_mean"][0])
+    assert (tmp_path / "s" / "sweep.json").exists()
+
+
+def test_log_space_means_match_the_direct_ones_where_they_do_not_overflow():
+    import specdiag._sweep as sw  # noqa: PLC0415
+
+    logs = np.log(np.array([[1.0, 2.0], [3.0, 5.0], [8.0, 13.0]]))
+    np.testing.assert_allclose(np.exp(sw._log_mean_exp(logs)), [4.0, 20 / 3], rtol=1e-14)
+    np.testing.assert_allclose(np.exp(sw._log_se_exp(logs)), np.exp(logs).std(axis=0, ddof=1) / np.sqrt(3), rtol=1e-13)
+    assert np.isfinite(sw._log_mean_exp(logs + 2000.0)).all()
+
+
+def test_library_sweep_with_an_unknown_init_names_the_parameter(tmp_path):
+    import specdiag as sd  # noqa: PLC0415
+
+    with pytest.raises(InputError, match="unknown init 'nope'") as info:
+        sd.sweep([8], out=tmp_path / "s", inits=["nope"])
+    assert info.value.param == "inits" and not (tmp_path / "s").exists()
+
+
+def test_address_space_cap_is_part_of_the_memory_guard(tmp_path):
+    """Under ulimit -v the guard refuses a sweep whose worker cannot fit, before any work."""
+    resource = pytest.importorskip("resource", reason="POSIX rlimits")
+    cap = 1536 << 20
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = ["sweep", "--n", "9000", "--samples", "2", "--workers", "1", "--out", str(tmp_path / "s")]
+    proc = subprocess.run([sys.executable, "-m", "specdiag", *args], capture_output=True, text=True, env=env, preexec_fn=limit, timeout=60)
+    line = one_line_error(proc.returncode, proc.stdout, proc.stderr)
+    assert "address-space limit" in line and line.startswith("error: --n 9,000"), line
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_cgroup_memory_limit_sets_the_budget(tmp_path, monkeypatch, version):
+    root = tmp_path / "cg"
+    if version == "v2":
+        (tmp_path / "proc").write_text("0::/job/step\n")
+        group = root / "job" / "step"
+        group.mkdir(parents=True)
+        (group / "memory.max").write_text(f"{1 << 30}\n")
+        (group / "memory.current").write_text(f"{300 << 20}\n")
+        (group / "memory.stat").write_text(f"anon 1\ninactive_file {100 << 20}\n")
+        (root / "job" / "memory.max").write_text("max\n")
+    else:
+        (tmp_path / "proc").write_text("5:memory:/job\n4:cpu:/x\n")
+        group = root / "memory" / "job"
+        group.mkdir(parents=True)
+        (group / "memory.limit_in_bytes").write_text(f"{1 << 30}\n")
+        (group / "memory.usage_in_bytes").write_text(f"{300 << 20}\n")
+        (group / "memory.stat").write_text(f"total_inactive_file {100 << 20}\n")
+        (root / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    monkeypatch.setattr(resources, "_CGROUP_ROOT", root)
+    monkeypatch.setattr(resources, "_PROC_CGROUP", tmp_path / "proc")
+    monkeypatch.setattr(resources, "available_memory", lambda: 64 << 30)
+    monkeypatch.delenv("SPECDIAG_MAX_MEMORY", raising=False)
+    assert resources.cgroup_memory() == (1 << 30) - (200 << 20)
+    budget, source = resources.memory_budget()
+    assert budget == ((1 << 30) - (200 << 20)) // 2 and "cgroup" in source
+    with pytest.raises(InputError, match="budget"):
+        resources.guard(resources.radius_estimate(8000, 10))
+
+
+def test_resume_disk_check_counts_only_missing_tasks(tmp_path, monkeypatch):
+    from specdiag._executors import LocalExecutor  # noqa: PLC0415
+    from specdiag._sweep import SweepConfig, run_sweep  # noqa: PLC0415
+
+    cfg = SweepConfig(ns=(8,), inits=("lru",), fields=("complex",), samples=40, chunk_size=10).validate()
+    run_sweep(cfg, tmp_path / "s", LocalExecutor(1))
+    sorted((tmp_path / "s").glob("tasks/*/*.npz"))[0].unlink()
+    asked = []
+    import specdiag._sweep as sw  # noqa: PLC0415
+
+    monkeypatch.setattr(sw, "check_disk", lambda out, need, param="out": asked.append(need))
+    full = resources.sweep_estimate(cfg, 1).disk
+    run_sweep(cfg, tmp_path / "s", LocalExecutor(1))
+    assert asked == [pytest.approx(full / 4)]
+
+
+@pytest.mark.parametrize("variable, value, command", [
+    ("SPECDIAG_CONNECT_TIMEOUT", "abc", ["sweep", "--n", 8, "--scheduler", "tcp://127.0.0.1:9", "--out", "{tmp}"]),
+    ("SPECDIAG_MAX_MEMORY", "lots", ["radius", "--n", 8, "--samples", 2]),
+])
+def test_bad_environment_variables_are_named_as_such(tmp_path, variable, value, command):
+    line = one_line_error(*cli(*[str(a).replace("{tmp}", str(tmp_path / "s")) for a in command], env={variable: value}))
+    assert f"the environment variable {variable}" in line and "--SPECDIAG" not in line and "--size" not in line and "--timeout" not in line
+
+
+def test_paths_with_newlines_stay_on_one_line(tmp_path):
+    out = tmp_path / "a\nb"
+    out.mkdir()
+    (out / "foreign.txt").write_text("x")
+    line = one_line_error(*cli("sweep", "--n", 8, "--samples", 4, "--out", out))
+    assert "a\\nb" in line
+
+
+def _dask_cluster(port):
+    """A scheduler and one worker process on ``port``, started by this test; (scheduler, worker)."""
+    dask_cli = Path(sys.executable).with_name("dask")
+    sched = subprocess.Popen([str(dask_cli), "scheduler", "--port", str(port), "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    worker = subprocess.Popen([str(dask_cli), "worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1", "--nthreads", "1", "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return sched, worker
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("victim", ["workers", "scheduler"])
+def test_a_dying_dask_cluster_ends_the_sweep_in_one_line(tmp_path, victim):
+    pytest.importorskip("dask.distributed")
+    port = _free_port()
+    sched, worker = _dask_cluster(port)
+    try:
+        out = tmp_path / "s"
+        proc = spawn(["sweep", "--n", 300, "--samples", 400, "--chunk-size", 2, "--scheduler", f"tcp://127.0.0.1:{port}", "--out", out], env={"SPECDIAG_CONNECT_TIMEOUT": "5"})
+        deadline = time.monotonic() + 90
+        while not list(out.glob("tasks/*/*.npz")) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert list(out.glob("tasks/*/*.npz")), proc.communicate(timeout=5)
+        for p in ([worker] if victim == "workers" else [sched]):
+            os.killpg(p.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        _, err = proc.communicate(timeout=60)
+        line = one_line_error(proc.returncode, "", err)
+        assert "rerun with resume=" in line and ("no worker" in line if victim == "workers" else "scheduler" in line)
+        assert time.monotonic() - killed < 30
+        assert json.loads((out / "run.json").read_text())["status"] == "running"  # not "complete"; resumable
+    finally:
+        for p in (sched, worker):
+            with __import__("contextlib").suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait()

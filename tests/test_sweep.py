@@ -112,7 +112,7 @@ def test_merged_table_matches_task_results(tmp_path):
 
 def test_other_options_into_same_dir_are_refused(tmp_path):
     sweep.run_sweep(sweep.SweepConfig(**GRID), tmp_path, LocalExecutor(1))
-    with pytest.raises(InputError, match="--resume"):
+    with pytest.raises(InputError, match="resume="):
         sweep.run_sweep(sweep.SweepConfig(**{**GRID, "samples": 13}), tmp_path, LocalExecutor(1))
 
 @pytest.mark.slow
@@ -139,7 +139,7 @@ def test_cli_sweep_resume_and_plot(tmp_path):
         (["--n", "10", "--init", "nope", "--out", "{tmp}"], "unknown --init nope"),
         (["--n", "10", "--dynamics", "a", "--out", "{tmp}"], "--dynamics"),
         (["--resume", "{tmp}/none"], "no sweep to resume"),
-        (["--from", "{tmp}/none"], "no sweep.json"),
+        (["--from", "{tmp}/none"], "no readable sweep.json"),
     ],
 )
 def test_cli_sweep_errors(tmp_path, args, message):

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from .._backend import resolve_device
 from .._errors import InputError
-from .._executors import make_executor
 from .._inits import FIELDS, INITS
-from .._pool import resolve_workers
-from .._report import prepare_out_dir
-from .._sweep import SweepConfig, draw_figures, grid, load_config, make_tasks, run_sweep
+from .._sweep import SweepResult
+from .._sweep import sweep as run_sweep_library
+from .._text import printable
 from .root import app
 from .options import Coverage, Device, Force, Out, Precision, Rescale, Seed, Workers, parse_int_list, parse_name_list, value
 from .output import TableOrJson, command, emit, note, progress, rich_table
@@ -45,58 +42,33 @@ def sweep(
     force: Force = False,
 ):
     """Radius statistics (and dynamics) over a grid of widths, inits and fields; resumable."""
-    if from_dir is not None:
-        try:
-            doc = json.loads((from_dir / "sweep.json").read_text())
-        except (OSError, ValueError):
-            raise InputError(f"no sweep.json in {str(from_dir)!r}: run `specdiag sweep --out {from_dir}` first") from None
-        target = from_dir
-    else:
-        if resume is not None:
-            cfg, target = load_config(resume), prepare_out_dir(resume)
-        else:
-            if n is None or out is None:
-                raise InputError("give --n and --out for a new sweep (or --resume DIR, or --from DIR)")
-            try:
-                cs = tuple(float(c) for c in dynamics.split(",")) if dynamics else ()
-            except ValueError:
-                raise InputError(f"--dynamics must be comma-separated numbers, got {dynamics!r}") from None
-            cfg = SweepConfig(
-                ns=tuple(parse_int_list(n, "--n")), inits=parse_name_list(init, "--init", list(INITS)), fields=parse_name_list(field, "--field", FIELDS),
-                samples=samples, seed=seed, chunk_size=chunk_size, precision=value(precision), dynamics=cs, rescale=value(rescale), coverage=coverage, device=value(device),
-            ).validate()
-            target = prepare_out_dir(out, command="sweep", force=force)
-        # CUDA does not survive fork: a local sweep on the GPU runs in this process
-        local_gpu = scheduler is None and cfg.device != "cpu" and resolve_device(cfg.device) == "gpu"
-        executor = make_executor(scheduler, 1 if local_gpu else resolve_workers(workers))
-
-        total = len(make_tasks(cfg, {p: None for p in grid(cfg)}))
-        try:
-            with progress(total, "sweep tasks", value(fmt) == "table") as advance:
-                def on_task(task, error):
-                    if error is not None:
-                        note(f"task failed: {task.point.id} matrices {task.start}-{task.stop - 1}: {type(error).__name__}: {error}")
-                    if advance:
-                        advance(1)
-
-                doc = run_sweep(cfg, target, executor, on_task=on_task, force=force)
-        finally:
-            executor.close()
-    figures = draw_figures(target, doc["points"]) if plot else []
-
-    def table():
-        rows = [
-            (p["id"], p.get("samples"), p.get("radius_mean"), p.get("radius_std"), p.get("p_above_1"),
-             f"[{p['p_above_1_lo']:.3f}, {p['p_above_1_hi']:.3f}]" if p.get("complete") else "incomplete", p.get("theory_mean"), p.get("theory_p_above_1"))
-            for p in doc["points"]
-        ]
-        return rich_table(f"sweep: {target}", ["point", "samples", "mean rho", "sd", "P(rho>1)", "95% CI", "theory mean", "theory P>1"], rows,
-                          caption=f"{doc.get('computed_tasks', 0)} tasks computed, {doc.get('reused_tasks', 0)} reused" if from_dir is None else None)
-
-    emit({**doc, "figures": figures}, fmt, table=table)
-    if value(fmt) == "table":
-        for name in figures:
-            note(f"wrote {target / name}")
-    if doc.get("failed_tasks"):
-        note(f"{len(doc['failed_tasks'])} tasks failed: rerun with --resume {target}")
+    try:
+        cs = tuple(float(c) for c in dynamics.split(",")) if dynamics else ()
+    except ValueError:
+        raise InputError(f"dynamics must be comma-separated numbers, got {dynamics!r}", param="dynamics") from None
+    table_format = value(fmt) == "table"
+    result = run_sweep_library(
+        parse_int_list(n, "--n") if n is not None else None, out=out, inits=parse_name_list(init, "--init", list(INITS)),
+        fields=parse_name_list(field, "--field", FIELDS), samples=samples, chunk_size=chunk_size, dynamics=cs, seed=seed,
+        precision=value(precision), rescale=value(rescale), coverage=coverage, device=value(device), scheduler=scheduler,
+        workers=workers, resume=resume, from_dir=from_dir, plot=plot, force=force,
+        progress=lambda total: progress(total, "sweep tasks", table_format),
+    )
+    emit(result.to_dict(), fmt, table=lambda: _table(result, caption=from_dir is None))
+    if table_format:
+        for name in result.figures:
+            note(f"wrote {printable(Path(result.out) / name)}")
+    if result.failed_tasks:
+        note(f"{len(result.failed_tasks)} tasks failed: rerun with --resume {printable(result.out)}")
         raise typer.Exit(1)
+
+
+def _table(result: SweepResult, *, caption: bool):
+    rows = [
+        (p["id"], p.get("samples"), p.get("radius_mean"), p.get("radius_std"), p.get("p_above_1"),
+         f"[{p['p_above_1_lo']:.3f}, {p['p_above_1_hi']:.3f}]" if p.get("complete") else "incomplete", p.get("theory_mean"), p.get("theory_p_above_1"))
+        for p in result.points
+    ]
+    header = ["point", "samples", "mean rho", "sd", "P(rho>1)", "95% CI", "theory mean", "theory P>1"]
+    text = f"{result.computed_tasks} tasks computed, {result.reused_tasks} reused" if caption else None
+    return rich_table(f"sweep: {printable(result.out)}", header, rows, caption=text)
