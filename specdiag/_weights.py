@@ -141,15 +141,16 @@ def stored_epsilon(dtype: str) -> float:
     >>> stored_epsilon("bfloat16")
     0.0078125
     """
+    try:  # NumPy's own float types first: importing ml_dtypes costs seconds on a cold start
+        return float(np.finfo(np.dtype(dtype)).eps)
+    except (TypeError, ValueError):
+        pass
     try:
         import ml_dtypes  # noqa: PLC0415 (optional: bfloat16 and float8 types)
 
         return float(ml_dtypes.finfo(dtype).eps)
     except Exception:
-        try:
-            return float(np.finfo(np.dtype(dtype)).eps)
-        except (TypeError, ValueError):
-            return float(np.finfo(np.float64).eps)
+        return float(np.finfo(np.float64).eps)
 
 
 # --- helpers --------------------------------------------------------------------------------------
