@@ -33,6 +33,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import _discovery as discovery
+from ._cells import Cell
+from ._check_cells import CellCheck, check_cell
 from ._errors import InputError
 from ._linalg import log_power_sums_by_squaring, spectral_norm
 from ._schur import log_power_sums_real_schur, log_power_sums_schur, real_schur, schur_spectral_norm, schur_triangular
@@ -113,6 +115,10 @@ class TensorCheck(Result):
     source_shape: list | None = None
     gate: str | None = None
     power_note: str | None = None
+    cell: str = "linear"
+    lyapunov: float | None = None
+    lyapunov_se: float = 0.0
+    regime: str = "exact"
     eigenvalues: Any = field(default=None, repr=False, compare=False)
 
     def __getitem__(self, key: str):
@@ -135,6 +141,25 @@ class CheckReport(Result):
     container: str | None = None
     skipped: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    coverage: str = "complete"
+
+
+@dataclass(frozen=True)
+class UncheckedRow(Result):
+    """A tensor that looks recurrent but could not be checked (a row of ``tensors`` with verdict
+    "not checked"): it fails the run unless ``allow_unchecked``."""
+
+    name: str
+    shape: list
+    dtype: str
+    reasons: list
+    verdict: str = "not checked"
+    rule: str = "unchecked"
+    radius: float | None = None
+    cell: str | None = None
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
 
 
 # --- numerics -------------------------------------------------------------------------------------
@@ -414,6 +439,7 @@ def check_matrix(
         source_shape=source_shape,
         gate=gate,
         power_note=power_note,
+        lyapunov=log_radius if math.isfinite(log_radius) else None,
         eigenvalues=lam if keep_eigenvalues else None,
     )
 
@@ -426,13 +452,24 @@ def overall_verdict(results) -> str:
 # --- many tensors ---------------------------------------------------------------------------------
 
 
-def _check_item(item) -> TensorCheck:
+def _check_item(item) -> TensorCheck | CellCheck:
     name, array, thresholds, kwargs = item
+    if isinstance(array, Cell):
+        cell_kwargs = {k: v for k, v in kwargs.items() if k not in ("gate", "source_shape")}
+        return check_cell(name, array, seq_len=thresholds.seq_len, max_growth=thresholds.max_growth, **cell_kwargs)
+    kwargs = {k: v for k, v in kwargs.items() if k not in ("input_scale", "seed", "direction")}
     return check_matrix(name, array, thresholds, **kwargs)
 
 
+def _work(a) -> float:
+    """Rough cost of checking ``a`` in units of n^3 (a cell: about 2000 steps of its w_hh product)."""
+    if isinstance(a, Cell):
+        return 2000.0 * 16 * a.w_hh.shape[0] * a.w_hh.shape[1] + float(a.state_size) ** 3
+    return float(np.shape(a)[0]) ** 3
+
+
 def _run(items: list, thresholds: Thresholds, workers) -> list:
-    if workers is None and sum(float(np.shape(a)[0]) ** 3 for _, a, _ in items) < SMALL_WORK:
+    if workers is None and sum(_work(a) for _, a, _ in items) < SMALL_WORK:
         workers = 1  # starting processes would cost more than the work
     results: list = [None] * len(items)
     for i, result in process_map(_check_item, [(name, a, thresholds, kw) for name, a, kw in items], workers=workers):
@@ -476,18 +513,33 @@ def _needed_bytes(entry, info: TensorInfo) -> int:
         if n <= DENSE_LIMIT:
             return info.nbytes + DENSE_BYTES_PER_ENTRY * n * n
         return 3 * info.nbytes + 16 * n * (SPARSE_PROBES + 64)
+    if entry.layout == "cell":
+        state = 2 * max(info.shape)  # an LSTM's (h, c), at most
+        return 4 * 8 * max(info.entries, 1) + DENSE_BYTES_PER_ENTRY * state * state
     h = info.shape[1] if entry.layout == "gates_rows" else info.shape[0]
     return info.nbytes + DENSE_BYTES_PER_ENTRY * h * h
 
 
-def _check_source(source: WeightsSource, thresholds: Thresholds, *, keys, model, param, diagonal, workers, max_memory, keep_eigenvalues) -> CheckReport:
-    start = time.perf_counter()
-    plan = discovery.plan_checks(source.infos, keys=keys, model=model, param=param, diagonal=diagonal)
-    budget = memory_budget(max_memory)
-    source.max_memory = budget
-    for entry in plan.planned:
-        info = source.infos[entry.tensor]
-        require_within_budget(info, _needed_bytes(entry, info), budget, what="checking it")
+@dataclass(frozen=True)
+class Selection:
+    """What to check in a source and how: the name-rule options of :func:`check_file`, gathered."""
+
+    keys: list | None = None
+    model: str = "auto"
+    param: str = "auto"
+    diagonal: bool = False
+    layout: str | None = None
+    biases: list | None = None
+    gates: list | None = None
+
+    def plan(self, infos: dict, *, require: bool = True) -> discovery.Plan:
+        """The plan of ``infos`` under this selection (:func:`specdiag._discovery.plan_checks`)."""
+        return discovery.plan_checks(infos, keys=self.keys, model=self.model, param=self.param, diagonal=self.diagonal,
+                                     layout=self.layout, biases=self.biases, gates=self.gates, require=require)
+
+
+def _items(source: WeightsSource, plan: discovery.Plan, *, keep_eigenvalues: bool, input_scale: float, seed: int) -> list:
+    """(row name, matrix or Cell, provenance) per planned row, data read once per tensor."""
     cache: dict = {}
 
     def read(name):
@@ -498,22 +550,38 @@ def _check_source(source: WeightsSource, thresholds: Thresholds, *, keys, model,
     items = []
     for entry in plan.planned:
         info = source.infos[entry.tensor]
-        array = discovery.materialize(entry, read)
         kwargs = {
-            "stored_dtype": info.dtype,
-            "rule": entry.rule,
-            "rule_reason": entry.reason,
-            "source_tensor": entry.tensor,
-            "source_shape": list(info.shape),
-            "gate": entry.gate,
-            "keep_eigenvalues": keep_eigenvalues,
+            "stored_dtype": info.dtype, "rule": entry.rule, "rule_reason": entry.reason, "source_tensor": entry.tensor,
+            "source_shape": list(info.shape), "gate": entry.gate, "keep_eigenvalues": keep_eigenvalues,
+            "input_scale": input_scale, "seed": seed, "direction": entry.cell.direction if entry.cell else None,
         }
-        items.append((entry.name, array, kwargs))
+        items.append((entry.name, discovery.materialize(entry, read), kwargs))
     cache.clear()
+    return items
+
+
+def _check_source(source: WeightsSource, thresholds: Thresholds, selection: Selection, *, workers, max_memory, keep_eigenvalues: bool,
+                  input_scale: float = 1.0, seed: int = 0, allow_unchecked: bool = False) -> CheckReport:
+    start = time.perf_counter()
+    plan = selection.plan(source.infos)
+    budget = memory_budget(max_memory)
+    source.max_memory = budget
+    for entry in plan.planned:
+        info = source.infos[entry.tensor]
+        require_within_budget(info, _needed_bytes(entry, info), budget, what="checking it")
+    items = _items(source, plan, keep_eigenvalues=keep_eigenvalues, input_scale=input_scale, seed=seed)
     results = _run(items, thresholds, workers)
+    unchecked = [UncheckedRow(u.name, u.shape, u.dtype, [u.reason]) for u in plan.unchecked]
+    verdict = overall_verdict(results)
+    results = results + unchecked
+    notes = list(source.notes) + list(plan.notes)
+    coverage = "complete" if not unchecked else ("incomplete (allowed)" if allow_unchecked else "incomplete")
+    if unchecked and not allow_unchecked:
+        verdict = "fail"
+        notes.append(f"{len(unchecked)} recurrent-looking tensor(s) not checked: the run fails unless allow_unchecked")
     return CheckReport(
-        source.path, thresholds, results, overall_verdict(results), time.perf_counter() - start,
-        kind=source.kind, container=source.container, skipped=list(plan.skipped), notes=list(source.notes),
+        source.path, thresholds, results, verdict, time.perf_counter() - start,
+        kind=source.kind, container=source.container, skipped=list(plan.skipped), notes=notes, coverage=coverage,
     )
 
 
@@ -524,14 +592,26 @@ def check_file(
     model: str = "auto",
     param: str = "auto",
     diagonal: bool = False,
+    layout: str | None = None,
+    biases: list[str] | None = None,
+    gates: list[str] | None = None,
+    state_dict: str | None = None,
     max_radius: float = 1.0,
     seq_len: int = 1000,
     max_growth: float | None = DEFAULT_MAX_GROWTH,
+    input_scale: float = 1.0,
+    seed: int = 0,
+    allow_unchecked: bool = False,
     workers: int | None = None,
     max_memory: int | str | None = None,
     keep_eigenvalues: bool = False,
 ) -> CheckReport:
     """Read a weights file's headers, select its recurrent tensors by the name rules, diagnose each.
+
+    Linear recurrences (square matrices, diagonals) are gated on their radius and hidden-state
+    growth; nonlinear cells (RNN, GRU, LSTM) on the growth exp(lambda seq_len) of their maximal
+    Lyapunov exponent (:mod:`specdiag._check_cells`). A tensor that looks recurrent but cannot be
+    checked is a row with verdict "not checked" and fails the run unless ``allow_unchecked``.
 
     Parameters
     ----------
@@ -541,13 +621,27 @@ def check_file(
     keys : list of str, optional
         Tensor names or globs to check, overriding the name rules.
     model : str
-        Rule family: auto, torch, keras, flax, ssm, generic (:data:`specdiag._discovery.MODELS`).
+        Rule family: auto, torch, keras, flax, ssm, reservoir, generic (:data:`specdiag._discovery.MODELS`).
     param : str
         auto, lru, a_log or eigenvalues (:data:`specdiag._discovery.PARAMS`).
     diagonal : bool
         1-D tensors selected by ``keys`` (or a file's only tensor) are eigenvalues.
+    layout : str, optional
+        Declare the keyed tensors' cell (lstm, gru, rnn, rnn-relu, keras-lstm, keras-gru, keras-rnn, linear).
+    biases : list of str, optional
+        With ``layout``: input bias then hidden bias, when not found by name.
+    gates : list of str, optional
+        Gate letters whose blocks are also checked as plain matrices (r, z, n; i, f, g, o).
+    state_dict : str, optional
+        Which state dict of a nested checkpoint (``model``, ``ema``, ``a.b``); default the usual one.
     max_radius, seq_len, max_growth
         See :class:`Thresholds`; ``max_growth=None`` turns the growth gate off.
+    input_scale : float
+        Standard deviation of the input driving the cells (driven regime).
+    seed : int
+        Seeds the cells' Lyapunov estimates.
+    allow_unchecked : bool
+        Recurrent-looking tensors that cannot be checked do not fail the run.
     workers : int, optional
         Processes (default: every core), one BLAS thread each.
     max_memory : int or str, optional
@@ -561,31 +655,44 @@ def check_file(
     CheckReport
     """
     thresholds = Thresholds(max_radius=max_radius, seq_len=seq_len, max_growth=max_growth)
+    input_scale = positive_number(input_scale, "input_scale")
     resolve_workers(workers)
     memory_budget(max_memory)
-    source = open_weights(path)
-    return _check_source(source, thresholds, keys=keys, model=model, param=param, diagonal=diagonal, workers=workers, max_memory=max_memory, keep_eigenvalues=keep_eigenvalues)
+    source = open_weights(path, container=state_dict)
+    selection = Selection(keys, model, param, diagonal, layout, biases, gates)
+    return _check_source(source, thresholds, selection, workers=workers, max_memory=max_memory, keep_eigenvalues=keep_eigenvalues,
+                         input_scale=input_scale, seed=seed, allow_unchecked=allow_unchecked)
 
 
-def list_file(path: str | Path, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False) -> tuple[WeightsSource, discovery.Plan]:
-    """Dry run: the source's headers and the plan (what would be checked and why), no data read."""
-    source = open_weights(path)
-    return source, discovery.plan_checks(source.infos, keys=keys, model=model, param=param, diagonal=diagonal, require=False)
+def list_file(path: str | Path, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False, layout: str | None = None,
+              biases: list | None = None, gates: list | None = None, state_dict: str | None = None) -> tuple[WeightsSource, discovery.Plan]:
+    """Dry run: the source's headers and the plan (what would be checked and why), no data read.
+
+    The plan is the one :func:`check_file` follows, and it fails the same way (nothing to check).
+    """
+    source = open_weights(path, container=state_dict)
+    return source, Selection(keys, model, param, diagonal, layout, biases, gates).plan(source.infos)
 
 
-def check_state_dict(state_dict: Mapping, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False, thresholds: Thresholds | None = None,
-                     workers: int | None = 1, max_memory=None, keep_eigenvalues: bool = False, label: str = "<state_dict>") -> CheckReport:
+def check_state_dict(state_dict: Mapping, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False, layout: str | None = None,
+                     biases: list | None = None, gates: list | None = None, container: str | None = None, thresholds: Thresholds | None = None,
+                     max_radius: float | None = None, seq_len: int | None = None, max_growth: float | None | str = "default",
+                     input_scale: float = 1.0, seed: int = 0, allow_unchecked: bool = False,
+                     workers: int | None = None, max_memory=None, keep_eigenvalues: bool = False, label: str = "<state_dict>") -> CheckReport:
     """Check a state dict (name -> torch tensor or NumPy array; nested checkpoints searched) by the name rules.
 
     Parameters
     ----------
     state_dict : Mapping
         ``module.state_dict()``, a checkpoint dict, or name -> array.
-    keys, model, param, diagonal, max_memory, keep_eigenvalues
+    keys, model, param, diagonal, layout, biases, gates, max_memory, keep_eigenvalues, input_scale, seed, allow_unchecked
         As in :func:`check_file`.
+    container : str, optional
+        Which state dict of a nested checkpoint (``check_file``'s ``state_dict``).
     thresholds : Thresholds, optional
+        The thresholds as one object; or give ``max_radius``, ``seq_len``, ``max_growth`` flat.
     workers : int, optional
-        Default 1 (in this process).
+        Processes (default: every core, capped; small work runs inline).
     label : str
         Name of the source in the report.
 
@@ -593,10 +700,22 @@ def check_state_dict(state_dict: Mapping, *, keys=None, model: str = "auto", par
     -------
     CheckReport
     """
-    thresholds = thresholds or Thresholds()
+    thresholds = _thresholds(thresholds, max_radius, seq_len, max_growth)
     resolve_workers(workers)
-    return _check_source(source_from_mapping(state_dict, label), thresholds, keys=keys, model=model, param=param, diagonal=diagonal,
-                         workers=workers, max_memory=max_memory, keep_eigenvalues=keep_eigenvalues)
+    selection = Selection(keys, model, param, diagonal, layout, biases, gates)
+    return _check_source(source_from_mapping(state_dict, label, container=container), thresholds, selection, workers=workers, max_memory=max_memory,
+                         keep_eigenvalues=keep_eigenvalues, input_scale=positive_number(input_scale, "input_scale"), seed=seed,
+                         allow_unchecked=allow_unchecked)
+
+
+def _thresholds(thresholds: Thresholds | None, max_radius, seq_len, max_growth) -> Thresholds:
+    """``thresholds``, or the flat keywords (``max_growth="default"`` is :data:`DEFAULT_MAX_GROWTH`)."""
+    base = thresholds or Thresholds()
+    return Thresholds(
+        max_radius=base.max_radius if max_radius is None else max_radius,
+        seq_len=base.seq_len if seq_len is None else seq_len,
+        max_growth=base.max_growth if isinstance(max_growth, str) and max_growth == "default" else max_growth,
+    )
 
 
 def check_module(module, **kwargs) -> CheckReport:

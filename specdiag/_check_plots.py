@@ -73,7 +73,7 @@ def write_check_plots(report, out_dir: Path | str) -> list[Path]:
     out_dir = Path(out_dir)
     written, used = [], set()
     for result in report.tensors:
-        if result.eigenvalues is None:
+        if getattr(result, "eigenvalues", None) is None:
             continue
         n = None if result.diagonal else result.shape[0]
         fig = eigenvalue_plane_figure(result.eigenvalues, title=result.name, n=n, radius=result.radius)

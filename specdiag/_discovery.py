@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
+from ._cell_plan import LAYOUTS, CellPlan, assemble, declared_cell, flax_cells, keras_cell, torch_cell
+from ._cells import Cell
 from ._errors import InputError, NothingToCheck
 from ._results import Result
 from ._validation import choice
@@ -35,7 +37,7 @@ from ._validation import choice
 __all__ = ["NameRule", "RULES", "MODELS", "PARAMS", "Planned", "Skipped", "Plan", "plan_checks", "materialize", "rules_table"]
 
 #: families of rules selectable with ``model``
-MODELS = ("auto", "torch", "keras", "flax", "ssm", "generic")
+MODELS = ("auto", "torch", "keras", "flax", "ssm", "reservoir", "generic")
 #: how 1-D tensors are read, selectable with ``param``
 PARAMS = ("auto", "lru", "a_log", "eigenvalues")
 TORCH_GATES = {1: None, 3: "rzn", 4: "ifgo"}
@@ -68,17 +70,22 @@ class NameRule(Result):
     pattern: str
     layout: str
     description: str
+    #: used under ``model="auto"`` only when no other rule matches anything (short, ambiguous names)
+    fallback: bool = False
 
 
 RULES: tuple[NameRule, ...] = (
-    NameRule("torch-weight_hh", "torch", SEP + r"weight_hh_l\d+(?:_reverse)?$", "gates_rows",
-             "PyTorch nn.RNN/GRU/LSTM hidden-to-hidden weight (g h x h): gates split by rows (GRU r,z,n; LSTM i,f,g,o)"),
+    NameRule("torch-weight_hh", "torch", SEP + r"weight_hh(?:_l\d+)?(?:_reverse)?$", "cell",
+             "PyTorch nn.RNN/GRU/LSTM (and RNNCell/GRUCell/LSTMCell, proj_size) weight_hh with weight_ih, biases and "
+             "weight_hr beside it: one cell per layer and direction, gated by its maximal Lyapunov exponent"),
     NameRule("torch-parametrization", "torch", SEP + r"parametrizations\.", "skip",
              "input of a torch parametrization (the weight is computed from it): never checked raw; use check_module(module) or save the materialized weight"),
-    NameRule("keras-recurrent_kernel", "keras", SEP + r"recurrent_kernel(?::\d+)?$", "gates_columns",
-             "Keras SimpleRNN/GRU/LSTM recurrent_kernel (h x g h): transposed, gates split by columns (GRU z,r,h; LSTM i,f,c,o)"),
-    NameRule("flax-hidden-kernel", "flax", SEP + r"h[ifgorzn]?[./]kernel$", "square_transposed",
-             "Flax LSTMCell/GRUCell/SimpleCell hidden kernel (hi, hf, hg, ho, hr, hz, hn, h), transposed"),
+    NameRule("keras-recurrent_kernel", "keras", SEP + r"recurrent_kernel(?::\d+)?$", "cell",
+             "Keras SimpleRNN/GRU/LSTM recurrent_kernel (h x g h, gates by columns: GRU z,r,h; LSTM i,f,c,o) with kernel and "
+             "bias beside it: one cell, gated by its maximal Lyapunov exponent"),
+    NameRule("flax-hidden-kernel", "flax", SEP + r"h[ifgorzn]?[./]kernel$", "cell",
+             "Flax LSTMCell (hi, hf, hg, ho), GRUCell (hr, hz, hn) and SimpleCell (h) hidden kernels with their input "
+             "kernels and biases: one cell, gated by its maximal Lyapunov exponent"),
     NameRule("lru-nu_log", "ssm", SEP + r"nu_log$", "lru",
              "LRU diagonal: lambda = exp(-exp(nu_log) + i exp(theta_log)) with the theta_log beside it"),
     NameRule("ssm-A_log", "ssm", SEP + r"A_log$", "a_log",
@@ -87,19 +94,23 @@ RULES: tuple[NameRule, ...] = (
              "S4D diagonal: A = -exp(log_A_real) + i A_imag, lambda = exp(dt A), dt = exp(log_dt) when stored, else 1"),
     NameRule("generic-recurrent", "generic", r"(?:^|[./_])(?:W_hh|w_hh|Whh|W_rec|w_rec|Wrec|W_res|W_rr|recurrent_weights?|recurrent)(?:$|[./_])", "square",
              "hand-written and JAX recurrent weights (W_hh, W_rec, W_res, *.recurrent.*, recurrent_weight)"),
-    NameRule("reservoir-W", "generic", SEP + r"W$", "square", "reservoir (reservoirpy-style) recurrent matrix W"),
-    NameRule("eigenvalues", "generic", SEP + r"(?:lambda|Lambda|lam|eigenvalues|eigvals)$", "eigenvalues",
-             "a 1-D vector of the eigenvalues of a diagonal recurrence (lambda, Lambda, eigenvalues)"),
+    NameRule("reservoir-W", "reservoir", SEP + r"W$", "square",
+             "reservoir (reservoirpy-style) recurrent matrix W (under model reservoir, or when no other rule matches)", True),
+    NameRule("eigenvalues", "ssm", SEP + r"(?:lambda|Lambda|lam|eigenvalues|eigvals)$", "eigenvalues",
+             "a 1-D vector of the eigenvalues of a diagonal recurrence (lambda, Lambda, eigenvalues; under model ssm, "
+             "or when no other rule matches)", True),
 )
 _COMPILED = [(rule, re.compile(rule.pattern)) for rule in RULES]
 #: names whose skipping deserves a specific reason
 _INPUT_WEIGHT = re.compile(SEP + r"(?:weight_ih_l\d+(?:_reverse)?|kernel|W_ih|w_ih|Win|W_in|i[ifgorzn][./]kernel)$")
+#: names that look like a recurrence: such a tensor is never silently skipped (checked, or "not checked")
+_RECURRENT_HINT = re.compile(r"(?:^|[./_])(?:[Ww]_?hh|[Ww]hh|hh|[Ww]_?rec|rec|recurrent\w*|recurrence|reservoir|[Ww]_?res)(?:$|[./_:\d\[])")
 _PARTNERS = re.compile(SEP + r"(?:theta_log|A_imag|log_dt|dt_bias|gamma_log)$|dt_proj\.bias$")
 
 
 @dataclass(frozen=True)
 class Planned(Result):
-    """One matrix (or diagonal) to check: where it comes from and which rule said so."""
+    """One row to check: a matrix, a diagonal or a cell; where it comes from and which rule said so."""
 
     name: str
     tensor: str
@@ -110,6 +121,11 @@ class Planned(Result):
     gate_index: int = 0
     gates: int = 1
     partners: tuple = ()
+    cell: CellPlan | None = None
+
+    def tensors(self) -> tuple:
+        """Every stored tensor this row reads."""
+        return (self.tensor, *self.partners, *(self.cell.tensors() if self.cell else ()))
 
 
 @dataclass(frozen=True)
@@ -124,10 +140,13 @@ class Skipped(Result):
 
 @dataclass(frozen=True)
 class Plan(Result):
-    """What would be checked (``planned``) and what is skipped (``skipped``), before any data is read."""
+    """What would be checked (``planned``), what is skipped (``skipped``: not recurrences), and the
+    recurrent-looking tensors that cannot be checked (``unchecked``: they fail the run unless allowed)."""
 
     planned: list
     skipped: list
+    unchecked: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
 
 
 def rules_table() -> list[tuple[str, str, str]]:
@@ -141,9 +160,11 @@ def _sibling(name: str, leaf: str) -> str:
     return f"{name[: match.start()]}{name[match.start()]}{leaf}" if match else leaf
 
 
-def _rule_for(name: str, model: str, param: str) -> NameRule | None:
+def _rule_for(name: str, model: str, param: str, fallback: bool) -> NameRule | None:
     for rule, pattern in _COMPILED:
         if model != "auto" and rule.family != model:
+            continue
+        if model == "auto" and rule.fallback and not fallback:
             continue
         if param == "lru" and rule.layout not in ("lru",) and rule.family == "ssm":
             continue
@@ -158,36 +179,78 @@ def _is_square(shape) -> bool:
     return len(shape) == 2 and shape[0] == shape[1] and shape[0] >= 1
 
 
-def _plan_one(name: str, info, rule: NameRule, infos: dict) -> tuple[list, str | None]:
-    """(planned entries, skip reason) for a tensor matched by ``rule``."""
+def _is_stacked(shape) -> bool:
+    """(k h x h) or (h x k h) for k = 1, 3, 4: what a recurrent weight with gates looks like."""
+    if len(shape) != 2 or min(shape) < 1:
+        return False
+    big, small = max(shape), min(shape)
+    return big % small == 0 and big // small in (1, 2, 3, 4)
+
+
+def _cell_reason(plan: CellPlan) -> str:
+    kind = {"rnn_tanh": "tanh RNN", "rnn_relu": "ReLU RNN", "gru": "GRU", "lstm": "LSTM", "linear": "linear"}[plan.kind]
+    extra = " with projection (proj_size)" if plan.tensor("w_hr") else ""
+    where = f", {plan.direction}" if plan.direction else ""
+    text = f"{kind} cell{extra} ({plan.convention} layout{where})"
+    if plan.kind == "rnn_tanh" and plan.convention == "torch":
+        text += "; the nonlinearity is not stored: tanh assumed (declare layout rnn-relu for ReLU)"
+    if not any(role == "w_ih" or (role.startswith("i") and not role.endswith("bias")) for role, _ in plan.roles):
+        text += "; no input weights found: gated in the zero-input regime"
+    return text
+
+
+def _cell_entries(name: str, plan: CellPlan, rule: str, gates: list | None, infos: dict) -> list:
+    """The cell's row, plus one matrix row per gate block named in ``gates`` (checked as plain matrices)."""
+    tensor = plan.roles[0][1]
+    entries = [Planned(name, tensor, rule, "cell", _cell_reason(plan), cell=plan)]
+    letters = _CANONICAL_GATES.get(plan.kind, "")
+    for g in gates or []:
+        if g not in letters:
+            continue
+        i = letters.index(g)
+        if plan.convention == "flax":
+            tensor = plan.tensor(f"h{g}")
+            entries.append(Planned(f"{tensor}[{g}]", tensor, rule, "square_transposed", f"gate {g} block, selected with gates", gate=g))
+            continue
+        if plan.convention == "keras":
+            i = "zrh".index({"r": "r", "z": "z", "n": "h"}[g]) if plan.kind == "gru" else i
+            layout = "gates_columns"
+        else:
+            layout = "gates_rows"
+        shape = tuple(infos[tensor].shape)
+        rows, cols = shape if layout == "gates_rows" else shape[::-1]
+        if rows // len(letters) != cols:
+            continue  # a projected LSTM's blocks are not square
+        entries.append(Planned(f"{name}[{g}]", tensor, rule, layout, f"gate {g} block, selected with gates", gate=g, gate_index=i, gates=len(letters)))
+    return entries
+
+
+_CANONICAL_GATES = {"gru": "rzn", "lstm": "ifgo"}
+
+
+def _plan_one(name: str, info, rule: NameRule, infos: dict, flax: dict, gates: list | None) -> tuple[list, str | None]:
+    """(planned entries, reason it is not checked) for a tensor matched by ``rule``."""
     shape = tuple(info.shape)
     layout = rule.layout
     if layout == "skip":
         return [], rule.description
     if info.sparse:
         return ([Planned(name, name, rule.name, "sparse", f"{rule.description} (scipy.sparse {info.sparse})")] if _is_square(shape) else []), (None if _is_square(shape) else f"sparse matrix of shape {shape}: not square")
-    if layout in ("gates_rows", "gates_columns"):
-        if len(shape) != 2 or min(shape) < 1:
-            return [], f"{rule.name} needs a 2-D tensor, got shape {shape}"
-        rows, cols = shape if layout == "gates_rows" else shape[::-1]
-        gates, remainder = divmod(rows, cols)
-        table = TORCH_GATES if layout == "gates_rows" else KERAS_GATES
-        if remainder or gates not in table:
-            proj = re.sub(r"weight_hh", "weight_hr", name)
-            if proj != name and proj in infos:
-                return [], f"LSTM with projections (proj_size, {proj} beside it): the recurrence is {proj} times a gate; select the tensors with keys to check them as matrices"
-            return [], f"shape {shape} is not (g h x h) for g = 1, 3 or 4 gates"
-        layer = LAYER_OF_GATES[gates]
-        letters = table[gates]
-        if letters is None:
-            return [Planned(name, name, rule.name, layout, f"{rule.description}: {layer}, one matrix")], None
-        return [
-            Planned(f"{name}[{g}]", name, rule.name, layout, f"{rule.description}: {layer} gate {g}", gate=g, gate_index=i, gates=gates)
-            for i, g in enumerate(letters)
-        ], None
+    if layout == "cell":
+        if rule.family == "flax":
+            plan = flax.get(name)
+            if plan is None:
+                return [], "Flax hidden kernel without the rest of its cell (hi, hf, hg, ho / hr, hz, hn beside it): declare it with layout"
+            stem = re.match(r"^(.*?)[./]?h[ifgorzn]?[./]kernel$", name)
+            return _cell_entries((stem.group(1) if stem else "") or name, plan, rule.name, gates, infos), None
+        plan, why = (torch_cell if rule.family == "torch" else keras_cell)(name, infos)
+        if plan is None:
+            return [], f"{why}: declare the cell with layout (e.g. --layout lstm --key {name})"
+        return _cell_entries(name, plan, rule.name, gates, infos), None
     if layout in ("square", "square_transposed"):
         if not _is_square(shape):
-            return [], f"{rule.name} expects a square matrix, got shape {shape}"
+            hint = f"; stacked gates? declare the cell with layout (e.g. --layout gru --key {name})" if _is_stacked(shape) else ""
+            return [], f"{rule.name} expects a square matrix, got shape {shape}{hint}"
         return [Planned(name, name, rule.name, layout, rule.description)], None
     if layout == "eigenvalues":
         if len(shape) != 1 or shape[0] < 1:
@@ -228,7 +291,85 @@ def _skip_reason(name: str, info, diagonal: bool) -> str | None:
     return None
 
 
-def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False, require: bool = True) -> Plan:
+def _select(names: list, keys) -> list:
+    if not keys:
+        return names
+    keys = [k for k in keys if k]
+    chosen = [n for n in names if any(n == k or fnmatch.fnmatchcase(n, k) for k in keys)]
+    if not chosen:
+        raise InputError(f"no tensor matches {', '.join(keys)} (keys); available: {', '.join(names) or 'none'}", param="keys")
+    return chosen
+
+
+def _declared(chosen: list, infos: dict, layout: str, biases, gates) -> Plan:
+    """The plan when ``layout`` declares what the keyed tensors are."""
+    planned = []
+    for name in chosen:
+        if layout == "linear":
+            if not _is_square(tuple(infos[name].shape)):
+                raise InputError(f"layout: tensor {name!r} has shape {tuple(infos[name].shape)}: a linear recurrence needs a square matrix", param="layout")
+            planned.append(Planned(name, name, "layout", "square", "declared linear with layout: a square matrix"))
+            continue
+        plan, why = declared_cell(name, infos, layout, biases)
+        if plan is None:
+            raise InputError(f"layout: tensor {name!r} {why}", param="layout")
+        planned.extend(_cell_entries(name, plan, "layout", gates, infos))
+    return Plan(planned, [])
+
+
+def _unmatched(name: str, info, keys, sole: bool, diagonal: bool) -> Planned | None:
+    """A keyed (or sole) tensor no rule names, as a raw square matrix or diagonal."""
+    shape = tuple(info.shape)
+    how = "selected by keys" if keys else "the file's only tensor"
+    if _is_square(shape):
+        return Planned(name, name, "key" if keys else "only-tensor", "sparse" if info.sparse else "square", f"{how}: a square matrix")
+    if len(shape) == 1 and shape[0] >= 1 and diagonal:
+        return Planned(name, name, "key" if keys else "only-tensor", "eigenvalues", f"{how}: a 1-D vector of eigenvalues (diagonal)")
+    want = "a square 2-D matrix or a 1-D diagonal" if diagonal else "a square 2-D matrix (or use diagonal for a 1-D vector of eigenvalues)"
+    if keys:
+        hint = " (stacked gates? declare them with layout, e.g. layout='gru')" if _is_stacked(shape) else ""
+        raise InputError(f"tensor {name!r} has shape {shape}: need {want}{hint}", param="keys")
+    raise NothingToCheck(f"no square 2-D tensor{' or 1-D vector' if diagonal else ''} found ({name} {shape}): need {want}")
+
+
+def _by_rules(infos: dict, chosen: list, *, keys, model, param, diagonal, gates, fallback: bool) -> Plan:
+    planned, skipped, unchecked = [], [], []
+    flax = flax_cells(infos)
+    consumed: set = set()
+    for plan in flax.values():
+        consumed.update(plan.tensors())
+    sole = len(infos) == 1
+    for name in chosen:
+        info = infos[name]
+        rule = _rule_for(name, model, param, fallback)
+        if rule is not None:
+            entries, reason = _plan_one(name, info, rule, infos, flax, gates)
+            if entries:
+                planned.extend(entries)
+                for entry in entries:
+                    consumed.update(entry.tensors())
+            elif not (rule.family == "flax" and name in consumed):
+                if keys and rule.layout != "skip":
+                    raise InputError(f"tensor {name!r}: {reason}", param="keys")
+                (skipped if rule.layout == "skip" else unchecked).append(Skipped(name, list(info.shape), info.dtype, reason))
+            continue
+        if keys or sole:
+            planned.append(_unmatched(name, info, keys, sole, diagonal))
+            continue
+        shape = tuple(info.shape)
+        if _RECURRENT_HINT.search(name) and (_is_stacked(shape) or info.sparse) and not _INPUT_WEIGHT.search(name):
+            unchecked.append(Skipped(name, list(shape), info.dtype, "its name looks recurrent but no rule reads it: declare it with layout (or select it with keys)"))
+            continue
+        reason = _skip_reason(name, info, diagonal)
+        if reason:
+            skipped.append(Skipped(name, list(shape), info.dtype, reason))
+    skipped = [s for s in skipped if s.name not in consumed]
+    unchecked = [s for s in unchecked if s.name not in consumed]
+    return Plan(planned, skipped, unchecked)
+
+
+def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False, layout: str | None = None,
+                biases: list | None = None, gates: list | None = None, require: bool = True) -> Plan:
     """Decide, from headers only, which tensors are checked and how (the rule table), and which are skipped.
 
     Parameters
@@ -239,13 +380,20 @@ def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "au
         Names or globs: only these tensors, each by its rule or else as a raw square matrix
         (or, with ``diagonal``, a 1-D vector of eigenvalues).
     model : str
-        Rule family (:data:`MODELS`); ``auto`` uses every rule.
+        Rule family (:data:`MODELS`); ``auto`` uses every rule, the reservoir and eigenvalue rules
+        (``W``, ``lambda``) only when no other rule matches anything (and says so in ``notes``).
     param : str
         How SSM diagonals are read (:data:`PARAMS`); ``eigenvalues`` is the same as ``diagonal``.
     diagonal : bool
         1-D tensors selected by ``keys`` (or a file's only tensor) are eigenvalues.
+    layout : str, optional
+        What the keyed tensors are (:data:`specdiag._cell_plan.LAYOUTS`: ``gru``, ``keras-lstm``, ...).
+    biases : list of str, optional
+        With ``layout``: the bias tensors (input bias, then hidden bias), when not found by name.
+    gates : list of str, optional
+        Gate letters (r, z, n; i, f, g, o) whose blocks are also checked as plain matrices.
     require : bool
-        Raise when nothing would be checked (False for a dry-run listing).
+        Raise when nothing would be checked or reported.
 
     Returns
     -------
@@ -254,79 +402,56 @@ def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "au
     Raises
     ------
     InputError
-        Unknown ``model``/``param``, keys that match nothing, a keyed tensor of the wrong shape.
+        Unknown ``model``/``param``/``layout``, keys that match nothing, a keyed tensor of the wrong shape.
     NothingToCheck
-        Nothing to check (an InputError too): no rule selects a tensor, or a file's only tensor is
-        not a matrix.
+        Nothing to check or report (an InputError too): no rule selects a tensor, or a file's only
+        tensor is not a matrix.
     """
     model = choice(model, "model", MODELS)
     param = choice(param, "param", PARAMS)
     diagonal = diagonal or param == "eigenvalues"
-    planned, skipped = [], []
     names = list(infos)
-    if keys:
-        keys = [k for k in keys if k]
-        chosen = [n for n in names if any(n == k or fnmatch.fnmatchcase(n, k) for k in keys)]
-        if not chosen:
-            raise InputError(f"no tensor matches {', '.join(keys)} (keys); available: {', '.join(names) or 'none'}", param="keys")
-    else:
-        chosen = names
-    consumed = set()
-    for name in chosen:
-        info = infos[name]
-        rule = _rule_for(name, model, param)
-        if rule is not None:
-            entries, reason = _plan_one(name, info, rule, infos)
-            if entries:
-                planned.extend(entries)
-                for entry in entries:
-                    consumed.update(entry.partners)
-                continue
-            if keys and rule.layout != "skip":
-                raise InputError(f"tensor {name!r}: {reason}")
-            skipped.append(Skipped(name, list(info.shape), info.dtype, reason))
-            continue
-        shape = tuple(info.shape)
-        sole = len(names) == 1
-        if keys or sole:
-            how = "selected by keys" if keys else "the file's only tensor"
-            if _is_square(shape) or (info.sparse and _is_square(shape)):
-                planned.append(Planned(name, name, "key" if keys else "only-tensor", "sparse" if info.sparse else "square", f"{how}: a square matrix"))
-                continue
-            if len(shape) == 1 and shape[0] >= 1 and diagonal:
-                planned.append(Planned(name, name, "key" if keys else "only-tensor", "eigenvalues", f"{how}: a 1-D vector of eigenvalues (diagonal)"))
-                continue
-            want = "a square 2-D matrix or a 1-D diagonal" if diagonal else "a square 2-D matrix (or use diagonal for a 1-D vector of eigenvalues)"
-            if keys:
-                raise InputError(f"tensor {name!r} has shape {shape}: need {want}")
-            raise NothingToCheck(f"no square 2-D tensor{' or 1-D vector' if diagonal else ''} found ({name} {shape}): need {want}")
-        reason = _skip_reason(name, info, diagonal)
-        if reason:
-            skipped.append(Skipped(name, list(shape), info.dtype, reason))
-    skipped = [s for s in skipped if s.name not in consumed]
-    if not planned and require:
-        listed = "; ".join(f"{s.name} {tuple(s.shape)}: {s.reason}" for s in skipped[:5])
+    if layout is not None:
+        layout = choice(layout, "layout", tuple(LAYOUTS))
+        if not keys:
+            raise InputError("layout declares what the tensors selected with keys are: give keys too", param="layout")
+        return _declared(_select(names, keys), infos, layout, biases, gates)
+    if biases:
+        raise InputError("biases are read with layout (declaring a custom-named cell): give layout and keys", param="biases")
+    chosen = _select(names, keys)
+    plan = _by_rules(infos, chosen, keys=keys, model=model, param=param, diagonal=diagonal, gates=gates, fallback=False)
+    if not plan.planned and not plan.unchecked and model == "auto" and not keys:
+        wider = _by_rules(infos, chosen, keys=keys, model=model, param=param, diagonal=diagonal, gates=gates, fallback=True)
+        if wider.planned:
+            rules = sorted({p.rule for p in wider.planned})
+            note = f"no framework rule matched: the short-name rule(s) {', '.join(rules)} were used (model reservoir or ssm says so explicitly)"
+            plan = Plan(wider.planned, wider.skipped, wider.unchecked, [note])
+    if not plan.planned and not plan.unchecked and require:
+        listed = "; ".join(f"{s.name} {tuple(s.shape)}: {s.reason}" for s in plan.skipped[:5])
         shapes = ", ".join(f"{n} {tuple(infos[n].shape)}" for n in names[:8]) or "no tensors"
         raise NothingToCheck(
             f"no recurrent tensor found by the name rules (tensors: {shapes}{', ...' if len(names) > 8 else ''})"
             + (f"; skipped {listed}" if listed else "")
-            + ": select tensors with keys (--key), or see the rules with --list"
+            + ": select tensors with keys (--key) and declare cells with layout (--layout), or see the rules with --list"
         )
-    return Plan(planned, skipped)
+    return plan
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, x)
 
 
-def materialize(entry: Planned, read: Callable[[str], np.ndarray]) -> np.ndarray:
-    """The matrix (2-D) or eigenvalues (1-D complex) that ``entry`` checks, in float64/complex128.
+def materialize(entry: Planned, read: Callable[[str], np.ndarray]) -> np.ndarray | Cell:
+    """The matrix (2-D), eigenvalues (1-D complex) or :class:`~specdiag._cells.Cell` that ``entry`` checks, in float64/complex128.
 
     ``read(name)`` returns a stored tensor (any float dtype, bfloat16 included).
     """
     layout = entry.layout
     if layout == "sparse":
         return read(entry.tensor)
+    if layout == "cell":
+        assert entry.cell is not None
+        return assemble(entry.cell, lambda name: _upcast(name, read(name)))
     a = _upcast(entry.tensor, read(entry.tensor))
     if layout == "gates_rows":
         h = a.shape[1]

@@ -30,6 +30,7 @@ import numpy as np
 from . import _resources as resources
 from ._errors import InputError
 from ._resources import format_bytes
+from ._text import printable
 
 __all__ = [
     "SUFFIXES",
@@ -438,12 +439,28 @@ def _flatten(tree, prefix: str = "", depth: int = 0, out: dict | None = None) ->
     return out
 
 
-def _find_state_dict(obj: Mapping, label: str) -> tuple[dict, str | None]:
+def _chosen_container(obj: Mapping, container: str, label: str) -> tuple[dict, str]:
+    """The tensors under key path ``container`` ("ema", "a.b") of a nested checkpoint."""
+    node: Any = obj
+    for part in container.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            keys = ", ".join(printable(k) for k in (node.keys() if isinstance(node, Mapping) else []))
+            raise InputError(f"state_dict: {printable(label)} has no {printable(container)!r} (keys here: {keys or 'none'})", param="state_dict")
+        node = node[part]
+    if not isinstance(node, Mapping):
+        raise InputError(f"state_dict: {printable(label)}[{printable(container)!r}] is a {type(node).__name__}, not a dict of tensors", param="state_dict")
+    return _flatten(node), container
+
+
+def _find_state_dict(obj: Mapping, label: str, container: str | None = None) -> tuple[dict, str | None]:
     """The tensors of a (possibly nested) checkpoint and the key path they came from.
 
     Searches the top level and up to two dict levels below it; prefers the usual keys
-    (``model_state_dict``, ``state_dict``, ...) and never takes optimizer state.
+    (``model_state_dict``, ``state_dict``, ...) and never takes optimizer state. ``container``
+    chooses the key path explicitly (``"ema"``).
     """
+    if container:
+        return _chosen_container(obj, container, label)
     direct = {str(k): v for k, v in obj.items() if _is_tensor(v)}
     if direct:
         return _flatten(obj), None
@@ -465,7 +482,7 @@ def _find_state_dict(obj: Mapping, label: str) -> tuple[dict, str | None]:
     return _flatten(tree), path
 
 
-def _open_torch(path: Path) -> WeightsSource:
+def _open_torch(path: Path, container: str | None = None) -> WeightsSource:
     # the file's kind first: a file that is no PyTorch file at all is said to be so, torch or not
     with open(path, "rb") as fh:
         magic = fh.read(4)
@@ -495,11 +512,11 @@ def _open_torch(path: Path) -> WeightsSource:
         obj = {path.stem: obj}
     if not isinstance(obj, Mapping):
         raise InputError(f"{str(path)!r} holds a {type(obj).__name__}, not a tensor or a state dict: save model.state_dict()")
-    return _source_from_tree(obj, str(path), "torch state dict")
+    return _source_from_tree(obj, str(path), "torch state dict", container)
 
 
-def _source_from_tree(obj: Mapping, label: str, kind: str) -> WeightsSource:
-    tensors, container = _find_state_dict(obj, label)
+def _source_from_tree(obj: Mapping, label: str, kind: str, container: str | None = None) -> WeightsSource:
+    tensors, container = _find_state_dict(obj, label, container)
     infos = {}
     for name, value in tensors.items():
         if isinstance(value, np.ndarray):
@@ -515,7 +532,7 @@ def _source_from_tree(obj: Mapping, label: str, kind: str) -> WeightsSource:
     return WeightsSource(label, kind, infos, load, container=container, notes=notes)
 
 
-def source_from_mapping(mapping: Mapping, label: str = "<state_dict>") -> WeightsSource:
+def source_from_mapping(mapping: Mapping, label: str = "<state_dict>", *, container: str | None = None) -> WeightsSource:
     """A source over an in-memory mapping of name -> torch tensor / NumPy array (nested dicts searched).
 
     Parameters
@@ -524,6 +541,8 @@ def source_from_mapping(mapping: Mapping, label: str = "<state_dict>") -> Weight
         A ``state_dict()``, a nested checkpoint dict, or name -> array.
     label : str
         How the source is named in reports.
+    container : str, optional
+        Key path of the state dict to use in a nested checkpoint ("ema").
 
     Returns
     -------
@@ -531,7 +550,7 @@ def source_from_mapping(mapping: Mapping, label: str = "<state_dict>") -> Weight
     """
     if not isinstance(mapping, Mapping):
         raise InputError(f"state_dict must be a mapping of names to tensors, got {type(mapping).__name__}", param="state_dict")
-    return _source_from_tree(mapping, label, "state dict")
+    return _source_from_tree(mapping, label, "state dict", container)
 
 
 # --- text -----------------------------------------------------------------------------------------
@@ -553,7 +572,7 @@ def _open_text(path: Path, max_memory: int | None) -> WeightsSource:
 # --- entry point ----------------------------------------------------------------------------------
 
 
-def open_weights(path: Path | str, *, max_memory: int | None = None) -> WeightsSource:
+def open_weights(path: Path | str, *, max_memory: int | None = None, container: str | None = None) -> WeightsSource:
     """Open a weights file (or a sharded safetensors directory) and read its headers only.
 
     Parameters
@@ -564,6 +583,8 @@ def open_weights(path: Path | str, *, max_memory: int | None = None) -> WeightsS
     max_memory : int, optional
         Bytes: any tensor larger than this is refused when read (default: no limit here; the
         check applies :func:`memory_budget`, shared with every command via specdiag._resources).
+    container : str, optional
+        Key path of the state dict to read in a nested checkpoint ("ema", "a.b").
 
     Returns
     -------
@@ -602,10 +623,13 @@ def open_weights(path: Path | str, *, max_memory: int | None = None) -> WeightsS
     elif suffix == ".safetensors":
         source = _open_safetensors(path)
     elif suffix in TORCH_SUFFIXES:
-        source = _open_torch(path)
+        source = _open_torch(path, container)
+        container = None
     elif suffix in (".csv", ".txt"):
         source = _open_text(path, max_memory)
     else:
         raise InputError(f"unsupported file type {suffix!r}: use one of {', '.join(SUFFIXES)}")
+    if container:
+        raise InputError(f"state_dict: {printable(str(path))!r} is a flat {source.kind} file, not a nested checkpoint: drop state_dict", param="state_dict")
     source.max_memory = max_memory
     return source

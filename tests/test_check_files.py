@@ -94,7 +94,9 @@ def test_sharded_safetensors_directory(tmp_path):
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
     doc = json.loads(run(tmp_path, "--format", "json").stdout)
     assert doc["kind"] == "sharded safetensors"
-    assert {t["name"]: t["radius"] for t in doc["tensors"]} == pytest.approx({"rnn.weight_hh_l0": np.abs(np.linalg.eigvals(w0)).max(), "rnn.weight_hh_l1": np.abs(np.linalg.eigvals(w1)).max()})
+    # tanh RNN cells without biases: the rest state is the origin, where J = W
+    got = {t["name"]: t["rest_state"]["radius"] for t in doc["tensors"]}
+    assert got == pytest.approx({"rnn.weight_hh_l0": np.abs(np.linalg.eigvals(w0)).max(), "rnn.weight_hh_l1": np.abs(np.linalg.eigvals(w1)).max()}, rel=1e-12)
     assert [s["name"] for s in doc["skipped"]] == ["fc.weight"]
 
 
@@ -209,11 +211,11 @@ def test_list_is_a_dry_run(tmp_path):
 
 
 def test_plot_directory(tmp_path):
-    np.savez(tmp_path / "m.npz", **{"a.W_hh": np.eye(4) * 0.5, "lambda": np.array([0.5j, 0.2])})
+    np.savez(tmp_path / "m.npz", **{"a.W_hh": np.eye(4) * 0.5, "b.W_rec": np.eye(3) * 0.2, "c.weight_hh": np.eye(3) * 0.2})
     result = run(tmp_path / "m.npz", "--plot", tmp_path / "figs", "--format", "json")
     assert result.exit_code == 0, result.output
     plots = json.loads(result.stdout)["plots"]
-    assert sorted(os.path.basename(p) for p in plots) == ["a.W_hh.png", "lambda.png"]
+    assert sorted(os.path.basename(p) for p in plots) == ["a.W_hh.png", "b.W_rec.png", "c.weight_hh.png"]  # a cell: J at rest
     assert all(Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
 
 
@@ -267,20 +269,23 @@ def test_keras_flax_and_s4d_rules(tmp_path):
     rng = np.random.default_rng(3)
     h = 6
     keras = rng.normal(size=(h, 4 * h)) / 3  # LSTM recurrent_kernel: gates i, f, c, o by columns
-    flax = rng.normal(size=(h, h)) / 3
+    flax = {f"params/cell/{g}/kernel": rng.normal(size=(h, h)) / 3 for g in ("hi", "hf", "hg", "ho", "ii", "if", "ig", "io")}
     log_a_real, a_imag, log_dt = rng.normal(size=(4, 8)), rng.normal(size=(4, 8)), rng.normal(size=4) - 3
     np.savez(tmp_path / "m.npz", **{
-        "lstm/lstm_cell/recurrent_kernel:0": keras, "lstm/lstm_cell/kernel:0": rng.normal(size=(3, 4 * h)),
-        "params/cell/hf/kernel": flax, "params/cell/if/kernel": rng.normal(size=(h, h)),
+        "lstm/lstm_cell/recurrent_kernel:0": keras, "lstm/lstm_cell/kernel:0": rng.normal(size=(3, 4 * h)), **flax,
         "kernel.log_A_real": log_a_real, "kernel.A_imag": a_imag, "kernel.log_dt": log_dt,
     })
     doc = json.loads(run(tmp_path / "m.npz", "--format", "json", "--no-growth-gate").stdout)
     got = {t["name"]: t for t in doc["tensors"]}
-    for i, g in enumerate("ifco"):
+    row = got["lstm/lstm_cell/recurrent_kernel:0"]
+    assert row["cell"] == "lstm" and row["regime"] == "driven" and row["input_size"] == 3
+    for i, g in enumerate("ifgo"):
         block = keras[:, i * h : (i + 1) * h]
-        assert got[f"lstm/lstm_cell/recurrent_kernel:0[{g}]"]["radius"] == pytest.approx(np.abs(np.linalg.eigvals(block)).max(), rel=1e-10)
-    assert got["params/cell/hf/kernel"]["rule"] == "flax-hidden-kernel"
+        assert row["gate_radii"][g] == pytest.approx(np.abs(np.linalg.eigvals(block)).max(), rel=1e-10)
+    flax_row = got["params/cell"]
+    assert flax_row["rule"] == "flax-hidden-kernel" and flax_row["cell"] == "lstm" and flax_row["input_size"] == h
+    assert flax_row["gate_radii"]["f"] == pytest.approx(np.abs(np.linalg.eigvals(flax["params/cell/hf/kernel"])).max(), rel=1e-10)
     lam = np.exp(np.exp(log_dt)[:, None] * (-np.exp(log_a_real) + 1j * a_imag))
     assert got["kernel.lambda"]["radius"] == pytest.approx(np.abs(lam).max(), rel=1e-12)
-    assert "params/cell/if/kernel" in [s["name"] for s in doc["skipped"]]
+    assert not doc["skipped"] and all(t["verdict"] != "not checked" for t in doc["tensors"])  # input kernels read with their cells
     assert {t["rule"] for t in json.loads(run(tmp_path / "m.npz", "--format", "json", "--model", "keras", "--no-growth-gate").stdout)["tensors"]} == {"keras-recurrent_kernel"}
