@@ -249,8 +249,8 @@ def _plan_one(name: str, info, rule: NameRule, infos: dict, flax: dict, gates: l
         return _cell_entries(name, plan, rule.name, gates, infos), None
     if layout in ("square", "square_transposed"):
         if not _is_square(shape):
-            hint = f"; stacked gates? declare the cell with layout (e.g. --layout gru --key {name})" if _is_stacked(shape) else ""
-            return [], f"{rule.name} expects a square matrix, got shape {shape}{hint}"
+            hint = "stacked gates? declare the cell" if _is_stacked(shape) else "declare what it is"
+            return [], f"{rule.name} expects a square matrix, got shape {shape}: {hint} with layout (e.g. --layout gru --key {name})"
         return [Planned(name, name, rule.name, layout, rule.description)], None
     if layout == "eigenvalues":
         if len(shape) != 1 or shape[0] < 1:
@@ -358,7 +358,8 @@ def _by_rules(infos: dict, chosen: list, *, keys, model, param, diagonal, gates,
             continue
         shape = tuple(info.shape)
         if _RECURRENT_HINT.search(name) and (_is_stacked(shape) or info.sparse) and not _INPUT_WEIGHT.search(name):
-            unchecked.append(Skipped(name, list(shape), info.dtype, "its name looks recurrent but no rule reads it: declare it with layout (or select it with keys)"))
+            rules = "no name rule" if model == "auto" else f"no rule of model {model}"
+            unchecked.append(Skipped(name, list(shape), info.dtype, f"its name looks recurrent but {rules} reads it: declare it with layout (or select it with keys)"))
             continue
         reason = _skip_reason(name, info, diagonal)
         if reason:

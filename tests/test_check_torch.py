@@ -109,9 +109,9 @@ def test_orthogonal_parametrization_module_and_file(tmp_path):
     assert t.name == "recurrent.weight" and t.radius == pytest.approx(1.0, abs=1e-6) and t.verdict != "fail"
     assert "readout.weight" in [s.name for s in report.skipped]
     torch.save(cell.state_dict(), tmp_path / "p.pt")
-    for args in (["--list"], []):  # --list fails as check does: only a parametrization input, nothing to check
+    for args in (["--list"], []):  # --list exits as check does: only a parametrization input, nothing to check
         result = run(tmp_path / "p.pt", *args)
-        assert result.exit_code == 2 and "input of a torch parametrization" in result.stderr, result.output
+        assert result.exit_code == 3 and "input of a torch parametrization" in result.stderr, result.output
 
 
 @pytest.mark.slow
