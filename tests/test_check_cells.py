@@ -208,4 +208,4 @@ def test_state_dict_choice_and_short_name_rules(tmp_path):
     assert [t["name"] for t in reservoir["tensors"] if t["verdict"] != "not checked"] == ["attn.W"]
     np.savez(tmp_path / "r.npz", **{"W": np.eye(3) * 0.5, "Win": np.ones((3, 2))})
     alone = json.loads(run(tmp_path / "r.npz", "--format", "json").stdout)
-    assert [t["name"] for t in alone["tensors"]] == ["W"] and "reservoir-W" in " ".join(alone["notes"])
+    assert [t["name"] for t in alone["tensors"]] == ["W"] and "reservoir-W" in " ".join(alone["files"][0]["notes"])
