@@ -55,15 +55,15 @@ def test_paths(tmp_path):
 def test_torch_module_and_tensor():
     torch = pytest.importorskip("torch", reason="nn.Module support needs PyTorch")
     torch.manual_seed(0)
-    rnn = torch.nn.RNN(4, 8)
+    rnn = torch.nn.RNN(4, 64)  # a tanh cell: gated by its maximal Lyapunov exponent (SPEC section 8)
     with torch.no_grad():
-        rnn.weight_hh_l0.copy_(torch.eye(8) * 0.5)
+        rnn.weight_hh_l0.copy_(torch.eye(64) * 0.5)
     assert assert_stable(rnn).verdict == "ok"
     with torch.no_grad():
-        rnn.weight_hh_l0.copy_(torch.eye(8) * 1.5)
-    with pytest.raises(AssertionError, match=r"weight_hh_l0.*radius 1.5 > max_radius 1"):
+        rnn.weight_hh_l0.copy_(3.0 * torch.randn(64, 64) / 8)  # 3 x Glorot: chaotic, lambda about +0.27
+    with pytest.raises(AssertionError, match=r"weight_hh_l0.*perturbation growth"):
         assert_stable(rnn)
-    with pytest.raises(AssertionError, match="radius 1.5"):
+    with pytest.raises(AssertionError, match="perturbation growth"):
         assert_stable(rnn.state_dict())
     with pytest.raises(AssertionError, match="radius 1.5"):
         assert_stable(torch.eye(4) * 1.5)
