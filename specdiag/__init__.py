@@ -2,11 +2,17 @@
 
 At finite width n the spectral radius of a Glorot matrix sits just above 1 (a Gumbel law at the
 edge of the circular law), so linear recurrences explode over sequences of length about sqrt(n).
-This package samples, predicts and checks all of it; the ``specdiag`` CLI is a thin layer over it.
+This package samples, predicts and checks all of it; the ``specdiag`` CLI is a thin layer over it:
+each command is one call here (``radius_report``, ``theory_report``, ``fit_report``,
+``trajectory_report``, ``hidden_report``, ``check_file``, ``sweep``, ``reproduce``) whose result's
+``to_dict()`` is the command's ``--format json`` document.
+
+Every other module of the package is private (``specdiag._name``); the public namespaces are this
+one (its ``__all__``) and ``specdiag.laws``.
 
 >>> import specdiag as sd
->>> r = sd.spectral_radii(n=64, samples=10, field="complex", seed=1, device="cpu", workers=1)
->>> law = sd.radius_law("glorot", n=64, field="complex")
+>>> r = sd.spectral_radii(64, samples=10, field="complex", seed=1, device="cpu", workers=1)
+>>> law = sd.radius_law(64, init="glorot", field="complex")
 >>> bool(abs(r.mean() - law.mean()) < 0.1)
 True
 """
@@ -18,10 +24,19 @@ __version__ = "0.2.0"
 _EXPORTS = {
     "InputError": "_errors",
     "spectral_radii": "_api",
+    "radius_law": "_api",
     "trajectory": "_api",
     "hidden_states": "_api",
-    "theory_summary": "_api",
     "init_options": "_api",
+    "RadiusReport": "_radius_report",
+    "radius_report": "_radius_report",
+    "DynamicsReport": "_dynamics_report",
+    "trajectory_report": "_dynamics_report",
+    "hidden_report": "_dynamics_report",
+    "TheorySummary": "_theory_report",
+    "TheoryReport": "_theory_report",
+    "theory_summary": "_theory_report",
+    "theory_report": "_theory_report",
     "CheckReport": "_check",
     "Thresholds": "_check",
     "check_file": "_check",
@@ -35,14 +50,16 @@ _EXPORTS = {
     "NormCurves": "_dynamics",
     "simulate": "_dynamics",
     "GumbelFit": "_fit",
+    "LawComparison": "_fit",
+    "FitReport": "_fit",
     "compare_laws": "_fit",
     "fit_gumbel": "_fit",
+    "fit_report": "_fit",
     "INITS": "_inits",
     "Ensemble": "_inits",
     "InitOptions": "_inits",
     "LawSummary": "_inits",
     "make_ensemble": "_inits",
-    "radius_law": "_inits",
     "reproduce": "_reproduce",
     "RadiusStats": "_spectra",
     "radius_stats": "_spectra",
@@ -76,6 +93,8 @@ __all__ = [
     "spectral_radii",
     "radius_stats",
     "RadiusStats",
+    "radius_report",
+    "RadiusReport",
     "sample_radii",
     # initializations and laws
     "INITS",
@@ -87,13 +106,22 @@ __all__ = [
     "LawSummary",
     "laws",
     "theory_summary",
+    "theory_report",
+    "TheorySummary",
+    "TheoryReport",
     # fits
     "fit_gumbel",
     "compare_laws",
+    "fit_report",
     "GumbelFit",
+    "LawComparison",
+    "FitReport",
     # dynamics
     "trajectory",
     "hidden_states",
+    "trajectory_report",
+    "hidden_report",
+    "DynamicsReport",
     "simulate",
     "NormCurves",
     # checking user weights

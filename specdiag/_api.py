@@ -1,49 +1,102 @@
-"""The name-based front door for notebooks and scripts: say *what* (an init's name, n, a field),
-get arrays, laws and reports back.
+"""The name-based front door for notebooks and scripts: say *what* (n, an init's name, a field),
+get arrays and laws back.
 
-The engines below it (``spectra.sample_radii``, ``dynamics.simulate``, ``check``) take an
-:class:`~specdiag._inits.Ensemble`; these functions build one from names and options, so scripts
-and the CLI run exactly the same code.
+The engines below it (``_spectra.sample_radii``, ``_dynamics.simulate``) take an
+:class:`~specdiag._inits.Ensemble`; these functions build one from names and options. The command
+reports (:func:`~specdiag._radius_report.radius_report`, ...) build theirs the same way, so
+scripts and the CLI run exactly the same code. Every function takes ``n`` first and everything
+else by keyword.
 """
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
-from . import _theory as theory
 from ._dynamics import NormCurves, simulate
 from ._errors import InputError
-from ._inits import InitOptions, make_ensemble, summarize_law
+from ._inits import INITS, InitOptions, make_ensemble
 from ._spectra import sample_radii
-from ._validation import probability, whole_number
+from ._validation import choice, whole_number
 
-__all__ = ["spectral_radii", "trajectory", "hidden_states", "theory_summary", "init_options"]
+__all__ = ["OPTION_USERS", "spectral_radii", "radius_law", "trajectory", "hidden_states", "init_options", "build_ensemble"]
 
-_OPTION_NAMES = ("rmin", "rmax", "max_phase", "rescale", "coverage", "calibration_samples")
+#: every init option -> the inits that use it (any other init refuses it rather than ignore it)
+OPTION_USERS: dict[str, tuple[str, ...]] = {
+    "rmin": ("lru",),
+    "rmax": ("lru",),
+    "max_phase": ("lru",),
+    "rescale": ("rescaled",),
+    "coverage": ("rescaled",),
+    "calibration_samples": ("rescaled",),
+}
+#: options of the ``rescaled`` init that only its calibrated divisor uses
+_CALIBRATED_ONLY = ("coverage", "calibration_samples")
 
 
-def init_options(seed: int = 0, **options) -> InitOptions:
+def init_options(seed: int = 0, *, init: str | None = None, **options: Any) -> InitOptions:
     """:class:`InitOptions` from keywords (``rmin``, ``rmax``, ``max_phase``, ``rescale``,
-    ``coverage``, ``calibration_samples``); unknown keywords are an InputError."""
-    unknown = sorted(set(options) - set(_OPTION_NAMES))
+    ``coverage``, ``calibration_samples``); a keyword that is None takes its default.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of a calibration (the run's seed).
+    init : str, optional
+        When given, an option that this init ignores is refused, naming the inits that use it.
+    **options
+        The options; unknown names are refused.
+
+    Raises
+    ------
+    InputError
+        Naming the option (its ``param``).
+
+    Examples
+    --------
+    >>> init_options(init="lru", rmax=0.99).rmax
+    0.99
+    >>> init_options(init="glorot", rmax=2)
+    Traceback (most recent call last):
+    ...
+    specdiag._errors.InputError: rmax is used only by init lru, not by 'glorot': drop it or use init lru
+    """
+    unknown = sorted(set(options) - set(OPTION_USERS))
     if unknown:
-        raise InputError(f"unknown init option {', '.join(unknown)}: use {', '.join(_OPTION_NAMES)}", param=unknown[0])
-    return InitOptions(seed=seed, **options)
+        raise InputError(f"{unknown[0]} is not an init option: use {', '.join(OPTION_USERS)}", param=unknown[0])
+    given = {k: v for k, v in options.items() if v is not None}
+    if init is not None:
+        init = choice(init, "init", INITS)
+        for name in given:
+            users = OPTION_USERS[name]
+            if init not in users:
+                raise InputError(f"{name} is used only by init {', '.join(users)}, not by {init!r}: drop it or use init {users[0]}", param=name)
+        if init == "rescaled" and given.get("rescale", "paper") != "calibrated":
+            for name in _CALIBRATED_ONLY:
+                if name in given:
+                    raise InputError(f"{name} is used only by the calibrated divisor of init rescaled: pass rescale 'calibrated' or drop it", param=name)
+    return InitOptions(seed=seed, **given)
+
+
+def build_ensemble(n: int, *, init: str = "glorot", field: str = "real", seed: int = 0, **options: Any):
+    """The :class:`~specdiag._inits.Ensemble` of ``init`` at width n with checked options."""
+    return make_ensemble(init, n, field, init_options(seed, init=init, **options))
 
 
 def spectral_radii(
     n: int,
+    *,
     samples: int = 100,
     init: str = "glorot",
     field: str = "real",
-    *,
     seed: int = 0,
     precision: str = "single",
     device: str = "auto",
     workers: int | None = None,
     chunk_size: int | None = None,
-    on_progress=None,
-    **options,
+    on_progress: Callable[[int], None] | None = None,
+    **options: Any,
 ) -> np.ndarray:
     """Spectral radii of ``samples`` random n x n matrices of an initialization.
 
@@ -69,7 +122,8 @@ def spectral_radii(
     on_progress : callable, optional
         Called with the number of matrices finished.
     **options
-        Init options: rmin, rmax, max_phase (lru); rescale, coverage, calibration_samples (rescaled).
+        Init options: rmin, rmax, max_phase (lru); rescale, coverage, calibration_samples
+        (rescaled). An option the init does not use is refused.
 
     Returns
     -------
@@ -79,45 +133,65 @@ def spectral_radii(
     Raises
     ------
     InputError
-        Any bad argument (its ``param`` names it).
+        Any bad argument (its ``param`` names it), or sizes over the memory budget.
 
     Examples
     --------
-    >>> r = spectral_radii(n=50, samples=8, field="complex", seed=1, device="cpu", workers=1)
+    >>> r = spectral_radii(50, samples=8, field="complex", seed=1, device="cpu", workers=1)
     >>> r.shape, bool((r > 0.8).all() and (r < 1.3).all())
     ((8,), True)
     """
-    ensemble = make_ensemble(init, n, field, init_options(seed, **options))
+    from ._radius_report import guard_radii  # noqa: PLC0415 (the report module imports this one)
+
+    n, samples = whole_number(n, "n", minimum=2), whole_number(samples, "samples")
+    guard_radii(n, samples, init=init, field=field, precision=precision, workers=workers)
+    ensemble = build_ensemble(n, init=init, field=field, seed=seed, **options)
     return sample_radii(ensemble, samples, seed, precision=precision, device=device, workers=workers, chunk_size=chunk_size, on_progress=on_progress)
 
 
-def _dynamics(kind, n, steps, init, field, matrices, inputs, every, input_scale, seed, precision, device, chunk_size, on_progress, options) -> NormCurves:
-    ensemble = make_ensemble(init, n, field, init_options(seed, **options))
-    return simulate(
-        ensemble, kind, matrices=matrices, inputs=inputs, steps=steps, seed=seed, every=every, input_scale=input_scale,
-        device=device, precision=precision, chunk_size=chunk_size, on_progress=on_progress,
-    )
+def radius_law(n: int, *, init: str = "glorot", field: str = "real", seed: int = 0, **options: Any):
+    """The law of the spectral radius of ``init`` at width n, as a frozen ``scipy.stats`` distribution.
+
+    Complex Gaussian inits: Kostlan's exact law (scaled by the init's gain). Real Gaussian inits:
+    the finite-n Monte Carlo table (:func:`specdiag.laws.real_ginibre`). Diagonal inits: the exact
+    law of the largest of n iid moduli. truncnormal: the Gaussian law at its realized variance
+    (universality, approximate). ``seed`` and ``options`` are those of :func:`spectral_radii`.
+
+    Examples
+    --------
+    >>> law = radius_law(500, init="glorot", field="complex")
+    >>> round(float(law.mean()), 4)
+    1.0347
+    """
+    return build_ensemble(n, init=init, field=field, seed=seed, **options).radius_law()
+
+
+def _curves(kind: str, n: int, steps: int, init: str, field: str, seed: int, options: dict, **run: Any) -> NormCurves:
+    ensemble = build_ensemble(n, init=init, field=field, seed=seed, **options)
+    return simulate(ensemble, kind, steps=steps, seed=seed, **run)
 
 
 def trajectory(
     n: int,
+    *,
     steps: int = 1000,
     init: str = "glorot",
     field: str = "real",
-    *,
     matrices: int = 20,
     inputs: int = 50,
     every: int = 1,
     seed: int = 0,
     precision: str = "single",
     device: str = "auto",
+    workers: int | None = None,
     chunk_size: int | None = None,
-    on_progress=None,
-    **options,
+    on_progress: Callable[[int], None] | None = None,
+    **options: Any,
 ) -> NormCurves:
     """||W^k x|| for k = 0..steps, per matrix W, over ``inputs`` Gaussian inputs x, in log10 scale.
 
     Parameters are as in :func:`spectral_radii`; ``precision`` is that of the propagated states.
+    :func:`~specdiag.trajectory_report` adds exact expectations, the blow-up step and run files.
 
     Returns
     -------
@@ -127,19 +201,20 @@ def trajectory(
 
     Examples
     --------
-    >>> c = trajectory(n=32, steps=10, matrices=2, inputs=3, device="cpu")
+    >>> c = trajectory(32, steps=10, matrices=2, inputs=3, device="cpu")
     >>> c.log10_mean.shape
     (2, 11)
     """
-    return _dynamics("trajectory", n, steps, init, field, matrices, inputs, every, 1.0, seed, precision, device, chunk_size, on_progress, options)
+    return _curves("trajectory", n, steps, init, field, seed, options, matrices=matrices, inputs=inputs, every=every,
+                   precision=precision, device=device, workers=workers, chunk_size=chunk_size, on_progress=on_progress)
 
 
 def hidden_states(
     n: int,
+    *,
     steps: int = 1000,
     init: str = "glorot",
     field: str = "real",
-    *,
     matrices: int = 20,
     inputs: int = 50,
     every: int = 1,
@@ -147,76 +222,18 @@ def hidden_states(
     seed: int = 0,
     precision: str = "single",
     device: str = "auto",
+    workers: int | None = None,
     chunk_size: int | None = None,
-    on_progress=None,
-    **options,
+    on_progress: Callable[[int], None] | None = None,
+    **options: Any,
 ) -> NormCurves:
     """||h_t|| of h_t = W h_{t-1} + x_t, h_0 = 0, x_t ~ N(0, input_scale^2 I), t = 1..steps.
 
     Examples
     --------
-    >>> c = hidden_states(n=32, steps=10, matrices=2, inputs=3, device="cpu")
+    >>> c = hidden_states(32, steps=10, matrices=2, inputs=3, device="cpu")
     >>> int(c.steps[0]), c.log10_mean.shape
     (1, (2, 10))
     """
-    return _dynamics("hidden", n, steps, init, field, matrices, inputs, every, input_scale, seed, precision, device, chunk_size, on_progress, options)
-
-
-def theory_summary(n: int, coverage: float = 0.9) -> dict:
-    """Everything known at width n: g_n, s_n, the finite-n laws (Kostlan's exact complex law, the
-    real Monte Carlo table) and the n -> infinity limits (Rider, Rider-Sinclair), labelled as such.
-
-    Parameters
-    ----------
-    n : int
-        Width, at least 2.
-    coverage : float
-        Target P(rho <= 1) of the calibrated rescaling.
-
-    Returns
-    -------
-    dict
-        ``g_n``, ``s_n``, ``rider_location``, ``rider_scale``, ``asymptotic`` (per field: Gumbel
-        loc, scale, mean, sd, P(rho > 1), ``label``), ``exact_complex``, ``finite_n_real`` (mean, std,
-        q05, q95, p_above_1, se_mean, source: the real Glorot table), ``exact_complex_rescaled``,
-        ``calibrated_complex``. Undefined asymptotics (n <= 163) are None with an ``undefined_reason``.
-
-    Examples
-    --------
-    >>> row = theory_summary(500)
-    >>> round(row["s_n"], 4), round(row["exact_complex"]["mean"], 4)
-    (1.0679, 1.0347)
-    """
-    from . import laws  # noqa: PLC0415 (scipy.stats, only when a law is evaluated)
-    from ._inits import finite_n_real  # noqa: PLC0415
-
-    n = whole_number(n, "n", minimum=2)
-    coverage = probability(coverage, "coverage")
-    g = float(theory.g_n(n))
-    row: dict = {"n": n, "g_n": g, "coverage": coverage}
-    exact = laws.kostlan(n)
-    if g > 0:
-        s_n = theory.paper_scale(n)
-        row["s_n"] = s_n
-        row["rider_location"] = theory.rider_location(n)
-        row["rider_scale"] = theory.rider_scale(n)
-        row["asymptotic"] = {}
-        for fld, limit, label in (("real", laws.rider_sinclair(n), "Rider-Sinclair limit, n -> inf"), ("complex", laws.rider(n), "Rider limit, n -> inf")):
-            loc, scale = limit.kwds["loc"], limit.kwds["scale"]
-            row["asymptotic"][fld] = {"loc": loc, "scale": scale, "mean": float(limit.mean()), "std": float(limit.std()), "p_above_1": float(limit.sf(1.0)), "label": label}
-        row["exact_complex_rescaled"] = _law_dict(laws.kostlan(n, scale=1 / s_n))
-    else:
-        row.update(s_n=None, rider_location=None, rider_scale=None, asymptotic=None, exact_complex_rescaled=None)
-        row["undefined_reason"] = f"g_n = {g:.4f} <= 0 (n <= {theory.LAST_UNDEFINED_N}): use --rescale calibrated"
-    row["exact_complex"] = _law_dict(exact)
-    row["finite_n_real"] = finite_n_real(n)
-    s_cal = float(exact.ppf(coverage))
-    row["calibrated_complex"] = {"s": s_cal, "coverage": coverage, **_law_dict(laws.kostlan(n, scale=1 / s_cal))}
-    return row
-
-
-def _law_dict(law) -> dict:
-    summary = summarize_law(law, "").to_dict()
-    summary.pop("source")
-    return summary
-
+    return _curves("hidden", n, steps, init, field, seed, options, matrices=matrices, inputs=inputs, every=every, input_scale=input_scale,
+                   precision=precision, device=device, workers=workers, chunk_size=chunk_size, on_progress=on_progress)

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
 from . import _theory as theory
+from ._api import build_ensemble
 from ._errors import InputError
-from ._results import Result
+from ._results import Result, internal
+from ._runfiles import check_plot_path, save_plot
+from ._text import printable
+from ._theory_report import FiniteNReal
+from ._validation import choice, probability, whole_number
 
-__all__ = ["MIN_RADII", "CI_METHODS", "AUTO_BOOTSTRAP_MAX", "GumbelFit", "fit_gumbel", "finite_radii", "ks", "compare_laws", "load_radii"]
+__all__ = [
+    "MIN_RADII", "CI_METHODS", "AUTO_BOOTSTRAP_MAX", "GumbelFit", "FittedGumbel", "SampleMoments", "LimitComparison", "ExactComparison",
+    "LawComparison", "FitReport", "fit_gumbel", "finite_radii", "ks", "compare_laws", "fit_report", "load_radii",
+]
 
 MIN_RADII = 10
 #: inverse Fisher information of the Gumbel (loc, scale) MLE, per observation, in units of scale^2
@@ -45,7 +55,7 @@ class GumbelFit(Result):
     ci_method: str = "wald"
 
 
-def fit_gumbel(radii, level: float = 0.95, ci: str = "wald", resamples: int = 999, seed: int = 0) -> GumbelFit:
+def fit_gumbel(radii, *, level: float = 0.95, ci: str = "wald", resamples: int = 999, seed: int = 0) -> GumbelFit:
     """ML fit of a Gumbel (maximum) law with intervals at ``level``.
 
     ci="wald": from the Gumbel Fisher information, Var(loc) = 1.1087 b^2/N, Var(scale) = 0.6079 b^2/N
@@ -63,7 +73,7 @@ def fit_gumbel(radii, level: float = 0.95, ci: str = "wald", resamples: int = 99
     loc, scale = stats.gumbel_r.fit(x)
     if ci == "bootstrap":
         if resamples < 50:
-            raise InputError(f"--bootstrap-samples must be at least 50, got {resamples}")
+            raise InputError(f"resamples must be at least 50 for bootstrap intervals, got {resamples}", param="resamples")
         result = stats.bootstrap(
             (x,), lambda s: np.array(stats.gumbel_r.fit(s)), vectorized=False, paired=False,
             n_resamples=resamples, confidence_level=level, method="percentile", rng=np.random.default_rng(seed),
@@ -83,16 +93,16 @@ def finite_radii(radii) -> np.ndarray:
     try:
         x = np.asarray(radii, dtype=float).ravel()
     except (TypeError, ValueError) as exc:
-        raise InputError(f"radii must be numbers ({exc}): check the input file") from None
+        raise InputError(f"radii must be numbers ({exc})", param="radii") from None
     if x.size == 0 or not np.all(np.isfinite(x)):
         bad = x.size - int(np.isfinite(x).sum())
-        raise InputError(f"radii must be finite numbers ({bad} of {x.size} are not): check the input file")
+        raise InputError(f"radii must be finite numbers ({bad} of {x.size} are not)", param="radii")
     if x.size < MIN_RADII:
-        raise InputError(f"need at least {MIN_RADII} radii to fit a Gumbel law, got {x.size}: sample more (--samples)")
+        raise InputError(f"radii: need at least {MIN_RADII} radii to fit a Gumbel law, got {x.size}: give more", param="radii")
     if x.min() < 0:
-        raise InputError(f"radii must be non-negative (a spectral radius is a modulus), got {int((x < 0).sum())} negative values, the least {x.min():g}: check the input file")
+        raise InputError(f"radii must be non-negative (a spectral radius is a modulus), got {int((x < 0).sum())} negative values, the least {x.min():g}", param="radii")
     if np.ptp(x) <= 1e-12 * max(abs(float(x.max())), 1.0):
-        raise InputError(f"radii are all equal ({x[0]:g}): a Gumbel law needs radii that vary; check the input file")
+        raise InputError(f"radii are all equal ({x[0]:g}): a Gumbel law needs radii that vary", param="radii")
     return x
 
 
@@ -107,7 +117,71 @@ def ks(x: np.ndarray, cdf) -> dict:
     return {"ks_statistic": float(result.statistic), "ks_pvalue": float(result.pvalue)}
 
 
-def compare_laws(radii, n: int, field: str, level: float = 0.95, ci: str = "wald", resamples: int = 999) -> dict:
+@dataclass(frozen=True)
+class FittedGumbel(GumbelFit):
+    """A :class:`GumbelFit` with the KS test of the radii against the fitted law (its p-value is
+    optimistic: the parameters came from the same radii)."""
+
+    ks_statistic: float = math.nan
+    ks_pvalue: float = math.nan
+
+
+@dataclass(frozen=True)
+class SampleMoments(Result):
+    """Mean and sd (ddof=1) of the radii."""
+
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
+class LimitComparison(Result):
+    """The n -> infinity limit law (Rider, Rider-Sinclair) and the KS test of the radii against it."""
+
+    loc: float
+    scale: float
+    mean: float
+    std: float
+    label: str
+    ks_statistic: float
+    ks_pvalue: float
+
+
+@dataclass(frozen=True)
+class ExactComparison(Result):
+    """Kostlan's exact complex law and the KS test of the radii against it."""
+
+    mean: float
+    std: float
+    label: str
+    ks_statistic: float
+    ks_pvalue: float
+
+
+@dataclass(frozen=True)
+class LawComparison(Result):
+    """Fitted vs finite-n vs limit laws of sampled radii (:func:`compare_laws`).
+
+    ``fit`` (ML Gumbel with KS), ``sample`` (mean, sd), ``asymptotic`` (the limit law, or None with
+    ``asymptotic_reason`` for n <= 163), ``exact`` (complex: Kostlan) or None, ``finite_n_real``
+    (real: the Monte Carlo table) or None.
+    """
+
+    fit: FittedGumbel
+    sample: SampleMoments
+    asymptotic: LimitComparison | None
+    asymptotic_reason: str | None
+    exact: ExactComparison | None
+    finite_n_real: FiniteNReal | None
+
+    def to_dict(self) -> dict:
+        doc = super().to_dict()
+        if doc["asymptotic_reason"] is None:
+            del doc["asymptotic_reason"]
+        return doc
+
+
+def compare_laws(radii, *, n: int, field: str = "real", level: float = 0.95, ci: str = "wald", resamples: int = 999) -> LawComparison:
     """Fitted vs finite-n vs asymptotic laws of the spectral radius of Glorot matrices, for radii.
 
     Parameters
@@ -117,48 +191,149 @@ def compare_laws(radii, n: int, field: str, level: float = 0.95, ci: str = "wald
     n : int
         Width of the matrices.
     field : {"real", "complex"}
-        Their field: complex radii are compared with Kostlan's exact law (``"exact"``), real radii
-        with the finite-n Monte Carlo table (``"finite_n_real"``, with its standard errors).
+        Their field: complex radii are compared with Kostlan's exact law (``exact``), real radii
+        with the finite-n Monte Carlo table (``finite_n_real``, with its standard errors).
     level, ci, resamples
         Interval level and method of the Gumbel fit (:func:`fit_gumbel`).
 
     Returns
     -------
-    dict
-        ``fit`` (ML Gumbel with KS), ``sample`` (mean, sd), ``exact`` (complex) or None,
-        ``finite_n_real`` (real) or None, and ``asymptotic``: the n -> infinity limit (Rider,
-        Rider-Sinclair), labelled as the limit, or None with ``asymptotic_reason`` for n <= 163.
-        The fitted law's KS p-value is optimistic (its parameters came from the same data).
-    """
-    from scipy import stats  # noqa: PLC0415
+    LawComparison
+        Its ``to_dict()`` is the comparison part of ``specdiag fit-gumbel --format json``.
 
-    from . import laws  # noqa: PLC0415
-    from ._inits import finite_n_real, make_ensemble  # noqa: PLC0415
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).gumbel(1.035, 0.012, 200)
+    >>> c = compare_laws(x, n=500, field="complex")
+    >>> c.exact.label, c.finite_n_real is None, round(c.fit.loc, 2)
+    ('Kostlan exact', True, 1.03)
+    """
+    from scipy import stats  # noqa: PLC0415 (scipy.stats: imported when a fit is made)
+
+    from . import laws  # noqa: PLC0415 (scipy.stats)
+    from ._inits import make_ensemble  # noqa: PLC0415 (_inits imports the calibration and the sampler)
 
     x = finite_radii(radii)
     glorot = make_ensemble("glorot", n, field)  # checks n and field before the fit
-    fit = fit_gumbel(x, level, ci=ci, resamples=resamples)
-    fitted = stats.gumbel_r(loc=fit.loc, scale=fit.scale)
-    result = {
-        "fit": {**fit.to_dict(), **ks(x, fitted.cdf)},
-        "sample": {"mean": float(x.mean()), "std": float(x.std(ddof=1))},
-    }
+    fit = fit_gumbel(x, level=level, ci=ci, resamples=resamples)
+    fitted = FittedGumbel(**dataclasses.asdict(fit), **ks(x, stats.gumbel_r(loc=fit.loc, scale=fit.scale).cdf))
     limit = glorot.asymptotic_law()
+    asymptotic, reason = None, None
     if limit is not None:
         loc, scale = limit.kwds["loc"], limit.kwds["scale"]
-        result["asymptotic"] = {"loc": loc, "scale": scale, "mean": float(limit.mean()), "std": float(limit.std()), "label": glorot.asymptotic_label(), **ks(x, limit.cdf)}
+        asymptotic = LimitComparison(loc, scale, float(limit.mean()), float(limit.std()), glorot.asymptotic_label() or "", **ks(x, limit.cdf))
     else:
-        result["asymptotic"] = None
-        result["asymptotic_reason"] = f"the Rider limit is undefined at n = {n}: g_n <= 0 for n <= {theory.LAST_UNDEFINED_N}"
-    result["exact"] = result["finite_n_real"] = None
-    if field == "complex":
-        law = laws.kostlan(n)
-        result["exact"] = {"mean": float(law.mean()), "std": float(law.std()), "label": "Kostlan exact", **ks(x, law.cdf)}
+        reason = f"the Rider limit is undefined at n = {n}: g_n <= 0 for n <= {theory.LAST_UNDEFINED_N}"
+    exact = real = None
+    if glorot.field == "complex":
+        law = laws.kostlan(glorot.n)
+        exact = ExactComparison(float(law.mean()), float(law.std()), "Kostlan exact", **ks(x, law.cdf))
     else:
-        table = finite_n_real(n)
-        law = glorot.radius_law()
-        result["finite_n_real"] = {**table, **ks(x, law.cdf)}
-    return result
+        real = FiniteNReal.at(glorot.n, **ks(x, glorot.radius_law().cdf))
+    return LawComparison(fitted, SampleMoments(float(x.mean()), float(x.std(ddof=1))), asymptotic, reason, exact, real)
+
+
+@dataclass(frozen=True)
+class FitReport(Result):
+    """``specdiag fit-gumbel``: where the radii came from and how they compare with the laws.
+
+    ``comparison`` (:class:`LawComparison`) is flattened into the document, as the command prints it.
+    """
+
+    command: str
+    n: int
+    samples: int
+    field: str
+    init: str | None
+    method: str | None
+    source: str
+    comparison: LawComparison
+    radii: np.ndarray = internal()
+
+    def to_dict(self) -> dict:
+        doc = super().to_dict()
+        comparison = doc.pop("comparison")
+        return {**doc, **comparison}
+
+    def plot(self, path: Path | str) -> Path:
+        """Draw the radii's density with the fitted, finite-n and limit laws to ``path``."""
+        from ._plots import fit_figure  # noqa: PLC0415 (matplotlib)
+
+        init = self.init if self.init is not None else "radii"
+        return save_plot(lambda: fit_figure(self.radii, self.comparison.to_dict(), n=self.n, field=self.field, init=init), path)
+
+
+def fit_report(
+    n: int,
+    *,
+    samples: int = 500,
+    method: str = "matrices",
+    from_file: Path | str | None = None,
+    init: str = "glorot",
+    field: str = "real",
+    seed: int = 0,
+    device: str = "auto",
+    precision: str = "single",
+    workers: int | None = None,
+    chunk_size: int | None = None,
+    level: float = 0.95,
+    ci: str = "auto",
+    bootstrap_samples: int = 999,
+    plot: Path | str | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    **options: Any,
+) -> FitReport:
+    """Fit a Gumbel law to radii (sampled, drawn from the law, or read ``from_file``) and compare
+    it with the finite-n laws of Glorot matrices and the limit law (``specdiag fit-gumbel``).
+
+    Parameters
+    ----------
+    n : int
+        Width of the matrices (give the sample's width with ``from_file``).
+    samples, method, init, field, seed, device, precision, workers, chunk_size, on_progress, **options
+        As in :func:`specdiag.radius_report` (``samples`` and the sampling options are ignored with
+        ``from_file``; ``field`` is then the sample's field).
+    from_file : path, optional
+        A .csv/.json/.npy of radii (:func:`load_radii`).
+    level, ci, bootstrap_samples
+        Interval level, method (auto, wald, bootstrap) and bootstrap refits (:func:`fit_gumbel`).
+    plot : path, optional
+        Figure file, checked before any work.
+
+    Returns
+    -------
+    FitReport
+    """
+    from ._radius_report import draw_radii, guard_radii  # noqa: PLC0415 (the sampler, only when sampling)
+    from ._spectra import LAW_LABEL  # noqa: PLC0415 (the sampler)
+
+    field = choice(field, "field", ("real", "complex"))
+    level = probability(level, "level")
+    n = whole_number(n, "n", minimum=2)
+    plot = check_plot_path(plot)
+    if from_file is not None:
+        radii, source, init_used, method_used = load_radii(from_file), str(from_file), None, None
+    else:
+        method = choice(method, "method", ("matrices", "law"))
+        samples = whole_number(samples, "samples")
+        if samples < MIN_RADII:
+            raise InputError(f"samples: need at least {MIN_RADII} radii to fit a Gumbel law, got {samples}: sample more", param="samples")
+        ensemble = build_ensemble(n, init=init, field=field, seed=seed, **options)
+        if method == "matrices":
+            guard_radii(n, samples, init=init, field=field, precision=precision, workers=workers)
+        radii, _, _ = draw_radii(ensemble, samples, method=method, seed=seed, device=device, precision=precision,
+                                 workers=workers, chunk_size=chunk_size, on_progress=on_progress)
+        field, source, init_used, method_used = ensemble.field, LAW_LABEL if method == "law" else "sampled", init, method
+    try:
+        comparison = compare_laws(radii, n=n, field=field, level=level, ci=ci, resamples=bootstrap_samples)
+    except InputError as exc:
+        if exc.param != "resamples":
+            raise
+        raise InputError(str(exc).replace("resamples", "bootstrap_samples", 1), param="bootstrap_samples") from None
+    report = FitReport("fit-gumbel", n, int(radii.size), field, init_used, method_used, source, comparison, radii=radii)
+    if plot is not None:
+        report.plot(plot)
+    return report
 
 
 def load_radii(path: Path | str) -> np.ndarray:
@@ -194,13 +369,15 @@ def load_radii(path: Path | str) -> np.ndarray:
         else:
             values = _radii_from_csv(path)
         values = np.asarray(values, dtype=float).ravel()
+        return finite_radii(values)
     except RecursionError:
         raise InputError(f"from_file {str(path)!r} is nested too deeply: expected a flat list of radii", param="from_file") from None
     except (ValueError, KeyError, TypeError, OSError, UnicodeDecodeError) as exc:
         if isinstance(exc, InputError):
+            if exc.param == "radii":
+                raise InputError(f"from_file {printable(path)!r}: {exc}: check the file", param="from_file") from None
             raise
         raise InputError(f"from_file: cannot read radii from {str(path)!r} ({exc}): expected numbers in .csv, .json or .npy", param="from_file") from None
-    return finite_radii(values)
 
 
 def _radii_from_npy(path: Path, budget: int) -> np.ndarray:

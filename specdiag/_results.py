@@ -1,4 +1,9 @@
-"""The base of every result object: a frozen dataclass with one ``to_dict()`` for JSON and tables."""
+"""The base of every result object: a frozen dataclass with one ``to_dict()`` for JSON and tables.
+
+A field declared with :func:`internal` travels with the result (the ensemble it was drawn from, the
+parameters its run files record) but is not part of its document: ``to_dict()`` leaves it out, so
+``to_dict()`` stays exactly the command's ``--format json`` document.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Result", "plain"]
+__all__ = ["Result", "plain", "internal"]
+
+
+def internal(default: Any = None) -> Any:
+    """A dataclass field kept out of ``to_dict()`` (and out of ``repr`` and ``==``)."""
+    return dataclasses.field(default=default, repr=False, compare=False, metadata={"internal": True})
 
 
 def plain(value: Any) -> Any:
@@ -40,7 +50,11 @@ def plain(value: Any) -> Any:
 
 
 class Result:
-    """Mixin for frozen result dataclasses: ``to_dict()`` gives nested plain Python values."""
+    """Mixin for frozen result dataclasses: ``to_dict()`` gives nested plain Python values.
+
+    Fields declared with :func:`internal` are left out.
+    """
 
     def to_dict(self) -> dict:
-        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        fields = dataclasses.fields(self)  # type: ignore[arg-type]
+        return {f.name: plain(getattr(self, f.name)) for f in fields if not f.metadata.get("internal")}

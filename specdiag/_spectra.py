@@ -279,8 +279,21 @@ def radius_stats(radii) -> RadiusStats:
     >>> s = radius_stats([0.9, 1.0, 1.1, 1.2])
     >>> round(s.mean, 6), s.p_above_1
     (1.05, 0.5)
+
+    Raises
+    ------
+    InputError
+        (param ``radii``) for no radii, non-numbers or non-finite values.
     """
-    radii = np.asarray(radii, dtype=float).ravel()
+    try:
+        radii = np.asarray(radii, dtype=float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"radii must be numbers ({exc})", param="radii") from None
+    if radii.size == 0:
+        raise InputError("radii is empty: give at least one radius", param="radii")
+    if not np.all(np.isfinite(radii)):
+        bad = radii.size - int(np.isfinite(radii).sum())
+        raise InputError(f"radii must be finite numbers ({bad} of {radii.size} are not)", param="radii")
     q05, median, q95 = np.quantile(radii, [0.05, 0.5, 0.95])
     return RadiusStats(
         count=int(radii.size),

@@ -43,6 +43,10 @@ def test_real_calibration_is_cached(tmp_path, monkeypatch):
 
     monkeypatch.setattr(calibration, "sample_radii", boom)  # the name calibration calls
     assert calibration.real_calibration(glorot, 0.8, seed=1, samples=200) == first
+    for entry in tmp_path.glob("*.json"):
+        entry.unlink()
+    with pytest.raises(AssertionError, match="should have read the cache"):  # without the cache it samples
+        calibration.real_calibration(glorot, 0.8, seed=1, samples=200)
 
 
 def test_quantile_ci_brackets_the_quantile():

@@ -158,16 +158,107 @@ def test_console_entry_point_usage_error_is_one_line():
 
 @pytest.mark.parametrize("kind", ["trajectory", "hidden"])
 def test_dynamics_json_schema(kind, tmp_path):
-    doc = run_json(kind, "--n", 50, "--steps", 40, "--matrices", 3, "--inputs", 4, "--field", "complex", "--full", "--exact", "--out", tmp_path, "--plot", tmp_path / "p.png")
-    assert doc["command"] == kind and doc["n"] == 50
+    """An LRU ring of moduli in [1.5, 2] grows 1.5-2x per step: the mean passes 1000x between steps 10 and 17."""
+    args = [kind, "--n", 20, "--steps", 40, "--init", "lru", "--rmin", 1.5, "--rmax", 2, "--matrices", 3, "--inputs", 4, "--full", "--exact"]
+    doc = run_json(*args, "--out", tmp_path / "run", "--plot", tmp_path / "p.png")
+    assert doc["command"] == kind and doc["n"] == 20 and doc["field"] == "complex"
     steps = doc["steps"]
     assert steps[0] == (0 if kind == "trajectory" else 1) and steps[-1] == 40
     for key in ("mean_log10_norm", "std_log10_norm", "exact_log10_norm"):
         assert len(doc[key]) == len(steps)
     assert np.array(doc["per_matrix_log10_norm"]).shape == (3, len(steps))
     assert np.array(doc["exact_per_matrix_log10_rms"]).shape == (3, len(steps))
-    assert doc["blowup_step"] is None or doc["blowup_step"] in steps
-    assert (tmp_path / f"{kind}.csv").exists() and (tmp_path / "run.json").exists() and (tmp_path / "p.png").exists()
+    mean = np.array(doc["per_matrix_log10_norm"]).mean(axis=0)
+    np.testing.assert_allclose(mean, doc["mean_log10_norm"])
+    first = steps[int(np.flatnonzero(mean - mean[0] >= 3)[0])]
+    assert doc["blowup_threshold"] == 1000 and doc["blowup_step"] == first and 10 <= first <= 17
+    assert (tmp_path / "run" / f"{kind}.csv").exists() and (tmp_path / "p.png").exists()
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["blowup_step"] == first
+
+
+@pytest.mark.parametrize("kind", ["radius", "trajectory", "hidden"])
+def test_out_and_plot_say_wrote(kind, tmp_path):
+    sizes = ["--samples", 3] if kind == "radius" else ["--steps", 5, "--matrices", 2, "--inputs", 2]
+    result = run(kind, "--n", 8, *sizes, "--device", "cpu", "--workers", 1, "--out", tmp_path / "run", "--plot", tmp_path / "f.png")
+    assert result.exit_code == 0, result.output
+    assert f"wrote {tmp_path / 'run'}" in result.stderr and f"wrote {tmp_path / 'f.png'}" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["radius", "trajectory", "hidden", "fit-gumbel"])
+def test_plot_onto_a_directory_is_refused_before_any_work(kind, tmp_path, monkeypatch):
+    import specdiag._api
+    import specdiag._dynamics_report
+    import specdiag._radius_report
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("computed before refusing --plot")
+
+    for module in (specdiag._api, specdiag._radius_report, specdiag._dynamics_report):  # every report builds its ensemble first
+        monkeypatch.setattr(module, "make_ensemble", no_work)
+    (tmp_path / "x.png").mkdir()
+    result = run(kind, "--n", 20, "--plot", tmp_path / "x.png")
+    assert result.exit_code == 2 and result.stderr.startswith("error: --plot ") and "is a directory" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args,flag",
+    [
+        (["radius", "--rmax", "2"], "--rmax is used only by init lru, not by 'glorot'"),
+        (["trajectory", "--init", "half", "--max-phase", "1"], "--max-phase is used only by init lru"),
+        (["fit-gumbel", "--init", "rescaled", "--coverage", "0.8"], "--coverage is used only by the calibrated divisor"),
+        (["radius", "--init", "lru", "--rescale", "calibrated"], "--rescale is used only by init rescaled"),
+    ],
+)
+def test_an_option_the_init_ignores_is_refused(args, flag):
+    result = run(*args, "--n", 200, "--samples" if args[0] != "trajectory" else "--steps", 20)
+    assert result.exit_code == 2 and result.stderr == f"error: {flag}" + result.stderr.split(flag, 1)[1]
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_option_defaults_do_not_count_as_given():
+    """Unset init options are None on the command line: glorot never sees the lru/rescaled defaults."""
+    doc = run_json("radius", "--n", 8, "--samples", 3, "--device", "cpu", "--workers", 1)
+    assert doc["init"] == "glorot"
+    doc = run_json("radius", "--n", 8, "--samples", 3, "--init", "lru", "--rmax", 0.5, "--device", "cpu")
+    assert max(doc["radii"]) <= 0.5
+
+
+def test_help_has_plain_metavars():
+    for command in ("radius", "trajectory", "theory", "fit-gumbel", "check", "sweep", "reproduce"):
+        result = run(command, "--help")
+        assert result.exit_code == 0, result.output
+        usage = result.stdout.splitlines()[0]
+        assert "{" not in usage and "<list[" not in result.stdout, (command, usage)
+    assert run("check", "--help").stdout.splitlines()[0].endswith(" check [OPTIONS] PATH")
+    assert "--key KEY" in run("check", "--help").stdout
+
+
+def test_control_characters_are_escaped_in_tables_notes_and_errors(tmp_path, capsys):
+    from specdiag.cli import output
+
+    output.note("wrote \x1b[1Gok\n")
+    output.print_error("bad \x1b[K name\u202e")
+    output.stdout.print(output.rich_table("t\x1b[2J", ["a\x07", "b"], [["x\x1b[1G", 1.5]], caption="c\x1b[K\nline two"))
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err and "\x07" not in captured.out and "\u202e" not in captured.err
+    assert "\\x1b[1Gok\\n" in captured.err and "error: bad \\x1b[K name\\u202e" in captured.err
+    assert "x\\x1b[1G" in captured.out and "line two" in captured.out  # a caption's own lines stay lines
+
+
+def test_runtime_warnings_do_not_reach_stderr(monkeypatch):
+    import warnings
+
+    import specdiag.cli.radius as radius_cli
+    from specdiag._errors import InputError
+
+    def noisy(*args, **kwargs):
+        warnings.warn("overflow encountered in multiply", RuntimeWarning)
+        raise InputError("n stopped here", param="n")
+
+    monkeypatch.setattr(radius_cli, "radius_report", noisy)
+    result = run("radius", "--n", 8)
+    assert result.exit_code == 2 and result.stderr == "error: --n stopped here\n"
 
 
 def test_dynamics_table_and_errors():

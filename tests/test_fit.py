@@ -6,6 +6,7 @@ import pytest
 from scipy import stats
 
 import specdiag._fit as fit
+from specdiag import laws
 from specdiag._errors import InputError
 
 from .conftest import within_se
@@ -43,14 +44,39 @@ def test_fit_interval_coverage():
 
 def test_compare_laws_exact_complex_finite_n_real_and_the_limit():
     x = stats.gumbel_r.rvs(loc=1.035, scale=0.01, size=200, random_state=np.random.default_rng(2))
-    c = fit.compare_laws(x, 500, "complex")
-    assert c["exact"] is not None and 0 <= c["exact"]["ks_pvalue"] <= 1 and c["finite_n_real"] is None
-    assert c["asymptotic"]["loc"] > 1 and "limit" in c["asymptotic"]["label"]
-    r = fit.compare_laws(x, 100, "real")
-    assert r["exact"] is None and r["asymptotic"] is None and "163" in r["asymptotic_reason"]
-    real = r["finite_n_real"]
-    assert set(real) >= {"mean", "std", "q05", "q95", "p_above_1", "se_mean", "source", "ks_statistic", "ks_pvalue"}
-    assert real["q05"] < real["mean"] < real["q95"]
+    c = fit.compare_laws(x, n=500, field="complex")
+    assert c.exact is not None and 0 <= c.exact.ks_pvalue <= 1 and c.finite_n_real is None
+    assert c.asymptotic.loc > 1 and "limit" in c.asymptotic.label
+    assert c.exact.ks_statistic == pytest.approx(stats.kstest(x, laws.kostlan(500).cdf).statistic)
+    assert c.sample.mean == pytest.approx(x.mean()) and c.fit.ks_pvalue > 0.01  # drawn from a Gumbel law
+    r = fit.compare_laws(x, n=100, field="real")
+    assert r.exact is None and r.asymptotic is None and "163" in r.asymptotic_reason
+    real = r.finite_n_real
+    assert real.q05 < real.mean < real.q95 and real.source.startswith("finite-n")
+    doc = r.to_dict()
+    assert list(doc) == ["fit", "sample", "asymptotic", "asymptotic_reason", "exact", "finite_n_real"]
+    assert set(doc["finite_n_real"]) >= {"mean", "std", "q05", "q95", "p_above_1", "se_mean", "source", "ks_statistic", "ks_pvalue"}
+    assert list(doc["fit"]) == ["loc", "scale", "loc_ci", "scale_ci", "samples", "level", "ci_method", "ks_statistic", "ks_pvalue"]
+    assert "asymptotic_reason" not in c.to_dict()
+
+
+def test_fit_report_from_file_names_the_file_and_keeps_the_document(tmp_path):
+    x = np.random.default_rng(4).gumbel(1.05, 0.02, 60)
+    path = tmp_path / "r.npy"
+    np.save(path, x)
+    rep = fit.fit_report(64, from_file=path, field="complex", ci="wald")
+    doc = rep.to_dict()
+    assert list(doc)[:8] == ["command", "n", "samples", "field", "init", "method", "source", "fit"] and "comparison" not in doc
+    assert (doc["samples"], doc["init"], doc["method"], doc["source"]) == (60, None, None, str(path))
+    assert rep.comparison.fit.loc == doc["fit"]["loc"]
+    np.save(path, x[:5])
+    with pytest.raises(InputError, match="at least 10") as info:
+        fit.fit_report(64, from_file=path, field="complex")
+    assert info.value.param == "from_file"
+    np.save(path, x)
+    with pytest.raises(InputError, match="^bootstrap_samples must be at least 50") as info:
+        fit.fit_report(64, from_file=path, field="complex", ci="bootstrap", bootstrap_samples=10)
+    assert info.value.param == "bootstrap_samples"
 
 
 def test_auto_intervals_and_gridded_ks_for_large_samples():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sys
 
-from rich.text import Text
 from typer.core import TyperGroup
 
 __all__ = ["OneLineErrorGroup"]
@@ -27,12 +26,7 @@ class OneLineErrorGroup(TyperGroup):
         except Exception as exc:
             if not _is_click_error(exc):
                 raise
-            message = exc.format_message()
-            if message:  # empty for no_args_is_help: the help text was already printed
-                from .output import stderr  # noqa: PLC0415 (rich console, created once)
+            from .output import usage_error  # noqa: PLC0415 (output imports rich; this module stays light)
 
-                ctx = getattr(exc, "ctx", None)
-                hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-                stderr.print(Text(f"error: {message}{hint}"))
-            sys.exit(exc.exit_code)
+            sys.exit(usage_error(exc))
         sys.exit(code if isinstance(code, int) else 0)

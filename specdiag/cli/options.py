@@ -3,7 +3,6 @@ a command accepts. Typer has no option groups, so shared options are ``Annotated
 
 from __future__ import annotations
 
-import math
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,13 +11,14 @@ import typer
 
 from .._backend import DEVICES, PRECISIONS
 from .._errors import InputError
-from .._inits import FIELDS, INITS, RESCALE_METHODS, InitOptions
+from .._inits import FIELDS, INITS, RESCALE_METHODS
+from .._spectra import METHODS
 
 __all__ = [
-    "Field", "InitName", "Device", "Precision", "RescaleMethod", "value",
-    "N", "Init", "FieldOpt", "Seed", "DeviceOpt", "Workers", "ChunkSize",
-    "Rmin", "Rmax", "MaxPhase", "Rescale", "Coverage", "CalibrationSamples", "Out", "Plot", "Force",
-    "init_options", "parse_int_list", "parse_name_list", "check_plot_path", "describe_rescaling",
+    "Field", "InitName", "Device", "Precision", "RescaleMethod", "Method", "value",
+    "N", "Init", "FieldOpt", "Seed", "DeviceOpt", "Workers", "ChunkSize", "MethodOpt", "SamplePrecision",
+    "Rmin", "Rmax", "MaxPhase", "Rescale", "Coverage", "InitRescale", "InitCoverage", "CalibrationSamples", "Out", "Plot", "Force",
+    "init_keywords", "parse_int_list", "parse_name_list", "describe_rescaling",
 ]
 
 Field = Enum("Field", {f: f for f in FIELDS}, type=str)
@@ -40,21 +40,30 @@ Seed = Annotated[int, typer.Option("--seed", help="Seed; matrix i uses the strea
 DeviceOpt = Annotated[Device, typer.Option("--device", help="cpu, gpu (CuPy) or auto (the GPU when usable; SPECDIAG_DISABLE_GPU=1 forbids it).")]
 Workers = Annotated[Optional[int], typer.Option("--workers", help="CPU worker processes (default: every core; capped at the cores), one BLAS thread each.")]
 ChunkSize = Annotated[Optional[int], typer.Option("--chunk-size", help="Matrices per task (bounds memory; never changes results).")]
-Rmin = Annotated[float, typer.Option("--rmin", help="lru: smallest eigenvalue modulus.")]
-Rmax = Annotated[float, typer.Option("--rmax", help="lru: largest eigenvalue modulus.")]
-MaxPhase = Annotated[float, typer.Option("--max-phase", help="lru: largest eigenvalue phase (radians, at most 2 pi).")]
+Rmin = Annotated[Optional[float], typer.Option("--rmin", help="lru only: smallest eigenvalue modulus (default 0.4).", show_default=False)]
+Rmax = Annotated[Optional[float], typer.Option("--rmax", help="lru only: largest eigenvalue modulus (default 0.9).", show_default=False)]
+MaxPhase = Annotated[Optional[float], typer.Option("--max-phase", help="lru only: largest eigenvalue phase (radians, at most 2 pi; default pi).", show_default=False)]
 Rescale = Annotated[RescaleMethod, typer.Option("--rescale", help="rescaled: paper (s_n, n >= 164) or calibrated (finite-n quantile, any n).")]
 Coverage = Annotated[float, typer.Option("--coverage", help="rescaled, calibrated: target P(rho <= 1).")]
-CalibrationSamples = Annotated[int, typer.Option("--calibration-samples", help="rescaled, calibrated, real: Monte Carlo radii for the quantile (cached).")]
+InitRescale = Annotated[Optional[RescaleMethod], typer.Option("--rescale", help="rescaled only: paper (s_n, n >= 164; the default) or calibrated (finite-n quantile, any n).", show_default=False)]
+InitCoverage = Annotated[Optional[float], typer.Option("--coverage", help="rescaled, calibrated only: target P(rho <= 1) (default 0.9).", show_default=False)]
+CalibrationSamples = Annotated[Optional[int], typer.Option("--calibration-samples", help="rescaled, calibrated, real only: Monte Carlo radii for the quantile (cached; default 1000).", show_default=False)]
 Out = Annotated[Optional[Path], typer.Option("--out", help="Directory to write results and run.json into (created if needed).")]
 Plot = Annotated[Optional[Path], typer.Option("--plot", help="Also draw a figure to this file (.png, .pdf or .svg).")]
 Force = Annotated[bool, typer.Option("--force", help="Write into --out even if it holds other files or another run (that run's files are replaced).")]
+Method = Enum("Method", {m: m for m in METHODS}, type=str)
+MethodOpt = Annotated[
+    Method,
+    typer.Option("--method", help="matrices: eigenvalues of sampled matrices. law: exact draws from the radius law, no matrices "
+                 "(complex glorot/half/rescaled: Kostlan; uniform-diag, uniform-disk, lru: closed forms); refused for real Gaussian inits."),
+]
+SamplePrecision = Annotated[Precision, typer.Option("--precision", help="Eigenvalue precision: single (float32, ample for radii) or double.")]
 
-DEFAULT_MAX_PHASE = math.pi
 
-
-def init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples) -> InitOptions:
-    return InitOptions(rmin=rmin, rmax=rmax, max_phase=max_phase, rescale=value(rescale), coverage=coverage, seed=seed, calibration_samples=calibration_samples)
+def init_keywords(rmin=None, rmax=None, max_phase=None, rescale=None, coverage=None, calibration_samples=None) -> dict:
+    """The init options given on the command line (unset ones are None: the library then uses its
+    defaults, and refuses an option the init does not use only when it was given)."""
+    return {"rmin": rmin, "rmax": rmax, "max_phase": max_phase, "rescale": value(rescale), "coverage": coverage, "calibration_samples": calibration_samples}
 
 
 def parse_int_list(text: str, flag: str) -> list[int]:
@@ -79,21 +88,8 @@ def parse_name_list(text: str, flag: str, allowed) -> tuple:
     return values
 
 
-def check_plot_path(plot: Path | None) -> Path | None:
-    """A figure path with a known suffix whose directory can be written (checked before work)."""
-    if plot is None:
-        return None
-    from .._report import prepare_out_dir  # noqa: PLC0415
-
-    if plot.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise InputError(f"--plot {str(plot)!r} must end in .png, .pdf or .svg")
-    prepare_out_dir(plot.parent if str(plot.parent) else Path("."), param="plot")
-    return plot
-
-
-def describe_rescaling(ensemble) -> str | None:
-    """One caption line saying how the ``rescaled`` divisor was chosen."""
-    r = ensemble.rescaling
+def describe_rescaling(r) -> str | None:
+    """One caption line saying how the ``rescaled`` divisor was chosen (``r``: a Rescaling or None)."""
     if r is None:
         return None
     text = f"rescaled by s = {r.factor:.6f} ({r.source}"

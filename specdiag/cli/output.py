@@ -17,17 +17,23 @@ import contextlib
 import errno
 import functools
 import sys
+import warnings
 from enum import Enum
-from typing import Any, Callable, Iterable, Sequence
+from typing import Annotated, Any, Callable, Iterable, Iterator, NoReturn, Sequence
 
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperCommand
 
 from .._errors import InputError, NothingToCheck
 from .._report import fmt_value, json_document
+from .._text import printable
 
-__all__ = ["Terminated", "os_error_message", "stdout", "stderr", "Format", "TableOrJson", "emit", "note", "progress", "rich_table", "command", "flag_for"]
+__all__ = [
+    "Terminated", "os_error_message", "stdout", "stderr", "Format", "TableOrJson", "FormatOpt", "TableJsonCsvOpt", "format_option",
+    "emit", "note", "print_error", "exit_with", "usage_error", "progress", "StageProgress", "rich_table", "command", "flag_for",
+]
 
 # wide tables stay readable when piped (rich would otherwise assume 80 columns)
 stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, highlight=False)
@@ -61,6 +67,22 @@ class TableOrJson(str, Enum):
     json = "json"
 
 
+_FORMAT_HELP = {"table": "table (human)", "json": "json (one document on stdout)", "csv": "csv (index,radius rows)"}
+
+
+def format_option(formats: type[Enum]) -> Any:
+    """The one ``--format``/``-f`` option, over the formats a command offers."""
+    names = [_FORMAT_HELP[f.value] for f in formats]
+    help_text = (", ".join(names[:-1]) + " or " + names[-1] + ".")
+    return Annotated[formats, typer.Option("--format", "-f", help=help_text[0].upper() + help_text[1:])]
+
+
+#: ``--format table|json`` (every command but ``radius``)
+FormatOpt = format_option(TableOrJson)
+#: ``--format table|json|csv`` (``radius``)
+TableJsonCsvOpt = format_option(Format)
+
+
 def emit(doc: dict, fmt: str | Enum, *, table: Callable[[], Any] | None = None, csv: Callable[[], str] | None = None) -> None:
     """Print a command's result once, in the format asked for.
 
@@ -75,7 +97,7 @@ def emit(doc: dict, fmt: str | Enum, *, table: Callable[[], Any] | None = None, 
             raise InputError(str(exc)) from None
         sys.stdout.write(text)
         sys.stdout.flush()
-    elif fmt == "csv":
+    elif fmt == "csv" and csv is not None:
         sys.stdout.write(csv())
         sys.stdout.flush()
     elif table is not None:
@@ -83,48 +105,115 @@ def emit(doc: dict, fmt: str | Enum, *, table: Callable[[], Any] | None = None, 
 
 
 def note(message: str) -> None:
-    """A plain line on stderr (user strings inside are not markup)."""
-    stderr.print(Text(message))
+    """A plain line on stderr (user strings inside are escaped, never markup)."""
+    stderr.print(Text(printable(message)))
+
+
+def print_error(message: str) -> None:
+    """The one place an error reaches the user: ``error: <message>``, one line on stderr."""
+    stderr.print(Text(f"error: {printable(message)}"))
+
+
+def exit_with(exc: BaseException) -> NoReturn:
+    """Print the one line for a failure that ended a command and exit with its code: bad input,
+    a failed read or write, or memory 2; nothing recurrent to check 3; Ctrl-C 130; SIGTERM 143."""
+    if isinstance(exc, Terminated):
+        note("terminated (SIGTERM)")
+        raise typer.Exit(143)
+    if isinstance(exc, KeyboardInterrupt):
+        note("interrupted")
+        raise typer.Exit(130)
+    if isinstance(exc, NothingToCheck):  # exit 3: nothing recurrent found (the exit-code table)
+        note(f"nothing to check: {_cli_message(exc)}")
+        raise typer.Exit(3)
+    if isinstance(exc, InputError):
+        print_error(_cli_message(exc))
+    elif isinstance(exc, OSError):  # a read or write the library did not foresee: still one line
+        print_error(os_error_message(exc))
+    elif isinstance(exc, MemoryError):
+        print_error("out of memory: use smaller sizes (the memory budget is SPECDIAG_MAX_MEMORY, default half the available memory)")
+    else:
+        raise exc
+    raise typer.Exit(2)
+
+
+def usage_error(exc: Exception) -> int:
+    """Print Click's usage error (an unknown choice, a malformed number) as one line; its exit code."""
+    message = exc.format_message()  # type: ignore[attr-defined]
+    if message:  # empty for no_args_is_help: the help text was already printed
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        print_error(f"{message}{hint}")
+    return int(exc.exit_code)  # type: ignore[attr-defined]
 
 
 def rich_table(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], caption: str | None = None):
-    """A rich Table whose every cell, title and caption is plain text (no markup from data)."""
+    """A rich Table whose every cell, title and caption is plain, escaped text (no markup, no
+    control characters from data)."""
     from rich.table import Table  # noqa: PLC0415 (only the table format needs it)
 
-    table = Table(title=Text(title), caption=Text(caption) if caption else None, title_justify="left", caption_justify="left")
+    caption_text = "\n".join(printable(line) for line in caption.split("\n")) if caption else None
+    table = Table(title=Text(printable(title)), caption=Text(caption_text) if caption_text else None, title_justify="left", caption_justify="left")
     rows = [list(row) for row in rows]
     for i, name in enumerate(header):
         textual = i == 0 or all(isinstance(row[i], str) for row in rows)
-        table.add_column(Text(name), justify="left" if textual else "right", no_wrap=i == 0)
+        table.add_column(Text(printable(name)), justify="left" if textual else "right", no_wrap=i == 0)
     for row in rows:
-        table.add_row(*(Text(fmt_value(v)) for v in row))
+        table.add_row(*(Text(printable(fmt_value(v))) for v in row))
     return table
 
 
-@contextlib.contextmanager
-def progress(total: int, description: str, enabled: bool = True):
-    """A progress bar on stderr yielding ``advance(k)``; None when disabled or not a terminal.
+class StageProgress:
+    """The one progress bar: on stderr, only on a terminal, refreshed without a background thread
+    (so worker processes can be forked safely), across one or several named stages.
 
-    Refreshes without a background thread so worker processes can be forked safely.
+    ``bar = StageProgress(enabled)(total)`` starts it (None when disabled); ``advance =
+    bar.stage(name)`` names the current stage and returns ``advance(k)``; ``bar.close()`` ends it.
     """
-    if not enabled or total <= 1 or not sys.stderr.isatty():
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar: Any = None
+
+    def __call__(self, total: int) -> StageProgress | None:
+        if not self.enabled or total < 1:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn  # noqa: PLC0415
+
+        columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+        self.bar = Progress(*columns, console=stderr, auto_refresh=False, transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("", total=total)
+        return self
+
+    def stage(self, name: str) -> Callable[[int], None]:
+        self.bar.update(self.task, description=printable(name))
+        self.bar.refresh()
+
+        def advance(k: int = 1) -> None:
+            self.bar.advance(self.task, k)
+            self.bar.refresh()
+
+        return advance
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+@contextlib.contextmanager
+def progress(total: int, description: str, enabled: bool = True) -> Iterator[Callable[[int], None] | None]:
+    """One stage of :class:`StageProgress`: yields ``advance(k)``, or None when disabled, not a
+    terminal, or ``total <= 1``."""
+    bar = StageProgress(enabled)(total) if total > 1 else None
+    if bar is None:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
-
-    bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=stderr, auto_refresh=False, transient=True,
-    )
-    with bar:
-        task = bar.add_task(description, total=total)
-
-        def advance(k: int = 1):
-            bar.advance(task, k)
-            bar.refresh()
-
-        bar.refresh()
-        yield advance
+    try:
+        yield bar.stage(description)
+    finally:
+        bar.close()
 
 
 def flag_for(param: str) -> str:
@@ -145,33 +234,36 @@ def _cli_message(exc: InputError) -> str:
     return message
 
 
-def command(app: typer.Typer, name: str | None = None, **kwargs):
-    """Register a Typer command whose InputError becomes one line on stderr and exit code 2."""
+class _Command(TyperCommand):
+    """A command whose ``--help`` shows plain metavars: ``PATH`` for a required argument (not
+    ``{path}``) and ``KEY`` for a repeatable option (not ``<list[str]>``)."""
 
-    def decorate(func):
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            repeatable = getattr(param, "multiple", False)
+            if (repeatable or param.param_type_name == "argument") and param.metavar is None and param.name:
+                param.metavar = param.name.upper()
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in super().collect_usage_pieces(ctx)]
+
+
+def command(app: typer.Typer, name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Register a Typer command whose failures are one line on stderr (:func:`exit_with`) and whose
+    RuntimeWarnings (overflow, subnormal arithmetic) never reach the terminal."""
+
+    def decorate(func: Callable[..., Any]) -> Any:
         @functools.wraps(func)
-        def wrapper(*args, **kw):
+        def wrapper(*args: Any, **kw: Any) -> Any:
             try:
-                return func(*args, **kw)
-            except NothingToCheck as exc:  # exit 3: nothing recurrent found (the exit-code table)
-                stderr.print(Text(f"nothing to check: {_cli_message(exc)}"))
-                raise typer.Exit(3) from None
-            except InputError as exc:
-                stderr.print(Text(f"error: {_cli_message(exc)}"))
-                raise typer.Exit(2) from None
-            except OSError as exc:  # a read or write the library did not foresee: still one line
-                stderr.print(Text(f"error: {os_error_message(exc)}"))
-                raise typer.Exit(2) from None
-            except MemoryError:
-                stderr.print(Text("error: out of memory: use smaller sizes (the memory budget is SPECDIAG_MAX_MEMORY, default half the available memory)"))
-                raise typer.Exit(2) from None
-            except Terminated:
-                stderr.print(Text("terminated (SIGTERM)"))
-                raise typer.Exit(143) from None
-            except KeyboardInterrupt:
-                stderr.print(Text("interrupted"))
-                raise typer.Exit(130) from None
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    return func(*args, **kw)
+            except (InputError, OSError, MemoryError, KeyboardInterrupt) as exc:
+                exit_with(exc)
 
+        kwargs.setdefault("cls", _Command)
         return app.command(name or func.__name__.replace("_", "-"), **kwargs)(wrapper)
 
     return decorate

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -16,41 +15,9 @@ from .._errors import InputError
 from .._report import prepare_out_dir
 from .root import app
 from .options import Coverage, DeviceOpt, Force, Precision, Rescale, Seed, value
-from .output import TableOrJson, command, emit, note, rich_table, stderr
+from .output import StageProgress, TableOrJson, command, emit, note, rich_table  # StageProgress: the one progress bar
 
 __all__ = ["reproduce"]
-
-
-class StageProgress:
-    """One rich progress bar on stderr across all stages of a run (no background thread)."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and sys.stderr.isatty()
-        self.bar = None
-
-    def __call__(self, total: int):
-        if not self.enabled or total < 1:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
-
-        self.bar = Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=stderr, auto_refresh=False, transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task("reproduce", total=total)
-        return self
-
-    def stage(self, name: str):
-        self.bar.update(self.task, description=name)
-        self.bar.refresh()
-
-        def advance(k: int = 1):
-            self.bar.advance(self.task, k)
-            self.bar.refresh()
-
-        return advance
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.stop()
 
 
 @command(app)

@@ -8,10 +8,8 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.text import Text
-
 from .group import OneLineErrorGroup
-from .output import Terminated, flag_for, stderr
+from .output import Terminated, exit_with, flag_for, usage_error
 
 __all__ = ["app", "main"]
 
@@ -84,23 +82,24 @@ def main():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt as exc:
+        sys.exit(_exit_code(exc))
     except Exception as exc:  # Click's UsageError/BadParameter (typer re-raises them here)
         cause = exc.__cause__
         if isinstance(cause, KeyboardInterrupt):  # Click's Abort around a Ctrl-C outside a command
-            stderr.print(Text("terminated" if isinstance(cause, Terminated) else "interrupted"))
-            sys.exit(143 if isinstance(cause, Terminated) else 130)
+            sys.exit(_exit_code(cause))
         if not hasattr(exc, "format_message") or not hasattr(exc, "exit_code"):
             raise
-        if not exc.format_message():  # no_args_is_help: the help text was the message
-            sys.exit(exc.exit_code)
-        ctx = getattr(exc, "ctx", None)
-        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        stderr.print(Text(f"error: {exc.format_message()}{hint}"))
-        sys.exit(exc.exit_code)
-    except Terminated:
-        stderr.print(Text("terminated (SIGTERM)"))
-        sys.exit(143)
-    except KeyboardInterrupt:
-        stderr.print(Text("interrupted"))
-        sys.exit(130)
+        sys.exit(usage_error(exc))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _exit_code(exc: BaseException) -> int:
+    """Print the one line for an interruption (:func:`~specdiag.cli.output.exit_with`); its code."""
+    try:
+        exit_with(exc)
+    except typer.Exit as done:
+        return done.exit_code
+    return 1  # pragma: no cover (exit_with always exits)

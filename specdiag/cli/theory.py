@@ -9,23 +9,19 @@ from typing import Annotated, Optional
 
 import typer
 
-from .._api import theory_summary
-from .._fit import CI_METHODS, compare_laws, load_radii
+from .._fit import CI_METHODS, FitReport, fit_report
 from .._inits import INITS
-from .._spectra import LAW_LABEL
 from .._theory import EULER_GAMMA
-from .._validation import choice, probability, whole_number
+from .._theory_report import TheoryReport, theory_report
 from .root import app
 from .options import (
-    CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, MaxPhase, N, Plot, Rescale, Rmax,
-    Rmin, Seed, Workers, check_plot_path, init_options, parse_int_list, value,
+    CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, InitCoverage, InitRescale, MaxPhase, MethodOpt, N, Plot, Rmax,
+    Rmin, SamplePrecision, Seed, Workers, init_keywords, parse_int_list, value,
 )
-from .output import TableOrJson, command, emit, note, rich_table
-from .radius import MethodOpt, SamplePrecision, sample_for_cli
+from .output import FormatOpt, TableOrJson, command, emit, note, progress, rich_table
 
-__all__ = ["inits", "theory_command", "fit_gumbel_command"]
+__all__ = ["inits", "theory_command", "fit_gumbel_command", "theory_table", "fit_table"]
 
-FormatOpt = Annotated[TableOrJson, typer.Option("--format", "-f", help="table (human) or json (one document on stdout).")]
 CIMethod = Enum("CIMethod", {m: m for m in CI_METHODS}, type=str)
 
 
@@ -76,22 +72,19 @@ def theory_command(
     fmt: FormatOpt = TableOrJson.table,
 ):
     """Predicted law of the spectral radius: g_n, s_n, finite-n laws (Kostlan exact, real table), limit laws."""
-    from .._resources import guard, theory_estimate  # noqa: PLC0415
+    report = theory_report(parse_int_list(n, "--n"), coverage=coverage)
+    emit(report.to_dict(), fmt, table=lambda: theory_table(report))
 
-    widths = [whole_number(w, "n", minimum=2) for w in parse_int_list(n, "--n")]
-    probability(coverage, "coverage")
-    for w in widths:  # Kostlan's exact law costs O(n): refuse or warn before the first row
-        guard(theory_estimate(w))
-    rows = [theory_summary(w, coverage) for w in widths]
 
-    def table():
-        body = [(label, *(v if (v := _get(r, path)) is not None else "undefined" for r in rows)) for label, path in THEORY_ROWS]
-        notes = [f"n = {r['n']}: {r['undefined_reason']}" for r in rows if "undefined_reason" in r]
-        notes.append(f"calibrated s: coverage {coverage}; the limit laws (n -> inf) overstate the spread 2-4x at practical n; the exact complex law is Kostlan's")
-        notes.append(f"finite-n real: {rows[0]['finite_n_real']['source']}")
-        return rich_table("spectral radius theory", ["quantity", *(f"n = {w}" for w in widths)], body, caption="\n".join(notes))
-
-    emit({"command": "theory", "rows": rows}, fmt, table=table)
+def theory_table(report: TheoryReport):
+    """One column per width, one row per quantity; "undefined" where the limit laws are."""
+    rows = [r.to_dict() for r in report.rows]
+    body = [(label, *(v if (v := _get(r, path)) is not None else "undefined" for r in rows)) for label, path in THEORY_ROWS]
+    notes = [f"n = {r['n']}: {r['undefined_reason']}" for r in rows if "undefined_reason" in r]
+    coverage = report.rows[0].coverage
+    notes.append(f"calibrated s: coverage {coverage}; the limit laws (n -> inf) overstate the spread 2-4x at practical n; the exact complex law is Kostlan's")
+    notes.append(f"finite-n real: {rows[0]['finite_n_real']['source']}")
+    return rich_table("spectral radius theory", ["quantity", *(f"n = {r['n']}" for r in rows)], body, caption="\n".join(notes))
 
 
 @command(app, "fit-gumbel")
@@ -107,12 +100,12 @@ def fit_gumbel_command(
     precision: SamplePrecision = "single",
     workers: Workers = None,
     chunk_size: ChunkSize = None,
-    rmin: Rmin = 0.4,
-    rmax: Rmax = 0.9,
-    max_phase: MaxPhase = math.pi,
-    rescale: Rescale = "paper",
-    coverage: Coverage = 0.9,
-    calibration_samples: CalibrationSamples = 1000,
+    rmin: Rmin = None,
+    rmax: Rmax = None,
+    max_phase: MaxPhase = None,
+    rescale: InitRescale = None,
+    coverage: InitCoverage = None,
+    calibration_samples: CalibrationSamples = None,
     level: Annotated[float, typer.Option("--level", help="Confidence level of the parameter intervals.")] = 0.95,
     ci: Annotated[CIMethod, typer.Option("--ci", help="Interval method: bootstrap (percentile, refits), wald (Fisher information, instant) or auto (bootstrap up to 20,000 radii, wald above).")] = "auto",
     bootstrap_samples: Annotated[int, typer.Option("--bootstrap-samples", help="Bootstrap refits.")] = 999,
@@ -120,54 +113,43 @@ def fit_gumbel_command(
     plot: Plot = None,
 ):
     """Fit a Gumbel law to radii; compare with the finite-n laws (Kostlan exact, real table) and the limit laws."""
-    field, init = value(field), value(init)
-    choice(field, "field", ("real", "complex"))
-    probability(level, "level")
-    whole_number(n, "n", minimum=2)
-    plot = check_plot_path(plot)
-    if from_file is not None:
-        radii = load_radii(from_file)
-    else:
-        ensemble, radii, _, _ = sample_for_cli(
-            n, samples, init, field, seed, device, precision, workers, chunk_size,
-            init_options(rmin, rmax, max_phase, rescale, coverage, seed, calibration_samples), value(fmt) == "table", method,
+    sampling = from_file is None and value(method) == "matrices"
+    with progress(samples if sampling else 0, f"radii n={n}", value(fmt) == "table") as advance:
+        report = fit_report(
+            n, samples=samples, method=value(method), from_file=from_file, init=value(init), field=value(field), seed=seed, device=value(device),
+            precision=value(precision), workers=workers, chunk_size=chunk_size, level=level, ci=value(ci), bootstrap_samples=bootstrap_samples,
+            plot=plot, on_progress=advance, **init_keywords(rmin, rmax, max_phase, rescale, coverage, calibration_samples),
         )
-        field = ensemble.field
-        if init != "glorot":
-            note(f"note: the theory columns are Glorot's laws; the sample is {init}")
-    result = compare_laws(radii, n, field, level, ci=value(ci), resamples=bootstrap_samples)
-    by_law = from_file is None and value(method) == "law"
-    source = str(from_file) if from_file else (LAW_LABEL if by_law else "sampled")
-    doc = {"command": "fit-gumbel", "n": n, "samples": int(radii.size), "field": field, "init": None if from_file else init, "method": None if from_file else value(method), "source": source, **result}
-    if plot is not None:
-        from .._plots import fit_figure, save_figure  # noqa: PLC0415
+    if report.init not in (None, "glorot"):
+        note(f"note: the theory columns are Glorot's laws; the sample is {report.init}")
+    emit(report.to_dict(), fmt, table=lambda: fit_table(report))
 
-        save_figure(fit_figure(radii, result, n=n, field=field, init=init if from_file is None else "radii"), plot)
 
-    def table():
-        fitted, asym, exact, real = result["fit"], result["asymptotic"], result["exact"], result["finite_n_real"]
-        rows = [
-            ("sample", None, None, result["sample"]["mean"], result["sample"]["std"], None, None),
-            ("fitted Gumbel (ML)", fitted["loc"], fitted["scale"], fitted["loc"] + EULER_GAMMA * fitted["scale"], fitted["scale"] * math.pi / math.sqrt(6), fitted["ks_statistic"], fitted["ks_pvalue"]),
-        ]
-        if exact:
-            rows.append(("exact (Kostlan)", None, None, exact["mean"], exact["std"], exact["ks_statistic"], exact["ks_pvalue"]))
-        if real:
-            rows.append(("finite-n real (table)", None, None, real["mean"], real["std"], real["ks_statistic"], real["ks_pvalue"]))
-        limit_name = "Rider limit, n -> inf" if field == "complex" else "Rider-Sinclair limit, n -> inf"
-        if asym:
-            rows.append((limit_name, asym["loc"], asym["scale"], asym["mean"], asym["std"], asym["ks_statistic"], asym["ks_pvalue"]))
-        else:
-            rows.append((limit_name, "undefined", "undefined", None, None, None, None))
-        caption = [
-            f"{radii.size} radii ({source}), n = {n}, {field}; {int(level * 100)}% {fitted['ci_method']} CI loc [{fitted['loc_ci'][0]:.5f}, {fitted['loc_ci'][1]:.5f}], scale [{fitted['scale_ci'][0]:.5f}, {fitted['scale_ci'][1]:.5f}]",
-            "the fitted law's KS p-value is optimistic (parameters estimated from the same radii)",
-        ]
-        if real:
-            caption.append(f"finite-n real: {real['source']}; mean SE {real['se_mean']:.1e}")
-        if not asym:
-            caption.append(result.get("asymptotic_reason", ""))
-        return rich_table("Gumbel fit of the spectral radius", ["law", "loc", "scale", "mean", "sd", "KS stat", "KS p"], rows, caption="\n".join(caption))
-
-    emit(doc, fmt, table=table)
-
+def fit_table(report: FitReport):
+    """The sample, the fitted Gumbel law, the finite-n law and the limit law, with KS statistics."""
+    c = report.comparison
+    fitted, asym, exact, real = c.fit, c.asymptotic, c.exact, c.finite_n_real
+    rows = [
+        ("sample", None, None, c.sample.mean, c.sample.std, None, None),
+        ("fitted Gumbel (ML)", fitted.loc, fitted.scale, fitted.loc + EULER_GAMMA * fitted.scale, fitted.scale * math.pi / math.sqrt(6), fitted.ks_statistic, fitted.ks_pvalue),
+    ]
+    if exact:
+        rows.append(("exact (Kostlan)", None, None, exact.mean, exact.std, exact.ks_statistic, exact.ks_pvalue))
+    if real:
+        rows.append(("finite-n real (table)", None, None, real.mean, real.std, real.ks_statistic, real.ks_pvalue))
+    limit_name = "Rider limit, n -> inf" if report.field == "complex" else "Rider-Sinclair limit, n -> inf"
+    if asym:
+        rows.append((limit_name, asym.loc, asym.scale, asym.mean, asym.std, asym.ks_statistic, asym.ks_pvalue))
+    else:
+        rows.append((limit_name, "undefined", "undefined", None, None, None, None))
+    (loc_lo, loc_hi), (scale_lo, scale_hi) = fitted.loc_ci, fitted.scale_ci
+    caption = [
+        f"{report.samples} radii ({report.source}), n = {report.n}, {report.field}; {int(fitted.level * 100)}% {fitted.ci_method} CI "
+        f"loc [{loc_lo:.5f}, {loc_hi:.5f}], scale [{scale_lo:.5f}, {scale_hi:.5f}]",
+        "the fitted law's KS p-value is optimistic (parameters estimated from the same radii)",
+    ]
+    if real:
+        caption.append(f"finite-n real: {real.source}; mean SE {real.se_mean:.1e}")
+    if not asym:
+        caption.append(c.asymptotic_reason or "")
+    return rich_table("Gumbel fit of the spectral radius", ["law", "loc", "scale", "mean", "sd", "KS stat", "KS p"], rows, caption="\n".join(caption))

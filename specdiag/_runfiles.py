@@ -1,0 +1,58 @@
+"""The files a one-shot command leaves behind: its ``--plot`` figure and its ``--out`` run directory.
+
+Both are checked before any computation (a figure path with a known suffix whose directory can be
+written and that is not itself a directory; a run directory that is new, empty or holds the same
+run) and written atomically after it, so the library and the CLI write the same files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from ._errors import InputError
+from ._report import json_document, prepare_out_dir, run_metadata, write_run_files
+from ._text import printable
+
+__all__ = ["FIGURE_SUFFIXES", "check_plot_path", "save_plot", "claim_out_dir", "write_run"]
+
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_plot_path(plot: Path | str | None) -> Path | None:
+    """A figure path with a known suffix in a writable directory, not a directory itself.
+
+    Raises
+    ------
+    InputError
+        (param ``plot``) before any work is done.
+    """
+    if plot is None:
+        return None
+    plot = Path(plot)
+    if plot.suffix.lower() not in FIGURE_SUFFIXES:
+        raise InputError(f"plot {printable(plot)!r} must end in .png, .pdf or .svg", param="plot")
+    if plot.is_dir():
+        raise InputError(f"plot {printable(plot)!r} is a directory: give a file name ending in .png, .pdf or .svg", param="plot")
+    prepare_out_dir(plot.parent if str(plot.parent) else Path("."), param="plot")
+    return plot
+
+
+def save_plot(figure: Callable[[], Any], path: Path | str) -> Path:
+    """Draw ``figure()`` (a matplotlib Figure) and save it atomically to ``path``."""
+    from ._plots import save_figure  # noqa: PLC0415 (matplotlib, only when a figure is drawn)
+
+    return save_figure(figure(), check_plot_path(path))
+
+
+def claim_out_dir(out: Path | str | None, command: str, parameters: dict, force: bool = False) -> Path | None:
+    """Check a run directory before any work (see :func:`specdiag._report.prepare_out_dir`)."""
+    return prepare_out_dir(out, command=command, parameters=parameters, force=force)
+
+
+def write_run(out: Path | str, command: str, parameters: dict, files: dict[str, str], *, device: str, elapsed_s: float, force: bool = False, **meta: Any) -> Path:
+    """Write a one-shot run's ``files`` and its ``run.json`` into ``out``, all or nothing."""
+    out = claim_out_dir(out, command, parameters, force)
+    assert out is not None
+    manifest = {**run_metadata(command, parameters, device=device, elapsed_s=elapsed_s), **meta}
+    return write_run_files(out, {**files, "run.json": json_document(manifest)})
