@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import re
 import sys
 import warnings
 from enum import Enum
@@ -236,7 +237,8 @@ def _cli_message(exc: InputError) -> str:
 
 class _Command(TyperCommand):
     """A command whose ``--help`` shows plain metavars: ``PATH`` for a required argument (not
-    ``{path}``) and ``KEY`` for a repeatable option (not ``<list[str]>``)."""
+    ``{path}``), ``KEY`` for a repeatable option and ``<path>`` for a list type (not
+    ``<list[str]>``)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -244,9 +246,12 @@ class _Command(TyperCommand):
             repeatable = getattr(param, "multiple", False)
             if (repeatable or param.param_type_name == "argument") and param.metavar is None and param.name:
                 param.metavar = param.name.upper()
+            shown = getattr(param, "display_type", None)
+            if callable(shown):  # "<list[Path]>" -> "<path>"
+                param.display_type = lambda ctx, shown=shown: re.sub(r"list\[([^\]]*)\]", lambda m: m.group(1).lower(), shown(ctx))  # type: ignore[method-assign]
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
-        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in super().collect_usage_pieces(ctx)]
+        return [re.sub(r"\{([^{}]*)\}", r"\1", p) for p in super().collect_usage_pieces(ctx)]
 
 
 def command(app: typer.Typer, name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
