@@ -95,6 +95,7 @@ def spectral_radii(
     device: str = "auto",
     workers: int | None = None,
     chunk_size: int | None = None,
+    sampler: str = "hessenberg",
     on_progress: Callable[[int], None] | None = None,
     **options: Any,
 ) -> np.ndarray:
@@ -119,6 +120,9 @@ def spectral_radii(
         "auto" uses the GPU when CuPy sees one.
     workers, chunk_size : int, optional
         CPU processes and matrices per task (never change results).
+    sampler : {"hessenberg", "dense"}
+        How Gaussian matrices are drawn on the CPU: their Hessenberg form (exact in law, faster) or
+        W itself (the radii of specdiag 0.2.0). Other inits and the GPU always draw W.
     on_progress : callable, optional
         Called with the number of matrices finished.
     **options
@@ -146,7 +150,7 @@ def spectral_radii(
     n, samples = whole_number(n, "n", minimum=2), whole_number(samples, "samples")
     guard_radii(n, samples, init=init, field=field, precision=precision, workers=workers)
     ensemble = build_ensemble(n, init=init, field=field, seed=seed, **options)
-    return sample_radii(ensemble, samples, seed, precision=precision, device=device, workers=workers, chunk_size=chunk_size, on_progress=on_progress)
+    return sample_radii(ensemble, samples, seed, precision=precision, device=device, workers=workers, chunk_size=chunk_size, on_progress=on_progress, sampler=sampler)
 
 
 def radius_law(n: int, *, init: str = "glorot", field: str = "real", seed: int = 0, **options: Any):

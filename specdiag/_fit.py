@@ -276,6 +276,7 @@ def fit_report(
     precision: str = "single",
     workers: int | None = None,
     chunk_size: int | None = None,
+    sampler: str = "hessenberg",
     level: float = 0.95,
     ci: str = "auto",
     bootstrap_samples: int = 999,
@@ -290,7 +291,7 @@ def fit_report(
     ----------
     n : int
         Width of the matrices (give the sample's width with ``from_file``).
-    samples, method, init, field, seed, device, precision, workers, chunk_size, on_progress, **options
+    samples, method, init, field, seed, device, precision, workers, chunk_size, sampler, on_progress, **options
         As in :func:`specdiag.radius_report` (``samples`` and the sampling options are ignored with
         ``from_file``; ``field`` is then the sample's field).
     from_file : path, optional
@@ -322,7 +323,7 @@ def fit_report(
         if method == "matrices":
             guard_radii(n, samples, init=init, field=field, precision=precision, workers=workers)
         radii, _, _ = draw_radii(ensemble, samples, method=method, seed=seed, device=device, precision=precision,
-                                 workers=workers, chunk_size=chunk_size, on_progress=on_progress)
+                                 workers=workers, chunk_size=chunk_size, sampler=sampler, on_progress=on_progress)
         field, source, init_used, method_used = ensemble.field, LAW_LABEL if method == "law" else "sampled", init, method
     try:
         comparison = compare_laws(radii, n=n, field=field, level=level, ci=ci, resamples=bootstrap_samples)

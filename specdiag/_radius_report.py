@@ -20,7 +20,7 @@ from ._report import csv_document
 from ._resources import Estimate, check_disk, guard, radius_estimate
 from ._results import Result, internal
 from ._runfiles import check_plot_path, claim_out_dir, save_plot, write_run
-from ._spectra import LAW_LABEL, METHODS, RadiusStats, law_radii, radius_stats, sample_radii
+from ._spectra import LAW_LABEL, METHODS, SAMPLERS, RadiusStats, law_radii, radius_stats, resolve_sampler, sample_radii
 from ._validation import choice, whole_number
 
 __all__ = ["MATRICES_LABEL", "RadiusReport", "radius_report", "draw_radii", "guard_radii"]
@@ -41,16 +41,16 @@ def guard_radii(n: int, samples: int, *, init: str, field: str, precision: str, 
 
 def draw_radii(
     ensemble, samples: int, *, method: str = "matrices", seed: int = 0, device: str = "auto", precision: str = "single",
-    workers: int | None = None, chunk_size: int | None = None, on_progress: Callable[[int], None] | None = None,
+    workers: int | None = None, chunk_size: int | None = None, sampler: str = "hessenberg", on_progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, str, float]:
-    """Radii of ``ensemble``: eigenvalues of sampled matrices, or exact draws from its law
-    (``method="law"``: no matrices, device "none"). Returns (radii, device used, seconds)."""
+    """Radii of ``ensemble``: eigenvalues of sampled matrices (drawn by ``sampler``), or exact draws
+    from its law (``method="law"``: no matrices, device "none"). Returns (radii, device used, seconds)."""
     start = time.perf_counter()
     if choice(method, "method", METHODS) == "law":
         radii = law_radii(ensemble, samples, seed)
         return radii, "none", time.perf_counter() - start
     dev = resolve_device(device)
-    radii = sample_radii(ensemble, samples, seed, precision=precision, device=dev, workers=workers, chunk_size=chunk_size, on_progress=on_progress)
+    radii = sample_radii(ensemble, samples, seed, precision=precision, device=dev, workers=workers, chunk_size=chunk_size, on_progress=on_progress, sampler=sampler)
     return radii, dev, time.perf_counter() - start
 
 
@@ -74,6 +74,7 @@ class RadiusReport(Result):
     seed: int
     method: str
     method_label: str
+    sampler: str | None
     stats: RadiusStats
     theory: LawSummary | None
     asymptotic: LawSummary | None
@@ -120,6 +121,7 @@ def radius_report(
     precision: str = "single",
     workers: int | None = None,
     chunk_size: int | None = None,
+    sampler: str = "hessenberg",
     out: Path | str | None = None,
     plot: Path | str | None = None,
     force: bool = False,
@@ -130,8 +132,9 @@ def radius_report(
 
     Parameters
     ----------
-    n, samples, init, field, seed, precision, device, workers, chunk_size, on_progress, **options
-        As in :func:`specdiag.spectral_radii`.
+    n, samples, init, field, seed, precision, device, workers, chunk_size, sampler, on_progress, **options
+        As in :func:`specdiag.spectral_radii`; ``sampler`` in the document is the one that ran
+        (None for draws from the law).
     method : {"matrices", "law"}
         "matrices": eigenvalues of sampled matrices. "law": exact draws from the radius law, no
         matrices (complex Gaussian inits and the diagonal inits; refused for real Gaussian inits).
@@ -159,7 +162,7 @@ def radius_report(
     parameters = {
         "n": n, "samples": samples, "method": method, "init": init, "field": "complex" if diagonal else field, "device": device,
         "precision": precision, "seed": seed, "workers": workers, "chunk_size": chunk_size, "rmin": opts.rmin, "rmax": opts.rmax,
-        "max_phase": opts.max_phase, "rescale": opts.rescale, "coverage": opts.coverage,
+        "max_phase": opts.max_phase, "rescale": opts.rescale, "coverage": opts.coverage, "sampler": choice(sampler, "sampler", SAMPLERS),
     }
     out = claim_out_dir(out, "radius", parameters, force)
     if out is not None and estimate is not None:
@@ -167,11 +170,12 @@ def radius_report(
     plot = check_plot_path(plot)
     ensemble = make_ensemble(init, n, field, opts)
     radii, dev, elapsed = draw_radii(ensemble, samples, method=method, seed=seed, device=device, precision=precision,
-                                     workers=workers, chunk_size=chunk_size, on_progress=on_progress)
+                                     workers=workers, chunk_size=chunk_size, sampler=sampler, on_progress=on_progress)
     limit = ensemble.asymptotic_law()
     report = RadiusReport(
         command="radius", n=n, samples=samples, init=init, field=ensemble.field, device=dev, precision=precision, seed=seed,
-        method=method, method_label=LAW_LABEL if method == "law" else MATRICES_LABEL, stats=radius_stats(radii),
+        method=method, method_label=LAW_LABEL if method == "law" else MATRICES_LABEL,
+        sampler=None if method == "law" else resolve_sampler(ensemble, sampler, dev), stats=radius_stats(radii),
         theory=ensemble.law_summary(), asymptotic=summarize_law(limit, ensemble.asymptotic_label()) if limit is not None else None,
         rider_location=theory.rider_location(n) if n > theory.LAST_UNDEFINED_N else None, rescaling=ensemble.rescaling,
         radii=radii, elapsed_s=elapsed, matrices_per_s=None if method == "law" or elapsed <= 0 else samples / elapsed,

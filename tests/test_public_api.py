@@ -128,10 +128,10 @@ def test_radius_report_by_law_and_its_document():
     rep = sd.radius_report(300, samples=200, field="complex", method="law", seed=4)
     doc = rep.to_dict()
     assert list(doc) == [
-        "command", "n", "samples", "init", "field", "device", "precision", "seed", "method", "method_label", "stats", "theory",
+        "command", "n", "samples", "init", "field", "device", "precision", "seed", "method", "method_label", "sampler", "stats", "theory",
         "asymptotic", "rider_location", "rescaling", "radii", "elapsed_s", "matrices_per_s",
     ]
-    assert doc["device"] == "none" and doc["matrices_per_s"] is None and len(doc["radii"]) == 200
+    assert doc["device"] == "none" and doc["sampler"] is None and doc["matrices_per_s"] is None and len(doc["radii"]) == 200
     assert rep.theory.source == "Kostlan exact" and rep.asymptotic.source.startswith("Rider limit")
     assert abs(rep.stats.mean - rep.theory.mean) < 4 * rep.theory.std / np.sqrt(200)
 

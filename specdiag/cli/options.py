@@ -12,11 +12,11 @@ import typer
 from .._backend import DEVICES, PRECISIONS
 from .._errors import InputError
 from .._inits import FIELDS, INITS, RESCALE_METHODS
-from .._spectra import METHODS
+from .._spectra import METHODS, SAMPLERS
 
 __all__ = [
     "Field", "InitName", "Device", "Precision", "RescaleMethod", "Method", "value",
-    "N", "Init", "FieldOpt", "Seed", "DeviceOpt", "Workers", "ChunkSize", "MethodOpt", "SamplePrecision",
+    "N", "Init", "FieldOpt", "Seed", "DeviceOpt", "Workers", "ChunkSize", "MethodOpt", "SamplerOpt", "SamplePrecision",
     "Rmin", "Rmax", "MaxPhase", "Rescale", "Coverage", "InitRescale", "InitCoverage", "CalibrationSamples", "Out", "Plot", "Force",
     "init_keywords", "parse_int_list", "parse_name_list", "describe_rescaling",
 ]
@@ -57,6 +57,8 @@ MethodOpt = Annotated[
     typer.Option("--method", help="matrices: eigenvalues of sampled matrices. law: exact draws from the radius law, no matrices "
                  "(complex glorot/half/rescaled: Kostlan; uniform-diag, uniform-disk, lru: closed forms); refused for real Gaussian inits."),
 ]
+Sampler = Enum("Sampler", {m: m for m in SAMPLERS}, type=str)
+SamplerOpt = Annotated[Sampler, typer.Option("--sampler", help="Gaussian inits on the CPU: hessenberg (the Hessenberg form, exact in law, faster) or dense (W itself: the radii of 0.2.0).")]
 SamplePrecision = Annotated[Precision, typer.Option("--precision", help="Eigenvalue precision: single (float32, ample for radii) or double.")]
 
 

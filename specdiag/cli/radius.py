@@ -10,7 +10,7 @@ from .._radius_report import RadiusReport, radius_report
 from .root import app
 from .options import (
     CalibrationSamples, ChunkSize, DeviceOpt, FieldOpt, Force, Init, InitCoverage, InitRescale, MaxPhase, MethodOpt, N, Out, Plot,
-    Rmax, Rmin, SamplePrecision, Seed, Workers, describe_rescaling, init_keywords, value,
+    Rmax, Rmin, SamplePrecision, SamplerOpt, Seed, Workers, describe_rescaling, init_keywords, value,
 )
 from .output import Format, TableJsonCsvOpt, command, emit, note, progress, rich_table
 
@@ -29,6 +29,7 @@ def radius(
     precision: SamplePrecision = "single",
     workers: Workers = None,
     chunk_size: ChunkSize = None,
+    sampler: SamplerOpt = "hessenberg",
     rmin: Rmin = None,
     rmax: Rmax = None,
     max_phase: MaxPhase = None,
@@ -44,7 +45,7 @@ def radius(
     with progress(samples if value(method) == "matrices" else 0, f"radii n={n}", value(fmt) == "table") as advance:
         report = radius_report(
             n, samples=samples, method=value(method), init=value(init), field=value(field), seed=seed, device=value(device),
-            precision=value(precision), workers=workers, chunk_size=chunk_size, out=out, plot=plot, force=force, on_progress=advance,
+            precision=value(precision), workers=workers, chunk_size=chunk_size, sampler=value(sampler), out=out, plot=plot, force=force, on_progress=advance,
             **init_keywords(rmin, rmax, max_phase, rescale, coverage, calibration_samples),
         )
     emit(report.to_dict(), fmt, table=lambda: radius_table(report), csv=report.csv)
@@ -65,7 +66,7 @@ def radius_table(r: RadiusReport):
         caption = [f"{r.samples} radii drawn in {r.elapsed_s:.2f} s: {r.method_label} (seed {r.seed})"]
     else:
         rate = r.samples / max(r.elapsed_s, 1e-9)
-        caption = [f"{r.samples} matrices in {r.elapsed_s:.2f} s ({rate:.1f} matrices/s) on {r.device}, {r.precision} precision, seed {r.seed}"]
+        caption = [f"{r.samples} matrices in {r.elapsed_s:.2f} s ({rate:.1f} matrices/s) on {r.device}, {r.precision} precision, {r.sampler} sampler, seed {r.seed}"]
     if r.rider_location is not None:
         caption.append(f"Rider location 1 + sqrt(g_n/4n) = {r.rider_location:.5f}")
     if (text := describe_rescaling(r.rescaling)) is not None:

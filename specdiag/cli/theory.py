@@ -16,7 +16,7 @@ from .._theory_report import TheoryReport, theory_report
 from .root import app
 from .options import (
     CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, InitCoverage, InitRescale, MaxPhase, MethodOpt, N, Plot, Rmax,
-    Rmin, SamplePrecision, Seed, Workers, init_keywords, parse_int_list, value,
+    Rmin, SamplePrecision, SamplerOpt, Seed, Workers, init_keywords, parse_int_list, value,
 )
 from .output import FormatOpt, TableOrJson, command, emit, note, progress, rich_table
 
@@ -100,6 +100,7 @@ def fit_gumbel_command(
     precision: SamplePrecision = "single",
     workers: Workers = None,
     chunk_size: ChunkSize = None,
+    sampler: SamplerOpt = "hessenberg",
     rmin: Rmin = None,
     rmax: Rmax = None,
     max_phase: MaxPhase = None,
@@ -117,7 +118,7 @@ def fit_gumbel_command(
     with progress(samples if sampling else 0, f"radii n={n}", value(fmt) == "table") as advance:
         report = fit_report(
             n, samples=samples, method=value(method), from_file=from_file, init=value(init), field=value(field), seed=seed, device=value(device),
-            precision=value(precision), workers=workers, chunk_size=chunk_size, level=level, ci=value(ci), bootstrap_samples=bootstrap_samples,
+            precision=value(precision), workers=workers, chunk_size=chunk_size, sampler=value(sampler), level=level, ci=value(ci), bootstrap_samples=bootstrap_samples,
             plot=plot, on_progress=advance, **init_keywords(rmin, rmax, max_phase, rescale, coverage, calibration_samples),
         )
     if report.init not in (None, "glorot"):
