@@ -300,7 +300,7 @@ def glorot_context(radius: float | None, n: int, field_name: str = "complex") ->
     """
     if n < 2:
         return None
-    from . import laws  # noqa: PLC0415 (scipy.stats, only when a context is asked for)
+    from .laws import _numeric as laws  # noqa: PLC0415 (the laws' numerics, no scipy.stats: only when a context is asked for)
 
     def evaluate(law):
         p_above = float(law.sf(1.0))

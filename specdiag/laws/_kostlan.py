@@ -38,6 +38,7 @@ __all__ = [
     "logpdf",
     "log_sf_from_logcdf",
     "quantile",
+    "quantile_of",
     "solve_quantile",
     "moments",
     "draws",
@@ -109,11 +110,20 @@ def _terms(r: np.ndarray, n: int, with_derivative: bool) -> tuple[np.ndarray, np
             if with_derivative:
                 # d/dx P(j, x) = x^{j-1} e^{-x} / Gamma(j); dx/dr = 2 n r
                 log_density = (j - 1) * np.log(x[None, :]) - x[None, :] - special.gammaln(j)
-                log_ratio = np.logaddexp(log_ratio, special.logsumexp(log_density - logp, axis=0))
+                log_ratio = np.logaddexp(log_ratio, _logsumexp_columns(log_density - logp))
         logf[idx] = total
         if dlogf is not None:
             dlogf[idx] = np.exp(log_ratio) * 2 * n * rb
     return logf, dlogf
+
+
+def _logsumexp_columns(a: np.ndarray) -> np.ndarray:
+    """log sum_i exp(a_ij) per column j (scipy.special.logsumexp without its array-API overhead,
+    about 1 ms a call: it dominated small widths)."""
+    top = a.max(axis=0)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.exp(a - top).sum(axis=0)) + top
 
 
 def by_width(func: Callable[[np.ndarray, int], np.ndarray], x, n, fill: float = np.nan, positive_only: bool = False) -> np.ndarray:
@@ -226,6 +236,22 @@ def solve_quantile(logp: np.ndarray, n: int, upper: bool) -> np.ndarray:
         u[idx] = new
         active[idx[done]] = False
     return np.exp(u)
+
+
+@lru_cache(maxsize=512)
+def _quantiles_cached(n: int, q: tuple, upper: bool) -> np.ndarray:
+    out = quantile(np.array(q), n, upper)
+    out.setflags(write=False)
+    return out
+
+
+def quantile_of(q: np.ndarray, n: int, upper: bool = False) -> np.ndarray:
+    """:func:`quantile`, cached for the few levels commands ask for again and again (up to 32 at once:
+    a summary's 5/50/95%, the real table's levels, a coverage)."""
+    q = np.asarray(q, dtype=float)
+    if q.ndim == 1 and q.size <= 32:
+        return _quantiles_cached(n, tuple(q.tolist()), upper).copy()
+    return quantile(q, n, upper)
 
 
 def quantile(q: np.ndarray, n: int, upper: bool = False) -> np.ndarray:

@@ -179,10 +179,10 @@ class Kostlan(NumericLaw):
         return np.exp(_kostlan.logpdf(r, self.n))
 
     def _ppf(self, q):
-        return _kostlan.quantile(q, self.n, upper=False)
+        return _kostlan.quantile_of(q, self.n, upper=False)
 
     def _isf(self, q):
-        return _kostlan.quantile(q, self.n, upper=True)
+        return _kostlan.quantile_of(q, self.n, upper=True)
 
     def _moments(self):
         return _kostlan.moments(self.n)[:2]

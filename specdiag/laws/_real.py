@@ -95,7 +95,7 @@ class RealModel:
         return d * _edge_scale(n) / _edge_scale(self.n_max) if n > self.n_max else d
 
     def evaluate(self, n: int) -> dict:
-        kq = _kostlan.quantile(self.probs, n)
+        kq = _kostlan.quantile_of(self.probs, n)
         kmean, kvar = _kostlan.moments(n)[:2]
         ksd = math.sqrt(kvar)
         # quantiles: the median, then spacings between consecutive levels (increasing by construction)
@@ -134,6 +134,12 @@ class RealModel:
             factor = _edge_scale(n) / _edge_scale(self.n_max)
             se = {k: v * factor for k, v in se.items()}
         return se
+
+
+@lru_cache(maxsize=512)
+def evaluated(n: int) -> dict:
+    """:meth:`RealModel.evaluate` at width n, cached (the summary and the quantile function share it)."""
+    return real_model().evaluate(n)
 
 
 @lru_cache(maxsize=1)
@@ -225,7 +231,7 @@ class TabulatedQuantiles:
 @lru_cache(maxsize=512)
 def real_quantiles(n: int) -> TabulatedQuantiles:
     model = real_model()
-    ev = model.evaluate(n)
+    ev = evaluated(n)
     p_le_1 = None if ev["extrapolated"] else 1.0 - ev["p_above_1"]
     return TabulatedQuantiles(model.probs, ev["quantiles"], ev["gumbel_scale"], p_le_1)
 
@@ -300,7 +306,7 @@ class RealGinibreTable:
         """The summary at width n (interpolated; extrapolated beyond the table, as ``source`` says)."""
         n = whole_number(n, "n", minimum=2)
         model = real_model()
-        ev, se = model.evaluate(n), model.table_se(n)
+        ev, se = evaluated(n), model.table_se(n)
         p_above = ev["p_above_1"]
         return RealGinibreSummary(
             n=n, mean=ev["mean"], mean_se=se["mean_se"], sd=ev["sd"], sd_se=se["sd_se"], probs=tuple(float(p) for p in model.probs),
