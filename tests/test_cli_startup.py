@@ -10,6 +10,7 @@ import pkgutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import typer
 
@@ -76,3 +77,68 @@ def test_each_command_module_alone_serves_its_help(module):
     assert proc.returncode == 0, proc.stderr
     usage = proc.stdout.splitlines()[0]  # "Usage: python -m specdiag NAME [OPTIONS] ..."
     assert usage.startswith("Usage: ") and f"specdiag {name} [OPTIONS]" in usage and proc.stderr == ""
+
+
+# --- What the short commands may import (issue 21: start-up near a bare numpy + scipy.linalg import) --
+
+# Runs one command as the console script would and prints the names of every module it imported.
+MODULES = """
+import json, sys
+import specdiag.cli
+sys.argv = ["specdiag", *sys.argv[1:]]
+try:
+    specdiag.cli.main()
+except SystemExit as exc:
+    code = exc.code
+sys.stdout.flush()
+print("\\n" + json.dumps({"exit": code, "modules": sorted(sys.modules)}))
+"""
+
+#: never imported by radius, theory, fit-gumbel or check of a tiny array file: the laws' numbers come
+#: from plain numpy/scipy.special (specdiag.laws._distributions wraps scipy.stats for Python users)
+HEAVY = ("scipy.stats", "scipy.interpolate", "scipy.optimize", "specdiag.laws._distributions", "matplotlib", "rich.progress", "torch", "dask", "pandas")
+
+
+def _imported(args, tmp_path=None):
+    proc = subprocess.run([sys.executable, "-c", MODULES, *args], capture_output=True, text=True, cwd=tmp_path)
+    output, _, last = proc.stdout.rstrip().rpartition("\n")
+    report = json.loads(last)
+    return report["exit"], set(report["modules"]), proc.stderr
+
+
+def _array_file(tmp_path, kind):
+    w = (np.random.default_rng(0).standard_normal((8, 8)) / np.sqrt(8)).astype(np.float32)
+    path = tmp_path / f"w.{kind}"
+    if kind == "npy":
+        np.save(path, w)
+    elif kind == "npz":
+        np.savez(path, rnn_weight_hh=w)
+    else:
+        pytest.importorskip("safetensors", reason="safetensors writes the .safetensors file")
+        from safetensors.numpy import save_file
+
+        save_file({"rnn.weight_hh": w}, str(path))
+    return path
+
+
+SHORT_COMMANDS = {
+    "radius": ["radius", "--n", "8", "--samples", "2", "--workers", "1"],
+    "radius-complex": ["radius", "--n", "8", "--samples", "2", "--workers", "1", "--field", "complex"],
+    "theory": ["theory", "--n", "500"],
+    "fit-gumbel": ["fit-gumbel", "--n", "20", "--samples", "50", "--workers", "1"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHORT_COMMANDS))
+def test_short_commands_import_no_heavy_module(name):
+    code, modules, stderr = _imported(SHORT_COMMANDS[name])
+    assert code == 0, stderr
+    assert not [m for m in HEAVY if m in modules]
+    assert "specdiag.laws._numeric" in modules  # the numbers printed come from the numeric laws
+
+
+@pytest.mark.parametrize("kind", ["npy", "npz", "safetensors"])
+def test_check_of_an_array_file_imports_no_heavy_module(tmp_path, kind):
+    code, modules, stderr = _imported(["check", str(_array_file(tmp_path, kind)), "--workers", "1"])
+    assert code in (0, 1), stderr
+    assert not [m for m in HEAVY if m in modules]
