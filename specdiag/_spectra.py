@@ -173,7 +173,8 @@ def law_radii(ensemble, samples: int, seed: int = 0) -> np.ndarray:
     Exact in law (docs/science.md section 7): complex Gaussian inits (glorot, half, rescaled) from Kostlan's law
     (rho^2 = max_k Gamma(k, 1)/n, scaled by the init's gain), diagonal inits (uniform-diag,
     uniform-disk, lru) from their closed forms P(rho <= r) = F(r)^n. The draws follow the same law
-    as :func:`sample_radii` but are different numbers (one stream keyed (seed, LAW_STREAM)).
+    as :func:`sample_radii` but are different numbers (one stream keyed (seed, LAW_STREAM, n): each
+    width its own, so draws at two widths are independent).
 
     Parameters
     ----------
@@ -209,8 +210,8 @@ def law_radii(ensemble, samples: int, seed: int = 0) -> np.ndarray:
         raise InputError(f"method 'law' draws from an exact law, but {what}: sample matrices instead (method 'matrices'), or use field 'complex'", param="method")
     from ._backend import host_rng  # noqa: PLC0415
 
-    law = ensemble.radius_law()
-    return np.asarray(law.rvs(size=samples, random_state=host_rng(seed, LAW_STREAM)), dtype=np.float64)
+    law = ensemble.numeric_law()  # the numeric law: no scipy.stats; one stream per (seed, width)
+    return np.asarray(law.rvs(size=samples, random_state=host_rng(seed, LAW_STREAM, ensemble.n)), dtype=np.float64)
 
 
 def gpu_chunk_size(n: int, precision: str, budget_bytes: int | None = None) -> int:

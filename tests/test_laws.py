@@ -11,7 +11,7 @@ from scipy import integrate, special
 
 from specdiag import laws
 from specdiag._errors import InputError
-from specdiag.laws import _kostlan, _real, kostlan
+from specdiag.laws import _kostlan, _numeric, _real, _splines, kostlan
 
 
 def within_se(estimate, target, se, k=4.0):
@@ -395,3 +395,97 @@ def test_real_law_extrapolation():
     assert laws.real_ginibre(8192).std() == pytest.approx(big.sd, rel=0.1)
     # the asymptotic law overstates the spread at finite n (docs/science.md section 2)
     assert laws.rider_sinclair(2048).std() > laws.real_ginibre(2048).std()
+
+
+# ------------------------------------------------------------------------------------------------
+# The numeric laws (no scipy.stats) against the distributions, the splines against SciPy, guards
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, "a", None, True])
+def test_kostlan_width_must_be_a_positive_integer(bad):
+    with pytest.raises(InputError) as err:
+        laws.kostlan(bad)
+    assert err.value.param == "n"
+    with pytest.raises(InputError) as err:
+        laws.kostlan(64, scale=-1.0)
+    assert err.value.param == "scale"
+
+
+@pytest.mark.parametrize("factory,args", [("kostlan", (64,)), ("kostlan", (1,)), ("real_ginibre", (40,)), ("real_ginibre", (900,)), ("rider", (500,)), ("rider_sinclair", (500,)), ("uniform_diag", (50,)), ("uniform_disk", (50,)), ("lru_ring", (30, 0.3, 0.8))])
+def test_numeric_laws_give_the_distributions_numbers(factory, args):
+    light, dist = getattr(_numeric, factory)(*args), getattr(laws, factory)(*args)
+    q = np.array([1e-6, 0.05, 0.5, 0.95, 1 - 1e-6])
+    x = dist.ppf(np.linspace(0.02, 0.98, 7))
+    np.testing.assert_allclose(light.ppf(q), dist.ppf(q), rtol=1e-12)
+    np.testing.assert_allclose(light.isf(q), dist.isf(q), rtol=1e-12)
+    np.testing.assert_allclose(light.cdf(x), dist.cdf(x), rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(light.sf(x), dist.sf(x), rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(light.pdf(x), dist.pdf(x), rtol=1e-9)
+    assert light.mean() == pytest.approx(float(dist.mean()), rel=1e-12) and light.std() == pytest.approx(float(dist.std()), rel=1e-9)
+    assert float(light.sf(1.0)) == pytest.approx(float(dist.sf(1.0)), rel=1e-10, abs=1e-300)
+    scaled = light.scaled(0.5)
+    assert float(scaled.median()) == pytest.approx(0.5 * float(light.median()), rel=1e-14)
+    assert float(scaled.cdf(0.5 * x[3])) == pytest.approx(float(light.cdf(x[3])), rel=1e-12)
+    assert scaled.distribution().median() == pytest.approx(float(scaled.median()), rel=1e-12)
+
+
+def test_kostlan_summary_is_the_distributions_summary():
+    s, law = laws.kostlan_summary(300, scale=0.9), laws.kostlan(300, scale=0.9)
+    assert s["mean"] == pytest.approx(float(law.mean()), rel=1e-14) and s["std"] == pytest.approx(float(law.std()), rel=1e-12)
+    assert [s["q05"], s["median"], s["q95"]] == pytest.approx(list(law.ppf([0.05, 0.5, 0.95])), rel=1e-14)
+    assert s["p_above_1"] == pytest.approx(float(law.sf(1.0)), rel=1e-12)
+
+
+def test_splines_match_scipy():
+    interpolate = pytest.importorskip("scipy.interpolate")
+    rng = np.random.default_rng(0)
+    x = np.cumsum(rng.uniform(0.1, 1.0, 12))
+    y = np.cumsum(rng.uniform(-1.0, 2.0, 12))
+    d = rng.standard_normal(12)
+    xs = np.linspace(x[0] - 0.5, x[-1] + 0.5, 301)
+    ours, theirs = _splines.HermiteCubic(x, y, d), interpolate.CubicHermiteSpline(x, y, d, extrapolate=False)
+    np.testing.assert_allclose(ours(xs), theirs(xs), rtol=1e-13, atol=1e-13, equal_nan=True)
+    np.testing.assert_allclose(ours.derivative(xs), theirs.derivative()(xs), rtol=1e-12, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(_splines.pchip_slopes(x, y), interpolate.PchipInterpolator(x, y).derivative()(x), rtol=1e-13, atol=1e-14)
+    t = np.concatenate([[0.0] * 4, np.sort(rng.uniform(0, 1, 6)), [1.0] * 4])
+    c = rng.standard_normal(t.size - 4)
+    spline = interpolate.BSpline(t, c, 3)
+    for v in np.linspace(0, 1, 23):
+        assert _splines.bspline_value(t, c, 3, v) == pytest.approx(float(spline(v)), rel=1e-13, abs=1e-13)
+
+
+def test_law_numerics_are_guarded_in_memory_and_time(monkeypatch, caplog):
+    """Huge widths (issue 19): the work is blocked (bounded memory at any n), estimated up front, and a
+    memory budget below the blocks' needs is refused in one line naming n and SPECDIAG_MAX_MEMORY."""
+    estimate = _kostlan.guard_work(10**9, 900, "the moments of Kostlan's law")
+    assert estimate.memory <= 64 << 20 and 30 < estimate.seconds < 3600
+    monkeypatch.setenv("SPECDIAG_MAX_MEMORY", "1M")
+    with pytest.raises(InputError, match="SPECDIAG_MAX_MEMORY") as err:
+        _kostlan.moments(10**9 + 7)
+    assert err.value.param == "n" and "1,000,000,007" in str(err.value)
+    monkeypatch.delenv("SPECDIAG_MAX_MEMORY")
+    with caplog.at_level("WARNING", logger="specdiag"):
+        _kostlan.guard_work(10**10, 8000, "radius draws from Kostlan's law")
+    assert any("will take about" in r.getMessage() for r in caplog.records)
+
+
+def test_blocked_terms_equal_one_block(monkeypatch):
+    """Splitting the terms of one radius into blocks (n above BLOCK_ELEMENTS) changes nothing but rounding."""
+    r = np.array([0.97, 1.0, 1.01, 1.03])
+    whole = _kostlan._terms(r, 5000, True)
+    monkeypatch.setattr(_kostlan, "BLOCK_ELEMENTS", 700)
+    parts = _kostlan._terms(r, 5000, True)
+    np.testing.assert_allclose(parts[0], whole[0], rtol=1e-13)
+    np.testing.assert_allclose(parts[1], whole[1], rtol=1e-12)
+
+
+def test_law_draws_use_one_stream_per_width():
+    from specdiag._inits import make_ensemble
+    from specdiag._spectra import law_radii
+
+    a = law_radii(make_ensemble("glorot", 20, "complex"), 400, seed=5)
+    b = law_radii(make_ensemble("glorot", 200, "complex"), 400, seed=5)
+    ua, ub = laws.kostlan(20).cdf(a), laws.kostlan(200).cdf(b)
+    assert abs(np.corrcoef(np.argsort(np.argsort(ua)), np.argsort(np.argsort(ub)))[0, 1]) < 0.2  # independent, not the same uniforms
+    np.testing.assert_array_equal(a, law_radii(make_ensemble("glorot", 20, "complex"), 400, seed=5))

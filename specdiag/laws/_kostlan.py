@@ -55,10 +55,10 @@ _LOG_REL_TAIL = 17 * math.log(10.0)
 #: most (radius, term) pairs held at once: about 8 MB per work array
 BLOCK_ELEMENTS = 1_000_000
 #: measured cost of one term log P(j, x) with its derivative (seconds, one core, this project's box)
-_SECONDS_PER_TERM = 2.5e-7
+_SECONDS_PER_TERM = 8e-8
 #: radii evaluated by the moments (quadrature and the quantile solves) and by the draw interpolant
 _MOMENT_EVALUATIONS = 900
-_DRAW_EVALUATIONS = 6000
+_DRAW_EVALUATIONS = 8000
 
 
 def _log_p(j: np.ndarray, x: np.ndarray) -> np.ndarray:
