@@ -1,15 +1,20 @@
 """The divisor s of the ``rescaled`` init: the paper's formula, or a finite-n calibration (docs/science.md section 3).
 
 calibrated: s is the coverage-quantile of rho for Glorot at width n, so P(rho(W/s) <= 1) = coverage.
-Complex: exact, by inverting Kostlan's CDF. Real: the quantile of the finite-n real Glorot law
-(:func:`specdiag.laws.real_ginibre`, a Monte Carlo table) where it covers n; elsewhere a Monte
-Carlo quantile of Glorot radii (single precision: its 1e-6 error is far below the quantile's)
+Complex: exact, by inverting Kostlan's CDF (no Monte Carlo: ``samples`` is not used). Real, with
+``samples`` None: the quantile of the finite-n real Glorot law (:func:`specdiag.laws.real_ginibre`,
+the shipped Monte Carlo table, with its SE) where the table covers n, elsewhere a Monte Carlo
+quantile of :data:`DEFAULT_SAMPLES` radii; real with ``samples`` given: always a Monte Carlo
+quantile of that many Glorot radii (single precision: its 1e-6 error is far below the quantile's)
 drawn from their own random stream, with a distribution-free 95% interval from order statistics,
-cached on disk per (n, coverage, seed, samples).
+cached on disk per (n, coverage, seed, samples). ``Rescaling.source`` says which.
 
 The cache is untrusted: each entry carries a SHA-256 checksum of its key and values, and its
 values must be consistent (a finite factor between 0 and 10 inside its own interval, the
-coverage and sample count asked for); anything else is recomputed, and said so in one log line.
+coverage and sample count asked for) and plausible under the law: within
+:data:`PLAUSIBLE_SE` combined standard errors of the real Glorot law's quantile (a checksum
+anyone can recompute proves nothing; the law does). Anything else is recomputed, and said so in
+one log line.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ __all__ = ["Rescaling", "rescale_factor", "quantile_with_ci", "cache_dir", "real
 
 #: bumped when the cached computation changes, so old entries are recomputed
 CACHE_VERSION = 3  # 3: radii from the Hessenberg sampler (specdiag._hessenberg)
+#: Monte Carlo radii of a real calibration beyond the table when no sample count is given
+DEFAULT_SAMPLES = 1000
+#: a cached factor further than this many combined SEs from the law's quantile is not trusted
+PLAUSIBLE_SE = 6.0
 
 log = logging.getLogger("specdiag")
 
@@ -64,15 +73,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "specdiag"
 
 
-def rescale_factor(glorot, method: str, coverage: float, seed: int, samples: int) -> Rescaling:
-    """The divisor s for ``glorot`` (an Ensemble) by the paper's formula or a finite-n calibration."""
+def rescale_factor(glorot, method: str, coverage: float, seed: int, samples: int | None) -> Rescaling:
+    """The divisor s for ``glorot`` (an Ensemble) by the paper's formula or a finite-n calibration
+    (``samples``: None for the table where it covers n, else a Monte Carlo sample count)."""
     n = glorot.n
     if method == "paper":
         return Rescaling(theory.paper_scale(n), "paper", "paper formula s_n (asymptotic)")
     if glorot.field == "complex":
         s = float(glorot.numeric_law().ppf(coverage))
         return Rescaling(s, "calibrated", "Kostlan exact quantile", coverage=coverage)
-    return real_law_factor(n, coverage) or real_calibration(glorot, coverage, seed, samples)
+    if samples is None:
+        return real_law_factor(n, coverage) or real_calibration(glorot, coverage, seed, DEFAULT_SAMPLES)
+    return real_calibration(glorot, coverage, seed, samples)
 
 
 def real_law_factor(n: int, coverage: float) -> Rescaling | None:
@@ -94,7 +106,8 @@ def real_law_factor(n: int, coverage: float) -> Rescaling | None:
     if not (math.isfinite(stderr) and stderr >= 0) or not probs[0] <= coverage <= probs[-1]:
         stderr = None
     ci = (s - 1.96 * stderr, s + 1.96 * stderr) if stderr is not None else None
-    return Rescaling(s, "calibrated", f"real Glorot law quantile ({summary.source})", coverage=coverage, factor_ci95=ci, factor_stderr=stderr)
+    source = f"real Glorot table quantile ({summary.source}; calibration samples give a Monte Carlo quantile instead)"
+    return Rescaling(s, "calibrated", source, coverage=coverage, factor_ci95=ci, factor_stderr=stderr)
 
 
 def quantile_with_ci(values: np.ndarray, p: float, level: float = 0.95) -> tuple[float, float, float]:
@@ -167,10 +180,34 @@ def _read_cache(path: Path, key: dict) -> Rescaling | None:
             raise ValueError(f"implausible factor {factor!r}")
         if result.coverage != key["coverage"] or result.samples != key["samples"] or result.method != "calibrated":
             raise ValueError("entry is for other parameters")
+        _check_against_law(key["n"], result)
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
         log.warning("calibration cache %s is invalid (%s): recomputing it", path, exc)
         return None
     return result
+
+
+def _check_against_law(n: int, result: Rescaling) -> None:
+    """ValueError unless the cached factor lies within :data:`PLAUSIBLE_SE` combined SEs of the real
+    Glorot law's coverage-quantile (the table's SE, and the Monte Carlo SE from the entry's 95%
+    interval). Beyond the table's widths or its 1%..99% levels the law is extrapolated: one more
+    edge scale 1/sqrt(4 n g_n) (0.01 below n = 164) of slack."""
+    coverage = float(result.coverage)
+    table = real_ginibre_table()
+    summary = table.at(n)
+    expected = float(numeric.real_ginibre(n).ppf(coverage))
+    se_law = float(np.interp(coverage, summary.probs, summary.quantiles_se))
+    lo, hi = (float(v) for v in result.factor_ci95)
+    se_mc = (hi - lo) / 3.92
+    slack = 0.0
+    if not (table.widths[0] <= n <= table.widths[-1] and summary.probs[0] <= coverage <= summary.probs[-1]):
+        slack = theory.rider_scale(n) if n > theory.LAST_UNDEFINED_N else 0.01
+    tolerance = PLAUSIBLE_SE * math.hypot(se_law, se_mc) + slack
+    if abs(result.factor - expected) > tolerance:
+        raise ValueError(
+            f"implausible factor {result.factor!r}: the real Glorot law's {coverage:g}-quantile at n = {n} is {expected:.5f} "
+            f"(allowed {tolerance:.5f}: {PLAUSIBLE_SE:g} standard errors)"
+        )
 
 
 def _calibration_seed(seed: int) -> int:

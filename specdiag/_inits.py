@@ -51,6 +51,10 @@ class InitOptions:
 
     rmin, rmax, max_phase: the LRU ring. rescale, coverage, calibration_samples: the ``rescaled``
     divisor (paper formula, or the coverage-quantile of the radius). seed: the calibration's seed.
+    calibration_samples (real, calibrated): None takes the quantile of the shipped real Glorot table
+    where it covers n (2..2048) and a Monte Carlo quantile of
+    :data:`specdiag._calibration.DEFAULT_SAMPLES` radii beyond it; a number always runs a Monte
+    Carlo quantile of that many radii (cached). The rescaling's ``source`` says which.
     """
 
     rmin: float = 0.4
@@ -59,7 +63,7 @@ class InitOptions:
     rescale: str = "paper"
     coverage: float = 0.9
     seed: int = 0
-    calibration_samples: int = 1000
+    calibration_samples: int | None = None
 
 
 Rescaling = calibration.Rescaling
@@ -412,7 +416,8 @@ def make_ensemble(init: str, n: int, field: str = "real", options: InitOptions |
     choice(options.rescale, "rescale", RESCALE_METHODS)
     probability(options.coverage, "coverage")
     seed_value(options.seed)
-    whole_number(options.calibration_samples, "calibration_samples", minimum=100)
+    if options.calibration_samples is not None:
+        whole_number(options.calibration_samples, "calibration_samples", minimum=100)
     return INITS[init].build(n, field, options)
 
 

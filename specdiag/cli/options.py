@@ -47,7 +47,7 @@ Rescale = Annotated[RescaleMethod, typer.Option("--rescale", help="rescaled: pap
 Coverage = Annotated[float, typer.Option("--coverage", help="rescaled, calibrated: target P(rho <= 1).")]
 InitRescale = Annotated[Optional[RescaleMethod], typer.Option("--rescale", help="rescaled only: paper (s_n, n >= 164; the default) or calibrated (finite-n quantile, any n).", show_default=False)]
 InitCoverage = Annotated[Optional[float], typer.Option("--coverage", help="rescaled, calibrated only: target P(rho <= 1) (default 0.9).", show_default=False)]
-CalibrationSamples = Annotated[Optional[int], typer.Option("--calibration-samples", help="rescaled, calibrated, real only: Monte Carlo radii for the quantile (cached; default 1000).", show_default=False)]
+CalibrationSamples = Annotated[Optional[int], typer.Option("--calibration-samples", help="rescaled, calibrated, real only: Monte Carlo radii for the quantile (cached); default: the shipped table's quantile for n <= 2048, 1000 radii above.", show_default=False)]
 Out = Annotated[Optional[Path], typer.Option("--out", help="Directory to write results and run.json into (created if needed).")]
 Plot = Annotated[Optional[Path], typer.Option("--plot", help="Also draw a figure to this file (.png, .pdf or .svg).")]
 Force = Annotated[bool, typer.Option("--force", help="Write into --out even if it holds other files or another run (that run's files are replaced).")]

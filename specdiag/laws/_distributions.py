@@ -163,10 +163,11 @@ def real_ginibre(n: int, scale: float = 1.0):
     specdiag's own sweep: 80 to 20000 matrices per width at 29 widths 2..2048) turned into a
     distribution. Its quantile function is a cubic in the Gumbel variate u = -log(-log p) fitted by
     least squares to the modelled quantiles at p = 0.01..0.99 (smooth: its density has no wiggles
-    from single noisy nodes), with Gumbel tails beyond them. Where P(rho <= 1) < 0.01 (n >= about
-    300) the point (P(rho <= 1), 1) from the table's own model of P(rho > 1) joins the fit. The
-    law's quantiles and ``sf(1)`` agree with the table within 1 SE at every width checked (3.5 SE
-    for one quantile at n = 2, whose law is the least Gumbel-like).
+    from single noisy nodes), with Gumbel tails beyond them, and constrained to pass through the
+    point (P(rho <= 1), 1) of the table's own model of P(rho > 1), so ``sf(1)`` is exactly the
+    table's P(rho > 1) (one source for that number). The law's quantiles agree with the table's
+    within 2 SE at every width checked (3.2 SE for one quantile at n = 2, whose law is the least
+    Gumbel-like).
 
     The model in n (stored in the JSON; see :class:`specdiag.laws._real.RealModel`): every statistic relative to the
     exact complex (Kostlan) law at the same n, a weighted cubic smoothing spline in log n (chi^2

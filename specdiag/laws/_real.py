@@ -152,37 +152,49 @@ class TabulatedQuantiles:
     variate u = -log(-log p) through the modelled quantiles (0.01..0.99), Gumbel tails beyond them
     with the cubic's end slopes beta: above, r = q_0.99 + beta (u - u_0.99); below,
     log r = log q_0.01 + (beta / q_0.01)(u - u_0.01) (a Gumbel tail for log r: same slope at the
-    junction, and r stays positive), so the density is continuous."""
+    junction, and r stays positive), so the density is continuous.
+
+    With ``p_le_1`` (the table's own model of P(rho <= 1)) the cubic is constrained to pass
+    exactly through (u(p_le_1), 1), so ``sf(1)`` is the table's P(rho > 1) at every width: one
+    source for the number ``theory`` and ``radius`` print. Where p_le_1 lies below the first level
+    the point extends the cubic's range (it replaces the Gumbel tail up to it)."""
 
     def __init__(self, probs: np.ndarray, quantiles: np.ndarray, beta: float, p_le_1: float | None):
-        probs, quantiles = np.asarray(probs, dtype=float), np.asarray(quantiles, dtype=float)
-        if p_le_1 is not None and 0.0 < p_le_1 < probs[0] and quantiles[0] > 1.0:
-            # P(rho <= 1) below the first level: the point (P(rho <= 1), 1) replaces the Gumbel tail
-            # there, so sf(1) is the table's P(rho > 1) (inside, the two agree within their SEs)
-            probs, quantiles = np.insert(probs, 0, p_le_1), np.insert(quantiles, 0, 1.0)
-        self.u = -np.log(-np.log(probs))
-        self.r = quantiles
+        u, r = gumbel_u(np.asarray(probs, dtype=float)), np.asarray(quantiles, dtype=float)
+        u1 = None
+        if p_le_1 is not None and 0.0 < p_le_1 < 1.0:
+            u1 = float(gumbel_u(p_le_1))
+            if u1 < u[0] and r[0] > 1.0:
+                u, r = np.insert(u, 0, u1), np.insert(r, 0, 1.0)
+            elif u1 > u[-1] and r[-1] < 1.0:
+                u, r = np.append(u, u1), np.append(r, 1.0)
+            elif not u[0] <= u1 <= u[-1]:
+                u1 = None  # on the wrong side of a node (Monte Carlo noise): no constraint
+        self.u, self.r = u, r
         # The quantile function inside [q_0.01, q_0.99] is a cubic polynomial in u fitted to the
         # modelled quantiles by least squares: a Gumbel law is r linear in u, and the cubic's two
         # extra terms absorb the skew without following the Monte Carlo noise of single nodes
         # (interpolating splines through the nodes put wiggles into the density). Outside, Gumbel
         # tails whose slopes match the cubic's end slopes, so the density is continuous.
-        coef = np.polynomial.polynomial.polyfit(self.u, self.r, 3)
-        cubic = np.polynomial.Polynomial(coef)
-        fine = np.linspace(self.u[0], self.u[-1], 2001)
+        cubic = _cubic_fit(u, r, u1)
+        fine = np.linspace(u[0], u[-1], 2001)
         if np.all(cubic.deriv()(fine) > 0):
-            knots = np.array([self.u[0], self.u[-1]])
+            knots = np.array([u[0], u[-1]])
             spline = HermiteCubic(knots, cubic(knots), cubic.deriv()(knots))
             # a cubic Hermite piece with the cubic's values and slopes at its ends is the cubic itself
-            self.r = np.array([spline(self.u[0]), *cubic(self.u[1:-1]), spline(self.u[-1])])
-            self.beta_lo, self.beta_hi = float(cubic.deriv()(self.u[0])), float(cubic.deriv()(self.u[-1]))
+            self.r = np.array([spline(u[0]), *cubic(u[1:-1]), spline(u[-1])])
+            self.beta_lo, self.beta_hi = float(cubic.deriv()(u[0])), float(cubic.deriv()(u[-1]))
         else:  # not monotone (never seen on the table): interpolate with PCHIP slopes
-            secant = np.diff(self.r) / np.diff(self.u)
+            if u1 is not None and u1 not in u:
+                at = int(np.searchsorted(u, u1))
+                u, r = np.insert(u, at, u1), np.insert(r, at, 1.0)
+                self.u, self.r = u, r
+            secant = np.diff(r) / np.diff(u)
             self.beta_lo = float(np.clip(beta, 1e-3 * secant[0], 3.0 * secant[0]))
             self.beta_hi = float(np.clip(beta, 1e-3 * secant[-1], 3.0 * secant[-1]))
-            slopes = pchip_slopes(self.u, self.r)
+            slopes = pchip_slopes(u, r)
             slopes[0], slopes[-1] = self.beta_lo, self.beta_hi
-            spline = HermiteCubic(self.u, self.r, slopes)
+            spline = HermiteCubic(u, r, slopes)
         self.spline = spline
         self.dspline = self.spline.derivative
 
@@ -226,6 +238,16 @@ class TabulatedQuantiles:
                 lo, hi = np.where(below, m, lo), np.where(below, hi, m)
             out[mid] = 0.5 * (lo + hi)
         return out
+
+
+def _cubic_fit(u: np.ndarray, r: np.ndarray, u1: float | None) -> np.polynomial.Polynomial:
+    """Least-squares cubic r(u) through the nodes; with u1, constrained to r(u1) = 1 exactly
+    (r = 1 + a (u - u1) + b (u - u1)^2 + c (u - u1)^3, least squares for a, b, c)."""
+    if u1 is None:
+        return np.polynomial.Polynomial(np.polynomial.polynomial.polyfit(u, r, 3))
+    d = u - u1
+    coef = np.linalg.lstsq(np.stack([d, d**2, d**3], axis=1), r - 1.0, rcond=None)[0]
+    return np.polynomial.Polynomial([1.0, *coef])(np.polynomial.Polynomial([-u1, 1.0]))
 
 
 @lru_cache(maxsize=512)
