@@ -14,6 +14,7 @@ import numpy as np
 from ._api import init_options
 from ._backend import resolve_device
 from ._calibration import Rescaling
+from ._errors import InputError
 from ._dynamics import KINDS, NormCurves, expected_log10_norm, per_matrix_expected_log10_norm, simulate
 from ._inits import INITS, make_ensemble
 from ._report import csv_document
@@ -88,13 +89,13 @@ class DynamicsReport(Result):
         from ._plots import norm_figure  # noqa: PLC0415 (matplotlib)
 
         trajectory = self.kind == "trajectory"
-        labels = dict(
-            xlabel="power k" if trajectory else "time step t",
-            ylabel=r"$\|W^k x\|$" if trajectory else r"$\|h_t\|$",
-            title=f"{self.init}, {self.field}, n = {self.n}: {self.matrices} matrices x {self.inputs} inputs",
-        )
+        xlabel = "power k" if trajectory else "time step t"
+        ylabel = r"$\|W^k x\|$" if trajectory else r"$\|h_t\|$"
+        title = f"{self.init}, {self.field}, n = {self.n}: {self.matrices} matrices x {self.inputs} inputs"
         c = self.curves
-        return save_plot(lambda: norm_figure(c.steps, c.log10_mean, c.log10_sd, exact=self.exact_log10_norm, **labels), path)
+        if c is None:
+            raise InputError("curves: this report carries no curves to draw (build it with trajectory_report or hidden_report)", param="curves")
+        return save_plot(lambda: norm_figure(c.steps, c.log10_mean, c.log10_sd, ylabel=ylabel, xlabel=xlabel, title=title, exact=self.exact_log10_norm), path)
 
 
 def dynamics_report(

@@ -176,7 +176,7 @@ def radius_report(
         command="radius", n=n, samples=samples, init=init, field=ensemble.field, device=dev, precision=precision, seed=seed,
         method=method, method_label=LAW_LABEL if method == "law" else MATRICES_LABEL,
         sampler=None if method == "law" else resolve_sampler(ensemble, sampler, dev), stats=radius_stats(radii),
-        theory=ensemble.law_summary(), asymptotic=summarize_law(limit, ensemble.asymptotic_label()) if limit is not None else None,
+        theory=ensemble.law_summary(), asymptotic=summarize_law(limit, ensemble.asymptotic_label() or "") if limit is not None else None,
         rider_location=theory.rider_location(n) if n > theory.LAST_UNDEFINED_N else None, rescaling=ensemble.rescaling,
         radii=radii, elapsed_s=elapsed, matrices_per_s=None if method == "law" or elapsed <= 0 else samples / elapsed,
         ensemble=ensemble, parameters=parameters,

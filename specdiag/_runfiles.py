@@ -42,7 +42,9 @@ def save_plot(figure: Callable[[], Any], path: Path | str) -> Path:
     """Draw ``figure()`` (a matplotlib Figure) and save it atomically to ``path``."""
     from ._plots import save_figure  # noqa: PLC0415 (matplotlib, only when a figure is drawn)
 
-    return save_figure(figure(), check_plot_path(path))
+    target = check_plot_path(path)
+    assert target is not None
+    return save_figure(figure(), target)
 
 
 def claim_out_dir(out: Path | str | None, command: str, parameters: dict, force: bool = False) -> Path | None:
@@ -52,7 +54,7 @@ def claim_out_dir(out: Path | str | None, command: str, parameters: dict, force:
 
 def write_run(out: Path | str, command: str, parameters: dict, files: dict[str, str], *, device: str, elapsed_s: float, force: bool = False, **meta: Any) -> Path:
     """Write a one-shot run's ``files`` and its ``run.json`` into ``out``, all or nothing."""
-    out = claim_out_dir(out, command, parameters, force)
-    assert out is not None
+    target = claim_out_dir(out, command, parameters, force)
+    assert target is not None
     manifest = {**run_metadata(command, parameters, device=device, elapsed_s=elapsed_s), **meta}
-    return write_run_files(out, {**files, "run.json": json_document(manifest)})
+    return write_run_files(target, {**files, "run.json": json_document(manifest)})

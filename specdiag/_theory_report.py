@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 from . import _theory as theory
 from ._inits import finite_n_real, summarize_law
@@ -89,8 +89,8 @@ class FiniteNReal(Result):
     ks_pvalue: float | None = None
 
     @classmethod
-    def at(cls, n: int, **ks: float) -> FiniteNReal:
-        table = finite_n_real(n)
+    def at(cls, n: int, **ks: Any) -> FiniteNReal:
+        table: dict[str, Any] = dict(finite_n_real(n))
         names = {f.name for f in dataclasses.fields(cls)}
         known = {k: v for k, v in table.items() if k in names}
         return cls(**known, extra={k: v for k, v in table.items() if k not in names}, **ks)
@@ -176,7 +176,7 @@ def theory_summary(n: int, *, coverage: float = 0.9) -> TheorySummary:
     exact = laws.kostlan(n)
     s_cal = float(exact.ppf(coverage))
     calibrated = CalibratedLaw(s_cal, coverage, **LawMoments.of(laws.kostlan(n, scale=1 / s_cal)).to_dict())
-    common = dict(n=n, g_n=g, coverage=coverage, exact_complex=LawMoments.of(exact), finite_n_real=FiniteNReal.at(n), calibrated_complex=calibrated)
+    common: dict[str, Any] = dict(n=n, g_n=g, coverage=coverage, exact_complex=LawMoments.of(exact), finite_n_real=FiniteNReal.at(n), calibrated_complex=calibrated)
     if g <= 0:
         reason = f"g_n = {g:.4f} <= 0 (n <= {theory.LAST_UNDEFINED_N}): use --rescale calibrated"
         return TheorySummary(s_n=None, rider_location=None, rider_scale=None, asymptotic=None, exact_complex_rescaled=None, undefined_reason=reason, **common)

@@ -248,7 +248,7 @@ class _Command(TyperCommand):
                 param.metavar = param.name.upper()
             shown = getattr(param, "display_type", None)
             if callable(shown):  # "<list[Path]>" -> "<path>"
-                param.display_type = lambda ctx, shown=shown: re.sub(r"list\[([^\]]*)\]", lambda m: m.group(1).lower(), shown(ctx))  # type: ignore[method-assign]
+                param.display_type = lambda ctx, shown=shown: re.sub(r"list\[([^\]]*)\]", lambda m: m.group(1).lower(), shown(ctx))  # type: ignore[attr-defined]
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return [re.sub(r"\{([^{}]*)\}", r"\1", p) for p in super().collect_usage_pieces(ctx)]

@@ -59,7 +59,7 @@ def _install_logging() -> None:
     if any(getattr(h, "_specdiag_cli", False) for h in logger.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler._specdiag_cli = True
+    setattr(handler, "_specdiag_cli", True)  # noqa: B010 (marks the handler this module installed)
     handler.setFormatter(_FlagFormatter("%(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO if sys.stderr.isatty() else logging.WARNING)
