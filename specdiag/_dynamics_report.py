@@ -127,6 +127,8 @@ def dynamics_report(
     from ._pool import resolve_workers  # noqa: PLC0415 (the process pool module, only when simulating)
 
     kind = choice(kind, "kind", KINDS)
+    if kind == "trajectory" and input_scale != 1.0:
+        raise InputError(f"input_scale is used only by hidden states (no inputs enter a trajectory), got {input_scale:g}: drop it", param="input_scale")
     opts = init_options(seed, init=init, **options)
     positive_number(blowup, "blowup", above=1.0)
     sizes = {k: whole_number(v, k, minimum=2 if k == "n" else 1) for k, v in dict(n=n, matrices=matrices, inputs=inputs, steps=steps, every=every).items()}

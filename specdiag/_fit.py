@@ -353,6 +353,9 @@ def fit_report(
     n = whole_number(n, "n", minimum=2)
     plot = check_plot_path(plot)
     if from_file is not None:
+        given = sorted(k for k, v in options.items() if v is not None)
+        if given:
+            raise InputError(f"{given[0]} is an init option, used only when sampling: drop it with from_file", param=given[0])
         radii, source, init_used, method_used = load_radii(from_file), str(from_file), None, None
     else:
         method = choice(method, "method", ("matrices", "law"))

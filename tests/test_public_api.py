@@ -150,6 +150,9 @@ def test_radius_report_by_law_and_its_document():
         (lambda: sd.fit_report(50, samples=5, field="complex"), "samples"),
         (lambda: sd.theory_report([100, 1], coverage=0.5), "n"),
         (lambda: sd.compare_laws([1.0] * 3, n=50), "radii"),
+        (lambda: sd.fit_report(50, from_file="r.npy", rmax=0.5), "rmax"),
+        (lambda: sd.trajectory_report(10, steps=5, input_scale=2.0), "input_scale"),
+        (lambda: sd.hidden_report(10, steps=5, init="half", rescale="paper"), "rescale"),
     ],
 )
 def test_input_error_names_the_parameter(call, param):
