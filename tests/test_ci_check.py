@@ -270,6 +270,13 @@ def test_bad_options_stop_before_any_file(repo):
     assert result.exit_code == 2 and result.stdout == "" and result.stderr.startswith("error: --seq-len")
 
 
+def test_every_report_format_is_a_check_format():
+    from specdiag._reports import REPORT_FORMATS
+    from specdiag.cli.report import CheckFormat
+
+    assert [f.value for f in CheckFormat] == ["table", *REPORT_FORMATS]
+
+
 def test_help_shows_the_exit_code_table():
     text = runner.invoke(app, ["check", "--help"]).stdout
     for code, meaning in EXIT_CODES.items():

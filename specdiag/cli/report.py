@@ -22,13 +22,25 @@ from rich.console import Console
 from .._check_paths import MultiCheckReport
 from .._errors import InputError
 from .._report import atomic_write_text
-from .._reports import REPORT_FORMATS, render
+from .._reports import render
 from .._text import printable
 from .output import _cli_message, note, stderr, stdout
 
 __all__ = ["CheckFormat", "deliver_report", "summary_line"]
 
-CheckFormat = Enum("CheckFormat", {name: name for name in ("table", *REPORT_FORMATS)}, type=str)
+
+
+class CheckFormat(str, Enum):
+    """``check --format``: the human table and every format of :data:`specdiag._reports.REPORT_FORMATS`."""
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    sarif = "sarif"
+    junit = "junit"
+    github = "github"
+    gitlab = "gitlab"
+
 
 
 def summary_line(report: MultiCheckReport) -> str:
@@ -68,7 +80,7 @@ def deliver_report(
 ) -> None:
     """Print or write ``report`` in ``fmt``; the human tables (``table(file_report)`` per checked
     file) go to stdout, or to stderr when the report goes elsewhere (a machine format or ``output``)."""
-    fmt = getattr(fmt, "value", fmt)
+    fmt = str(getattr(fmt, "value", fmt))
     text = None
     if fmt != "table":
         doc = report.to_dict()
