@@ -24,9 +24,12 @@ from .._errors import InputError
 from .._report import atomic_write_text
 from .._reports import render
 from .._text import printable
-from .output import _cli_message, note, stderr, stdout
+from .output import _cli_message, note, stdout
 
 __all__ = ["CheckFormat", "deliver_report", "summary_line"]
+
+# the human tables when the report goes elsewhere: as wide as stdout's when piped (a CI log)
+_tables_on_stderr = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160, highlight=False)
 
 
 
@@ -86,7 +89,7 @@ def deliver_report(
         doc = report.to_dict()
         doc.update(extra or {})
         text = render(doc, fmt)
-    human = stdout if fmt == "table" and output is None else stderr
+    human = stdout if fmt == "table" and output is None else _tables_on_stderr
     if output is not None or fmt == "table":
         tables = [table(f.report) for f in report.files if f.report is not None]
         if output is not None and fmt == "table":
