@@ -317,6 +317,7 @@ def test_findings_cover_every_criterion():
         ("not-converged", "warning", "W"),
     ]
     assert criterion("largest Lyapunov exponent 0.02 > 0") == "growth" and criterion("something new") == "gate"
+    assert criterion("the state explodes (an entry beyond 1e+30 after 12 steps): the cell's state is unbounded (lambda = 0.3 +- 0 per step, driven)") == "growth"
 
 
 def test_github_escaping_and_one_command_per_tensor():

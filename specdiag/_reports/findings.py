@@ -78,7 +78,7 @@ def criterion(reason: str) -> str:
         return "not-converged"
     if "radius" in text:
         return "radius"
-    if "growth" in text or "lyapunov" in text or "exponent" in text:
+    if any(word in text for word in ("growth", "lyapunov", "exponent", "lambda", "explode")):
         return "growth"
     if "not checked" in text or "unchecked" in text:
         return "unchecked"
