@@ -8,7 +8,7 @@ always lists every file. The exit code is the worst over the sources (the table 
 code  meaning
 ====  =====================================================================================
 0     every checked tensor passes (warnings allowed)
-1     a gate failed: some tensor's radius or growth passes its threshold
+1     a gate failed: a tensor's radius or growth passes its threshold, or a recurrent tensor was not checked
 2     bad input or a read error in some source (worse than 1: the run is incomplete)
 3     nothing recurrent found to check in any source (no rule matched, or no weights file)
 ====  =====================================================================================
@@ -34,7 +34,7 @@ __all__ = ["FileCheck", "MultiCheckReport", "check_paths", "exit_code", "EXIT_CO
 #: exit code -> meaning, the one table the README and ``check --help`` show
 EXIT_CODES = {
     0: "every checked tensor passes (warnings allowed)",
-    1: "a gate failed: a tensor's radius or growth passes its threshold",
+    1: "a gate failed: a tensor's radius or growth passes its threshold, or a recurrent tensor was not checked",
     2: "bad input, or a file could not be read (also when other files failed)",
     3: "nothing recurrent found to check (no rule matched, or no weights file found)",
 }
