@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from ._errors import InputError
 
-__all__ = ["available_cores", "resolve_workers", "pool_context", "process_map", "single_blas_thread", "init_worker", "stop_pool"]
+__all__ = ["available_cores", "resolve_workers", "pool_context", "process_map", "inline_threads", "single_blas_thread", "init_worker", "stop_pool"]
 
 log = logging.getLogger("specdiag")
 
@@ -117,6 +117,22 @@ def init_worker() -> None:
     threadpool_limits(limits=1)
 
 
+def inline_threads(workers: int | None, jobs: int) -> int | None:
+    """BLAS threads for ``jobs`` run in this process one after another: None (the BLAS's own
+    default, every core) for one job asked with ``workers=None`` in a process that is not itself a
+    pool worker, else 1 (several jobs go to processes of one thread each; a pool worker shares its
+    cores with its siblings; an explicit ``workers`` is a promise about the cores used).
+
+    Examples
+    --------
+    >>> inline_threads(None, 1) is None, inline_threads(1, 1), inline_threads(None, 3)
+    (True, 1, 1)
+    """
+    if workers is None and jobs == 1 and multiprocessing.parent_process() is None:
+        return None
+    return 1
+
+
 @contextlib.contextmanager
 def single_blas_thread():
     """Limit BLAS/LAPACK to one thread within the block (what every worker runs with)."""
@@ -127,8 +143,11 @@ def single_blas_thread():
 def process_map(func: Callable[[Any], Any], items: Sequence | Iterable, workers: int | None = None) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, func(items[index]))`` as each finishes, on ``workers`` processes.
 
-    One BLAS thread per worker, and inline (in this process, also one BLAS thread) when one worker
-    suffices. An exception in ``func`` propagates to the caller; the remaining work is cancelled.
+    One BLAS thread per worker, and inline (in this process) when one worker suffices: with one
+    BLAS thread, except for a single item with ``workers=None`` (every core) outside a pool
+    worker, which keeps the BLAS's own thread count (every core, or what OPENBLAS_NUM_THREADS
+    and the like say): one large eigen-problem then uses the whole machine (:func:`inline_threads`).
+    An exception in ``func`` propagates to the caller; the remaining work is cancelled.
 
     Examples
     --------
@@ -136,9 +155,10 @@ def process_map(func: Callable[[Any], Any], items: Sequence | Iterable, workers:
     [(0, 1), (1, 2), (2, 3)]
     """
     items = list(items)
+    every_core = inline_threads(workers, len(items)) is None
     workers = resolve_workers(workers, tasks=len(items) or 1)
     if workers == 1 or len(items) <= 1:
-        with single_blas_thread():
+        with contextlib.nullcontext() if every_core else single_blas_thread():
             for i, item in enumerate(items):
                 yield i, func(item)
         return

@@ -335,3 +335,23 @@ def test_hessenberg_falls_back_to_geev_when_hseqr_does_not_converge(monkeypatch)
     expected = sample_radii(ens, 2, seed=1, precision="double", workers=1)
     monkeypatch.setattr(hess, "hseqr_eigenvalues", lambda h: (np.zeros(h.shape[0], complex), 3))
     np.testing.assert_allclose(sample_radii(ens, 2, seed=1, precision="double", workers=1), expected, rtol=1e-12)
+
+
+def _blas_threads(_item) -> int:
+    from threadpoolctl import threadpool_info
+
+    return max(info["num_threads"] for info in threadpool_info())
+
+
+def test_one_job_gets_every_core_and_many_jobs_one_thread_each():
+    """process_map: a single item asked with workers=None keeps the BLAS's own thread count (a 2048 x 2048
+    check uses the whole machine); an explicit workers, or several items, run one BLAS thread per job."""
+    import scipy.linalg  # noqa: F401 (SciPy's BLAS loaded, as in a real check)
+
+    from specdiag._pool import process_map
+
+    default = _blas_threads(None)
+    assert dict(process_map(_blas_threads, [0])) == {0: default}
+    assert dict(process_map(_blas_threads, [0], workers=1)) == {0: 1}
+    assert set(dict(process_map(_blas_threads, [0, 1, 2], workers=None)).values()) == {1}
+    assert _blas_threads(None) == default  # and the limit is lifted afterwards
