@@ -720,6 +720,27 @@ def simulate_many(
     if not requests:
         return
     real_dtype(precision)
+    recorded = _recorded_steps(requests)
+    groups = _shared_matrices(requests)
+    specs = [tuple(_spec(requests[k], recorded[k], log_c) for k, log_c in members) for _, members in groups]
+    plan = _plan_tasks(groups, specs, seed, precision, workers, chunk_size)
+    logs = [np.empty((r.matrices, r.inputs, rec.size)) for r, rec in zip(requests, recorded)]
+    left = [r.matrices for r in requests]
+    for t, values in process_map(_cpu_task, [plan.tasks[t] for t in plan.order], workers=plan.workers):
+        task, owners = plan.tasks[plan.order[t]], plan.owners[plan.order[t]]
+        for i, per_matrix in zip(range(task[2], task[3]), values):
+            for g, spec_index, value in per_matrix:
+                k = groups[owners[g]][1][spec_index][0]
+                logs[k][i] = value
+                left[k] -= 1
+                if on_progress:
+                    on_progress(k, 1)
+                if left[k] == 0:
+                    yield k, _curves(requests[k].kind, recorded[k], logs[k])
+
+
+def _recorded_steps(requests: list) -> list[np.ndarray]:
+    """Each request checked (an InputError names the bad argument), and its recorded steps."""
     recorded = []
     for r in requests:
         choice(r.kind, "kind", KINDS)
@@ -727,8 +748,13 @@ def simulate_many(
         whole_number(r.inputs, "inputs")
         positive_number(r.input_scale, "input_scale")
         recorded.append(record_steps(r.kind, r.steps, r.every))
-    # requests on the same matrices up to a factor c (glorot, rescaled, half) form one group on
-    # the first one's ensemble: their matrices are drawn once and share products and inputs
+    return recorded
+
+
+def _shared_matrices(requests: list) -> list[tuple[object, list[tuple[int, float]]]]:
+    """Requests on the same matrices up to a factor c (glorot, rescaled, half:
+    :meth:`~specdiag._inits.Ensemble.scale_of`) as groups (ensemble of the first, [(request index,
+    log c)]): a group's matrices are drawn once and share products and inputs."""
     groups: list[tuple[object, list[tuple[int, float]]]] = []
     for k, r in enumerate(requests):
         for base, members in groups:
@@ -738,9 +764,30 @@ def simulate_many(
                 break
         else:
             groups.append((r.ensemble, [(k, 0.0)]))
-    # a task is a range of matrix indices of every group of one width: the groups on matrix i
-    # advance in lockstep and draw its inputs once (_cpu_task)
-    specs = [tuple((requests[k].matrices, requests[k].kind, requests[k].inputs, int(recorded[k][-1]), recorded[k], requests[k].input_scale, log_c) for k, log_c in g) for _, g in groups]
+    return groups
+
+
+def _spec(request: Request, recorded: np.ndarray, log_c: float) -> tuple:
+    """What a worker needs of a request: (matrices, kind, inputs, last step, recorded steps, input scale, log c)."""
+    return (request.matrices, request.kind, request.inputs, int(recorded[-1]), recorded, request.input_scale, log_c)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Tasks for the pool: ``tasks[t]`` = (groups of one width as (ensemble, specs), seed, first
+    matrix, stop, precision), ``owners[t]`` the group indices of its groups, ``order`` the tasks by
+    decreasing cost, ``workers`` the processes to use."""
+
+    tasks: list
+    owners: list
+    order: list
+    workers: int
+
+
+def _plan_tasks(groups: list, specs: list, seed: int, precision: str, workers: int | None, chunk_size: int | None) -> _Plan:
+    """Chunks of matrix indices, one task per chunk and width: the groups on matrix i of one width
+    advance in lockstep and draw its inputs once (:func:`_cpu_task`). Tasks are ordered by
+    decreasing cost (multiply-adds, :func:`_row_steps`), so both cores stay busy to the end."""
     widths = sorted({ens.n for ens, _ in groups})
     classes = [[q for q, (ens, _) in enumerate(groups) if ens.n == n] for n in widths]
     last = [max(sp[0] for q in cl for sp in specs[q]) for cl in classes]
@@ -764,19 +811,7 @@ def simulate_many(
             costs.append(sum(cost(q, a, b) for q in cl))
             owners.append(cl)  # the task's group g is groups[cl[g]]
     order = sorted(range(len(tasks)), key=lambda t: -costs[t])  # longest first: no serial tail
-    logs = [np.empty((r.matrices, r.inputs, rec.size)) for r, rec in zip(requests, recorded)]
-    left = [r.matrices for r in requests]
-    for t, values in process_map(_cpu_task, [tasks[t] for t in order], workers=min(workers, len(tasks))):
-        task, cl = tasks[order[t]], owners[order[t]]
-        for i, per_matrix in zip(range(task[2], task[3]), values):
-            for g, spec_index, value in per_matrix:
-                k = groups[cl[g]][1][spec_index][0]
-                logs[k][i] = value
-                left[k] -= 1
-                if on_progress:
-                    on_progress(k, 1)
-                if left[k] == 0:
-                    yield k, _curves(requests[k].kind, recorded[k], logs[k])
+    return _Plan(tasks, owners, order, min(workers, len(tasks)))
 
 
 def _row_steps(specs, a: int, b: int) -> int:
