@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
+import threading
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def _call(char: str, h: np.ndarray, outputs: tuple[np.ndarray, ...], work: np.nd
 
 
 @functools.lru_cache(maxsize=64)
-def _workspace(n: int, char: str) -> int:
+def _lwork(n: int, char: str) -> int:
     """The optimal lwork of ?hseqr (job E, compz N) at order n, from LAPACK's workspace query."""
     dtype = np.dtype(char)
     h = np.zeros((n, n), dtype=dtype, order="F")
@@ -112,7 +113,7 @@ def hseqr_eigenvalues(h: np.ndarray) -> tuple[np.ndarray, int]:
     char = h.dtype.char
     if char not in _ROUTINES or h.ndim != 2 or h.shape[1] != n or not h.flags.f_contiguous or not h.flags.writeable:
         raise ValueError("h must be a writeable Fortran-ordered square float32/float64/complex64/complex128 array")
-    lwork = _workspace(n, char)
+    lwork = _lwork(n, char)
     work = np.empty(lwork, dtype=h.dtype)
     if char in "fd":
         wr, wi = np.empty(n, h.dtype), np.empty(n, h.dtype)
@@ -154,45 +155,79 @@ def sample_hessenberg(ensemble, rng, dtype=np.float64) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        (n, n) upper Hessenberg, Fortran-ordered.
+        (n, n) upper Hessenberg, Fortran-ordered (a new array).
     """
+    workspace = _Workspace(ensemble, dtype)
+    return _fill(ensemble, rng, workspace).copy(order="F")
+
+
+class _Workspace:
+    """Buffers for one (n, field, precision): H^T and the normals, reused from matrix to matrix (a
+    fresh 1-8 MB array per matrix costs page faults that, on a loaded VM, took as long as the draws)."""
+
+    def __init__(self, ensemble, dtype):
+        n = ensemble.n
+        single = np.dtype(dtype) == np.float32
+        if ensemble.field == "complex":
+            work_type: type = np.complex64 if single else np.complex128
+        else:
+            work_type = np.float32 if single else np.float64
+        self.key = (n, ensemble.field, np.dtype(dtype).char)
+        self.transposed = np.zeros((n, n), dtype=work_type)
+        self.normals = np.empty(n * (n + 1) // 2)
+
+
+_LOCAL = threading.local()
+
+
+def _workspace(ensemble, dtype) -> _Workspace:
+    """This thread's workspace for ensemble's width and field at ``dtype`` (one kept at a time)."""
+    key = (ensemble.n, ensemble.field, np.dtype(dtype).char)
+    held = getattr(_LOCAL, "workspace", None)
+    if held is None or held.key != key:
+        held = _LOCAL.workspace = _Workspace(ensemble, dtype)
+    return held
+
+
+def _fill(ensemble, rng, workspace: _Workspace) -> np.ndarray:
+    """Draw H into the workspace (the order of :func:`sample_hessenberg`) and return it (a view)."""
     if not supports(ensemble):
         raise ValueError(f"the Hessenberg sampler needs i.i.d. Gaussian entries, not {ensemble.name}")
     n, std = ensemble.n, ensemble.std
     upper, sub = _layout(n)
-    single = np.dtype(dtype) == np.float32
-    complex_field = ensemble.field == "complex"
     dof = np.arange(n - 1, 0, -1, dtype=np.float64)
-    if complex_field:
-        work_type: type = np.complex64 if single else np.complex128
+    flat = workspace.transposed.reshape(-1)
+    normals = workspace.normals
+    workspace.transposed.fill(0)  # H is upper Hessenberg: zeros below the subdiagonal (?hseqr leaves work there)
+    if ensemble.field == "complex":
         part = std / math.sqrt(2.0)
         subdiagonal = np.sqrt(rng.chisquare(2.0 * dof)) * part
-        re = rng.standard_normal(upper.size)
-        im = rng.standard_normal(upper.size)
-        values = re * part + 1j * (im * part)
+        rng.standard_normal(out=normals)
+        normals *= part
+        flat.real[upper] = normals
+        rng.standard_normal(out=normals)
+        normals *= part
+        flat.imag[upper] = normals
     else:
-        work_type = np.float32 if single else np.float64
         subdiagonal = np.sqrt(rng.chisquare(dof)) * std
-        values = rng.standard_normal(upper.size) * std
-    transposed = np.zeros((n, n), dtype=work_type)
-    flat = transposed.reshape(-1)
-    flat[upper] = values
+        rng.standard_normal(out=normals)
+        normals *= std
+        flat[upper] = normals
     flat[sub] = subdiagonal
-    return transposed.T
+    return workspace.transposed.T
 
 
 def hessenberg_radius(ensemble, seed: int, index: int, dtype=np.float32) -> float:
     """Spectral radius of matrix ``index`` of ``ensemble`` under the Hessenberg sampler.
 
-    The matrix comes from the generator keyed (seed, MATRIX_STREAM, index). If ?hseqr does not
-    converge (info > 0: not seen in practice), the same H is drawn again and solved by ?geev, which
-    balances first; if that fails too, LinAlgError.
+    The matrix comes from the generator keyed (seed, MATRIX_STREAM, index), drawn into this
+    thread's reused buffers. If ?hseqr does not converge (info > 0: not seen in practice), the same
+    H is drawn again and solved by ?geev, which balances first; if that fails too, LinAlgError.
     """
-    h = sample_hessenberg(ensemble, host_rng(seed, MATRIX_STREAM, index), dtype)
-    values, info = hseqr_eigenvalues(h)
+    workspace = _workspace(ensemble, dtype)
+    values, info = hseqr_eigenvalues(_fill(ensemble, host_rng(seed, MATRIX_STREAM, index), workspace))
     if info != 0:
-        from ._linalg import eigenvalues  # noqa: PLC0415
+        from ._linalg import eigenvalues  # noqa: PLC0415 (the fallback, never taken in practice)
 
-        h = sample_hessenberg(ensemble, host_rng(seed, MATRIX_STREAM, index), dtype)
-        values = eigenvalues(h, overwrite=True)
+        values = eigenvalues(_fill(ensemble, host_rng(seed, MATRIX_STREAM, index), workspace).copy(order="F"), overwrite=True)
     return float(np.abs(values).max())

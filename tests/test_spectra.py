@@ -355,3 +355,22 @@ def test_one_job_gets_every_core_and_many_jobs_one_thread_each():
     assert dict(process_map(_blas_threads, [0], workers=1)) == {0: 1}
     assert set(dict(process_map(_blas_threads, [0, 1, 2], workers=None)).values()) == {1}
     assert _blas_threads(None) == default  # and the limit is lifted afterwards
+
+
+def test_hessenberg_buffers_are_reused_without_leaking_between_matrices():
+    """hessenberg_radius reuses one workspace per thread: interleaving widths, fields and precisions
+    gives the radii of freshly drawn matrices (?hseqr's leftovers below the subdiagonal are cleared)."""
+    import scipy.linalg
+
+    from specdiag._hessenberg import hessenberg_radius, sample_hessenberg
+
+    from specdiag._hessenberg import _workspace
+
+    cases = [(make_ensemble("glorot", n, field), dtype) for n in (90, 9) for field in ("real", "complex") for dtype in (np.float32, np.float64)]
+    for _ in range(2):
+        for ens, dtype in cases:
+            for i in range(2):
+                _workspace(ens, dtype).transposed.fill(np.nan)  # whatever a previous matrix left
+                fresh = sample_hessenberg(ens, host_rng(3, MATRIX_STREAM, i), dtype)
+                expected = np.abs(scipy.linalg.eigvals(fresh)).max()
+                assert hessenberg_radius(ens, 3, i, dtype) == pytest.approx(expected, rel=2e-5 if dtype == np.float32 else 1e-12)
