@@ -247,6 +247,27 @@ def test_simulate_many_is_independent_of_workers_and_close_to_separate_runs(fiel
     assert a[2].steps[-1] == 90 and np.all(np.isfinite(a[2].log10_mean))
 
 
+def test_the_plan_covers_every_matrix_once_longest_tasks_first():
+    """simulate_many's plan: per width, the tasks' matrix ranges tile 0..(most matrices of any request) once;
+    twins (glorot, half) share a group; tasks run by decreasing cost; never more workers than tasks."""
+    g40, h40, g20 = make_ensemble("glorot", 40, "real"), make_ensemble("half", 40, "real"), make_ensemble("glorot", 20, "complex")
+    requests = [dynamics.Request(g40, "hidden", 7, 3, 30), dynamics.Request(h40, "trajectory", 5, 2, 20), dynamics.Request(g20, "hidden", 3, 2, 50)]
+    recorded = dynamics._recorded_steps(requests)
+    groups = dynamics._shared_matrices(requests)
+    assert [[k for k, _ in members] for _, members in groups] == [[0, 1], [2]]
+    assert groups[0][1][1][1] == pytest.approx(math.log(h40.std / g40.std))
+    specs = [tuple(dynamics._spec(requests[k], recorded[k], log_c) for k, log_c in members) for _, members in groups]
+    for chunk_size, workers in [(None, 2), (2, 2), (3, 1), (None, 8)]:
+        plan = dynamics._plan_tasks(groups, specs, 0, "single", workers, chunk_size)
+        for n, top in ((20, 3), (40, 7)):
+            ranges = sorted((t[2], t[3]) for t, owners in zip(plan.tasks, plan.owners) if groups[owners[0]][0].n == n)
+            assert ranges[0][0] == 0 and ranges[-1][1] == top and all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+        assert sorted(plan.order) == list(range(len(plan.tasks))) and 1 <= plan.workers <= min(len(plan.tasks), workers)
+        work = [sum(dynamics._row_steps(specs[q], t[2], t[3]) * groups[q][0].n ** 2 * (3 if groups[q][0].field == "complex" else 1) for q in owners)
+                for t, owners in zip(plan.tasks, plan.owners)]
+        assert [work[t] for t in plan.order] == sorted(work, reverse=True)
+
+
 def test_simulate_many_reports_progress_per_request():
     ens = make_ensemble("glorot", 40, "complex")
     seen: dict = {}
