@@ -130,5 +130,7 @@ def device_rng(seed: int, *key: int, device: str = "cpu"):
     if device != "gpu":
         return host_rng(seed, *key)
     cp = cupy_module()
+    if cp is None:  # resolve_device("gpu") refuses before any caller gets here
+        raise RuntimeError("a GPU generator was asked for, but CuPy sees no device")
     state = int(seed_sequence(seed, *key).generate_state(1, np.uint64)[0])
     return cp.random.RandomState(state, method=cp.cuda.curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)

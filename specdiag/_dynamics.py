@@ -141,7 +141,7 @@ def _propagate_chunk(ensemble, kind, seed, matrices: range, inputs, steps, recor
     else:
         log_norm = xp.zeros((b, inputs), dtype=np.float64)
         u = xp.zeros((b, n, inputs), dtype=state_dtype)
-    block = None
+    block = xp.zeros((0,), dtype=dtype)  # the inputs of the current _INPUT_BLOCK steps (drawn at offset 0)
     for t in range(1, steps + 1):
         y = apply(u)
         if kind == "hidden":
@@ -346,7 +346,7 @@ def _strided_logs(w64: np.ndarray, diagonal: bool, x0: np.ndarray, steps: int, d
     logs = np.empty((m, p * (products + 1)))
     logs[:, :p] = chain_log.reshape(p, m).T
     if products:
-        step = apply if p == 1 else _product(wp, False, dtype)
+        step = apply if wp is None else _product(wp, False, dtype)
         later = _advance_rows(step, chains, chain_log, products, max(1, BLOCK_STEPS // p), dtype)
         logs[:, p:] = later.reshape(products, p, m).transpose(2, 0, 1).reshape(m, products * p)
     return logs[:, : steps + 1]
