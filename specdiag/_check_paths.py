@@ -137,7 +137,7 @@ def exit_code(statuses: Sequence[str]) -> int:
     return 0
 
 
-def _check_one(path: str, named: bool, options: dict) -> FileCheck:
+def _check_one(path: str, named: bool, options: dict, *, alone: bool) -> FileCheck:
     try:
         report = check_file(path, **options)
     except NothingToCheck as exc:
@@ -145,6 +145,9 @@ def _check_one(path: str, named: bool, options: dict) -> FileCheck:
     except InputError as exc:
         if exc.param not in _PER_FILE_PARAMS:
             raise  # a bad option: the same for every file, said once
+        if exc.param == "keys" and not alone and str(exc).startswith("no tensor matches"):
+            # keys select tensors across many files: a file without them has nothing to check
+            return FileCheck(path, "empty", message=str(exc), param=exc.param)
         if not named and Path(path).suffix.lower() in (".csv", ".txt") and "as a text matrix" in str(exc):
             # a text file a walk or glob found (vocab.txt, metrics.csv) is not a weights file
             return FileCheck(path, "empty", message=f"{printable(path)!r} is not a text matrix: not checked")
@@ -207,7 +210,8 @@ def check_paths(
     start = time.perf_counter()
     inputs = expand_inputs(paths)
     options = {**options, "max_radius": max_radius, "seq_len": seq_len, "max_growth": max_growth, "workers": workers, "max_memory": max_memory}
-    files = [_check_one(f.path, f.named, options) for f in inputs.files]
+    alone = len(inputs.files) + len(inputs.unmatched) == 1
+    files = [_check_one(f.path, f.named, options, alone=alone) for f in inputs.files]
     files += [FileCheck(arg, "empty", message=f"no weights file found in {printable(arg)!r} ({'a glob' if not Path(arg).exists() else 'a directory'})")
               for arg in inputs.unmatched]
     verdicts = [f.report.verdict for f in files if f.report is not None]

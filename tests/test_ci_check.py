@@ -265,6 +265,13 @@ def test_a_read_error_is_worse_than_a_failure_and_the_others_are_still_reported(
     assert note["level"] == "error" and log["runs"][0]["invocations"][0]["executionSuccessful"] is False
 
 
+def test_keys_across_many_files(repo):
+    doc = json.loads(run("models", "--key", "W_rec", "--format", "json").stdout)
+    assert [(f["file"], f["status"]) for f in doc["files"]] == [("models/stable.npz", "empty"), ("models/unstable.npz", "ok")]
+    assert doc["exit_code"] == 0 and [t["name"] for t in doc["tensors"]] == ["W_rec"]
+    assert run("models/stable.npz", "--key", "W_rec").exit_code == 2  # one file named: the key is wrong
+
+
 def test_bad_options_stop_before_any_file(repo):
     result = run("models", "--seq-len", "0", "--format", "sarif")
     assert result.exit_code == 2 and result.stdout == "" and result.stderr.startswith("error: --seq-len")
