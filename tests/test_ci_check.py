@@ -5,6 +5,7 @@ input, 3 nothing to check; --exit-zero, --allow-empty)."""
 import json
 import os
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -339,3 +340,10 @@ def test_junit_unchecked_is_a_failure_when_its_file_fails():
     root = ET.fromstring(render(synthetic_doc(), "junit"))
     kinds = {c.get("name"): [e.tag for e in c] for c in root.iter("testcase")}
     assert kinds == {"lstm.weight_hh_l0[f]": ["failure"], "cell\\n%evil,name": ["failure"], "W": ["system-out"]}
+
+
+@pytest.mark.slow
+def test_plot_many_files_one_folder_each(repo):
+    doc = json.loads(run("models", "--plot", "figs", "--format", "json", "--exit-zero").stdout)
+    assert sorted(Path(p).parent.name for p in doc["plots"]) == ["models_stable.npz", "models_unstable.npz", "models_unstable.npz"]
+    assert all(Path(p).is_file() for p in doc["plots"])
