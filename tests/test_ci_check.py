@@ -227,6 +227,9 @@ def test_output_is_atomic_and_replaces(repo):
     assert result.exit_code == 0 and result.stdout == ""
     assert json.loads((repo / "out.json").read_text())["verdict"] == "ok"
     assert [p.name for p in repo.iterdir() if p.name.startswith(".out.json")] == []  # no temp left
+    assert run("models/stable.npz", "-o", "models").stderr.startswith("error: --output 'models' is a directory")
+    nested = run("models/stable.npz", "--format", "junit", "-o", "reports/ci/junit.xml")
+    assert nested.exit_code == 0 and ET.parse(repo / "reports" / "ci" / "junit.xml").getroot().get("tests") == "1"
     table = run("models/stable.npz", "-o", "out.txt")
     assert table.exit_code == 0 and "W_hh" in (repo / "out.txt").read_text() and "W_hh" in table.stderr
 

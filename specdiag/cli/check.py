@@ -18,7 +18,7 @@ from .._text import printable
 from .root import app
 from .options import Workers
 from .output import command, emit, flag_for, rich_table
-from .report import CheckFormat, deliver_report
+from .report import CheckFormat, check_output, deliver_report
 
 __all__ = ["check_command", "Model", "Param", "Layout"]
 
@@ -155,6 +155,7 @@ def check_command(
                "unchecked": [u.to_dict() for u in plan.unchecked], "skipped": [s.to_dict() for s in plan.skipped], "notes": list(plan.notes)}
         emit(doc, fmt, table=lambda: _listing(path, source, plan))
         return
+    check_output(output)
     if plot is not None:
         from .._report import prepare_out_dir  # noqa: PLC0415
 

@@ -26,7 +26,7 @@ from .._reports import render
 from .._text import printable
 from .output import _cli_message, note, stdout
 
-__all__ = ["CheckFormat", "deliver_report", "summary_line"]
+__all__ = ["CheckFormat", "deliver_report", "summary_line", "check_output"]
 
 # the human tables when the report goes elsewhere: as wide as stdout's when piped (a CI log)
 _tables_on_stderr = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160, highlight=False)
@@ -44,6 +44,12 @@ class CheckFormat(str, Enum):
     github = "github"
     gitlab = "gitlab"
 
+
+
+def check_output(output: Path | None) -> None:
+    """Refuse, before any work, an ``--output`` that is a directory (the write would fail at the end)."""
+    if output is not None and output.is_dir():
+        raise InputError(f"output {printable(output)!r} is a directory: give a file name, e.g. {printable(output / 'specdiag.sarif')!r}", param="output")
 
 
 def summary_line(report: MultiCheckReport) -> str:
