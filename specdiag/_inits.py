@@ -10,6 +10,7 @@ Orvieto et al. (2023) for the LRU ring.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field as dataclass_field
 from typing import Callable
@@ -20,7 +21,7 @@ from . import _calibration as calibration
 from . import _theory as theory
 from ._errors import InputError
 from .laws import _numeric as numeric
-from .laws._real import real_ginibre_table
+from .laws._real import p_above, real_ginibre_table
 from ._results import Result
 from ._validation import choice, finite_number, probability, seed_value, whole_number
 
@@ -71,7 +72,12 @@ Rescaling = calibration.Rescaling
 
 @dataclass(frozen=True)
 class LawSummary(Result):
-    """Mean, sd, 5/50/95% quantiles and P(rho > 1) of a radius law, with where it comes from."""
+    """Mean, sd, 5/50/95% quantiles and P(rho > 1) of a radius law, with where it comes from.
+
+    ``p_above_1_se``: the Monte Carlo SE of P(rho > 1) where the law is the real table (None for
+    exact laws). ``p_above_1_bound``: where the table's tail is extrapolated, the text of the bound it
+    establishes ("< 0.01", "> 0.99"; ``p_above_1`` is then that bound), else None.
+    """
 
     mean: float
     std: float
@@ -80,6 +86,8 @@ class LawSummary(Result):
     q95: float
     p_above_1: float
     source: str
+    p_above_1_se: float | None = None
+    p_above_1_bound: str | None = None
 
 
 def summarize_law(law, source: str) -> LawSummary:
@@ -174,7 +182,13 @@ class Ensemble:
     def law_summary(self) -> LawSummary | None:
         """Mean, sd, quantiles and P(rho > 1) of :meth:`radius_law`, labelled with its source."""
         law, source = self.spec.law(self)
-        return None if law is None else summarize_law(law, source)
+        if law is None:
+            return None
+        summary = summarize_law(law, source)
+        if isinstance(law, numeric.RealTable):  # the table's P(rho > 1): its SE, or a bound in the extrapolated tails
+            p = p_above(law.n, law.gain)
+            summary = dataclasses.replace(summary, p_above_1=p.value, p_above_1_se=p.se, p_above_1_bound=p.bound)
+        return summary
 
     def sample(self, rng, xp=np, dtype=np.float64):
         """One draw: an (n, n) matrix, or an (n,) complex diagonal for diagonal kinds.
@@ -253,11 +267,11 @@ def finite_n_real(n: int, gain: float = 1.0) -> dict:
         ``gumbel_loc``, ``gumbel_scale`` and their SEs (the table's Gumbel fit), all scaled by ``gain``.
     """
     s = real_ginibre_table().at(n)
-    p_above = s.p_above_1 if gain == 1.0 else float(numeric.real_ginibre(n, gain).sf(1.0))
+    p = p_above(n, gain)
     return {
         "mean": gain * s.mean, "std": gain * s.sd, "q05": gain * s.quantile(0.05)[0], "q95": gain * s.quantile(0.95)[0],
-        "p_above_1": p_above, "se_mean": gain * s.mean_se, "source": s.source,
-        "p_above_1_se": s.p_above_1_se if gain == 1.0 else None,
+        "p_above_1": p.value, "se_mean": gain * s.mean_se, "source": s.source,
+        "p_above_1_se": p.se, "p_above_1_bound": p.bound,
         "gumbel_loc": gain * s.gumbel_loc, "gumbel_loc_se": gain * s.gumbel_loc_se,
         "gumbel_scale": gain * s.gumbel_scale, "gumbel_scale_se": gain * s.gumbel_scale_se,
     }

@@ -108,3 +108,40 @@ def test_bad_init_arguments(kwargs, match):
 
 def test_registry_lists_every_spec_init():
     assert set(INITS) == {"glorot", "rescaled", "half", "truncnormal", "uniform-diag", "uniform-disk", "lru"}
+
+
+# --- P(rho > 1) of the real law: one source, its SE, bounds where the table's tail is extrapolated --
+
+
+def test_real_p_above_1_has_one_source():
+    """theory (the table's P(rho > 1) model) and radius (the law object) print the same number (issue 19:
+    0.98806 vs 0.99156 at n = 333)."""
+    from specdiag._inits import finite_n_real
+    from specdiag.laws import _numeric
+
+    for n in (5, 64, 333, 1000):
+        table = finite_n_real(n)["p_above_1"]
+        assert make_ensemble("glorot", n, "real").law_summary().p_above_1 == pytest.approx(table, abs=1e-12)
+        assert float(_numeric.real_ginibre(n).sf(1.0)) == pytest.approx(table, abs=1e-12)
+
+
+def test_rescaled_real_p_above_1_has_a_standard_error():
+    s = make_ensemble("rescaled", 500, "real").law_summary()
+    assert s.p_above_1_bound is None and 0 < s.p_above_1 < 0.1
+    assert 0 < s.p_above_1_se < 0.5 * s.p_above_1
+    glorot = make_ensemble("glorot", 500, "real").law_summary()  # at gain 1: the table's own SE
+    assert glorot.p_above_1_se == pytest.approx(laws_table().at(500).p_above_1_se)
+
+
+def laws_table():
+    from specdiag.laws import real_ginibre_table
+
+    return real_ginibre_table()
+
+
+@pytest.mark.parametrize("init,n,bound", [("half", 333, "< 0.01"), ("half", 20, "< 0.01"), ("glorot", 5000, "> 0.99")])
+def test_extrapolated_tails_are_bounds_not_digits(init, n, bound):
+    s = make_ensemble(init, n, "real").law_summary()
+    assert s.p_above_1_bound == bound and s.p_above_1_se is None
+    assert s.p_above_1 == pytest.approx(float(bound[2:]), abs=1e-12)
+    assert make_ensemble(init, n, "complex").law_summary().p_above_1_bound is None  # Kostlan is exact

@@ -1,3 +1,4 @@
+import json
 import math
 from fractions import Fraction
 
@@ -165,3 +166,17 @@ def test_theory_json_has_finite_n_real_and_no_negative_zero():
     assert "limit" in row["asymptotic"]["real"]["label"]
     table = CliRunner().invoke(app, ["theory", "--n", "164"])
     assert table.exit_code == 0 and " -0 " not in table.stdout and "finite-n mean, real" in table.stdout
+
+
+def test_radius_table_prints_the_bound_of_an_extrapolated_tail():
+    """half, real: P(rho > 1) lies beyond the table's 99% level; the table says '< 0.01', not 4e-15."""
+    from typer.testing import CliRunner
+
+    from specdiag.cli import app
+
+    result = CliRunner().invoke(app, ["radius", "--n", "40", "--samples", "3", "--init", "half", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "p_above_1" in line)
+    assert "< 0.01" in row and "e-" not in row.split("< 0.01")[0].split("│")[-1]
+    doc = json.loads(CliRunner().invoke(app, ["radius", "--n", "40", "--samples", "3", "--init", "rescaled", "--rescale", "calibrated", "--workers", "1", "--format", "json"]).output)
+    assert doc["theory"]["p_above_1_se"] > 0 and doc["theory"]["p_above_1_bound"] is None

@@ -59,7 +59,7 @@ def radius_table(r: RadiusReport):
     keys = ("mean", "std", "q05", "median", "q95", "p_above_1")
     stats, theory, limit = r.stats.to_dict(), r.theory.to_dict() if r.theory else None, r.asymptotic.to_dict() if r.asymptotic else None
     extra = (None,) if limit else ()
-    rows = [(key, stats[key], theory.get(key) if theory else None, *((limit[key],) if limit else ())) for key in keys]
+    rows = [(key, stats[key], (theory.get(f"{key}_bound") or theory.get(key)) if theory else None, *((limit[key],) if limit else ())) for key in keys]
     rows += [("min", stats["min"], None, *extra), ("max", stats["max"], None, *extra)]
     by_law = r.method == "law"
     if by_law:
@@ -71,6 +71,8 @@ def radius_table(r: RadiusReport):
         caption.append(f"Rider location 1 + sqrt(g_n/4n) = {r.rider_location:.5f}")
     if (text := describe_rescaling(r.rescaling)) is not None:
         caption.append(text)
+    if theory and theory.get("p_above_1_se") is not None:
+        caption.append(f"theory P(rho > 1): Monte Carlo s.e. {theory['p_above_1_se']:.2g} (table)")
     source = theory["source"] if theory else "no law at this n"
     header = ["statistic", "draws (exact in law)" if by_law else "sample", f"theory ({source})", *((limit["source"],) if limit else ())]
     return rich_table(f"spectral radius: {r.init}, {r.field}, n = {r.n}", header, rows, caption="\n".join(caption))

@@ -48,6 +48,8 @@ THEORY_ROWS = (
     ("finite-n q05, real (table)", ("finite_n_real", "q05")),
     ("finite-n q95, real (table)", ("finite_n_real", "q95")),
     ("finite-n P(rho>1), real", ("finite_n_real", "p_above_1")),
+    ("  its Monte Carlo SE", ("finite_n_real", "p_above_1_se")),
+    ("  bound (tail extrapolated)", ("finite_n_real", "p_above_1_bound")),
     ("exact mean, complex", ("exact_complex", "mean")),
     ("exact sd, complex", ("exact_complex", "std")),
     ("exact q05, complex", ("exact_complex", "q05")),

@@ -39,6 +39,8 @@ __all__ = [
     "real_moments",
     "real_ginibre_table",
     "gumbel_u",
+    "PAbove",
+    "p_above",
 ]
 
 _TABLE_FILE = "real_glorot_radius.json"
@@ -367,3 +369,40 @@ def gumbel_u(p):
     """The Gumbel variate u = -log(-log p) of a probability p."""
     with np.errstate(divide="ignore"):
         return -np.log(-np.log(p))
+
+
+@dataclass(frozen=True)
+class PAbove:
+    """P(gain rho > 1) of the real Glorot law: ``value``, its Monte Carlo ``se``, and ``bound``.
+
+    ``bound`` is None where the table measures the law at that radius. Beyond the levels it
+    measures (its 1% / 99% quantiles, and its own P(rho > 1) point) the law is extrapolated and its
+    tail value would be spurious digits (4e-15 for the half init): there ``bound`` is the text of
+    what the table does establish ("< 0.01" or "> 0.99"), ``value`` is that bound and ``se`` None.
+    """
+
+    value: float
+    se: float | None
+    bound: str | None
+
+
+def p_above(n: int, gain: float = 1.0) -> PAbove:
+    """P(gain rho > 1) at width n, W real Glorot, with its SE (delta method: the density times the
+    quantile's Monte Carlo SE at that level; the table's own SE at gain 1) or a bound (see :class:`PAbove`)."""
+    t = real_quantiles(n)
+    summary = real_ginibre_table().at(n)
+    r = 1.0 / gain
+    levels = np.exp(-np.exp(-t.u))  # the probability level of each node of the quantile function
+    if r > t.r[-1]:
+        top = round(float(1.0 - levels[-1]), 12)
+        return PAbove(top, None, f"< {top:.2g}")
+    if r < t.r[0]:
+        bottom = round(float(1.0 - levels[0]), 12)
+        return PAbove(bottom, None, f"> {bottom:.4g}" if bottom > 0.99 else f"> {bottom:.2g}")
+    u = float(t.u_of_r(np.array([r]))[0])
+    value = float(-np.expm1(-np.exp(-u)))
+    if gain == 1.0 and summary.source == SOURCE_INTERPOLATED:
+        return PAbove(value, summary.p_above_1_se, None)
+    level = 1.0 - value
+    quantile_se = float(np.interp(level, summary.probs, summary.quantiles_se))
+    return PAbove(value, float(t.density(np.array([r]))[0]) * quantile_se, None)
