@@ -3,7 +3,7 @@
 At finite width n the spectral radius of a Glorot matrix sits just above 1 (a Gumbel law at the
 edge of the circular law), so linear recurrences explode over sequences of length about sqrt(n).
 This package samples, predicts and checks all of it; the ``specdiag`` CLI is a thin layer over it:
-each command is one call here (``radius_report``, ``theory_report``, ``fit_report``,
+each command is one call here (``radius_report``, ``inits_report``, ``theory_report``, ``fit_report``,
 ``trajectory_report``, ``hidden_report``, ``check_file``, ``sweep``, ``reproduce``) whose result's
 ``to_dict()`` is the command's ``--format json`` document.
 
@@ -28,6 +28,8 @@ _EXPORTS = {
     "trajectory": "_api",
     "hidden_states": "_api",
     "init_options": "_api",
+    "inits_report": "_api",
+    "InitsReport": "_api",
     "RadiusReport": "_radius_report",
     "radius_report": "_radius_report",
     "DynamicsReport": "_dynamics_report",
@@ -100,6 +102,8 @@ __all__ = [
     "INITS",
     "InitOptions",
     "init_options",
+    "inits_report",
+    "InitsReport",
     "Ensemble",
     "make_ensemble",
     "radius_law",

@@ -10,6 +10,7 @@ else by keyword.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -17,10 +18,13 @@ import numpy as np
 from ._dynamics import NormCurves, simulate
 from ._errors import InputError
 from ._inits import INITS, InitOptions, make_ensemble
+from ._results import Result
 from ._spectra import sample_radii
 from ._validation import choice, whole_number
 
-__all__ = ["OPTION_USERS", "spectral_radii", "radius_law", "trajectory", "hidden_states", "init_options", "build_ensemble"]
+__all__ = [
+    "OPTION_USERS", "InitInfo", "InitsReport", "inits_report", "spectral_radii", "radius_law", "trajectory", "hidden_states", "init_options", "build_ensemble",
+]
 
 #: every init option -> the inits that use it (any other init refuses it rather than ignore it)
 OPTION_USERS: dict[str, tuple[str, ...]] = {
@@ -33,6 +37,35 @@ OPTION_USERS: dict[str, tuple[str, ...]] = {
 }
 #: options of the ``rescaled`` init that only its calibrated divisor uses
 _CALIBRATED_ONLY = ("coverage", "calibration_samples")
+
+
+@dataclass(frozen=True)
+class InitInfo(Result):
+    """One initialization: its name, the fields it takes, its definition, and whether it is diagonal."""
+
+    name: str
+    fields: tuple[str, ...]
+    formula: str
+    diagonal: bool
+
+
+@dataclass(frozen=True)
+class InitsReport(Result):
+    """Every initialization (``specdiag inits``)."""
+
+    command: str
+    inits: tuple[InitInfo, ...]
+
+
+def inits_report() -> InitsReport:
+    """Every initialization in :data:`specdiag.INITS` with its definition.
+
+    Examples
+    --------
+    >>> [i.name for i in inits_report().inits][:3]
+    ['glorot', 'rescaled', 'half']
+    """
+    return InitsReport("inits", tuple(InitInfo(spec.name, tuple(spec.fields), spec.formula, spec.diagonal) for spec in INITS.values()))
 
 
 def init_options(seed: int = 0, *, init: str | None = None, **options: Any) -> InitOptions:

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPORTED = {
     "__version__", "InputError",
     "spectral_radii", "radius_stats", "RadiusStats", "radius_report", "RadiusReport", "sample_radii",
-    "INITS", "InitOptions", "init_options", "Ensemble", "make_ensemble", "radius_law", "LawSummary", "laws",
+    "INITS", "InitOptions", "init_options", "inits_report", "InitsReport", "Ensemble", "make_ensemble", "radius_law", "LawSummary", "laws",
     "theory_summary", "theory_report", "TheorySummary", "TheoryReport",
     "fit_gumbel", "compare_laws", "fit_report", "GumbelFit", "LawComparison", "FitReport",
     "trajectory", "hidden_states", "trajectory_report", "hidden_report", "DynamicsReport", "simulate", "NormCurves",
@@ -92,7 +92,7 @@ def test_results_share_one_to_dict():
     assert dataclasses.is_dataclass(stats) and isinstance(stats.to_dict()["mean"], float)
     with pytest.raises(dataclasses.FrozenInstanceError):
         stats.mean = 0.0  # results are frozen
-    for cls in (sd.RadiusReport, sd.DynamicsReport, sd.TheorySummary, sd.TheoryReport, sd.LawComparison, sd.FitReport):
+    for cls in (sd.InitsReport, sd.RadiusReport, sd.DynamicsReport, sd.TheorySummary, sd.TheoryReport, sd.LawComparison, sd.FitReport):
         assert dataclasses.is_dataclass(cls) and issubclass(cls, Result) and cls.__dataclass_params__.frozen, cls
 
 

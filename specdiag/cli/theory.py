@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from .._api import inits_report
 from .._fit import CI_METHODS, FitReport, fit_report
-from .._inits import INITS
 from .._theory import EULER_GAMMA
 from .._theory_report import TheoryReport, theory_report
 from .root import app
@@ -28,9 +28,9 @@ CIMethod = Enum("CIMethod", {m: m for m in CI_METHODS}, type=str)
 @command(app)
 def inits(fmt: FormatOpt = TableOrJson.table):
     """List every initialization with its definition."""
-    rows = [(spec.name, ", ".join(spec.fields), spec.formula) for spec in INITS.values()]
-    doc = {"command": "inits", "inits": [{"name": spec.name, "fields": list(spec.fields), "formula": spec.formula, "diagonal": spec.diagonal} for spec in INITS.values()]}
-    emit(doc, fmt, table=lambda: rich_table("initializations", ["name", "fields", "definition"], rows))
+    report = inits_report()
+    rows = [(i.name, ", ".join(i.fields), i.formula) for i in report.inits]
+    emit(report.to_dict(), fmt, table=lambda: rich_table("initializations", ["name", "fields", "definition"], rows))
 
 
 THEORY_ROWS = (
