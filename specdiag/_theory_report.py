@@ -80,6 +80,7 @@ class FiniteNReal(Result):
     se_mean: float
     source: str
     p_above_1_se: float | None = None
+    p_above_1_bound: str | None = None
     gumbel_loc: float | None = None
     gumbel_loc_se: float | None = None
     gumbel_scale: float | None = None
