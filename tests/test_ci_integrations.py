@@ -68,6 +68,10 @@ def test_hook_and_action_definitions():
     assert (hook["entry"].split()[:2], hook["language"], hook["pass_filenames"]) == (["specdiag", "check"], "python", True)
     matches = [name for name in ("m.npy", "m.npz", "m.safetensors", "m.pt", "d/m.onnx", "m.h5", "requirements.txt", "m.csv", "m.py") if re.search(hook["files"], name)]
     assert matches == ["m.npy", "m.npz", "m.safetensors", "m.pt", "d/m.onnx", "m.h5"]
+    from specdiag._inputs import WALK_SUFFIXES
+
+    # every weights format a walk finds, text matrices aside, is a file the hook runs on
+    assert [s for s in WALK_SUFFIXES if s not in (".csv", ".txt") and not re.search(hook["files"], "m" + s)] == []
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     assert {"paths", "args", "format"} <= set(action["inputs"]) and action["runs"]["using"] == "composite"
     assert [s.get("uses", "run").split("@")[0] for s in action["runs"]["steps"]] == ["run", "run", "github/codeql-action/upload-sarif", "run"]
