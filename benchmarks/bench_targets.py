@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -62,25 +63,34 @@ def run_env(env: dict | None = None) -> dict:
     return {k: v for k, v in {**os.environ, **(env or {})}.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def timed(cmd: list[str], env: dict | None = None, ok: tuple[int, ...] = (0,)) -> float:
+def timed(cmd: list[str], env: dict | None = None, ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and its children: user + system)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     code = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=run_env(env)).returncode
     elapsed = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if code not in ok:
         raise SystemExit(f"{' '.join(cmd[:4])} ... exited {code}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def pair(name: str, careful: tuple, ours: tuple, repeats: int, target: str) -> float:
-    """Median careful time / median specdiag time over interleaved runs (one untimed run each first)."""
+    """Median careful time / median specdiag time over interleaved runs (one untimed run each first).
+
+    Also the ratio of CPU seconds (work done, whatever the load): on a loaded box the wall ratio
+    measures CPU shares as much as speed, the CPU ratio does not see parallelism."""
     timed(*careful), timed(*ours)
     c, o = [], []
     for _ in range(repeats):
         c.append(timed(*careful))
         o.append(timed(*ours))
-    ratio = statistics.median(c) / statistics.median(o)
-    print(f"{name:26} careful {statistics.median(c):6.2f} s   specdiag {statistics.median(o):6.2f} s   ratio {ratio:5.2f}x  "
-          f"(target {target})   [careful {', '.join(f'{v:.2f}' for v in c)}; specdiag {', '.join(f'{v:.2f}' for v in o)}]", flush=True)
+    wall_c, wall_o = statistics.median(v[0] for v in c), statistics.median(v[0] for v in o)
+    cpu_c, cpu_o = statistics.median(v[1] for v in c), statistics.median(v[1] for v in o)
+    ratio = wall_c / wall_o
+    print(f"{name:26} careful {wall_c:6.2f} s   specdiag {wall_o:6.2f} s   ratio {ratio:5.2f}x  (target {target});  "
+          f"CPU careful {cpu_c:6.2f} s, specdiag {cpu_o:6.2f} s, ratio {cpu_c / cpu_o:5.2f}x   "
+          f"[wall careful {', '.join(f'{v[0]:.2f}' for v in c)}; specdiag {', '.join(f'{v[0]:.2f}' for v in o)}]", flush=True)
     return ratio
 
 
