@@ -532,10 +532,11 @@ class Selection:
     biases: list | None = None
     gates: list | None = None
 
-    def plan(self, infos: dict, *, require: bool = True) -> discovery.Plan:
-        """The plan of ``infos`` under this selection (:func:`specdiag._discovery.plan_checks`)."""
-        return discovery.plan_checks(infos, keys=self.keys, model=self.model, param=self.param, diagonal=self.diagonal,
-                                     layout=self.layout, biases=self.biases, gates=self.gates, require=require)
+    def plan(self, source: WeightsSource, *, require: bool = True) -> discovery.Plan:
+        """The plan of ``source`` under this selection (:func:`specdiag._discovery.plan_checks`)."""
+        return discovery.plan_checks(source.infos, keys=self.keys, model=self.model, param=self.param, diagonal=self.diagonal,
+                                     layout=self.layout, biases=self.biases, gates=self.gates, hints=source.hints,
+                                     unreadable=source.unchecked, require=require)
 
 
 def _items(source: WeightsSource, plan: discovery.Plan, *, keep_eigenvalues: bool, input_scale: float, seed: int) -> list:
@@ -563,7 +564,7 @@ def _items(source: WeightsSource, plan: discovery.Plan, *, keep_eigenvalues: boo
 def _check_source(source: WeightsSource, thresholds: Thresholds, selection: Selection, *, workers, max_memory, keep_eigenvalues: bool,
                   input_scale: float = 1.0, seed: int = 0, allow_unchecked: bool = False) -> CheckReport:
     start = time.perf_counter()
-    plan = selection.plan(source.infos)
+    plan = selection.plan(source)
     budget = memory_budget(max_memory)
     source.max_memory = budget
     for entry in plan.planned:
@@ -671,7 +672,7 @@ def list_file(path: str | Path, *, keys=None, model: str = "auto", param: str = 
     The plan is the one :func:`check_file` follows, and it fails the same way (nothing to check).
     """
     source = open_weights(path, container=state_dict)
-    return source, Selection(keys, model, param, diagonal, layout, biases, gates).plan(source.infos)
+    return source, Selection(keys, model, param, diagonal, layout, biases, gates).plan(source)
 
 
 def check_state_dict(state_dict: Mapping, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False, layout: str | None = None,

@@ -21,6 +21,7 @@ rules: a selected tensor is checked even when no rule names it.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
 from dataclasses import dataclass, field
@@ -228,7 +229,7 @@ def _cell_entries(name: str, plan: CellPlan, rule: str, gates: list | None, info
 _CANONICAL_GATES = {"gru": "rzn", "lstm": "ifgo"}
 
 
-def _plan_one(name: str, info, rule: NameRule, infos: dict, flax: dict, gates: list | None) -> tuple[list, str | None]:
+def _plan_one(name: str, info, rule: NameRule, infos: dict, flax: dict, gates: list | None, hints: dict) -> tuple[list, str | None]:
     """(planned entries, reason it is not checked) for a tensor matched by ``rule``."""
     shape = tuple(info.shape)
     layout = rule.layout
@@ -243,7 +244,10 @@ def _plan_one(name: str, info, rule: NameRule, infos: dict, flax: dict, gates: l
                 return [], "Flax hidden kernel without the rest of its cell (hi, hf, hg, ho / hr, hz, hn beside it): declare it with layout"
             stem = re.match(r"^(.*?)[./]?h[ifgorzn]?[./]kernel$", name)
             return _cell_entries((stem.group(1) if stem else "") or name, plan, rule.name, gates, infos), None
-        plan, why = (torch_cell if rule.family == "torch" else keras_cell)(name, infos)
+        hint = hints.get(name, {})
+        plan, why = (torch_cell if rule.family == "torch" else keras_cell)(name, infos, hint.get("kind"))
+        if plan is not None and "linear_before_reset" in hint:
+            plan = dataclasses.replace(plan, linear_before_reset=bool(hint["linear_before_reset"]))
         if plan is None:
             return [], f"{why}: declare the cell with layout (e.g. --layout lstm --key {name})"
         return _cell_entries(name, plan, rule.name, gates, infos), None
@@ -332,7 +336,7 @@ def _unmatched(name: str, info, keys, sole: bool, diagonal: bool) -> Planned | N
     raise NothingToCheck(f"no square 2-D tensor{' or 1-D vector' if diagonal else ''} found ({name} {shape}): need {want}")
 
 
-def _by_rules(infos: dict, chosen: list, *, keys, model, param, diagonal, gates, fallback: bool) -> Plan:
+def _by_rules(infos: dict, chosen: list, *, keys, model, param, diagonal, gates, fallback: bool, hints: dict) -> Plan:
     planned, skipped, unchecked = [], [], []
     flax = flax_cells(infos)
     consumed: set = set()
@@ -343,7 +347,7 @@ def _by_rules(infos: dict, chosen: list, *, keys, model, param, diagonal, gates,
         info = infos[name]
         rule = _rule_for(name, model, param, fallback)
         if rule is not None:
-            entries, reason = _plan_one(name, info, rule, infos, flax, gates)
+            entries, reason = _plan_one(name, info, rule, infos, flax, gates, hints)
             if entries:
                 planned.extend(entries)
                 for entry in entries:
@@ -370,7 +374,8 @@ def _by_rules(infos: dict, chosen: list, *, keys, model, param, diagonal, gates,
 
 
 def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False, layout: str | None = None,
-                biases: list | None = None, gates: list | None = None, require: bool = True) -> Plan:
+                biases: list | None = None, gates: list | None = None, hints: dict | None = None, unreadable: list | None = None,
+                require: bool = True) -> Plan:
     """Decide, from headers only, which tensors are checked and how (the rule table), and which are skipped.
 
     Parameters
@@ -393,6 +398,10 @@ def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "au
         With ``layout``: the bias tensors (input bias, then hidden bias), when not found by name.
     gates : list of str, optional
         Gate letters (r, z, n; i, f, g, o) whose blocks are also checked as plain matrices.
+    hints : dict, optional
+        Tensor name -> cell facts a reader knows beyond the names (``kind``, ``linear_before_reset``).
+    unreadable : list, optional
+        (name, shape, reason) of recurrences a reader found but cannot provide: "not checked".
     require : bool
         Raise when nothing would be checked or reported.
 
@@ -420,9 +429,12 @@ def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "au
     if biases:
         raise InputError("biases are read with layout (declaring a custom-named cell): give layout and keys", param="biases")
     chosen = _select(names, keys)
-    plan = _by_rules(infos, chosen, keys=keys, model=model, param=param, diagonal=diagonal, gates=gates, fallback=False)
+    options = {"keys": keys, "model": model, "param": param, "diagonal": diagonal, "gates": gates, "hints": hints or {}}
+    plan = _by_rules(infos, chosen, fallback=False, **options)
+    extra = [Skipped(name, list(shape), "float32", reason) for name, shape, reason in unreadable or []]
+    plan = Plan(plan.planned, plan.skipped, plan.unchecked + extra)
     if not plan.planned and not plan.unchecked and model == "auto" and not keys:
-        wider = _by_rules(infos, chosen, keys=keys, model=model, param=param, diagonal=diagonal, gates=gates, fallback=True)
+        wider = _by_rules(infos, chosen, fallback=True, **options)
         if wider.planned:
             rules = sorted({p.rule for p in wider.planned})
             note = f"no framework rule matched: the short-name rule(s) {', '.join(rules)} were used (model reservoir or ssm says so explicitly)"

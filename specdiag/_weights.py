@@ -2,8 +2,10 @@
 
 Supported: .npy, .npz (including ``scipy.sparse.save_npz`` files), .safetensors (one file, or a
 sharded directory / ``model.safetensors.index.json``), .pt/.pth/.ckpt/.bin state dicts (PyTorch,
-``weights_only=True``, memory-mapped; nested checkpoints searched two dict levels deep), and
-.csv/.txt of one matrix. Nothing is unpickled and nothing is executed.
+``weights_only=True``, memory-mapped; nested checkpoints searched two dict levels deep), TorchScript
+archives (.jit or .pt: :mod:`specdiag._weights_torchscript`), ONNX (:mod:`specdiag._weights_onnx`),
+Keras .keras/.h5 (:mod:`specdiag._weights_keras`), and .csv/.txt of one matrix. Nothing is
+unpickled and nothing is executed.
 
 Every reader first lists the tensors (name, shape, stored dtype, size) from the file's headers
 without reading data: the .npy header (for .npz, the member's .npy header, read from the zip
@@ -31,6 +33,9 @@ from . import _resources as resources
 from ._errors import InputError
 from ._resources import format_bytes
 from ._text import printable
+from ._weights_keras import open_h5, open_keras
+from ._weights_onnx import open_onnx
+from ._weights_torchscript import is_torchscript, open_torchscript
 
 __all__ = [
     "SUFFIXES",
@@ -43,8 +48,8 @@ __all__ = [
     "stored_epsilon",
 ]
 
-SUFFIXES = (".npy", ".npz", ".safetensors", ".pt", ".pth", ".ckpt", ".bin", ".csv", ".txt")
-TORCH_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin")
+SUFFIXES = (".npy", ".npz", ".safetensors", ".pt", ".pth", ".ckpt", ".bin", ".jit", ".onnx", ".keras", ".h5", ".hdf5", ".csv", ".txt")
+TORCH_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".jit")
 SHARD_INDEX = "model.safetensors.index.json"
 #: safetensors dtype codes -> NumPy dtype names (ml_dtypes provides the bfloat16 and float8 types)
 SAFETENSORS_DTYPES = {
@@ -98,6 +103,10 @@ class WeightsSource:
     container: str | None = None
     max_memory: int | None = None
     notes: list = field(default_factory=list)
+    #: tensor name -> cell facts the names cannot carry (ONNX: GRU linear_before_reset, RNN activation)
+    hints: dict = field(default_factory=dict)
+    #: (name, shape, reason) of recurrences the reader found but cannot provide (unresolvable ONNX weights)
+    unchecked: list = field(default_factory=list)
 
     def read(self, name: str):
         """The stored data of tensor ``name`` (NumPy array, or a scipy.sparse matrix), budget-checked."""
@@ -488,6 +497,8 @@ def _open_torch(path: Path, container: str | None = None) -> WeightsSource:
         magic = fh.read(4)
     if not (magic.startswith(b"PK") or magic[:1] == b"\x80"):
         raise InputError(f"{str(path)!r} is not a PyTorch file (neither a torch.save zip archive nor a legacy pickle): the file is corrupt or of another type")
+    if magic.startswith(b"PK") and is_torchscript(path):
+        return open_torchscript(path)
     try:
         import torch  # noqa: PLC0415
     except ImportError:
@@ -502,10 +513,11 @@ def _open_torch(path: Path, container: str | None = None) -> WeightsSource:
     except Exception as exc:
         text = str(exc)
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
-        if found:
+        if found or "weights_only" in text:
+            what = f" ({printable(found.group(1))})" if found else ""
             raise InputError(
-                f"{str(path)!r} holds a pickled Python object ({found.group(1)}), not a state dict, and specdiag never unpickles code: "
-                f"save model.state_dict() instead (torch.save(model.state_dict(), path))"
+                f"{printable(str(path))!r} holds code or a pickled Python object{what}, not only tensors, and was not loaded "
+                f"(specdiag never runs code from a file): save model.state_dict() instead (torch.save(model.state_dict(), path))"
             ) from None
         raise InputError(f"cannot read {str(path)!r} with torch.load ({_one_line(exc)}): the file is corrupt or not a PyTorch file") from None
     if _is_tensor(obj):
@@ -625,6 +637,12 @@ def open_weights(path: Path | str, *, max_memory: int | None = None, container: 
     elif suffix in TORCH_SUFFIXES:
         source = _open_torch(path, container)
         container = None
+    elif suffix == ".onnx":
+        source = open_onnx(path)
+    elif suffix == ".keras":
+        source = open_keras(path)
+    elif suffix in (".h5", ".hdf5"):
+        source = open_h5(path)
     elif suffix in (".csv", ".txt"):
         source = _open_text(path, max_memory)
     else:
