@@ -1,4 +1,5 @@
-"""``check --plot DIR``: one eigenvalue-plane figure per checked tensor, unit circle and Glorot edge drawn."""
+"""``check --plot DIR``: one eigenvalue-plane figure per checked row (a matrix, or a cell's Jacobian at rest), with
+the unit circle, the ``--max-radius`` circle, the Glorot edge, the verdict in the title and the legend outside the data."""
 
 from __future__ import annotations
 
@@ -25,17 +26,23 @@ def glorot_edge(n: int) -> tuple[float, str]:
     return median, f"Glorot median radius ({what} law), n = {n}"
 
 
-def eigenvalue_plane_figure(eigenvalues: np.ndarray, *, title: str, n: int | None, radius: float | None):
-    """A square eigenvalue-plane figure: eigenvalues, the unit circle and (for matrices) the Glorot edge."""
-    from ._plots import new_figure  # noqa: PLC0415
+def eigenvalue_plane_figure(eigenvalues: np.ndarray, *, title: str, n: int | None, radius: float | None, max_radius: float | None = None,
+                            verdict: str | None = None, subtitle: str | None = None):
+    """A square eigenvalue-plane figure: eigenvalues, the unit circle, the ``max_radius`` circle and
+    (for matrices) the Glorot edge; the legend sits outside the axes, the verdict in the title."""
+    from ._plots import new_figure  # noqa: PLC0415 (matplotlib, only when plotting)
 
     lam = np.asarray(eigenvalues, dtype=np.complex128)
     lam = lam[np.isfinite(lam)]
-    fig, axes = new_figure(width=4.2, height=4.2)
+    fig, axes = new_figure(width=6.4, height=4.2)
     ax = axes[0, 0]
     theta = np.linspace(0, 2 * math.pi, 400)
-    ax.plot(np.cos(theta), np.sin(theta), color="black", lw=1.0, label="unit circle")
+    unit = "unit circle (= max radius)" if max_radius == 1.0 else "unit circle"
+    ax.plot(np.cos(theta), np.sin(theta), color="black", lw=1.0, label=unit)
     extent = 1.1
+    if max_radius is not None and max_radius != 1.0:
+        ax.plot(max_radius * np.cos(theta), max_radius * np.sin(theta), color="tab:orange", lw=1.0, ls=":", label=f"max radius {max_radius:g}")
+        extent = max(extent, 1.05 * max_radius)
     if n is not None and n >= 2:
         edge, label = glorot_edge(n)
         ax.plot(edge * np.cos(theta), edge * np.sin(theta), color="tab:red", lw=0.9, ls="--", label=label)
@@ -48,9 +55,10 @@ def eigenvalue_plane_figure(eigenvalues: np.ndarray, *, title: str, n: int | Non
     ax.set_aspect("equal")
     ax.set_xlabel("Re lambda")
     ax.set_ylabel("Im lambda")
-    shown = "overflows" if radius is None else f"{radius:.4g}"
-    ax.set_title(f"{title}\nradius {shown}", fontsize=9)
-    ax.legend(loc="lower left", fontsize=7)
+    shown = subtitle or ("radius overflows" if radius is None else f"radius {radius:.4g}")
+    head = f"{verdict.upper()}: " if verdict else ""
+    ax.set_title(f"{head}{title}\n{shown}", fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, borderaxespad=0.0)  # outside the data
     return fig
 
 
@@ -67,15 +75,24 @@ def plot_file_name(name: str, used: set) -> str:
 
 
 def write_check_plots(report, out_dir: Path | str) -> list[Path]:
-    """One PNG per checked tensor of a :class:`~specdiag._check.CheckReport` (made with keep_eigenvalues)."""
-    from ._plots import save_figure  # noqa: PLC0415
+    """One PNG per checked row of a :class:`~specdiag._check.CheckReport` (made with keep_eigenvalues):
+    a linear W's eigenvalues, or the eigenvalues of a cell's Jacobian at its rest state."""
+    from ._plots import save_figure  # noqa: PLC0415 (matplotlib, only when plotting)
 
     out_dir = Path(out_dir)
     written, used = [], set()
+    max_radius = report.thresholds.max_radius
     for result in report.tensors:
-        if getattr(result, "eigenvalues", None) is None:
+        lam = getattr(result, "eigenvalues", None)
+        if lam is None:
             continue
-        n = None if result.diagonal else result.shape[0]
-        fig = eigenvalue_plane_figure(result.eigenvalues, title=result.name, n=n, radius=result.radius)
+        if getattr(result, "cell", "linear") != "linear":
+            rest = result.rest_state["radius"]
+            subtitle = (f"{result.cell} Jacobian at rest (rho {rest:.4g}, information); "
+                        f"lambda = {result.lyapunov:.3g} +- {result.lyapunov_se:.1g} ({result.regime})")
+            fig = eigenvalue_plane_figure(lam, title=result.name, n=None, radius=rest, max_radius=max_radius, verdict=result.verdict, subtitle=subtitle)
+        else:
+            n = None if result.diagonal else result.shape[0]
+            fig = eigenvalue_plane_figure(lam, title=result.name, n=n, radius=result.radius, max_radius=max_radius, verdict=result.verdict)
         written.append(save_figure(fig, out_dir / plot_file_name(result.name, used)))
     return written
