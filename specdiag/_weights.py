@@ -209,7 +209,7 @@ def _npy_header(fh, label: str) -> tuple[tuple, np.dtype, bool]:
         if version not in readers:
             raise ValueError(f"unsupported .npy format version {version}")
         shape, fortran, dtype = readers[version](fh, max_header_size=100_000)
-    except (ValueError, SyntaxError) as exc:
+    except Exception as exc:  # ValueError, SyntaxError, tokenize errors, RecursionError: a malformed header dict
         raise InputError(f"{label} has a corrupt .npy header ({_one_line(exc)})") from None
     if dtype.hasobject:
         raise InputError(f"{label} holds Python objects (dtype {dtype}), which would need unpickling: save numeric arrays")
@@ -239,6 +239,11 @@ def _open_npy(path: Path) -> WeightsSource:
         shape, dtype, fortran = _npy_header(fh, f"{str(path)!r}")
         offset = fh.tell()
     info = _info(name, shape, dtype, dtype.itemsize)
+    size = path.stat().st_size
+    if offset + info.nbytes > size:
+        shown = "x".join(map(str, shape)) or "scalar"
+        raise InputError(f"{printable(str(path))!r} is truncated: its header promises a {shown} {dtype} array ({format_bytes(info.nbytes)}) "
+                         f"but the file holds {format_bytes(max(size - offset, 0))} of data: the file is corrupt or truncated")
 
     def load(_name):
         with open(path, "rb") as fh:
@@ -331,6 +336,8 @@ def _safetensors_header(path: Path) -> tuple[dict, int]:
         header = json.loads(raw)
         if not isinstance(header, dict):
             raise ValueError("the header is not a JSON object")
+    except RecursionError:
+        raise InputError(f"{printable(str(path))!r} has a safetensors header nested too deeply to be a header: the file is corrupt") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{str(path)!r} has a corrupt safetensors header ({_one_line(exc)}): the file is corrupt or truncated") from None
     header.pop("__metadata__", None)
@@ -395,6 +402,8 @@ def _open_sharded(index_path: Path) -> WeightsSource:
         weight_map = index["weight_map"]
         if not isinstance(weight_map, dict):
             raise TypeError("weight_map is not an object")
+    except RecursionError:
+        raise InputError(f"{printable(str(index_path))!r} is nested too deeply to be a safetensors index: the file is corrupt") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{str(index_path)!r} is not a valid safetensors index ({_one_line(exc)}): expected {{\"weight_map\": {{tensor: shard file}}}}") from None
     shards: dict[str, tuple[dict, Callable]] = {}
@@ -618,6 +627,13 @@ def open_weights(path: Path | str, *, max_memory: int | None = None, container: 
             raise InputError(f"{str(path)!r} is a directory, not a weights file: give a file ({', '.join(SUFFIXES)}) or a directory holding {SHARD_INDEX}")
         source.max_memory = max_memory
         return source
+    if not path.exists() and path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:
+            raise InputError(f"{printable(str(path))!r} is a symbolic link loop: point it at a weights file", param="path") from None
+        except OSError:
+            raise InputError(f"{printable(str(path))!r} is a dangling symbolic link (its target does not exist)", param="path") from None
     if not path.exists():
         raise InputError(f"no such file {str(path)!r}: give a weights file ({', '.join(SUFFIXES)})")
     other = _describe_non_file(path)

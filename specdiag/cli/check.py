@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from enum import Enum
 from pathlib import Path
@@ -156,26 +157,42 @@ def check_command(
         emit(doc, fmt, table=lambda: _listing(path, source, plan))
         return
     check_output(output)
+    created = plot is not None and not plot.exists()
     if plot is not None:
-        from .._report import prepare_out_dir  # noqa: PLC0415
+        from .._report import prepare_out_dir  # noqa: PLC0415 (only --plot writes files)
 
         prepare_out_dir(plot, param="plot")
-    multi = check_paths(
-        paths, **selection, max_radius=max_radius, seq_len=seq_len, max_growth=None if no_growth_gate else max_growth, input_scale=input_scale,
-        allow_unchecked=allow_unchecked, workers=workers, max_memory=max_memory, keep_eigenvalues=plot is not None,
-    )
-    plots = None
-    if plot is not None:
-        from .._check_plots import write_check_plots  # noqa: PLC0415
+    with _removed_if_empty(plot if created else None):
+        multi = check_paths(
+            paths, **selection, max_radius=max_radius, seq_len=seq_len, max_growth=None if no_growth_gate else max_growth, input_scale=input_scale,
+            allow_unchecked=allow_unchecked, workers=workers, max_memory=max_memory, keep_eigenvalues=plot is not None,
+        )
+        plots = None
+        if plot is not None:
+            from .._check_plots import write_check_plots  # noqa: PLC0415 (matplotlib, only for --plot)
 
-        many = len(multi.reports) > 1
-        plots = [str(p) for r in multi.reports for p in write_check_plots(r, plot / _plot_folder(r.source) if many else plot)]
+            many = len(multi.reports) > 1
+            plots = [str(p) for r in multi.reports for p in write_check_plots(r, plot / _plot_folder(r.source) if many else plot)]
     deliver_report(multi, fmt, output=output, table=lambda report: _table(report, plots, verbose), reword=_as_flags, extra={"plots": plots} if plots is not None else None)
     code = multi.exit_code
     if (code == 1 and exit_zero) or (code == 3 and allow_empty):
         code = 0
     if code:
         raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _removed_if_empty(folder: Path | None):
+    """On any failure, remove ``folder`` (one this run created) if nothing was written into it."""
+    try:
+        yield
+    except BaseException:
+        if folder is not None:
+            with contextlib.suppress(OSError):
+                for sub in sorted(folder.rglob("*"), reverse=True):
+                    sub.rmdir() if sub.is_dir() else None
+                folder.rmdir()
+        raise
 
 
 def _plot_folder(source: str) -> str:
