@@ -495,6 +495,12 @@ def _find_state_dict(obj: Mapping, label: str, container: str | None = None) -> 
     if not candidates:
         return {}, None
     rank = {k: i for i, k in enumerate(MODEL_KEYS)}
+    if not any(kv[0].split(".")[-1] in rank for kv in candidates):
+        # parts of one model ({"enc": ..., "dec": ...}), not alternatives: every part, named by its key
+        merged: dict = {}
+        for path, tree in candidates:
+            _flatten(tree, path, 1, merged)
+        return merged, None
     candidates.sort(key=lambda kv: rank.get(kv[0].split(".")[-1], len(rank)))
     path, tree = candidates[0]
     return _flatten(tree), path

@@ -200,6 +200,9 @@ def test_state_dict_choice_and_short_name_rules(tmp_path):
     b = json.loads(run(tmp_path / "ck.pt", "--state-dict", "ema", "--format", "json").stdout)
     assert a["container"] == "model" and b["container"] == "ema" and a["tensors"][0]["gate_radii"] != b["tensors"][0]["gate_radii"]
     assert run(tmp_path / "ck.pt", "--state-dict", "nope").exit_code == 2
+    torch.save({"enc": model, "dec": ema}, tmp_path / "parts.pt")  # parts of one model, not alternatives: both checked
+    parts = json.loads(run(tmp_path / "parts.pt", "--format", "json").stdout)
+    assert sorted(t["name"] for t in parts["tensors"]) == ["dec.weight_hh_l0", "enc.weight_hh_l0"]
     # attn.W and mlp.lambda are not a reservoir or eigenvalues beside a real recurrence
     np.savez(tmp_path / "m.npz", **{"attn.W": np.eye(3) * 5, "mlp.lambda": np.array([3.0]), "rnn.weight_hh_l0": np.eye(3) * 0.1})
     doc = json.loads(run(tmp_path / "m.npz", "--format", "json").stdout)
