@@ -12,7 +12,7 @@ torch.manual_seed(0)
 lstm, head = torch.nn.LSTM(1, 32, num_layers=2), torch.nn.Linear(32, 1)
 opt = torch.optim.Adam([*lstm.parameters(), *head.parameters()], lr=1e-2)
 t = torch.arange(0, 64, dtype=torch.float32)
-for step in range(300):
+for _step in range(300):
     phase = 6.28 * torch.rand(16, 1)
     x = torch.sin(0.3 * t[:, None] + phase.T)[..., None] + 0.05 * torch.randn(64, 16, 1)
     out, _ = lstm(x[:-1])
