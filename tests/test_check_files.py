@@ -15,6 +15,7 @@ from safetensors.numpy import save_file
 from typer.testing import CliRunner
 
 import specdiag._check as check
+import specdiag._check_matrix as check_matrix_module
 
 import specdiag._discovery as discovery
 from specdiag.cli import app
@@ -49,7 +50,8 @@ def test_sparse_reservoir_dense_and_arpack(tmp_path, monkeypatch):
     doc = json.loads(result.stdout)
     (t,) = doc["tensors"]
     assert doc["kind"] == "scipy.sparse npz" and t["radius"] == pytest.approx(0.9, rel=1e-10)
-    monkeypatch.setattr(check, "DENSE_LIMIT", 50)  # force the ARPACK path
+    monkeypatch.setattr(check_matrix_module, "DENSE_LIMIT", 50)  # force the ARPACK path
+    monkeypatch.setattr(check, "DENSE_LIMIT", 50)
     exact = check.check_file(tmp_path / "res.npz", seq_len=50, workers=1).tensors[0]
     report = check.check_file(tmp_path / "res.npz", seq_len=50, workers=1)
     (t2,) = report.tensors
