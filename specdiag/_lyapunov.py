@@ -12,8 +12,10 @@ Defaults (:data:`DEFAULT_TRAJECTORIES` trajectories of :data:`DEFAULT_STEPS` ste
 log growth per step over all trajectories and steps, and its standard error comes from batch
 means (each trajectory cut into :data:`BATCHES` consecutive batches). Every draw comes from
 ``SeedSequence([seed, regime])``: the same call gives the same number. The work per step is one
-product of the (B + B) x p states-and-tangents with w_hh^T; a 2-layer LSTM with h = 512 takes about
-a second per layer and regime on one core.
+product of the (B + B) x p states-and-tangents with w_hh^T: 800 steps x 8 rows, about 13 GFlop per
+regime for an LSTM with h = 512 (a few seconds per layer for both regimes on one core), and the
+standard error stays far below the gate's resolution (ln(1e3) / 1000 = 0.0069 per step at the
+default thresholds; measured SEs are 1e-4 to 3e-3).
 """
 
 from __future__ import annotations
@@ -38,11 +40,11 @@ __all__ = [
 
 REGIMES = ("driven", "zero-input")
 #: averaged tangent steps per trajectory
-DEFAULT_STEPS = 1000
+DEFAULT_STEPS = 600
 #: steps discarded first (the trajectory reaches its attractor, the tangent its leading direction)
 DEFAULT_BURN_IN = 200
 #: independent trajectories (batched in one matrix product per step)
-DEFAULT_TRAJECTORIES = 8
+DEFAULT_TRAJECTORIES = 4
 #: batch means per trajectory for the standard error
 BATCHES = 10
 #: standard deviation of the random initial states
