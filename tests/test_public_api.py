@@ -178,3 +178,18 @@ def test_auto_device_never_silently_unknown(monkeypatch):
             backend.resolve_device("cuda")
     finally:
         backend.cupy_module.cache_clear()
+
+
+def test_reports_write_the_commands_files(tmp_path):
+    """out/plot in the call, or write/plot afterwards: the same files as ``specdiag radius --out --plot``."""
+    rep = sd.radius_report(20, samples=6, field="complex", workers=1, device="cpu", out=tmp_path / "a", plot=tmp_path / "a.png")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["radii.csv", "run.json"]
+    assert (tmp_path / "a" / "radii.csv").read_text() == rep.csv() and (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+    rep.write(tmp_path / "b")
+    assert (tmp_path / "b" / "radii.csv").read_text() == rep.csv()
+    with pytest.raises(sd.InputError) as info:  # another run's directory is refused, naming the parameter
+        sd.radius_report(20, samples=7, field="complex", workers=1, device="cpu", out=tmp_path / "a")
+    assert info.value.param == "out"
+    hid = sd.hidden_report(8, steps=5, matrices=2, inputs=2, device="cpu", workers=1)
+    hid.write(tmp_path / "h")
+    assert (tmp_path / "h" / "hidden.csv").read_text() == hid.csv()
