@@ -103,11 +103,11 @@ def real_law_factor(n: int, coverage: float) -> Rescaling | None:
         return None
     if not (math.isfinite(s) and 0.0 < s < 10.0):
         return None
-    if not (math.isfinite(stderr) and stderr >= 0) or not probs[0] <= coverage <= probs[-1]:
-        stderr = None
-    ci = (s - 1.96 * stderr, s + 1.96 * stderr) if stderr is not None else None
+    ci = None
+    if math.isfinite(stderr) and stderr >= 0 and probs[0] <= coverage <= probs[-1]:
+        ci = (s - 1.96 * stderr, s + 1.96 * stderr)
     source = f"real Glorot table quantile ({summary.source}; calibration samples give a Monte Carlo quantile instead)"
-    return Rescaling(s, "calibrated", source, coverage=coverage, factor_ci95=ci, factor_stderr=stderr)
+    return Rescaling(s, "calibrated", source, coverage=coverage, factor_ci95=ci, factor_stderr=stderr if ci else None)
 
 
 def quantile_with_ci(values: np.ndarray, p: float, level: float = 0.95) -> tuple[float, float, float]:
@@ -174,6 +174,8 @@ def _read_cache(path: Path, key: dict) -> Rescaling | None:
         fields = {k: v for k, v in entry.items() if k != "checksum"}
         fields["factor_ci95"] = tuple(fields["factor_ci95"])
         result = Rescaling(**fields)
+        if result.factor_ci95 is None or result.coverage is None:
+            raise ValueError("entry has no interval or coverage")
         lo, hi = (float(v) for v in result.factor_ci95)
         factor = float(result.factor)
         if not (math.isfinite(factor) and 0.0 < factor < 10.0 and lo <= factor <= hi):
@@ -192,6 +194,8 @@ def _check_against_law(n: int, result: Rescaling) -> None:
     Glorot law's coverage-quantile (the table's SE, and the Monte Carlo SE from the entry's 95%
     interval). Beyond the table's widths or its 1%..99% levels the law is extrapolated: one more
     edge scale 1/sqrt(4 n g_n) (0.01 below n = 164) of slack."""
+    if result.coverage is None or result.factor_ci95 is None:
+        raise ValueError("entry has no interval or coverage")
     coverage = float(result.coverage)
     table = real_ginibre_table()
     summary = table.at(n)

@@ -269,7 +269,9 @@ def compare_laws(radii, *, n: int, field: str = "real", level: float = 0.95, ci:
         law = numeric.kostlan(glorot.n)
         exact = ExactComparison(float(law.mean()), float(law.std()), "Kostlan exact", **ks(x, law.cdf))
     else:
-        real = FiniteNReal.at(glorot.n, **ks(x, glorot.numeric_law().cdf))
+        real_law = glorot.numeric_law()
+        assert real_law is not None  # the real Glorot law is tabulated at every n >= 2
+        real = FiniteNReal.at(glorot.n, **ks(x, real_law.cdf))
     return LawComparison(fitted, SampleMoments(float(x.mean()), float(x.std(ddof=1))), asymptotic, reason, exact, real)
 
 

@@ -137,6 +137,7 @@ def log_power_sums_from_eig(w: np.ndarray, lam: np.ndarray, v: np.ndarray, vinv:
     if not np.isfinite(cond) or cond > MAX_EIGVEC_CONDITION:
         return log_power_sums_by_squaring(w, ts)
     # C_ij = (V^H V)_ij (V^{-1} V^{-H})_ji; both Grams are Hermitian, so one triangle each (HERK)
+    assert vinv is not None  # a finite condition number means V inverted
     c = _hermitian_gram(v, columns=True) * _hermitian_gram(vinv, columns=False).T
     z = np.conj(lam)[:, None] * lam[None, :]
     top = max(float(np.abs(lam).max() ** 2), 1.0)

@@ -12,6 +12,7 @@ from .._dynamics_report import SUMMARY_KEYS, DynamicsReport, dynamics_report
 from .._errors import InputError
 from .root import app
 from .options import (
+    Device, Field, InitName,
     CalibrationSamples, ChunkSize, DeviceOpt, FieldOpt, Force, Init, InitCoverage, InitRescale, MaxPhase, N, Out, Plot, Precision,
     Rmax, Rmin, Seed, Workers, describe_rescaling, init_keywords, parse_int_list, value,
 )
@@ -45,8 +46,8 @@ def make_dynamics_command(kind: str):
     def dynamics_command(
         n: N = 500,
         steps: Annotated[int, typer.Option("--steps", help="Last k (trajectory) or t (hidden).")] = 1000,
-        init: Init = "glorot",
-        field: FieldOpt = "real",
+        init: Init = InitName("glorot"),
+        field: FieldOpt = Field("real"),
         matrices: Annotated[int, typer.Option("--matrices", help="Number of matrices W.")] = 20,
         inputs: Annotated[int, typer.Option("--inputs", help="Inputs x (trajectory) or input sequences (hidden) per matrix.")] = 50,
         every: Annotated[int, typer.Option("--every", help="Record every m-th step.")] = 1,
@@ -56,8 +57,8 @@ def make_dynamics_command(kind: str):
         exact: Annotated[bool, typer.Option("--exact", help="Also compute each W's exact expectation over inputs (eigendecomposition).")] = False,
         full: Annotated[bool, typer.Option("--full", help="JSON: include every matrix's curve.")] = False,
         seed: Seed = 0,
-        device: DeviceOpt = "auto",
-        precision: StatePrecision = "single",
+        device: DeviceOpt = Device("auto"),
+        precision: StatePrecision = Precision("single"),
         workers: Workers = None,
         chunk_size: ChunkSize = None,
         rmin: Rmin = None,
@@ -79,7 +80,7 @@ def make_dynamics_command(kind: str):
                 workers=workers, chunk_size=chunk_size, out=out, plot=plot, force=force, on_progress=advance,
                 **init_keywords(rmin, rmax, max_phase, rescale, coverage, calibration_samples),
             )
-        emit(report.to_dict(), fmt, table=lambda: dynamics_table(report, rows))
+        emit(report.to_dict(), fmt, table=None if rows is None else lambda: dynamics_table(report, rows))
         if value(fmt) == "table":
             for path in filter(None, (out, plot)):
                 note(f"wrote {path}")
@@ -100,7 +101,7 @@ def dynamics_table(r: DynamicsReport, rows_idx: np.ndarray):
         row = [int(r.steps[i]), *(getattr(r, key)[i] for key in SUMMARY_KEYS)]
         if r.exact_log10_norm is not None:
             row.append(r.exact_log10_norm[i])
-        if r.exact_per_matrix_log10_rms is not None:
+        if r.exact_per_matrix_log10_rms is not None and r.sample_per_matrix_log10_rms is not None:
             row += [r.sample_per_matrix_log10_rms[:, i].mean(), r.exact_per_matrix_log10_rms[:, i].mean()]
         rows.append(row)
     symbol = "||W^k x||" if r.kind == "trajectory" else "||h_t||"

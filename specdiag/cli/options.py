@@ -21,11 +21,11 @@ __all__ = [
     "init_keywords", "parse_int_list", "parse_name_list", "describe_rescaling",
 ]
 
-Field = Enum("Field", {f: f for f in FIELDS}, type=str)
-InitName = Enum("InitName", {name: name for name in INITS}, type=str)
-Device = Enum("Device", {d: d for d in DEVICES}, type=str)
-Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)
-RescaleMethod = Enum("RescaleMethod", {m: m for m in RESCALE_METHODS}, type=str)
+Field = Enum("Field", {f: f for f in FIELDS}, type=str)  # type: ignore[misc]  # members come from the registry
+InitName = Enum("InitName", {name: name for name in INITS}, type=str)  # type: ignore[misc]  # members come from the registry
+Device = Enum("Device", {d: d for d in DEVICES}, type=str)  # type: ignore[misc]  # members come from the registry
+Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)  # type: ignore[misc]  # members come from the registry
+RescaleMethod = Enum("RescaleMethod", {m: m for m in RESCALE_METHODS}, type=str)  # type: ignore[misc]  # members come from the registry
 
 
 def value(choice):
@@ -51,13 +51,13 @@ CalibrationSamples = Annotated[Optional[int], typer.Option("--calibration-sample
 Out = Annotated[Optional[Path], typer.Option("--out", help="Directory to write results and run.json into (created if needed).")]
 Plot = Annotated[Optional[Path], typer.Option("--plot", help="Also draw a figure to this file (.png, .pdf or .svg).")]
 Force = Annotated[bool, typer.Option("--force", help="Write into --out even if it holds other files or another run (that run's files are replaced).")]
-Method = Enum("Method", {m: m for m in METHODS}, type=str)
+Method = Enum("Method", {m: m for m in METHODS}, type=str)  # type: ignore[misc]  # members come from the registry
 MethodOpt = Annotated[
     Method,
     typer.Option("--method", help="matrices: eigenvalues of sampled matrices. law: exact draws from the radius law, no matrices "
                  "(complex glorot/half/rescaled: Kostlan; uniform-diag, uniform-disk, lru: closed forms); refused for real Gaussian inits."),
 ]
-Sampler = Enum("Sampler", {m: m for m in SAMPLERS}, type=str)
+Sampler = Enum("Sampler", {m: m for m in SAMPLERS}, type=str)  # type: ignore[misc]  # members come from the registry
 SamplerOpt = Annotated[Sampler, typer.Option("--sampler", help="Gaussian inits on the CPU: hessenberg (the Hessenberg form, exact in law, faster) or dense (W itself: the radii of 0.2.0).")]
 SamplePrecision = Annotated[Precision, typer.Option("--precision", help="Eigenvalue precision: single (float32, ample for radii) or double.")]
 

@@ -9,6 +9,7 @@ import typer
 from .._radius_report import RadiusReport, radius_report
 from .root import app
 from .options import (
+    Device, Field, InitName, Method, Precision, Sampler,
     CalibrationSamples, ChunkSize, DeviceOpt, FieldOpt, Force, Init, InitCoverage, InitRescale, MaxPhase, MethodOpt, N, Out, Plot,
     Rmax, Rmin, SamplePrecision, SamplerOpt, Seed, Workers, describe_rescaling, init_keywords, value,
 )
@@ -21,15 +22,15 @@ __all__ = ["radius", "radius_table"]
 def radius(
     n: N = 500,
     samples: Annotated[int, typer.Option("--samples", help="Number of matrices (or of exact draws, --method law).")] = 100,
-    method: MethodOpt = "matrices",
-    init: Init = "glorot",
-    field: FieldOpt = "real",
+    method: MethodOpt = Method("matrices"),
+    init: Init = InitName("glorot"),
+    field: FieldOpt = Field("real"),
     seed: Seed = 0,
-    device: DeviceOpt = "auto",
-    precision: SamplePrecision = "single",
+    device: DeviceOpt = Device("auto"),
+    precision: SamplePrecision = Precision("single"),
     workers: Workers = None,
     chunk_size: ChunkSize = None,
-    sampler: SamplerOpt = "hessenberg",
+    sampler: SamplerOpt = Sampler("hessenberg"),
     rmin: Rmin = None,
     rmax: Rmax = None,
     max_phase: MaxPhase = None,

@@ -15,6 +15,7 @@ from .._theory import EULER_GAMMA
 from .._theory_report import TheoryReport, theory_report
 from .root import app
 from .options import (
+    Device, Field, InitName, Method, Precision, Sampler,
     CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, InitCoverage, InitRescale, MaxPhase, MethodOpt, N, Plot, Rmax,
     Rmin, SamplePrecision, SamplerOpt, Seed, Workers, init_keywords, parse_int_list, value,
 )
@@ -22,7 +23,7 @@ from .output import FormatOpt, TableOrJson, command, emit, note, progress, rich_
 
 __all__ = ["inits", "theory_command", "fit_gumbel_command", "theory_table", "fit_table"]
 
-CIMethod = Enum("CIMethod", {m: m for m in CI_METHODS}, type=str)
+CIMethod = Enum("CIMethod", {m: m for m in CI_METHODS}, type=str)  # type: ignore[misc]  # members come from the registry
 
 
 @command(app)
@@ -93,16 +94,16 @@ def theory_table(report: TheoryReport):
 def fit_gumbel_command(
     n: N = 500,
     samples: Annotated[int, typer.Option("--samples", help="Number of matrices to sample, or of exact draws with --method law (ignored with --from).")] = 500,
-    method: MethodOpt = "matrices",
+    method: MethodOpt = Method("matrices"),
     from_file: Annotated[Optional[Path], typer.Option("--from", help="Fit radii from a .csv/.json/.npy file instead of sampling (give --n and --field of the sample).")] = None,
-    init: Init = "glorot",
-    field: FieldOpt = "real",
+    init: Init = InitName("glorot"),
+    field: FieldOpt = Field("real"),
     seed: Seed = 0,
-    device: DeviceOpt = "auto",
-    precision: SamplePrecision = "single",
+    device: DeviceOpt = Device("auto"),
+    precision: SamplePrecision = Precision("single"),
     workers: Workers = None,
     chunk_size: ChunkSize = None,
-    sampler: SamplerOpt = "hessenberg",
+    sampler: SamplerOpt = Sampler("hessenberg"),
     rmin: Rmin = None,
     rmax: Rmax = None,
     max_phase: MaxPhase = None,
@@ -110,7 +111,7 @@ def fit_gumbel_command(
     coverage: InitCoverage = None,
     calibration_samples: CalibrationSamples = None,
     level: Annotated[float, typer.Option("--level", help="Confidence level of the parameter intervals.")] = 0.95,
-    ci: Annotated[CIMethod, typer.Option("--ci", help="Interval method: bootstrap (percentile, refits), wald (Fisher information, instant) or auto (bootstrap up to 20,000 radii, wald above).")] = "auto",
+    ci: Annotated[CIMethod, typer.Option("--ci", help="Interval method: bootstrap (percentile, refits), wald (Fisher information, instant) or auto (bootstrap up to 20,000 radii, wald above).")] = CIMethod("auto"),
     bootstrap_samples: Annotated[int, typer.Option("--bootstrap-samples", help="Bootstrap refits.")] = 999,
     fmt: FormatOpt = TableOrJson.table,
     plot: Plot = None,
@@ -132,7 +133,7 @@ def fit_table(report: FitReport):
     """The sample, the fitted Gumbel law, the finite-n law and the limit law, with KS statistics."""
     c = report.comparison
     fitted, asym, exact, real = c.fit, c.asymptotic, c.exact, c.finite_n_real
-    rows = [
+    rows: list[tuple] = [
         ("sample", None, None, c.sample.mean, c.sample.std, None, None),
         ("fitted Gumbel (ML)", fitted.loc, fitted.scale, fitted.loc + EULER_GAMMA * fitted.scale, fitted.scale * math.pi / math.sqrt(6), fitted.ks_statistic, fitted.ks_pvalue),
     ]

@@ -148,6 +148,7 @@ def logcdf(r: np.ndarray, n: int) -> np.ndarray:
 def logpdf(r: np.ndarray, n: int) -> np.ndarray:
     """log of the density of rho at radii r > 0 (1-D) for width n."""
     logf, dlogf = _terms(np.asarray(r, dtype=float), n, True)
+    assert dlogf is not None  # asked for
     with np.errstate(divide="ignore"):
         return logf + np.log(dlogf)
 
@@ -295,6 +296,7 @@ def _quantile_interpolant(n: int) -> HermiteCubic:
     r_nodes = np.exp(HermiteCubic(t, log_r, pchip_slopes(t, log_r))(np.clip(t_nodes, t[0], t[-1])))
     r_nodes[0], r_nodes[-1] = r_lo, r_hi
     logf, dlogf = _terms(r_nodes, n, True)
+    assert dlogf is not None  # asked for
     t_nodes = _logit_of_logcdf(logf)
     keep = np.concatenate([[True], np.diff(t_nodes) > 0])
     t_nodes, r_nodes, logf, dlogf = t_nodes[keep], r_nodes[keep], logf[keep], dlogf[keep]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -24,6 +25,8 @@ from .._errors import InputError
 from .._theory import EULER_GAMMA, g_n
 from .._validation import whole_number
 from . import _kostlan, _real
+
+_Law = TypeVar("_Law", bound="NumericLaw")
 
 __all__ = [
     "NumericLaw",
@@ -149,7 +152,7 @@ class NumericLaw:
         """``size`` draws by inverting the CDF at ``random_state.random(size)``."""
         return self.gain * self._draws(random_state.random(int(size)))
 
-    def scaled(self, gain: float) -> NumericLaw:
+    def scaled(self: _Law, gain: float) -> _Law:
         """The law of ``gain * rho``."""
         return dataclasses.replace(self, gain=self.gain * check_gain(gain))
 

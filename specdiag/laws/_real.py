@@ -109,7 +109,7 @@ class RealModel:
         q[mid] = kq[mid] + self._diff("median_diff", n)
         q[mid + 1 :] = q[mid] + np.cumsum(steps[mid:])
         q[:mid] = q[mid] - np.cumsum(steps[:mid][::-1])[::-1]
-        out = {
+        out: dict = {
             "mean": kmean + self._diff("mean_diff", n),
             "sd": ksd * math.exp(self._spline("log_sd_ratio", n)),
             "gumbel_loc": kmean + self._diff("gumbel_loc_diff", n),
@@ -129,7 +129,7 @@ class RealModel:
         grid = self.doc["grid"]
         x = np.log([r["n"] for r in grid])
         xi = math.log(min(max(n, self.n_min), self.n_max))
-        se = {key: float(np.interp(xi, x, [r[key] for r in grid])) for key in ("mean_se", "sd_se", "p_above_1_se", "gumbel_loc_se", "gumbel_scale_se")}
+        se: dict = {key: float(np.interp(xi, x, [r[key] for r in grid])) for key in ("mean_se", "sd_se", "p_above_1_se", "gumbel_loc_se", "gumbel_scale_se")}
         qse = np.array([r["quantiles_se"] for r in grid])
         se["quantiles_se"] = np.array([np.interp(xi, x, qse[:, i]) for i in range(qse.shape[1])])
         if n > self.n_max:  # absolute SEs shrink like the edge scale
