@@ -18,6 +18,7 @@ import numpy as np
 
 from ._errors import InputError
 from ._text import printable
+from ._weights_base import TensorInfo, WeightsSource
 
 __all__ = ["open_keras", "open_h5"]
 
@@ -59,7 +60,6 @@ def _rename_cell_vars(names: list[str], shapes: dict) -> dict[str, str]:
 
 
 def _source(path: Path, handle, h5py, kind: str, keep: object = None):
-    from ._weights import TensorInfo, WeightsSource  # noqa: PLC0415 (cycle: _weights dispatches here)
 
     datasets = _datasets(handle, h5py)
     shapes = {n: tuple(int(s) for s in d.shape) for n, d in datasets.items()}

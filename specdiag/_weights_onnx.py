@@ -20,6 +20,7 @@ import numpy as np
 
 from ._errors import InputError
 from ._text import printable
+from ._weights_base import TensorInfo, WeightsSource
 
 __all__ = ["open_onnx"]
 
@@ -66,7 +67,6 @@ def _reorder(a: np.ndarray, order: tuple, gates: int, axis: int) -> np.ndarray:
 
 def open_onnx(path: Path):
     """A :class:`~specdiag._weights.WeightsSource` over the recurrent nodes of an ONNX model."""
-    from ._weights import TensorInfo, WeightsSource  # noqa: PLC0415 (cycle: _weights dispatches here)
 
     try:
         import onnx  # noqa: PLC0415 (optional dependency)

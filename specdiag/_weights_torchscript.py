@@ -115,7 +115,7 @@ def _walk(obj, prefix: str, out: dict, depth: int = 0) -> None:
 
 def open_torchscript(path: Path):
     """A :class:`~specdiag._weights.WeightsSource` over a TorchScript archive's parameters (nothing run)."""
-    from ._weights import _source_from_tree  # noqa: PLC0415 (cycle: _weights dispatches here)
+    from ._weights_torch import source_from_tree  # noqa: PLC0415 (cycle: _weights_torch dispatches here)
 
     label = printable(str(path))
     try:
@@ -129,5 +129,5 @@ def open_torchscript(path: Path):
     _walk(tree, "", tensors)
     if not tensors:
         raise InputError(f"{label!r} is a TorchScript archive with no parameter tensors found: {EXPORT_HINT}", param="path")
-    source = _source_from_tree(tensors, str(path), "TorchScript archive (read without running it)")
+    source = source_from_tree(tensors, str(path), "TorchScript archive (read without running it)")
     return source
