@@ -68,7 +68,7 @@ _EXPORTS = {
     "sample_radii": "_spectra",
     "sweep": "_sweep",
 }
-_SUBMODULES = ("laws",)
+_SUBMODULES = ("laws", "torch", "keras", "jax")
 
 
 def __getattr__(name: str):

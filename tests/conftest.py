@@ -1,8 +1,15 @@
 """Shared fixtures: a backend fixture so device-aware tests run on CPU and, when present, GPU."""
 
+import os
+
 import pytest
 
 import specdiag._backend as backend
+
+# Keras 3 defaults to TensorFlow, absent here: the light numpy backend for tests that merely touch
+# specdiag.keras (test_public_api resolves its names); tests/test_keras_adapter.py asks for torch.
+# Never jax: once JAX runs, any later os.fork in this process warns, and other tests fork pools.
+os.environ.setdefault("KERAS_BACKEND", "numpy")
 
 # a script, not a test module (doctest collection would import it)
 collect_ignore = ["make_baselines.py"]
