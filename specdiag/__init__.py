@@ -49,6 +49,8 @@ _EXPORTS = {
     "list_file": "_check",
     "check_paths": "_check_paths",
     "MultiCheckReport": "_check_paths",
+    "FixResult": "_fix",
+    "fix_file": "_fix",
     "NormCurves": "_dynamics",
     "simulate": "_dynamics",
     "GumbelFit": "_fit",
@@ -139,6 +141,8 @@ __all__ = [
     "CheckReport",
     "MultiCheckReport",
     "Thresholds",
+    "fix_file",
+    "FixResult",
     # long runs
     "sweep",
     "reproduce",

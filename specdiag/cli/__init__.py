@@ -28,6 +28,7 @@ COMMAND_MODULES = {
     "trajectory": "dynamics",
     "hidden": "dynamics",
     "check": "check",
+    "fix": "fix",
     "reproduce": "reproduce",
     "sweep": "sweep",
 }
@@ -45,7 +46,7 @@ def _app_in_help_order():
 
 def _registered_app():
     # isort: off  (every command module; the order in --help is that of COMMAND_MODULES)
-    from . import radius, theory, dynamics, check, reproduce, sweep  # noqa: F401, PLC0415 (registers the commands)
+    from . import radius, theory, dynamics, check, fix, reproduce, sweep  # noqa: F401, PLC0415 (registers the commands)
 
     # isort: on
 

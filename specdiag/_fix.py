@@ -1,0 +1,381 @@
+"""Repair a checkpoint: rescale each recurrence whose ``check`` verdict fails so its radius is ``target``.
+
+What is rescaled, per failing tensor (the verdict comes from :func:`specdiag._check.check_file`):
+
+- a linear or simple recurrence (a square W, a 1-gate ``weight_hh``/``recurrent_kernel``, a Flax
+  hidden kernel, keyed matrices): W <- c W with c = target / rho(W);
+- a gated cell (GRU, LSTM: 3 or 4 stacked blocks): only its candidate block (PyTorch ``n``/``g``,
+  Keras ``h``/``c``, block 2 in both orders) is scaled, to radius ``target``; gates are left alone
+  (SPEC section 8: a gate block's radius is not a verdict);
+- diagonal recurrences, every eigenvalue times c: stored eigenvalues directly; LRU ``nu_log`` <-
+  log(exp(nu_log) - log c) (|lambda| = exp(-exp(nu_log)), phases unchanged); Mamba/S4D ``A_log`` or
+  ``log_A_real`` <- log(exp(A) - log(c) / dt) with the step dt stored beside it.
+
+Everything else in the file is written back byte-identical, tensor by tensor. New values are
+computed in float64 and cast back to the stored dtype. The record of what was scaled, and by how
+much, goes into the safetensors header (``__metadata__["specdiag.fix"]``, a JSON string) or, for
+.npz, .npy and PyTorch files, into a JSON sidecar ``<out>.specdiag-fix.json``. The new file is
+written atomically (temporary file + rename) and then checked again; a tensor that still fails
+is reported with the reason (a gated cell whose verdict a rescale of its candidate block does not
+turn, a growth gate a non-normal W still fails at radius ``target``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import _discovery as discovery
+from ._check import DEFAULT_MAX_GROWTH, WARN_MARGIN, CheckReport, check_file
+from ._errors import InputError
+from ._report import atomic_write_bytes, write_json_atomic
+from ._results import Result
+from ._text import printable
+from ._validation import positive_number
+from ._weights import TORCH_SUFFIXES, NON_MODEL_KEYS, open_weights
+
+__all__ = ["FixResult", "Rescaled", "fix_file", "SIDECAR_SUFFIX", "METADATA_KEY", "CANDIDATE_BLOCK"]
+
+#: the sidecar record beside a fixed .npz/.npy/PyTorch file
+SIDECAR_SUFFIX = ".specdiag-fix.json"
+#: the safetensors ``__metadata__`` key holding the record (a JSON string)
+METADATA_KEY = "specdiag.fix"
+#: index of the candidate block in a stacked gated kernel: PyTorch GRU r,z,n / LSTM i,f,g,o; Keras GRU z,r,h / LSTM i,f,c,o
+CANDIDATE_BLOCK = 2
+WHOLE = ("square", "square_transposed", "eigenvalues", "gates_rows", "gates_columns")
+DIAGONAL = ("lru", "a_log", "s4d", "eigenvalues")
+
+
+@dataclass(frozen=True)
+class Rescaled(Result):
+    """One tensor that was changed: which part, by what factor, and the radius before and after."""
+
+    tensor: str
+    part: str
+    factor: float
+    radius_before: float
+    radius_after: float
+    how: str
+
+
+@dataclass(frozen=True)
+class FixResult(Result):
+    """What ``fix_file`` did: the tensors rescaled, those it could not fix and why, the verdicts."""
+
+    source: str
+    out: str | None
+    kind: str
+    target: float
+    rescaled: list
+    not_fixed: list
+    unchanged: int
+    verdict_before: str
+    verdict_after: str
+    record: str | None
+    elapsed_s: float
+    notes: list = field(default_factory=list)
+
+
+# --- which tensors, and how --------------------------------------------------------------------
+
+
+def _failing_tensors(report: CheckReport) -> dict[str, list]:
+    """stored tensor name -> its failing check rows."""
+    failing: dict[str, list] = {}
+    for row in report.tensors:
+        if row.verdict == "fail":
+            failing.setdefault(row.source_tensor or row.name, []).append(row)
+    return failing
+
+
+def _radius(a: np.ndarray) -> float:
+    return float(np.abs(a).max()) if a.ndim == 1 else float(np.abs(np.linalg.eigvals(a)).max())
+
+
+def _block(entry, a: np.ndarray) -> tuple[tuple[slice, ...], str]:
+    """The index of the part of ``a`` that is rescaled (a candidate block or all of it) and its label."""
+    whole = (slice(None),) * a.ndim
+    if entry.layout not in ("gates_rows", "gates_columns") or entry.gates == 1:
+        return whole, "all"
+    rows, cols = a.shape
+    h = cols if entry.layout == "gates_rows" else rows
+    block = slice(CANDIDATE_BLOCK * h, (CANDIDATE_BLOCK + 1) * h)
+    letters = (discovery.TORCH_GATES if entry.layout == "gates_rows" else discovery.KERAS_GATES)[entry.gates]
+    label = f"candidate block {letters[CANDIDATE_BLOCK]}"
+    return ((block, slice(None)) if entry.layout == "gates_rows" else (slice(None), block)), label
+
+
+def _step(entry, read) -> np.ndarray | float:
+    """The step dt of an a_log/s4d entry, broadcastable to its tensor (as ``discovery.materialize`` reads it)."""
+    a = discovery._upcast(entry.tensor, read(entry.tensor))
+    partners = [p for p in entry.partners if p.endswith(("log_dt", "dt_bias", "dt_proj.bias"))]
+    if not partners:
+        return 1.0
+    raw = discovery._upcast(partners[0], read(partners[0]))
+    dt = np.exp(raw) if partners[0].endswith("log_dt") else np.logaddexp(0.0, raw)
+    return dt.reshape(dt.shape + (1,) * (a.ndim - dt.ndim))
+
+
+def _rescale(entry, read, target: float) -> tuple[np.ndarray, Rescaled] | None:
+    """(new stored tensor, record) for one planned entry whose verdict fails; None when its radius is
+    already at most ``target`` (scaling up never fixes anything)."""
+    stored = np.asarray(read(entry.tensor))
+    a = discovery._upcast(entry.tensor, stored)
+    if entry.layout in ("lru", "a_log", "s4d"):
+        rho = _radius(discovery.materialize(entry, read))
+        c = target / rho
+        if c >= 1:
+            return None
+        with np.errstate(over="ignore"):
+            if entry.layout == "lru":
+                new = np.log(np.exp(a) - math.log(c))
+                how = "nu_log <- log(exp(nu_log) - log c): every |lambda| times c, phases unchanged"
+            else:
+                new = np.log(np.exp(a) - math.log(c) / _step(entry, read))
+                how = "A <- log(exp(A) - log(c) / dt): every |lambda| times c"
+        part = "all eigenvalues"
+    else:
+        index, part = _block(entry, a)
+        block = a[index]
+        rho = _radius(block)  # a transposed layout has the same eigenvalues
+        c = target / rho
+        if c >= 1:
+            return None
+        new = a.copy()
+        new[index] = block * c
+        how = f"{part} times c = target / radius"
+    cast = new.astype(stored.dtype)
+    after = _after_radius(entry, cast, read)
+    return cast, Rescaled(entry.tensor, part, c, rho, after, how)
+
+
+def _after_radius(entry, cast: np.ndarray, read) -> float:
+    """The radius of the rescaled part as stored (after the cast to the stored dtype)."""
+    patched = {entry.tensor: cast}
+    matrix = discovery.materialize(entry, lambda name: patched.get(name, read(name))) if entry.layout in DIAGONAL else None
+    if matrix is not None:
+        return _radius(matrix)
+    a = discovery._upcast(entry.tensor, cast)
+    index, _ = _block(entry, a)
+    return _radius(a[index])
+
+
+def _still_failing(entry, rows) -> str:
+    """Why a rescaled tensor still fails, from its rows in the check of the new file."""
+    reasons = "; ".join(f"{printable(row.name)}: {printable(reason)}" for row in rows for reason in row.reasons)
+    if entry.gates > 1:
+        return (f"its candidate block was rescaled to the target radius, yet the cell still fails ({reasons}); a rescale of the "
+                "candidate block does not settle it, and fix never rescales gate blocks (SPEC section 8: a gate block's radius "
+                "is no stability verdict): retrain, or select tensors with keys")
+    return f"rescaled to the target radius, yet it still fails ({reasons}): lower target (a non-normal W grows transiently)"
+
+
+# --- writers -------------------------------------------------------------------------------------
+
+
+def _safetensors_parts(path: Path) -> tuple[dict, int]:
+    with open(path, "rb") as fh:
+        (length,) = struct.unpack("<Q", fh.read(8))
+        return json.loads(fh.read(length)), 8 + length
+
+
+def _write_safetensors(path: Path, out: Path, new: dict, record: dict) -> str:
+    header, body = _safetensors_parts(path)
+    metadata = dict(header.get("__metadata__") or {})
+    metadata[METADATA_KEY] = json.dumps(record, sort_keys=True)
+    header["__metadata__"] = metadata
+    data = bytearray(path.read_bytes()[body:])
+    for name, array in new.items():
+        start, stop = (int(v) for v in header[name]["data_offsets"])
+        raw = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes()
+        assert len(raw) == stop - start, name
+        data[start:stop] = raw
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data section starts 8-byte aligned
+    atomic_write_bytes(out, struct.pack("<Q", len(text)) + text + bytes(data))
+    return f"safetensors __metadata__[{METADATA_KEY!r}]"
+
+
+def _write_numpy(path: Path, out: Path, new: dict, record: dict) -> str:
+    import io  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    buffer = io.BytesIO()
+    if path.suffix == ".npy":
+        (array,) = new.values() or [np.load(path, allow_pickle=False)]
+        np.save(buffer, array)
+    else:
+        with zipfile.ZipFile(path) as zf:
+            compressed = any(i.compress_type != zipfile.ZIP_STORED for i in zf.infolist())
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: new.get(k, f[k]) for k in f.files}
+        (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
+    atomic_write_bytes(out, buffer.getvalue())
+    return _sidecar(out, record)
+
+
+def _sidecar(out: Path, record: dict) -> str:
+    side = out.with_name(out.name + SIDECAR_SUFFIX)
+    write_json_atomic(side, record)
+    return str(side)
+
+
+def _locate(tree, prefix: str = "", depth: int = 0, out: dict | None = None) -> dict:
+    """name -> (parent mapping, key) for every tensor, named as ``specdiag._weights`` names them."""
+    out = {} if out is None else out
+    if depth > 8:
+        return out
+    for key, value in tree.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if hasattr(value, "shape") and hasattr(value, "dtype"):
+            out[name] = (tree, key)
+        elif isinstance(value, dict) and not NON_MODEL_KEYS.search(str(key)):
+            _locate(value, name, depth + 1, out)
+    return out
+
+
+def _write_torch(path: Path, out: Path, new: dict, record: dict, container: str | None) -> str:
+    import io  # noqa: PLC0415
+
+    import torch  # noqa: PLC0415 (only for PyTorch files, after the kind is known)
+
+    obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    single = torch.is_tensor(obj)
+    root = {path.stem: obj} if single else obj
+    tree = root
+    for part in (container.split(".") if container else []):
+        tree = tree[part]
+    places = _locate(tree)
+    for name, array in new.items():
+        parent, key = places[name]
+        old = parent[key]
+        value = torch.from_numpy(np.ascontiguousarray(array).view(np.int16)).view(torch.bfloat16) if old.dtype == torch.bfloat16 else torch.from_numpy(np.ascontiguousarray(array))
+        parent[key] = torch.nn.Parameter(value, requires_grad=old.requires_grad) if isinstance(old, torch.nn.Parameter) else value
+    buffer = io.BytesIO()
+    torch.save(root[path.stem] if single else root, buffer)
+    atomic_write_bytes(out, buffer.getvalue())
+    return _sidecar(out, record)
+
+
+# --- the entry point -------------------------------------------------------------------------------
+
+
+def _check_paths(path: Path, out: Path | None, in_place: bool, force: bool) -> Path:
+    if not path.is_file():
+        raise InputError(f"path {str(path)!r} is not a file: fix rewrites one .safetensors, .npz, .npy or .pt/.pth/.ckpt/.bin file", param="path")
+    suffix = path.suffix.lower()
+    if suffix not in (".safetensors", ".npz", ".npy", *TORCH_SUFFIXES):
+        raise InputError(f"path {str(path)!r}: fix writes .safetensors, .npz, .npy and PyTorch (.pt/.pth/.ckpt/.bin) files, not {suffix or 'files without a suffix'}; convert it first", param="path")
+    if in_place:
+        if out is not None and out.resolve() != path.resolve():
+            raise InputError("out and in_place exclude each other: give one", param="out")
+        return path
+    if out is None:
+        raise InputError("out is required (a new file; the original is never overwritten unless in_place)", param="out")
+    if out.resolve() == path.resolve():
+        raise InputError(f"out {str(out)!r} is the input file: choose a new file, or pass in_place to overwrite it", param="out")
+    if out.suffix.lower() != suffix:
+        raise InputError(f"out {str(out)!r} must have the input's suffix {suffix} (the format is kept)", param="out")
+    if out.exists() and not force:
+        raise InputError(f"out {str(out)!r} exists: choose a new file or pass force", param="out")
+    return out
+
+
+def fix_file(
+    path: str | Path,
+    *,
+    out: str | Path | None = None,
+    target: float | None = None,
+    in_place: bool = False,
+    force: bool = False,
+    keys: list[str] | None = None,
+    model: str = "auto",
+    param: str = "auto",
+    diagonal: bool = False,
+    max_radius: float = 1.0,
+    seq_len: int = 1000,
+    max_growth: float | None = DEFAULT_MAX_GROWTH,
+    workers: int | None = None,
+    max_memory: int | str | None = None,
+) -> FixResult:
+    """Rescale every recurrence of a weights file whose ``check`` verdict fails, write the result, recheck it.
+
+    Parameters
+    ----------
+    path : str or Path
+        A .safetensors, .npz, .npy or PyTorch state-dict file (.pt/.pth/.ckpt/.bin).
+    out : str or Path, optional
+        The new file (same suffix; must not exist unless ``force``). Required unless ``in_place``.
+    target : float, optional
+        The radius each failing recurrence gets; default ``(1 - 0.01) * max_radius`` (the check's
+        warning margin below the gate). Must lie below ``max_radius``.
+    in_place : bool
+        Overwrite ``path`` itself (atomically).
+    force : bool
+        Overwrite an existing ``out``.
+    keys, model, param, diagonal, max_radius, seq_len, max_growth, workers, max_memory
+        As in :func:`specdiag.check_file`: the same selection and thresholds decide what fails.
+
+    Returns
+    -------
+    FixResult
+        ``verdict_after`` is the check of the written file; ``not_fixed`` lists every tensor that
+        still fails, with the reason.
+    """
+    start = time.perf_counter()
+    path = Path(path)
+    out_path = _check_paths(path, None if out is None else Path(out), in_place, force)
+    max_radius = positive_number(max_radius, "max_radius")
+    target = (1 - WARN_MARGIN) * max_radius if target is None else positive_number(target, "target")
+    if target >= max_radius:
+        raise InputError(f"target {target:g} must lie below max_radius {max_radius:g}: a radius at the gate is not a fix", param="target")
+    options = {"keys": keys, "model": model, "param": param, "diagonal": diagonal, "max_radius": max_radius, "seq_len": seq_len,
+               "max_growth": max_growth, "workers": workers, "max_memory": max_memory}
+    before = check_file(path, **options)
+    source = open_weights(path)
+    plan = discovery.plan_checks(source.infos, keys=keys, model=model, param=param, diagonal=diagonal)
+    entries = {}
+    for entry in plan.planned:
+        entries.setdefault(entry.tensor, entry)
+    failing = _failing_tensors(before)
+    new, rescaled, not_fixed = {}, [], []
+    for tensor in failing:
+        entry = entries.get(tensor)
+        if entry is None or entry.layout == "sparse":
+            why = "a scipy.sparse matrix: fix does not rewrite sparse files" if entry is not None else "no plan entry for it"
+            not_fixed.append({"tensor": tensor, "reason": why})
+            continue
+        fixed = _rescale(entry, source.read, target)
+        if fixed is None:
+            reasons = "; ".join(f"{printable(row.name)}: {printable(reason)}" for row in failing[tensor] for reason in row.reasons)
+            not_fixed.append({"tensor": tensor, "reason": f"the radius of what fix rescales is already at most the target {target:g}, so "
+                              f"rescaling it to the target cannot help ({reasons})"})
+            continue
+        new[tensor], record = fixed
+        rescaled.append(record)
+    record = {
+        "tool": "specdiag fix", "source": path.name, "target": target, "thresholds": before.thresholds.to_dict(),
+        "rescaled": [r.to_dict() for r in rescaled], "not_fixed": list(not_fixed),
+    }
+    if path.suffix.lower() == ".safetensors":
+        where = _write_safetensors(path, out_path, new, record)
+    elif path.suffix.lower() in (".npz", ".npy"):
+        where = _write_numpy(path, out_path, new, record)
+    else:
+        where = _write_torch(path, out_path, new, record, source.container)
+    after = check_file(out_path, **options)
+    fixed = {r.tensor for r in rescaled}
+    for tensor, rows in _failing_tensors(after).items():
+        if tensor in fixed:
+            not_fixed.append({"tensor": tensor, "reason": _still_failing(entries[tensor], rows)})
+    return FixResult(
+        source=str(path), out=str(out_path), kind=source.kind, target=target, rescaled=rescaled, not_fixed=not_fixed,
+        unchanged=len(source.infos) - len(new), verdict_before=before.verdict, verdict_after=after.verdict, record=where,
+        elapsed_s=time.perf_counter() - start, notes=list(source.notes),
+    )
