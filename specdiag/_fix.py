@@ -28,12 +28,14 @@ import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from . import _discovery as discovery
 from ._check import DEFAULT_MAX_GROWTH, WARN_MARGIN, CheckReport, check_file
 from ._errors import InputError
+from ._pool import single_blas_thread
 from ._report import atomic_write_bytes, write_json_atomic
 from ._results import Result
 from ._text import printable
@@ -48,8 +50,9 @@ SIDECAR_SUFFIX = ".specdiag-fix.json"
 METADATA_KEY = "specdiag.fix"
 #: index of the candidate block in a stacked gated kernel: PyTorch GRU r,z,n / LSTM i,f,g,o; Keras GRU z,r,h / LSTM i,f,c,o
 CANDIDATE_BLOCK = 2
-WHOLE = ("square", "square_transposed", "eigenvalues", "gates_rows", "gates_columns")
-DIAGONAL = ("lru", "a_log", "s4d", "eigenvalues")
+#: the candidate gate of each gated cell kind (canonical letters)
+CANDIDATE_LETTER = {"gru": "n", "lstm": "g"}
+GATE_LETTERS = {"gru": "rzn", "lstm": "ifgo"}
 
 
 @dataclass(frozen=True)
@@ -95,81 +98,108 @@ def _failing_tensors(report: CheckReport) -> dict[str, list]:
 
 
 def _radius(a: np.ndarray) -> float:
-    return float(np.abs(a).max()) if a.ndim == 1 else float(np.abs(np.linalg.eigvals(a)).max())
+    if a.ndim == 1:
+        return float(np.abs(a).max())
+    with single_blas_thread():  # as check's workers: many BLAS threads on a busy machine only contend
+        return float(np.abs(np.linalg.eigvals(a)).max())
 
 
-def _block(entry, a: np.ndarray) -> tuple[tuple[slice, ...], str]:
-    """The index of the part of ``a`` that is rescaled (a candidate block or all of it) and its label."""
-    whole = (slice(None),) * a.ndim
-    if entry.layout not in ("gates_rows", "gates_columns") or entry.gates == 1:
-        return whole, "all"
-    rows, cols = a.shape
-    h = cols if entry.layout == "gates_rows" else rows
-    block = slice(CANDIDATE_BLOCK * h, (CANDIDATE_BLOCK + 1) * h)
-    letters = (discovery.TORCH_GATES if entry.layout == "gates_rows" else discovery.KERAS_GATES)[entry.gates]
-    label = f"candidate block {letters[CANDIDATE_BLOCK]}"
-    return ((block, slice(None)) if entry.layout == "gates_rows" else (slice(None), block)), label
+@dataclass(frozen=True)
+class _Part:
+    """The part of a stored tensor a failing row rescales: ``tensor[index]``, whose radius (times the
+    ``left`` tensor's matrix first, for a projected LSTM) is set to the target."""
+
+    tensor: str
+    index: tuple
+    label: str
+    left: str | None = None
+
+
+def _block_index(axis: int, i: int, h: int) -> tuple:
+    block = slice(i * h, (i + 1) * h)
+    return (block, slice(None)) if axis == 0 else (slice(None), block)
+
+
+def _dense_part(entry, shape_of) -> _Part | None:
+    """What a failing dense row rescales: the whole W, a gated cell's candidate block, or a selected gate block."""
+    whole = (slice(None), slice(None))
+    if entry.layout in ("square", "square_transposed", "eigenvalues"):
+        return _Part(entry.tensor, (slice(None),) * len(shape_of(entry.tensor)), "all")
+    if entry.layout in ("gates_rows", "gates_columns"):
+        if entry.gates == 1:
+            return _Part(entry.tensor, whole, "all")
+        axis = 0 if entry.layout == "gates_rows" else 1
+        h = shape_of(entry.tensor)[1 - axis]
+        return _Part(entry.tensor, _block_index(axis, entry.gate_index, h), f"gate {entry.gate} block")
+    if entry.layout != "cell":
+        return None
+    plan = entry.cell
+    candidate = CANDIDATE_LETTER.get(plan.kind)
+    if plan.convention == "flax":
+        tensor = plan.tensor(f"h{candidate}" if candidate else "h")
+        return _Part(tensor, whole, f"candidate kernel h{candidate}" if candidate else "all") if tensor else None
+    w_hh = plan.tensor("w_hh")
+    if candidate is None:
+        return _Part(w_hh, whole, "all")
+    axis = 0 if plan.convention == "torch" else 1
+    rows, cols = shape_of(w_hh)
+    h = (rows if axis == 0 else cols) // len(GATE_LETTERS[plan.kind])
+    letter = candidate if plan.convention == "torch" else {"n": "h", "g": "c"}[candidate]
+    return _Part(w_hh, _block_index(axis, CANDIDATE_BLOCK, h), f"candidate block {letter}", left=plan.tensor("w_hr"))
+
+
+def _part_radius(part: _Part, current) -> float:
+    block = current(part.tensor)[part.index]
+    return _radius(current(part.left) @ block if part.left else block)  # a transposed layout has the same eigenvalues
 
 
 def _step(entry, read) -> np.ndarray | float:
     """The step dt of an a_log/s4d entry, broadcastable to its tensor (as ``discovery.materialize`` reads it)."""
-    a = discovery._upcast(entry.tensor, read(entry.tensor))
+    a = read(entry.tensor)
     partners = [p for p in entry.partners if p.endswith(("log_dt", "dt_bias", "dt_proj.bias"))]
     if not partners:
         return 1.0
-    raw = discovery._upcast(partners[0], read(partners[0]))
+    raw = read(partners[0])
     dt = np.exp(raw) if partners[0].endswith("log_dt") else np.logaddexp(0.0, raw)
     return dt.reshape(dt.shape + (1,) * (a.ndim - dt.ndim))
 
 
-def _rescale(entry, read, target: float) -> tuple[np.ndarray, Rescaled] | None:
-    """(new stored tensor, record) for one planned entry whose verdict fails; None when its radius is
-    already at most ``target`` (scaling up never fixes anything)."""
-    stored = np.asarray(read(entry.tensor))
-    a = discovery._upcast(entry.tensor, stored)
+def _rescale_row(entry, current, target: float) -> tuple[str, np.ndarray, dict, Callable[[Callable], float]] | None:
+    """(tensor, new float64 values, record fields, radius-of-the-part function) for one failing row;
+    None when its radius is already at most ``target`` (scaling up never fixes anything)."""
     if entry.layout in ("lru", "a_log", "s4d"):
-        rho = _radius(discovery.materialize(entry, read))
+        rho = _radius(discovery.materialize(entry, current))
         c = target / rho
         if c >= 1:
             return None
+        a = current(entry.tensor)
         with np.errstate(over="ignore"):
             if entry.layout == "lru":
                 new = np.log(np.exp(a) - math.log(c))
                 how = "nu_log <- log(exp(nu_log) - log c): every |lambda| times c, phases unchanged"
             else:
-                new = np.log(np.exp(a) - math.log(c) / _step(entry, read))
+                new = np.log(np.exp(a) - math.log(c) / _step(entry, current))
                 how = "A <- log(exp(A) - log(c) / dt): every |lambda| times c"
-        part = "all eigenvalues"
-    else:
-        index, part = _block(entry, a)
-        block = a[index]
-        rho = _radius(block)  # a transposed layout has the same eigenvalues
-        c = target / rho
-        if c >= 1:
-            return None
-        new = a.copy()
-        new[index] = block * c
-        how = f"{part} times c = target / radius"
-    cast = new.astype(stored.dtype)
-    after = _after_radius(entry, cast, read)
-    return cast, Rescaled(entry.tensor, part, c, rho, after, how)
+        fields = {"tensor": entry.tensor, "part": "all eigenvalues", "factor": c, "radius_before": rho, "how": how}
+        return entry.tensor, new, fields, lambda cur: _radius(discovery.materialize(entry, cur))
+    part = _dense_part(entry, lambda name: current(name).shape)
+    if part is None:
+        return None
+    rho = _part_radius(part, current)
+    c = target / rho
+    if c >= 1:
+        return None
+    new = current(part.tensor).copy()
+    new[part.index] *= c
+    how = f"{part.label} times c = target / radius" + (" (of weight_hr times the block: a projected LSTM)" if part.left else "")
+    fields = {"tensor": part.tensor, "part": part.label, "factor": c, "radius_before": rho, "how": how}
+    return part.tensor, new, fields, lambda cur: _part_radius(part, cur)
 
 
-def _after_radius(entry, cast: np.ndarray, read) -> float:
-    """The radius of the rescaled part as stored (after the cast to the stored dtype)."""
-    patched = {entry.tensor: cast}
-    matrix = discovery.materialize(entry, lambda name: patched.get(name, read(name))) if entry.layout in DIAGONAL else None
-    if matrix is not None:
-        return _radius(matrix)
-    a = discovery._upcast(entry.tensor, cast)
-    index, _ = _block(entry, a)
-    return _radius(a[index])
-
-
-def _still_failing(entry, rows) -> str:
+def _still_failing(cell: bool, rows) -> str:
     """Why a rescaled tensor still fails, from its rows in the check of the new file."""
     reasons = "; ".join(f"{printable(row.name)}: {printable(reason)}" for row in rows for reason in row.reasons)
-    if entry.gates > 1:
+    if cell:
         return (f"its candidate block was rescaled to the target radius, yet the cell still fails ({reasons}); a rescale of the "
                 "candidate block does not settle it, and fix never rescales gate blocks (SPEC section 8: a gate block's radius "
                 "is no stability verdict): retrain, or select tensors with keys")
@@ -340,25 +370,46 @@ def fix_file(
     before = check_file(path, **options)
     source = open_weights(path)
     plan = discovery.plan_checks(source.infos, keys=keys, model=model, param=param, diagonal=diagonal)
-    entries = {}
-    for entry in plan.planned:
-        entries.setdefault(entry.tensor, entry)
     failing = _failing_tensors(before)
-    new, rescaled, not_fixed = {}, [], []
-    for tensor in failing:
-        entry = entries.get(tensor)
-        if entry is None or entry.layout == "sparse":
-            why = "a scipy.sparse matrix: fix does not rewrite sparse files" if entry is not None else "no plan entry for it"
-            not_fixed.append({"tensor": tensor, "reason": why})
-            continue
-        fixed = _rescale(entry, source.read, target)
-        if fixed is None:
-            reasons = "; ".join(f"{printable(row.name)}: {printable(reason)}" for row in failing[tensor] for reason in row.reasons)
+    entries = {entry.name: entry for entry in plan.planned}
+    stored: dict = {}
+    work: dict = {}
+
+    def current(name: str) -> np.ndarray:
+        if name not in work:
+            stored[name] = np.asarray(source.read(name))
+            work[name] = discovery._upcast(name, stored[name])
+        return work[name]
+
+    patches, not_fixed, touched = [], [], set()
+    for tensor, rows in failing.items():
+        done = False
+        for row in rows:
+            entry = entries.get(row.name)
+            if entry is None or entry.layout == "sparse":
+                why = "a scipy.sparse matrix: fix does not rewrite sparse files" if entry is not None else "no plan entry for this row"
+                not_fixed.append({"tensor": tensor, "reason": why})
+                done = True
+                continue
+            patch = _rescale_row(entry, current, target)
+            if patch is None:
+                continue
+            name, values, fields, radius_of = patch
+            work[name] = values
+            touched.add(name)
+            patches.append((fields, radius_of))
+            done = True
+        if not done:
+            reasons = "; ".join(f"{printable(row.name)}: {printable(reason)}" for row in rows for reason in row.reasons)
             not_fixed.append({"tensor": tensor, "reason": f"the radius of what fix rescales is already at most the target {target:g}, so "
                               f"rescaling it to the target cannot help ({reasons})"})
-            continue
-        new[tensor], record = fixed
-        rescaled.append(record)
+    new = {name: work[name].astype(stored[name].dtype) for name in touched}
+    as_stored = {name: discovery._upcast(name, array) for name, array in new.items()}
+
+    def cast_or_current(name: str) -> np.ndarray:  # the values as written (after the cast to the stored dtype)
+        return as_stored[name] if name in as_stored else current(name)
+
+    rescaled = [Rescaled(**fields, radius_after=radius_of(cast_or_current)) for fields, radius_of in patches]
     record = {
         "tool": "specdiag fix", "source": path.name, "target": target, "thresholds": before.thresholds.to_dict(),
         "rescaled": [r.to_dict() for r in rescaled], "not_fixed": list(not_fixed),
@@ -370,10 +421,11 @@ def fix_file(
     else:
         where = _write_torch(path, out_path, new, record, source.container)
     after = check_file(out_path, **options)
-    fixed = {r.tensor for r in rescaled}
+    fixed = {tensor for tensor in failing if not any(item["tensor"] == tensor for item in not_fixed)}
     for tensor, rows in _failing_tensors(after).items():
         if tensor in fixed:
-            not_fixed.append({"tensor": tensor, "reason": _still_failing(entries[tensor], rows)})
+            cell = any(getattr(entries.get(row.name), "layout", None) == "cell" for row in rows)
+            not_fixed.append({"tensor": tensor, "reason": _still_failing(cell, rows)})
     return FixResult(
         source=str(path), out=str(out_path), kind=source.kind, target=target, rescaled=rescaled, not_fixed=not_fixed,
         unchanged=len(source.infos) - len(new), verdict_before=before.verdict, verdict_after=after.verdict, record=where,

@@ -147,7 +147,8 @@ def test_diagonal_parameterizations_scale_every_eigenvalue(tmp_path):
         dt = np.logaddexp(0, dt_bias)[:, None]
         old_mod, new_mod = np.exp(-dt * np.exp(a_log)), np.exp(-dt * np.exp(f["mixer.A_log"]))
         np.testing.assert_allclose(new_mod, old_mod * 0.6 / old_mod.max(), rtol=1e-12)
-    assert sorted(r.tensor for r in result.rescaled) == ["lru.nu_log", "mixer.A_log"]
+        np.testing.assert_allclose(f["lambda"], lam * (0.6 / np.abs(lam).max()), rtol=1e-6)  # under --model ssm, lambda is eigenvalues
+    assert sorted(r.tensor for r in result.rescaled) == ["lambda", "lru.nu_log", "mixer.A_log"]
     assert result.verdict_after != "fail"
 
 
