@@ -39,7 +39,7 @@ from ._pool import single_blas_thread
 from ._report import atomic_write_bytes, write_json_atomic
 from ._results import Result
 from ._text import printable
-from ._validation import positive_number
+from ._validation import positive_number, whole_number
 from ._weights import TORCH_SUFFIXES, NON_MODEL_KEYS, open_weights
 
 __all__ = ["FixResult", "Rescaled", "fix_file", "SIDECAR_SUFFIX", "METADATA_KEY", "CANDIDATE_BLOCK"]
@@ -168,7 +168,7 @@ def _rescale_row(entry, current, target: float) -> tuple[str, np.ndarray, dict, 
     """(tensor, new float64 values, record fields, radius-of-the-part function) for one failing row;
     None when its radius is already at most ``target`` (scaling up never fixes anything)."""
     if entry.layout in ("lru", "a_log", "s4d"):
-        rho = _radius(discovery.materialize(entry, current))
+        rho = _radius(np.asarray(discovery.materialize(entry, current)))
         c = target / rho
         if c >= 1:
             return None
@@ -181,7 +181,7 @@ def _rescale_row(entry, current, target: float) -> tuple[str, np.ndarray, dict, 
                 new = np.log(np.exp(a) - math.log(c) / _step(entry, current))
                 how = "A <- log(exp(A) - log(c) / dt): every |lambda| times c"
         fields = {"tensor": entry.tensor, "part": "all eigenvalues", "factor": c, "radius_before": rho, "how": how}
-        return entry.tensor, new, fields, lambda cur: _radius(discovery.materialize(entry, cur))
+        return entry.tensor, new, fields, lambda cur: _radius(np.asarray(discovery.materialize(entry, cur)))
     part = _dense_part(entry, lambda name: current(name).shape)
     if part is None:
         return None
@@ -329,7 +329,7 @@ def fix_file(
     param: str = "auto",
     diagonal: bool = False,
     max_radius: float = 1.0,
-    seq_len: int = 1000,
+    seq_len: float = 1000,
     max_growth: float | None = DEFAULT_MAX_GROWTH,
     workers: int | None = None,
     max_memory: int | str | None = None,
@@ -365,9 +365,13 @@ def fix_file(
     target = (1 - WARN_MARGIN) * max_radius if target is None else positive_number(target, "target")
     if target >= max_radius:
         raise InputError(f"target {target:g} must lie below max_radius {max_radius:g}: a radius at the gate is not a fix", param="target")
-    options = {"keys": keys, "model": model, "param": param, "diagonal": diagonal, "max_radius": max_radius, "seq_len": seq_len,
-               "max_growth": max_growth, "workers": workers, "max_memory": max_memory}
-    before = check_file(path, **options)
+    seq_len = whole_number(seq_len, "seq_len", maximum=10**12)
+
+    def run_check(target_path: Path) -> CheckReport:
+        return check_file(target_path, keys=keys, model=model, param=param, diagonal=diagonal, max_radius=max_radius, seq_len=seq_len,
+                          max_growth=max_growth, workers=workers, max_memory=max_memory)
+
+    before = run_check(path)
     source = open_weights(path)
     plan = discovery.plan_checks(source.infos, keys=keys, model=model, param=param, diagonal=diagonal)
     failing = _failing_tensors(before)
@@ -420,7 +424,7 @@ def fix_file(
         where = _write_numpy(path, out_path, new, record)
     else:
         where = _write_torch(path, out_path, new, record, source.container)
-    after = check_file(out_path, **options)
+    after = run_check(out_path)
     fixed = {tensor for tensor in failing if not any(item["tensor"] == tensor for item in not_fixed)}
     for tensor, rows in _failing_tensors(after).items():
         if tensor in fixed:
