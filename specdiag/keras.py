@@ -9,14 +9,15 @@ block the law of its method at its own width (:mod:`specdiag._initializers`)::
 
 Classes (``keras.initializers.Initializer`` subclasses, registered for serialization under the
 package ``specdiag``): :class:`RecurrentInitializer` (any method), :class:`RescaledGlorot`,
-:class:`CalibratedGlorot`, :class:`HalfGlorot`. keras is
+:class:`CalibratedGlorot`, :class:`HalfGlorot`; and :class:`SpectralMonitorCallback`, the training
+monitor (:mod:`specdiag._monitor`). keras is
 imported on first access to one of them, so ``import specdiag`` never imports it.
 """
 
 from __future__ import annotations
 
 #: defined on first access (importing keras), hence not assigned at import time
-_LAZY = ("RecurrentInitializer", "RescaledGlorot", "CalibratedGlorot", "HalfGlorot")
+_LAZY = ("RecurrentInitializer", "RescaledGlorot", "CalibratedGlorot", "HalfGlorot", "SpectralMonitorCallback")
 __all__ = [*_LAZY]
 
 
@@ -99,7 +100,10 @@ def _define() -> dict:
             config = super().get_config()
             return {"seed": config["seed"], "gates": config["gates"]}
 
-    classes = {cls.__name__: cls for cls in (RecurrentInitializer, RescaledGlorot, CalibratedGlorot, HalfGlorot)}
+    from ._keras_monitor import define_callback  # noqa: PLC0415 (keras is imported by now)
+
+    callback = define_callback(keras)
+    classes = {cls.__name__: cls for cls in (RecurrentInitializer, RescaledGlorot, CalibratedGlorot, HalfGlorot, callback)}
     for cls in classes.values():
         cls.__qualname__ = cls.__name__  # importable as specdiag.keras.<name>
     return classes

@@ -28,7 +28,10 @@ __all__ = [
     "half_",
     "init_recurrent_",
     "recurrent_layers",
+    *("SpectralMonitor",),  # defined on first access (imports torch); see __getattr__
 ]
+#: defined on first access; the callbacks only where Lightning / transformers are importable
+_LAZY = ("SpectralMonitor", "LightningSpectralMonitor", "HFSpectralMonitor")
 
 #: gate blocks of each torch recurrent layer type (by class name, layer and Cell variants)
 GATES = {"RNN": 1, "RNNCell": 1, "GRU": 3, "GRUCell": 3, "LSTM": 4, "LSTMCell": 4}
@@ -165,3 +168,13 @@ def _fan_in_normal_(tensor, generator) -> None:
     with torch.no_grad():
         tensor.normal_(0.0, tensor.shape[1] ** -0.5, generator=generator)
 
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from . import _torch_monitor  # noqa: PLC0415 (imports torch, and Lightning or transformers for their callbacks)
+
+        value = getattr(_torch_monitor, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'specdiag.torch' has no attribute {name!r}")

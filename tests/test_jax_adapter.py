@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import specdiag as sd
+from specdiag._inits import InitOptions, make_ensemble
 from tests.conftest import within_se
 from tests.readme_blocks import readme_blocks
 
@@ -82,7 +83,7 @@ def child():
 def test_rescaled_blocks_follow_the_law_and_keys_are_honoured(child):
     assert child["dtype_shape"] == ["float32", [170, 680]]
     radii = child["rescaled_radii"]
-    law = sd.radius_law("rescaled", 170, "real")
+    law = sd.radius_law(170, init="rescaled", field="real")
     within_se(float(np.mean(radii)), float(law.mean()), float(law.std()) / math.sqrt(len(radii)))
     assert child["same_key_same_draw"]
 
@@ -94,7 +95,7 @@ def test_half_and_glorot_variances_at_the_block_width(child):
 
 def test_calibrated_complex_dtype_draws_the_complex_law(child):
     dtype, mean_sq = child["complex"]
-    gain = sd.make_ensemble("rescaled", 64, "complex", sd.InitOptions(rescale="calibrated", coverage=0.9)).gain
+    gain = make_ensemble("rescaled", 64, "complex", InitOptions(rescale="calibrated", coverage=0.9)).gain
     assert dtype == "complex64"
     within_se(mean_sq, gain**2, gain**2 * math.sqrt(1.0 / 64**2))
 

@@ -10,7 +10,6 @@ import pytest
 import specdiag as sd
 import specdiag.keras as sk
 from specdiag._errors import InputError
-from specdiag._inits import InitOptions
 from tests.conftest import within_se
 
 # importing Keras costs seconds (inside the tests, not at collection): the whole module is in the slow set
@@ -47,7 +46,7 @@ def test_lstm_recurrent_kernel_blocks_follow_the_rescaled_law():
         layer.build((None, 5, 3))
         assert tuple(layer.cell.recurrent_kernel.shape) == (180, 720)
         radii += column_block_radii(layer.cell.recurrent_kernel, 4)
-    law = sd.radius_law("rescaled", 180, "real")
+    law = sd.radius_law(180, init="rescaled", field="real")
     within_se(float(np.mean(radii)), float(law.mean()), float(law.std()) / math.sqrt(len(radii)))
 
 
@@ -57,7 +56,7 @@ def test_calibrated_gru_blocks_cover_the_requested_probability():
         kernel = sk.CalibratedGlorot(coverage=0.9, seed=seed)((32, 96))
         radii += column_block_radii(kernel, 3)
     radii = np.asarray(radii)
-    law = sd.radius_law("rescaled", 32, "real", InitOptions(rescale="calibrated", coverage=0.9))
+    law = sd.radius_law(32, init="rescaled", field="real", rescale="calibrated", coverage=0.9)
     within_se(radii.mean(), float(law.mean()), float(law.std()) / math.sqrt(radii.size))
     within_se(float(np.mean(radii <= 1)), 0.9, math.sqrt(0.09 / radii.size))
 
@@ -97,3 +96,22 @@ def test_readme_keras_snippet_runs_as_printed():
     scope["gru"].build((None, 4, 3))
     assert max(column_block_radii(scope["gru"].cell.recurrent_kernel, 3)) < 1.2
     assert keras.initializers.deserialize(scope["config"]).get_config() == {"seed": 0, "gates": None}
+
+
+def test_spectral_monitor_callback_during_fit(tmp_path):
+    import json
+
+    model = keras.Sequential([keras.Input((6, 3)), keras.layers.GRU(8, return_sequences=True, recurrent_initializer=sk.CalibratedGlorot(seed=0)),
+                              keras.layers.LSTM(8), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    callback = sk.SpectralMonitorCallback(every=2, log=tmp_path / "spectra.jsonl")
+    x, y = np.random.default_rng(0).standard_normal((20, 6, 3)).astype("float32"), np.zeros((20, 1), "float32")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[callback])  # 5 batches: steps 0, 2, 4 measured
+    rows = [json.loads(line) for line in (tmp_path / "spectra.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["cell"]) for r in rows] == [(s, c) for s in (0, 2, 4) for c in ("gru", "lstm")]
+    gru = model.layers[0].cell
+    k = np.asarray(to_numpy(gru.recurrent_kernel), dtype=np.float64)
+    assert rows[-2]["radius_of"] == "candidate block n"
+    assert rows[-2]["radius"] == pytest.approx(float(np.abs(np.linalg.eigvals(k[:, 16:24])).max()))  # Keras h block = PyTorch n
+    for row in rows:
+        assert row["lyapunov"] is None or row["lyapunov"] < 0.5
