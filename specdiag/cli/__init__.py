@@ -31,6 +31,7 @@ COMMAND_MODULES = {
     "fix": "fix",
     "reproduce": "reproduce",
     "sweep": "sweep",
+    "demo": "demo",
 }
 
 
@@ -46,7 +47,7 @@ def _app_in_help_order():
 
 def _registered_app():
     # isort: off  (every command module; the order in --help is that of COMMAND_MODULES)
-    from . import radius, theory, dynamics, check, fix, reproduce, sweep  # noqa: F401, PLC0415 (registers the commands)
+    from . import radius, theory, dynamics, check, fix, reproduce, sweep, demo  # noqa: F401, PLC0415 (registers the commands)
 
     # isort: on
 
