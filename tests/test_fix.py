@@ -222,3 +222,21 @@ def test_readme_fix_snippet_runs_as_printed(st_file, tmp_path, monkeypatch):
     scope = {"sd": sd}
     exec(compile(code, "README.md (fix)", "exec"), scope)
     assert scope["result"].verdict_after in ("ok", "warn") and (tmp_path / "fixed.safetensors").is_file()
+
+
+def test_keras_layout_candidate_block_is_the_c_columns(tmp_path):
+    rng = np.random.default_rng(0)  # a cell whose Lyapunov verdict fails (a big candidate block alone may still pass: SPEC section 8)
+    h = 24
+    kernel = (rng.standard_normal((h, 4 * h)) / np.sqrt(h)).astype(np.float32)
+    kernel[:, 2 * h : 3 * h] *= 30  # the candidate block c (gates i, f, c, o by columns)
+    path = tmp_path / "keras.npz"
+    np.savez(path, **{"lstm/lstm_cell/recurrent_kernel": kernel, "lstm/lstm_cell/kernel": rng.standard_normal((3, 4 * h)).astype(np.float32) * 0.3,
+                      "lstm/lstm_cell/bias": np.zeros(4 * h, np.float32)})
+    result = fix_file(path, out=tmp_path / "f.npz")
+    assert result.verdict_before == "fail"
+    assert [(r.tensor, r.part) for r in result.rescaled] == [("lstm/lstm_cell/recurrent_kernel", "candidate block c")]
+    with np.load(tmp_path / "f.npz") as f:
+        new = f["lstm/lstm_cell/recurrent_kernel"]
+    assert np.array_equal(new[:, : 2 * h], kernel[:, : 2 * h]) and np.array_equal(new[:, 3 * h :], kernel[:, 3 * h :])
+    assert radius(new[:, 2 * h : 3 * h]) == pytest.approx(0.99, rel=1e-6)
+    assert result.verdict_after != "fail"
