@@ -33,7 +33,8 @@ from typing import Callable
 import numpy as np
 
 from . import _discovery as discovery
-from ._check import DEFAULT_MAX_GROWTH, WARN_MARGIN, CheckReport, check_file
+from ._check import CheckReport, check_file
+from ._check_matrix import DEFAULT_MAX_GROWTH, WARN_MARGIN
 from ._errors import InputError
 from ._pool import single_blas_thread
 from ._report import atomic_write_bytes, write_json_atomic

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .._check import DEFAULT_MAX_GROWTH
+from .._check_matrix import DEFAULT_MAX_GROWTH
 from .._fix import fix_file
 from .._text import printable
 from .check import Model, Param
