@@ -41,10 +41,13 @@ from ._report import atomic_write_bytes, write_json_atomic
 from ._results import Result
 from ._text import printable
 from ._validation import positive_number, whole_number
-from ._weights import TORCH_SUFFIXES, NON_MODEL_KEYS, open_weights
+from ._weights import open_weights
+from ._weights_base import NON_MODEL_KEYS
 
 __all__ = ["FixResult", "Rescaled", "fix_file", "SIDECAR_SUFFIX", "METADATA_KEY", "CANDIDATE_BLOCK"]
 
+#: PyTorch state-dict files fix rewrites (TorchScript archives are read by check, never rewritten)
+TORCH_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin")
 #: the sidecar record beside a fixed .npz/.npy/PyTorch file
 SIDECAR_SUFFIX = ".specdiag-fix.json"
 #: the safetensors ``__metadata__`` key holding the record (a JSON string)
