@@ -80,7 +80,8 @@ def write_check_plots(report, out_dir: Path | str) -> list[Path]:
     from ._plots import save_figure  # noqa: PLC0415 (matplotlib, only when plotting)
 
     out_dir = Path(out_dir)
-    written, used = [], set()
+    written: list = []
+    used: set = set()
     max_radius = report.thresholds.max_radius
     for result in report.tensors:
         lam = getattr(result, "eigenvalues", None)

@@ -210,7 +210,7 @@ def _cell_entries(name: str, plan: CellPlan, rule: str, gates: list | None, info
             continue
         i = letters.index(g)
         if plan.convention == "flax":
-            tensor = plan.tensor(f"h{g}")
+            tensor = plan.tensor(f"h{g}") or name
             entries.append(Planned(f"{tensor}[{g}]", tensor, rule, "square_transposed", f"gate {g} block, selected with gates", gate=g))
             continue
         if plan.convention == "keras":
@@ -337,7 +337,9 @@ def _unmatched(name: str, info, keys, sole: bool, diagonal: bool) -> Planned | N
 
 
 def _by_rules(infos: dict, chosen: list, *, keys, model, param, diagonal, gates, fallback: bool, hints: dict) -> Plan:
-    planned, skipped, unchecked = [], [], []
+    planned: list = []
+    skipped: list = []
+    unchecked: list = []
     flax = flax_cells(infos)
     consumed: set = set()
     for plan in flax.values():
@@ -355,7 +357,7 @@ def _by_rules(infos: dict, chosen: list, *, keys, model, param, diagonal, gates,
             elif not (rule.family == "flax" and name in consumed):
                 if keys and rule.layout != "skip":
                     raise InputError(f"tensor {name!r}: {reason}", param="keys")
-                (skipped if rule.layout == "skip" else unchecked).append(Skipped(name, list(info.shape), info.dtype, reason))
+                (skipped if rule.layout == "skip" else unchecked).append(Skipped(name, list(info.shape), info.dtype, reason or ""))
             continue
         if keys or sole:
             planned.append(_unmatched(name, info, keys, sole, diagonal))

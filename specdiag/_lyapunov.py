@@ -219,7 +219,7 @@ def _benettin(cell: Cell, regime: str, input_scale: float, steps: int, burn_in: 
         while t < total and not exploded:
             block = min(INPUT_BLOCK, total - t)
             if driven:
-                x = input_scale * rng.standard_normal((block * trajectories, cell.input_size))
+                x = input_scale * rng.standard_normal((block * trajectories, int(cell.w_ih.shape[1])))  # type: ignore[union-attr]
                 drives = input_drive(cell, x, block * trajectories).reshape(block, trajectories, -1)
             for k in range(block):
                 s, v = step(cell, s, v, drives[k] if driven else still)

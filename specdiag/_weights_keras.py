@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,14 +28,14 @@ CELL_VARS = ("kernel", "recurrent_kernel", "bias")
 
 def _h5py():
     try:
-        import h5py  # noqa: PLC0415 (optional dependency, only for Keras files)
+        import h5py  # type: ignore[import-untyped]  # noqa: PLC0415 (optional dependency, only for Keras files)
     except ImportError:
         raise InputError("reading Keras .keras/.h5 files needs h5py: pip install 'specdiag[h5py]'", param="path") from None
     return h5py
 
 
-def _datasets(handle, h5py) -> dict[str, object]:
-    found: dict[str, object] = {}
+def _datasets(handle, h5py) -> dict[str, Any]:
+    found: dict[str, Any] = {}
     handle.visititems(lambda name, obj: found.__setitem__(name, obj) if isinstance(obj, h5py.Dataset) else None)
     return found
 
