@@ -1,13 +1,14 @@
 """Reproduce the paper's Figures 1-4, an eigenvalue figure and the summary tables in a run directory.
 
 The work is a list of stages, each computing arrays that are saved atomically as
-``arrays/<stage>.npz``. A rerun with the same options resumes from the arrays it finds; ``--from``
+``arrays/<stage>.npz``. A rerun with the same options resumes from the arrays it finds; ``from_dir``
 redraws figures and tables from them without sampling. Figures are drawn only from saved arrays,
 so a redraw is byte-identical.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -19,20 +20,24 @@ from typing import Callable
 import numpy as np
 
 from ._dynamics import Request, blowup_step, simulate, simulate_many
-from ._backend import real_dtype
+from ._backend import MATRIX_STREAM, host_rng, real_dtype, resolve_device
 from ._errors import InputError
 from ._fit import fit_gumbel
-from ._inits import InitOptions, make_ensemble
+from . import _theory as theory
+from ._inits import INITS, Ensemble, InitOptions, finite_n_real, make_ensemble
+from ._linalg import eigenvalues
 from ._report import (
-    UnreadableFile, atomic_write_text, claim_run_dir, csv_document, discard_files, markdown_table, read_npz, remove_stale_temps, run_metadata,
-    write_json_atomic, write_npz_atomic,
+    UnreadableFile, atomic_write_text, claim_run_dir, csv_document, discard_files, markdown_table, prepare_out_dir, quote_path, read_npz,
+    release_run_dir, remove_stale_temps, run_metadata, write_json_atomic, write_npz_atomic,
 )
-from ._pool import resolve_workers
+from ._pool import process_map, resolve_workers
 from ._resources import check_disk, guard, reproduce_estimate
+from ._results import Result
 from ._spectra import radius_stats, sample_radii
+from ._text import printable
 from ._validation import seed_value, whole_number
 
-__all__ = ["FIGURES", "DEFAULT_FIGURES", "OPTIONAL_FIGURES", "FIELDS", "PAIR_INITS", "TABLE_INITS", "BLOWUP", "EIGENVALUE_PANELS", "PANEL_TITLES", "MODULI_MATRICES", "SCOPE", "RUN_FILES", "Config", "Stage", "plan", "load_arrays", "check_resumable", "run", "summary_rows", "render", "config_from_run", "reproduce"]
+__all__ = ["FIGURES", "DEFAULT_FIGURES", "OPTIONAL_FIGURES", "FIELDS", "PAIR_INITS", "TABLE_INITS", "BLOWUP", "EIGENVALUE_PANELS", "PANEL_TITLES", "MODULI_MATRICES", "SCOPE", "RUN_FILES", "Config", "Stage", "plan", "load_arrays", "check_resumable", "run", "summary_rows", "render", "config_from_run", "ReproduceResult", "parse_figures", "reproduce", "SAMPLER"]
 
 log = logging.getLogger("specdiag")
 
@@ -124,112 +129,138 @@ def _options(cfg: Config) -> InitOptions:
     return InitOptions(rescale=cfg.rescale, coverage=cfg.coverage, seed=cfg.seed)
 
 
-def plan(cfg: Config, device: str) -> list[Stage]:
-    """The stages needed for cfg.figures (and the summary table), in run order."""
-    stages: list[Stage] = []
-    opts = _options(cfg)
+#: the radii of every stage are drawn densely: matrix i of a radii stage is matrix i of the
+#: dynamics stages (Figures 1-2 flag the trajectories of the matrices with rho > 1), so they must
+#: be the same matrices, which the Hessenberg sampler never forms
+SAMPLER = "dense"
 
-    ensembles: dict = {}
 
-    def ensemble(init, fld):  # one object per (init, field): its dynamics stages share matrices
-        if (init, fld) not in ensembles:
-            ensembles[(init, fld)] = make_ensemble(init, cfg.n, fld, opts)
-        return ensembles[(init, fld)]
+class _Planner:
+    """The stages of one run, built step by step (:func:`plan`).
 
-    glorot_radii: dict = {}  # field -> Glorot's radii, once computed in this process
+    One ensemble object per (init, field), shared by its radii and dynamics stages (they draw the
+    same matrices), and Glorot's radii per field computed once in this process: rescaled and half
+    radii are c times Glorot's (:meth:`_radii`).
+    """
 
-    def radii_stage(init, fld):
-        def compute(advance):
-            ens = ensemble(init, fld)
-            c = ens.scale_of(ensemble("glorot", fld))
-            if c is None:
-                radii = sample_radii(ens, cfg.samples, cfg.seed, precision=cfg.precision, device=device, on_progress=advance)
-            else:
-                # glorot, rescaled and half scale the same normals: matrix i is c times Glorot's
-                # matrix i, so its radius is c times Glorot's (the working-precision matrices differ by
-                # one rounding per entry: in single precision a few 1e-6 of the radius, the order of
-                # the eigensolver's own error), and one eigen-solve per matrix serves all three
-                if fld not in glorot_radii:
-                    glorot_radii[fld] = sample_radii(ensemble("glorot", fld), cfg.samples, cfg.seed, precision=cfg.precision, device=device, on_progress=advance)
-                elif advance:
-                    advance(cfg.samples)
-                radii = c * glorot_radii[fld]
-            return {"radii": radii, "gain": np.float64(ens.gain)}
+    def __init__(self, cfg: Config, device: str):
+        self.cfg, self.device = cfg, device
+        self.options = _options(cfg)
+        self.ensembles: dict[tuple[str, str], Ensemble] = {}
+        self.glorot_radii: dict[str, np.ndarray] = {}
 
-        return compute
+    def ensemble(self, init: str, fld: str) -> Ensemble:
+        if (init, fld) not in self.ensembles:
+            self.ensembles[(init, fld)] = make_ensemble(init, self.cfg.n, fld, self.options)
+        return self.ensembles[(init, fld)]
 
-    def every(kind):
-        return cfg.trajectory_every if kind == "trajectory" else 1
+    def every(self, kind: str) -> int:
+        return self.cfg.trajectory_every if kind == "trajectory" else 1
 
-    def dynamics_stage(init, fld, kind, matrices, inputs, steps):
-        def compute(advance):
-            c = simulate(ensemble(init, fld), kind, matrices=matrices, inputs=inputs, steps=steps, every=every(kind), seed=cfg.seed, precision=cfg.precision, device=device, on_progress=advance)
-            return _dynamics_arrays(c)
+    # -- stages ------------------------------------------------------------------------------
 
-        return compute
+    def radii(self, init: str, fld: str) -> Stage:
+        return Stage(f"radii-{fld}-{init}", self.cfg.samples, functools.partial(self._radii, init, fld))
 
-    def request(init, fld, kind, matrices, inputs, steps):
-        return Request(ensemble(init, fld), kind, matrices, inputs, steps, every(kind))
+    def dynamics(self, name: str, init: str, fld: str, kind: str, matrices: int, inputs: int, steps: int) -> Stage:
+        request = Request(self.ensemble(init, fld), kind, matrices, inputs, steps, self.every(kind))
+        return Stage(name, matrices, functools.partial(self._dynamics, request), request)
 
-    wanted = set(cfg.figures)
+    def moduli(self) -> Stage:
+        return Stage("moduli", 2 * min(self.cfg.samples, MODULI_MATRICES), self._moduli)
+
+    def eigenvalues(self) -> Stage:
+        return Stage("eigenvalues", len(EIGENVALUE_PANELS), self._eigenvalues)
+
+    # -- what each stage computes --------------------------------------------------------------
+
+    def _sample(self, ens: Ensemble, advance) -> np.ndarray:
+        cfg = self.cfg
+        return sample_radii(ens, cfg.samples, cfg.seed, precision=cfg.precision, device=self.device, on_progress=advance, sampler=SAMPLER)
+
+    def _radii(self, init: str, fld: str, advance) -> dict:
+        """Radii of an (init, field). Glorot, rescaled and half scale the same normals: matrix i is
+        c times Glorot's matrix i, so its radius is c times Glorot's (the working-precision
+        matrices differ by one rounding per entry: in single precision a few 1e-6 of the radius,
+        the order of the eigensolver's own error), and one eigen-solve per matrix serves all three."""
+        ens = self.ensemble(init, fld)
+        c = ens.scale_of(self.ensemble("glorot", fld))
+        if c is None:
+            radii = self._sample(ens, advance)
+        else:
+            if fld not in self.glorot_radii:
+                self.glorot_radii[fld] = self._sample(self.ensemble("glorot", fld), advance)
+            elif advance:
+                advance(self.cfg.samples)
+            radii = c * self.glorot_radii[fld]
+        return {"radii": radii, "gain": np.float64(ens.gain)}
+
+    def _dynamics(self, request: Request, advance) -> dict:
+        cfg = self.cfg
+        curves = simulate(
+            request.ensemble, request.kind, matrices=request.matrices, inputs=request.inputs, steps=request.steps, every=request.every,
+            seed=cfg.seed, precision=cfg.precision, device=self.device, on_progress=advance,
+        )
+        return _dynamics_arrays(curves)
+
+    def _moduli(self, advance) -> dict:
+        """|lambda| of Glorot's first matrices per field, pooled (matrix i of the radii stages)."""
+        out = {}
+        count = min(self.cfg.samples, MODULI_MATRICES)
+        for fld in FIELDS:
+            ens = self.ensemble("glorot", fld)
+            dtype = np.complex128 if fld == "complex" else np.float64
+            out[f"glorot, {fld}"] = np.concatenate([np.abs(eigenvalues(ens.sample(host_rng(self.cfg.seed, MATRIX_STREAM, i)).astype(dtype))) for i in range(count)])
+            if advance:
+                advance(count)
+        return out
+
+    def _eigenvalues(self, advance) -> dict:
+        """One eigenvalue-figure panel per (init, field), one panel per core at a time."""
+        panels = [(self.ensemble(init, fld), self.cfg.seed) for init, fld in EIGENVALUE_PANELS]
+        values = {}
+        for k, v in process_map(_panel_eigenvalues, panels):
+            values[k] = v
+            if advance:
+                advance(1)
+        return {f"{init}, {fld}": values[k] for k, (init, fld) in enumerate(EIGENVALUE_PANELS)}
+
+
+def _pair_stages(p: _Planner, wanted: set) -> list[Stage]:
+    """Figures 1 (real) and 2 (complex): radii, trajectories and hidden states of glorot and rescaled."""
+    cfg = p.cfg
+    stages = []
     for fld, fig in (("real", "1"), ("complex", "2")):
+        if fig not in wanted:
+            continue
         for init in PAIR_INITS:
-            if fig in wanted:
-                stages.append(Stage(f"radii-{fld}-{init}", cfg.samples, radii_stage(init, fld)))
-                for kind in ("trajectory", "hidden"):
-                    sizes = (init, fld, kind, cfg.matrices, cfg.inputs, cfg.steps)
-                    stages.append(Stage(f"{kind}-{fld}-{init}", cfg.matrices, dynamics_stage(*sizes), request(*sizes)))
+            stages.append(p.radii(init, fld))
+            for kind in ("trajectory", "hidden"):
+                stages.append(p.dynamics(f"{kind}-{fld}-{init}", init, fld, kind, cfg.matrices, cfg.inputs, cfg.steps))
+    return stages
+
+
+def plan(cfg: Config, device: str) -> list[Stage]:
+    """The stages needed for cfg.figures (and the summary table), in run order: Figures 1-2, 3
+    (Glorot radii not already planned), moduli, Figure 4, eigenvalues, then the table-only radii."""
+    p = _Planner(cfg, device)
+    wanted = set(cfg.figures)
+    stages = _pair_stages(p, wanted)
     if "3" in wanted:
-        for fld in FIELDS:
-            if not any(s.name == f"radii-{fld}-glorot" for s in stages):
-                stages.append(Stage(f"radii-{fld}-glorot", cfg.samples, radii_stage("glorot", fld)))
+        stages += [p.radii("glorot", fld) for fld in FIELDS if f"radii-{fld}-glorot" not in {s.name for s in stages}]
     if "moduli" in wanted:
-
-        def moduli_compute(advance):
-            from ._backend import MATRIX_STREAM, host_rng  # noqa: PLC0415
-            from ._linalg import eigenvalues  # noqa: PLC0415
-
-            out = {}
-            count = min(cfg.samples, MODULI_MATRICES)
-            for fld in FIELDS:
-                ens = ensemble("glorot", fld)
-                dtype = np.complex128 if fld == "complex" else np.float64
-                # matrix i is matrix i of the radii stages (same stream)
-                out[f"glorot, {fld}"] = np.concatenate([np.abs(eigenvalues(ens.sample(host_rng(cfg.seed, MATRIX_STREAM, i)).astype(dtype))) for i in range(count)])
-                if advance:
-                    advance(count)
-            return out
-
-        stages.append(Stage("moduli", 2 * min(cfg.samples, MODULI_MATRICES), moduli_compute))
+        stages.append(p.moduli())
     if "4" in wanted:
-        for fld in FIELDS:
-            sizes = ("glorot", fld, "hidden", cfg.fig4_matrices, cfg.fig4_inputs, cfg.fig4_steps)
-            stages.append(Stage(f"fig4-{fld}", cfg.fig4_matrices, dynamics_stage(*sizes), request(*sizes)))
+        stages += [p.dynamics(f"fig4-{fld}", "glorot", fld, "hidden", cfg.fig4_matrices, cfg.fig4_inputs, cfg.fig4_steps) for fld in FIELDS]
     if "eigenvalues" in wanted:
-
-        def eig_compute(advance):
-            from ._pool import process_map  # noqa: PLC0415
-
-            panels = [(ensemble(init, fld), cfg.seed) for init, fld in EIGENVALUE_PANELS]
-            values = {}
-            for k, v in process_map(_panel_eigenvalues, panels):  # one panel per core at a time
-                values[k] = v
-                if advance:
-                    advance(1)
-            return {f"{init}, {fld}": values[k] for k, (init, fld) in enumerate(EIGENVALUE_PANELS)}
-
-        stages.append(Stage("eigenvalues", len(EIGENVALUE_PANELS), eig_compute))
+        stages.append(p.eigenvalues())
     if "tables" in wanted:  # last: the figures' stages come first
-        for init, fld in TABLE_INITS:
-            stages.append(Stage(f"radii-{fld}-{init}", cfg.samples, radii_stage(init, fld)))
+        stages += [p.radii(init, fld) for init, fld in TABLE_INITS]
     return stages
 
 
 def _panel_eigenvalues(task) -> np.ndarray:
     """Eigenvalues (float64/complex128) of matrix 0 of an ensemble: one eigenvalue-figure panel."""
-    from ._backend import MATRIX_STREAM, host_rng  # noqa: PLC0415
-    from ._linalg import eigenvalues  # noqa: PLC0415
-
     ens, seed = task
     w = ens.sample(host_rng(seed, MATRIX_STREAM, 0))
     return w if ens.diagonal else eigenvalues(w.astype(np.complex128 if ens.field == "complex" else np.float64))
@@ -273,11 +304,11 @@ def check_resumable(out: Path, cfg: Config, *, force: bool = False) -> None:
         if force:
             discard_files(out, RUN_FILES)
             return
-        raise InputError(f"out {str(out)!r} holds a run.json that is not a specdiag reproduce run: choose another --out, or pass --force", param="out") from None
+        raise InputError(f"out {quote_path(out)} holds a run.json that is not a specdiag reproduce run: choose another out, or pass force to overwrite it", param="out") from None
     if diff and force:
         discard_files(out, RUN_FILES)
     elif diff:
-        raise InputError(f"out {str(out)!r} holds a run with different {', '.join(diff)}: use a new --out, the same options to resume, or --force to overwrite it", param="out")
+        raise InputError(f"out {quote_path(out)} holds a run with different {', '.join(diff)}: use a new out, the same options to resume, or force to overwrite it", param="out")
 
 
 def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: Callable | None = None, force: bool = False) -> dict:
@@ -346,9 +377,6 @@ def _run_locked(cfg: Config, out: Path, estimate, *, device: str, vector: bool, 
 def _row_theory(cfg: Config, init: str, fld: str, gain: float) -> dict:
     """Theory beside one summary row: the finite-n law (exact, or the real table with its Gumbel
     fit) of the init at the saved gain, and the limit law's Gumbel parameters (n >= 164)."""
-    from . import _theory as theory  # noqa: PLC0415
-    from ._inits import INITS, Ensemble, finite_n_real  # noqa: PLC0415
-
     spec = INITS[init]
     if spec.diagonal:
         ens = make_ensemble(init, cfg.n, fld)
@@ -413,11 +441,8 @@ def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
     The figures are independent, so they are drawn in parallel, one process per core
     (:func:`_draw`); each is a pure function of the arrays, so the files are the same either way.
     """
-    from . import _plots as plots  # noqa: PLC0415 (matplotlib: only when drawing)
-    from ._pool import process_map  # noqa: PLC0415
-
     data = load_arrays(out)
-    formats = ("png", *(plots.VECTOR_FORMATS if vector else ()))
+    formats = ("png", "pdf", "svg") if vector else ("png",)
     jobs = []
 
     def draw(stem, builder, *args, **kwargs):
@@ -467,7 +492,7 @@ def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
 def _draw(job) -> list[str]:
     """Pool entry: build one figure with ``plots.<builder>(*args, **kwargs)``, write it in each
     format (atomically), and return the file names."""
-    from . import _plots as plots  # noqa: PLC0415
+    from . import _plots as plots  # noqa: PLC0415 (matplotlib: only when drawing)
 
     out, stem, formats, builder, args, kwargs = job
     fig = getattr(plots, builder)(*args, **kwargs)
@@ -477,44 +502,124 @@ def _draw(job) -> list[str]:
 
 
 def config_from_run(out: Path) -> Config:
-    """The Config stored in a run directory's run.json (for --from)."""
+    """The Config stored in a run directory's run.json (for ``from_dir``)."""
     meta = out / "run.json"
     if not meta.exists():
-        raise InputError(f"no run.json in {str(out)!r}: --from needs a directory written by `specdiag reproduce --out`")
+        raise InputError(f"from_dir {quote_path(out)} holds no run.json: give a directory written by reproduce with out=", param="from_dir")
     try:
         params = json.loads(meta.read_text())["parameters"]
         params["figures"] = tuple(params["figures"])
         return Config(**params)
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise InputError(f"cannot read the run parameters from {str(meta)!r} ({type(exc).__name__}: {exc})", param="from_dir") from None
+        raise InputError(f"from_dir: cannot read the run parameters from {quote_path(meta)} ({type(exc).__name__}: {printable(exc)})", param="from_dir") from None
 
 
-def reproduce(out: str | Path, *, quick: bool = False, device: str = "auto", vector: bool = False, **sizes) -> dict:
+@dataclass(frozen=True)
+class ReproduceResult(Result):
+    """What a reproduce run (or a redraw) wrote: ``to_dict()`` is ``reproduce --format json``.
+
+    Attributes
+    ----------
+    command : str
+        ``"reproduce"``.
+    out : str
+        The run directory.
+    files : list of str
+        Figures and tables written, in order.
+    summary : list of dict
+        One row per (init, field) with radii (:func:`summary_rows`).
+    stages_computed : dict or None
+        Seconds per stage computed by this call (None for a redraw).
+    stages_reused : list of str or None
+        Stages found on disk (None for a redraw).
+    """
+
+    command: str
+    out: str
+    files: list
+    summary: list
+    stages_computed: dict | None
+    stages_reused: list | None
+
+
+def parse_figures(figure) -> tuple:
+    """``"all"``, ``"1,3"`` or a sequence of figure names -> a tuple of :data:`FIGURES`."""
+    if isinstance(figure, str):
+        if figure.strip() == "all":
+            return DEFAULT_FIGURES
+        figure = figure.split(",")
+    figures = tuple(dict.fromkeys(str(f).strip() for f in figure if str(f).strip()))
+    unknown = [f for f in figures if f not in FIGURES]
+    if unknown or not figures:
+        raise InputError(f"figure {printable(', '.join(unknown)) or '(empty)'} is unknown: use all or a comma list of {', '.join(FIGURES)}", param="figure")
+    return figures
+
+
+def _config(n: int | None, quick: bool, figure, sizes: dict) -> Config:
+    """The run's Config from the call's options; every size checked, and s_n defined where the
+    paper's rescaling is drawn, before a run directory is touched."""
+    unknown = sorted(set(sizes) - set(Config.__dataclass_fields__) - {"figures"})
+    if unknown:
+        raise InputError(f"{unknown[0]}: unknown reproduce option {', '.join(unknown)}", param=unknown[0])
+    given = {k: v for k, v in {"n": n, **sizes}.items() if v is not None}
+    given["figures"] = parse_figures(given.get("figures", figure))
+    cfg = Config.quick(**given) if quick else Config(**given)
+    if cfg.rescale == "paper" and any(f in cfg.figures for f in ("1", "2", "eigenvalues")):
+        theory.paper_scale(cfg.n)  # fail before any work when s_n is undefined at this n
+    return cfg
+
+
+def reproduce(
+    n: int | None = None, *, out: str | Path | None = None, from_dir: str | Path | None = None, quick: bool = False, figure="all",
+    device: str = "auto", vector: bool = False, force: bool = False, progress: Callable | None = None, **sizes,
+) -> ReproduceResult:
     """Compute (or resume) the paper's figures and tables into the run directory ``out``.
 
     Parameters
     ----------
+    n : int, optional
+        Width (default 500; 200 with ``quick``).
     out : str or Path
-        Run directory (created; a run with the same options is resumed).
+        Run directory (created; a run with the same options is resumed; locked while it runs).
+    from_dir : str or Path, optional
+        Redraw the figures and tables of a finished run without sampling (instead of ``out``).
     quick : bool
         Small sizes (n = 200) for a smoke run.
+    figure : str or sequence of str
+        ``"all"`` (Figures 1-4, eigenvalues, tables) or some of :data:`FIGURES`.
     device : {"auto", "cpu", "gpu"}
     vector : bool
         Also write PDF and SVG figures.
+    force : bool
+        Overwrite another run in ``out``.
+    progress : callable, optional
+        ``progress(total)`` -> an object with ``.stage(name) -> advance(k)`` and ``.close()``.
     **sizes
-        Any :class:`Config` field: n, samples, matrices, inputs, steps, seed, precision, rescale,
-        coverage, figures.
+        Any :class:`Config` size: samples, matrices, inputs, steps, fig4_matrices, fig4_inputs,
+        fig4_steps, trajectory_every, seed, precision, rescale, coverage.
 
     Returns
     -------
-    dict
-        The run metadata (also written to ``out/run.json``).
+    ReproduceResult
+        ``to_dict()`` is the ``specdiag reproduce --format json`` document.
     """
-    from ._backend import resolve_device  # noqa: PLC0415
-    from ._report import prepare_out_dir  # noqa: PLC0415
+    if from_dir is not None:
+        return _redraw(Path(from_dir), vector)
+    cfg = _config(n, quick, figure, sizes)
+    if out is None:
+        raise InputError("out is needed: the run directory (or from_dir=DIR to redraw one)", param="out")
+    dev = resolve_device(device)
+    out = prepare_out_dir(out, command="reproduce", force=force)
+    release_run_dir(out)  # checked up front; run() claims it for the run
+    meta = run(cfg, out, device=dev, vector=vector, progress=progress, force=force)
+    return ReproduceResult("reproduce", str(out), meta["outputs"], summary_rows(cfg, load_arrays(out)), meta["stages_computed"], meta["stages_reused"])
 
-    unknown = sorted(set(sizes) - set(Config.__dataclass_fields__))
-    if unknown:
-        raise InputError(f"unknown reproduce option {', '.join(unknown)}", param=unknown[0])
-    cfg = Config.quick(**sizes) if quick else Config(**sizes)
-    return run(cfg, prepare_out_dir(out, command="reproduce"), device=resolve_device(device), vector=vector)
+
+def _redraw(from_dir: Path, vector: bool) -> ReproduceResult:
+    """Figures and tables redrawn from a run directory's arrays, under its lock."""
+    cfg = config_from_run(from_dir)
+    with claim_run_dir(from_dir, param="from_dir"):
+        written = render(from_dir, cfg, vector)
+    if not written:
+        raise InputError(f"from_dir {quote_path(from_dir)} holds no arrays to draw from: run reproduce with out={quote_path(from_dir)} first", param="from_dir")
+    return ReproduceResult("reproduce", str(from_dir), written, summary_rows(cfg, load_arrays(from_dir)), None, None)

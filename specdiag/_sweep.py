@@ -37,7 +37,7 @@ from ._report import (
 from ._pool import resolve_workers, single_blas_thread
 from ._resources import check_disk, guard, sweep_estimate
 from ._results import Result
-from ._spectra import radius_stats, sample_radii
+from ._spectra import SAMPLERS, radius_stats, sample_radii
 from ._text import printable
 from ._validation import choice, positive_number, probability, seed_value, whole_number
 
@@ -63,6 +63,13 @@ class SweepConfig:
     rescale: str = "paper"
     coverage: float = 0.9
     device: str = "cpu"  # resolved on each worker: "auto" uses a worker's GPU when it has one
+    #: radius sampler (:func:`~specdiag._spectra.sample_radii`); None: "hessenberg" (exact in law,
+    #: faster) for radius-only sweeps, "dense" (the matrices themselves, which dynamics needs) else
+    sampler: str | None = None
+
+    def __post_init__(self):
+        if self.sampler is None:
+            object.__setattr__(self, "sampler", "dense" if self.dynamics else "hessenberg")
 
     def validate(self) -> SweepConfig:
         """Every option checked before a run directory is touched; messages name the parameter."""
@@ -86,6 +93,12 @@ class SweepConfig:
         for c in self.dynamics:
             positive_number(c, "dynamics")  # c > 0: k = c sqrt(n)
         resolve_device(self.device)  # unknown names, and "gpu" without one here, are errors
+        choice(self.sampler, "sampler", SAMPLERS)
+        if self.dynamics and self.sampler != "dense":
+            raise InputError(
+                f"sampler {self.sampler!r} never forms the matrices that dynamics needs: use sampler='dense' with dynamics (or leave sampler unset)",
+                param="sampler",
+            )
         return self
 
     @classmethod
@@ -114,6 +127,7 @@ class Task:
     precision: str
     dynamics: tuple
     device: str = "cpu"
+    sampler: str = "dense"
 
     @property
     def relpath(self) -> str:
@@ -138,7 +152,7 @@ def dynamics_steps(n: int, cs) -> np.ndarray:
 
 def make_tasks(cfg: SweepConfig, ensembles: dict[Point, Ensemble]) -> list[Task]:
     return [
-        Task(p, start, min(start + cfg.chunk_size, cfg.samples), ensembles[p], cfg.seed, cfg.precision, cfg.dynamics, cfg.device)
+        Task(p, start, min(start + cfg.chunk_size, cfg.samples), ensembles[p], cfg.seed, cfg.precision, cfg.dynamics, cfg.device, cfg.sampler)
         for p in ensembles
         for start in range(0, cfg.samples, cfg.chunk_size)
     ]
@@ -149,7 +163,7 @@ def compute_task(task: Task) -> dict:
     log E_x||h_t||^2 from each W's eigendecomposition). Runs on a worker; pure."""
     count = task.stop - task.start
     device = resolve_device(task.device)
-    sampler = "dense" if task.dynamics else "hessenberg"
+    sampler = task.sampler
     radii = sample_radii(task.ensemble, count, task.seed, precision=task.precision, device=device, workers=1, start_index=task.start, sampler=sampler)
     out = {"radii": radii}
     if task.dynamics:
@@ -474,6 +488,7 @@ def sweep(
     device: str = "cpu",
     scheduler: str | None = None,
     workers: int | None = None,
+    sampler: str | None = None,
     resume: str | Path | None = None,
     from_dir: str | Path | None = None,
     plot: bool = False,
@@ -504,6 +519,10 @@ def sweep(
         A Dask address (``tcp://host:8786``) or ``"local"``; default a local process pool.
     workers : int, optional
         Local worker processes (default: every core, capped).
+    sampler : {"hessenberg", "dense"}, optional
+        How radii are drawn (recorded in run.json): "hessenberg" (exact in law, faster; the
+        default without dynamics) or "dense" (the matrices themselves: needed by dynamics, and
+        radii bit for bit those of specdiag 0.2.0). Non-Gaussian inits are always dense.
     resume : str or Path, optional
         Finish the sweep in this directory with its own options (``n`` and ``out`` not needed).
     from_dir : str or Path, optional
@@ -540,6 +559,7 @@ def sweep(
         cfg = SweepConfig(
             ns=ns, inits=tuple(inits), fields=tuple(fields), samples=samples, seed=seed, chunk_size=chunk_size,
             precision=precision, dynamics=tuple(dynamics), rescale=rescale, coverage=coverage, device=device,
+            sampler=sampler,
         ).validate()
         out = Path(out)
     prepare_out_dir(out, command="sweep", force=force, param="resume" if resume is not None else "out")  # up front, before connecting

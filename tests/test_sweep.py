@@ -145,3 +145,19 @@ def test_cli_sweep_resume_and_plot(tmp_path):
 def test_cli_sweep_errors(tmp_path, args, message):
     result = CliRunner().invoke(app, ["sweep", *[a.replace("{tmp}", str(tmp_path)) for a in args]])
     assert result.exit_code == 2 and message in result.stderr, result.output
+
+
+def test_sampler_is_passed_through_and_recorded(tmp_path):
+    """Radius-only sweeps take sampler= (recorded in run.json); dense gives sample_radii's dense radii."""
+    import specdiag as sd  # noqa: PLC0415
+
+    res = sd.sweep([12], out=tmp_path / "d", samples=6, chunk_size=4, seed=3, sampler="dense", workers=1)
+    assert res.config["sampler"] == "dense" and json.loads((tmp_path / "d" / "run.json").read_text())["config"]["sampler"] == "dense"
+    np.testing.assert_array_equal(radii_of(tmp_path / "d")["n12-glorot-real"], sample_radii(make_ensemble("glorot", 12), 6, seed=3, sampler="dense"))
+    res = sd.sweep([12], out=tmp_path / "h", samples=6, chunk_size=4, seed=3, workers=1)
+    assert res.config["sampler"] == "hessenberg"
+    np.testing.assert_array_equal(radii_of(tmp_path / "h")["n12-glorot-real"], sample_radii(make_ensemble("glorot", 12), 6, seed=3, sampler="hessenberg"))
+    assert sweep.SweepConfig(ns=(8,), dynamics=(1.0,)).sampler == "dense"
+    with pytest.raises(InputError, match="sampler") as info:
+        sd.sweep([8], out=tmp_path / "x", dynamics=[1.0], sampler="hessenberg")
+    assert info.value.param == "sampler" and not (tmp_path / "x").exists()

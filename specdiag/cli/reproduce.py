@@ -8,11 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.text import Text
 
-from .._reproduce import DEFAULT_FIGURES, FIGURES, Config, config_from_run, load_arrays, render, run, summary_rows
-from .. import _theory as theory
-from .._backend import resolve_device
-from .._errors import InputError
-from .._report import prepare_out_dir
+from .._reproduce import reproduce as run_reproduce
+from .._text import printable
 from .root import app
 from .options import Coverage, DeviceOpt, Force, Precision, Rescale, Seed, value
 from .output import StageProgress, TableOrJson, command, emit, note, rich_table  # StageProgress: the one progress bar
@@ -49,38 +46,14 @@ def reproduce(
     Scope: the paper's training tables (LRA sCIFAR, ListOps, IMDb) are not reproduced; this covers
     its spectral and dynamical results (Figures 1-4 and the radius statistics).
     """
-
-    if from_dir is not None:
-        cfg = config_from_run(from_dir)
-        written = render(from_dir, cfg, vector)
-        if not written:
-            raise InputError(f"{str(from_dir)!r} holds no arrays to draw from: run `specdiag reproduce --out {from_dir}` first")
-        rows = summary_rows(cfg, load_arrays(from_dir))
-        return _report_reproduce(from_dir, written, rows, fmt)
-    if out is None:
-        raise InputError("give --out DIR for the run directory (or --from DIR to redraw one)")
-    precision, rescale = value(precision), value(rescale)
-    figures = DEFAULT_FIGURES if figure == "all" else tuple(dict.fromkeys(f.strip() for f in figure.split(",") if f.strip()))
-    unknown = [f for f in figures if f not in FIGURES]
-    if unknown or not figures:
-        raise InputError(f"unknown --figure {', '.join(unknown) or figure!r}: use all or a comma list of {', '.join(FIGURES)}")
-    sizes = dict(n=n, samples=samples, matrices=matrices, inputs=inputs, steps=steps, fig4_matrices=fig4_matrices, fig4_inputs=fig4_inputs, fig4_steps=fig4_steps, trajectory_every=trajectory_every)
-    overrides = {k: v for k, v in sizes.items() if v is not None}
-    common = dict(seed=seed, precision=precision, rescale=rescale, coverage=coverage, figures=figures, **overrides)
-    cfg = Config.quick(**common) if quick else Config(**common)
-    if rescale == "paper" and any(f in figures for f in ("1", "2", "eigenvalues")):
-        theory.paper_scale(cfg.n)  # fail before any work when s_n is undefined at this n
-    dev = resolve_device(value(device))
-    out = prepare_out_dir(out, command="reproduce", force=force)
-    meta = run(cfg, out, device=dev, vector=vector, progress=StageProgress(value(fmt) == "table"), force=force)
-    return _report_reproduce(out, meta["outputs"], summary_rows(cfg, load_arrays(out)), fmt, meta)
-
-
-def _report_reproduce(out: Path, written: list, rows: list, fmt, meta: dict | None = None):
-    doc = {"command": "reproduce", "out": str(out), "files": written, "summary": rows, "stages_computed": (meta or {}).get("stages_computed"), "stages_reused": (meta or {}).get("stages_reused")}
-    emit(doc, fmt, table=lambda: _summary_table(rows))
+    sizes = dict(samples=samples, matrices=matrices, inputs=inputs, steps=steps, fig4_matrices=fig4_matrices, fig4_inputs=fig4_inputs, fig4_steps=fig4_steps, trajectory_every=trajectory_every)
+    result = run_reproduce(
+        n, out=out, from_dir=from_dir, quick=quick, figure=figure, device=value(device), vector=vector, force=force,
+        progress=StageProgress(value(fmt) == "table"), seed=seed, precision=value(precision), rescale=value(rescale), coverage=coverage, **sizes,
+    )
+    emit(result.to_dict(), fmt, table=lambda: _summary_table(result.summary))
     if value(fmt) == "table":
-        note(f"wrote {len(written)} files to {out}")
+        note(f"wrote {len(result.files)} files to {printable(result.out)}")
 
 
 def _summary_table(rows: list):

@@ -38,6 +38,7 @@ def sweep(
     precision: Annotated[Precision, typer.Option("--precision", help="Eigenvalue precision: single (float32) or double.")] = "single",
     rescale: Rescale = "paper",
     coverage: Coverage = 0.9,
+    sampler: Annotated[Optional[str], typer.Option("--sampler", help="Radius sampler: hessenberg (exact in law, faster; the default) or dense (the matrices themselves; always with --dynamics).")] = None,
     fmt: Annotated[TableOrJson, typer.Option("--format", "-f", help="table (human) or json (one document on stdout).")] = TableOrJson.table,
     force: Force = False,
 ):
@@ -51,7 +52,7 @@ def sweep(
         parse_int_list(n, "--n") if n is not None else None, out=out, inits=parse_name_list(init, "--init", list(INITS)),
         fields=parse_name_list(field, "--field", FIELDS), samples=samples, chunk_size=chunk_size, dynamics=cs, seed=seed,
         precision=value(precision), rescale=value(rescale), coverage=coverage, device=value(device), scheduler=scheduler,
-        workers=workers, resume=resume, from_dir=from_dir, plot=plot, force=force,
+        workers=workers, sampler=sampler, resume=resume, from_dir=from_dir, plot=plot, force=force,
         progress=lambda total: progress(total, "sweep tasks", table_format),
     )
     emit(result.to_dict(), fmt, table=lambda: _table(result, caption=from_dir is None))
