@@ -161,3 +161,13 @@ def test_sampler_is_passed_through_and_recorded(tmp_path):
     with pytest.raises(InputError, match="sampler") as info:
         sd.sweep([8], out=tmp_path / "x", dynamics=[1.0], sampler="hessenberg")
     assert info.value.param == "sampler" and not (tmp_path / "x").exists()
+
+
+def test_a_local_gpu_sweep_runs_in_one_process_from_the_library_too(monkeypatch):
+    """sd.sweep(device="gpu") picks the executor as `specdiag sweep --device gpu` does: CUDA does not
+    survive fork, so a local GPU sweep runs inline (one worker); a Dask scheduler keeps its workers."""
+    monkeypatch.setattr(sweep, "resolve_device", lambda device, *a, **k: "gpu" if device in ("gpu", "auto") else "cpu")
+    cfg = sweep.SweepConfig(ns=(8,), device="gpu")
+    assert sweep._executor_for(cfg, None, 4).workers == 1
+    assert sweep._executor_for(sweep.SweepConfig(ns=(8,), device="auto"), None, 2).workers == 1
+    assert sweep._executor_for(sweep.SweepConfig(ns=(8,), device="cpu"), None, 2).workers == 2
