@@ -137,16 +137,19 @@ def norm_curves_panel(
     ax, steps, log10_mean, log10_std=None, *, ylabel: str, xlabel: str, title: str = "", color=None, exact=None, max_lines: int = 100,
     inputs: int | None = None, flagged: dict | None = None, exact_label: str = "exact RMS expectation",
 ):
-    """One line per matrix (log10 of the mean norm over inputs) with a +-1 sd band over inputs, log y.
+    """One line per matrix (log10 of the mean norm over inputs), light, and one visible band: the
+    median over matrices of each matrix's +-1 sd over inputs (log scale), around the median line.
 
-    A key says what a line and a band are; the panel states matrices x inputs x steps. ``flagged``
+    With up to 100 lines a band per matrix disappears under the lines (issue 19); one band for
+    the typical matrix stays readable. A key says what a line and the band are; the panel states matrices x inputs x steps. ``flagged``
     maps a matrix index to a label (e.g. its radius above 1): those curves are drawn in
     :data:`WARNING_COLOR`, named in the legend, and left out of the y-range (robust limits), so one
     exploding matrix cannot flatten the others. Values beyond float64 are shown as log10 on a
     linear axis, labelled so.
     """
-    from matplotlib.lines import Line2D  # noqa: PLC0415
-    from matplotlib.patches import Patch  # noqa: PLC0415
+    from matplotlib.colors import to_rgb  # noqa: PLC0415 (matplotlib: only when drawing)
+    from matplotlib.lines import Line2D  # noqa: PLC0415 (matplotlib: only when drawing)
+    from matplotlib.patches import Patch  # noqa: PLC0415 (matplotlib: only when drawing)
 
     steps = np.asarray(steps)
     curves = np.atleast_2d(np.asarray(log10_mean, dtype=float))
@@ -164,15 +167,21 @@ def norm_curves_panel(
     true_log = hi < LOG_AXIS_LIMIT
     transform = (lambda v: 10.0**v) if true_log else (lambda v: v)  # noqa: E731
     color = color or COLORS["glorot"]
-    for i in range(shown):
-        if i in flagged:
-            continue
-        ax.plot(steps, transform(curves[i]), color=color, lw=0.6, alpha=0.5)
-        if bands is not None:
-            ax.fill_between(steps, transform(curves[i] - bands[i]), transform(curves[i] + bands[i]), color=color, alpha=0.05, lw=0)
-    handles = [Line2D([], [], color=color, lw=0.8, label="one W: mean over inputs")]
-    if bands is not None:
-        handles.append(Patch(color=color, alpha=0.25, lw=0, label=r"$\pm 1$ sd over inputs (log scale)"))
+    kept = [i for i in range(shown) if i not in flagged]
+    line_alpha = 0.55 if len(kept) <= 10 else max(0.12, 0.55 * math.sqrt(10 / len(kept)))
+    for i in kept:
+        ax.plot(steps, transform(curves[i]), color=color, lw=0.5, alpha=line_alpha)
+    handles = [Line2D([], [], color=color, lw=0.8, alpha=max(line_alpha, 0.4), label="one W: mean over inputs")]
+    if bands is not None and kept:
+        mid = np.median(curves[kept], axis=0)
+        band_lo, band_hi = np.median(curves[kept] - bands[kept], axis=0), np.median(curves[kept] + bands[kept], axis=0)
+        dark = tuple(0.55 * c for c in to_rgb(color))  # the band's edges: visible over the lines
+        ax.fill_between(steps, transform(band_lo), transform(band_hi), facecolor=color, alpha=0.45, lw=0, zorder=3)
+        for edge in (band_lo, band_hi):
+            ax.plot(steps, transform(edge), color=dark, lw=0.7, zorder=3)
+        ax.plot(steps, transform(mid), color="black", lw=0.8, zorder=4)
+        handles.append(Line2D([], [], color="black", lw=0.8, label="median over W"))
+        handles.append(Patch(facecolor=color, alpha=0.45, edgecolor=dark, lw=0.7, label=r"median W $\pm 1$ sd over inputs (log scale)"))
     for i, text in flagged.items():
         off = float(curves[i].max()) > hi
         (line,) = ax.plot(steps, transform(np.minimum(curves[i], hi + 1.0) if off else curves[i]), color=WARNING_COLOR, lw=1.4, zorder=4)
@@ -218,7 +227,7 @@ def eigenvalue_panel(ax, eigenvalues, *, title: str = "", color: str = COLORS["r
     if zoom:
         z = w[top]
         half = 0.12
-        inset = ax.inset_axes([0.76, 0.76, 0.23, 0.23])
+        inset = ax.inset_axes([0.755, 0.755, 0.23, 0.23])
         inset.plot(np.cos(theta), np.sin(theta), **{**CURVE_STYLES["rho1"], "alpha": 0.9})
         near = np.abs(w - z) < 3 * half
         inset.scatter(w[near].real, w[near].imag, s=6, color=color, alpha=0.8, lw=0)
@@ -228,7 +237,8 @@ def eigenvalue_panel(ax, eigenvalues, *, title: str = "", color: str = COLORS["r
         inset.set_aspect("equal")
         inset.set_xticks([])
         inset.set_yticks([])
-        inset.set_title("box, zoomed", fontsize=6, pad=2)
+        # the label inside the inset (a title above it ran into the frame of the panel)
+        inset.text(0.5, 0.03, "zoomed box", transform=inset.transAxes, fontsize=5.5, ha="center", va="bottom", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 0.8})
         # mark the zoomed box only: connector lines would cross the spectrum
         zoom = ax.indicate_inset([z.real - half, z.imag - half, 2 * half, 2 * half], edgecolor="black", alpha=0.8)
         for connector in getattr(zoom, "connectors", None) or ():
@@ -257,17 +267,19 @@ def norm_figure(steps, log10_mean, log10_std, *, ylabel: str, xlabel: str, title
 
 
 def gaussian_law_curves(n: int, gain: float, radii, *, field: str | None = None) -> list:
-    """The finite-n real law (Monte Carlo table) and Kostlan's exact complex law of rho(gain W) at
-    width n, over the range of ``radii``, and, for n >= 164, the limit law of ``field`` (labelled as
-    the limit). Curves are (x, density, label, style)."""
-    from . import laws  # noqa: PLC0415
+    """Finite-n laws of rho(gain W) at width n over the range of ``radii``: the finite-n real law
+    (Monte Carlo table) and/or Kostlan's exact complex law, and, for n >= 164, the limit law of
+    ``field`` (labelled as the limit). With ``field`` only that field's laws are drawn (the other
+    field's curve on a one-field histogram distracts); without it both finite-n laws (Figure 3).
+    Curves are (x, density, label, style)."""
+    from . import laws  # noqa: PLC0415 (scipy-backed laws: only when drawing)
 
     x = _x_range(radii)
-    real = laws.real_ginibre(n)
-    curves = [
-        (x, real.pdf(x / gain) / gain, "finite-n real law (table)", "real_table"),
-        (x, laws.kostlan(n).pdf(x / gain) / gain, "exact complex law (Kostlan)", "exact_complex"),
-    ]
+    curves = []
+    if field in (None, "real"):
+        curves.append((x, laws.real_ginibre(n).pdf(x / gain) / gain, "finite-n real law (table)", "real_table"))
+    if field in (None, "complex"):
+        curves.append((x, laws.kostlan(n).pdf(x / gain) / gain, "exact complex law (Kostlan)", "exact_complex"))
     if field is not None and n > theory.LAST_UNDEFINED_N:
         limit = laws.rider(n) if field == "complex" else laws.rider_sinclair(n)
         name = "Rider" if field == "complex" else "Rider-Sinclair"
@@ -368,30 +380,39 @@ def figure_real_vs_complex_radii(radii_real, radii_complex, *, n: int, gain: flo
 
 
 def figure_hidden_real_vs_complex(curves: dict, *, n: int, matrices: int, inputs: int) -> Figure:
-    """Figure 4: mean hidden-state norm (over matrices x input sequences), real vs complex Glorot,
-    on a log time axis with the onset scale t = sqrt(n) marked.
+    """Figure 4: the hidden-state norm over matrices, real vs complex Glorot, on a log time axis
+    with the onset scale t = sqrt(n) marked.
 
-    curves[field] = (steps, log10 mean norm).
+    For each field, the median over W (solid) with the band of the 10%-90% quantiles over W, and
+    the arithmetic mean over W (thin dashed): from t ~ 500 the mean is set by the one or two
+    matrices with the largest radius, so the median says what a typical matrix does and the mean
+    what the ensemble average (the paper's curve) does; the legend says which is which.
+
+    curves[field] = {"steps", "mean", "median", "lo", "hi"}: log10 of the norm (each matrix's mean
+    over its inputs), over matrices (:func:`specdiag._reproduce.spread_over_matrices`).
     """
-    fig, axes = new_figure(width=5.0, height=4.2)
+    fig, axes = new_figure(width=5.4, height=4.6)
     ax = axes[0, 0]
-    top = max(float(np.max(v[1])) for v in curves.values())
+    top = max(float(np.max([np.max(c["mean"]), np.max(c["hi"])])) for c in curves.values())
     true_log = top < LOG_AXIS_LIMIT
-    styles = {"real": "-", "complex": "--"}
-    for field, (steps, log10_mean) in curves.items():
-        values = 10.0 ** np.asarray(log10_mean) if true_log else np.asarray(log10_mean)
-        ax.plot(steps, values, color=COLORS[field], lw=1.6, ls=styles.get(field, "-"), label=f"{field} Glorot")
+    scale = (lambda v: 10.0 ** np.asarray(v)) if true_log else np.asarray  # noqa: E731
+    for field, c in curves.items():
+        color = COLORS[field]
+        ax.fill_between(c["steps"], scale(c["lo"]), scale(c["hi"]), color=color, alpha=0.18, lw=0, label=f"{field}: 10-90% of W")
+        ax.plot(c["steps"], scale(c["median"]), color=color, lw=1.8, ls="-", label=f"{field}: median over W")
+        ax.plot(c["steps"], scale(c["mean"]), color=color, lw=1.0, ls="--", label=f"{field}: mean over W")
     if true_log:
         ax.set_yscale("log")
     ax.set_xscale("log")
     onset = math.sqrt(n)
     ax.axvline(onset, color="black", lw=0.9, ls=(0, (1, 1)), alpha=0.7, label=rf"$t = \sqrt{{n}}$ = {onset:.0f}")
     ax.set_xlabel("time step t (log scale)")
-    ax.set_ylabel(r"mean $\|h_t\|$" if true_log else r"log10 mean $\|h_t\|$")
-    ax.set_title(f"hidden state, n = {n}")
-    last = max(int(np.max(v[0])) for v in curves.values())
+    ax.set_ylabel(r"$\|h_t\|$ (mean over inputs)" if true_log else r"log10 $\|h_t\|$ (mean over inputs)")
+    ax.set_title(f"hidden state, n = {n}: median and mean over W")
+    last = max(int(np.max(c["steps"])) for c in curves.values())
     _counts(ax, f"{matrices} matrices x {inputs} sequences x {last} steps per field")
-    _legend_below(ax, ncol=3)
+    _legend_below(ax, ncol=2)
+    fig.supxlabel("the mean over W is dominated by the few W with the largest radius; the median is a typical W", fontsize=7)
     return fig
 
 

@@ -37,7 +37,7 @@ from ._spectra import radius_stats, sample_radii
 from ._text import printable
 from ._validation import seed_value, whole_number
 
-__all__ = ["FIGURES", "DEFAULT_FIGURES", "OPTIONAL_FIGURES", "FIELDS", "PAIR_INITS", "TABLE_INITS", "BLOWUP", "EIGENVALUE_PANELS", "PANEL_TITLES", "MODULI_MATRICES", "SCOPE", "RUN_FILES", "Config", "Stage", "plan", "load_arrays", "check_resumable", "run", "summary_rows", "render", "config_from_run", "ReproduceResult", "parse_figures", "reproduce", "SAMPLER"]
+__all__ = ["FIGURES", "DEFAULT_FIGURES", "OPTIONAL_FIGURES", "FIELDS", "PAIR_INITS", "TABLE_INITS", "BLOWUP", "EIGENVALUE_PANELS", "PANEL_TITLES", "MODULI_MATRICES", "SCOPE", "RUN_FILES", "Config", "Stage", "plan", "load_arrays", "check_resumable", "run", "summary_rows", "render", "config_from_run", "ReproduceResult", "parse_figures", "spread_over_matrices", "FIG4_QUANTILES", "reproduce", "SAMPLER"]
 
 log = logging.getLogger("specdiag")
 
@@ -399,6 +399,18 @@ def _row_theory(cfg: Config, init: str, fld: str, gain: float) -> dict:
     return out
 
 
+def _fig4_columns(arrays: dict | None) -> dict:
+    """Figure 4 at its last step, both ways: log10 of the mean and of the median norm over W, and
+    the share of the mean that the largest W contributes (None without Figure 4's arrays)."""
+    if arrays is None:
+        return {"fig4_t": None, "fig4_log10_mean_norm": None, "fig4_log10_median_norm": None, "fig4_top_matrix_share": None}
+    spread = spread_over_matrices(arrays)
+    return {
+        "fig4_t": int(spread["steps"][-1]), "fig4_log10_mean_norm": float(spread["mean"][-1]),
+        "fig4_log10_median_norm": float(spread["median"][-1]), "fig4_top_matrix_share": float(spread["top_share"][-1]),
+    }
+
+
 def summary_rows(cfg: Config, data: dict) -> list[dict]:
     """One row per (init, field) with radii: radius stats, fitted Gumbel beside the theoretical
     Gumbel parameters (finite-n real table; the limit law), the finite-n law's mean, sd and
@@ -431,8 +443,32 @@ def summary_rows(cfg: Config, data: dict) -> list[dict]:
             idx = len(steps) - 1 if t == "last" else int(np.searchsorted(steps, t))
             row[key] = float(hidden["log10_mean"][:, idx].mean()) if idx < len(steps) and (t == "last" or steps[idx] == t) else None
         row["blowup_step"] = None if hidden is None else blowup_step(hidden["steps"], hidden["log10_mean"], BLOWUP)
+        row.update(_fig4_columns(data.get(f"fig4-{fld}") if init == "glorot" else None))
         rows.append(row)
     return rows
+
+
+#: the band of Figure 4: these quantiles over matrices
+FIG4_QUANTILES = (0.1, 0.9)
+
+
+def spread_over_matrices(arrays: dict) -> dict:
+    """Figure 4's curves from a hidden-state stage: log10 of the norm over matrices, per step.
+
+    ``arrays["log10_mean"]`` holds, per matrix, log10 of its mean norm over inputs. Returned:
+    ``steps``; ``mean``, log10 of the arithmetic mean over matrices (= the mean over matrices x
+    inputs, computed in log space); ``median`` and ``lo``/``hi`` (:data:`FIG4_QUANTILES`) over
+    matrices; and ``top_share``, the fraction of the mean that the largest matrix contributes.
+    """
+    logs = np.atleast_2d(np.asarray(arrays["log10_mean"], dtype=float)) * math.log(10)
+    top = logs.max(axis=0)
+    weights = np.exp(logs - top)
+    total = weights.sum(axis=0)
+    lo, median, hi = np.quantile(logs, (FIG4_QUANTILES[0], 0.5, FIG4_QUANTILES[1]), axis=0) / math.log(10)
+    return {
+        "steps": np.asarray(arrays["steps"]), "mean": (top + np.log(total / logs.shape[0])) / math.log(10),
+        "median": median, "lo": lo, "hi": hi, "top_share": 1.0 / total,
+    }
 
 
 def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
@@ -465,13 +501,7 @@ def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
     if "3" in wanted and all(f"radii-{f}-glorot" in data for f in FIELDS):
         draw("figure3", "figure_real_vs_complex_radii", data["radii-real-glorot"]["radii"], data["radii-complex-glorot"]["radii"], n=cfg.n)
     if "4" in wanted and all(f"fig4-{f}" in data for f in FIELDS):
-        curves = {}
-        for fld in FIELDS:
-            d = data[f"fig4-{fld}"]
-            # mean norm over matrices x inputs = mean over matrices of each matrix's input mean
-            logs = d["log10_mean"] * math.log(10)
-            top = logs.max(axis=0)
-            curves[fld] = (d["steps"], (top + np.log(np.mean(np.exp(logs - top), axis=0))) / math.log(10))
+        curves = {fld: spread_over_matrices(data[f"fig4-{fld}"]) for fld in FIELDS}
         draw("figure4", "figure_hidden_real_vs_complex", curves, n=cfg.n, matrices=cfg.fig4_matrices, inputs=cfg.fig4_inputs)
     if "eigenvalues" in wanted and "eigenvalues" in data:
         spectra = {PANEL_TITLES.get(key, key): values for key, values in data["eigenvalues"].items()}

@@ -238,8 +238,56 @@ def test_every_radius_histogram_shows_both_finite_n_laws_and_rho_one():
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
     assert {"finite-n real law (table)", "exact complex law (Kostlan)", r"$\rho = 1$"} <= set(labels)
     assert fig.axes[0].get_xlim()[0] < 1.0 - 0.005  # rho = 1 is inside the axis, not on its edge
-    fig4 = plots.figure_hidden_real_vs_complex({"real": (np.arange(1, 50), np.linspace(0, 3, 49))}, n=500, matrices=2, inputs=5)
-    assert fig4.axes[0].get_xscale() == "log"
+    one_field = [c[2] for c in plots.gaussian_law_curves(500, 1.0, real, field="real")]
+    assert one_field == ["finite-n real law (table)", "Rider-Sinclair limit, n -> inf"]  # no complex law on a real histogram
+    assert [c[2] for c in plots.gaussian_law_curves(100, 1.0, cplx, field="complex")] == ["exact complex law (Kostlan)"]
+
+
+def test_figure4_shows_median_and_band_beside_the_mean_and_the_summary_reports_both():
+    """Figure 4 (issue 19): the mean over W is set by the largest W; the median and its 10-90% band
+    are drawn beside it, the legend says which is which, and the summary reports both."""
+    steps = np.arange(1, 50)
+    # three matrices: two flat, one exploding; the mean follows the exploding one, the median does not
+    log10 = np.vstack([np.zeros(49), 0.01 * steps, 0.5 * steps])
+    spread = reproduce.spread_over_matrices({"steps": steps, "log10_mean": log10})
+    np.testing.assert_allclose(spread["median"], 0.01 * steps)
+    np.testing.assert_allclose(spread["mean"], np.log10(np.mean(10.0**log10, axis=0)), rtol=1e-12)
+    np.testing.assert_allclose(spread["lo"], np.quantile(log10, 0.1, axis=0))
+    assert spread["top_share"][-1] == pytest.approx(10.0 ** (0.5 * 49) / np.sum(10.0 ** log10[:, -1]))
+    big = reproduce.spread_over_matrices({"steps": steps, "log10_mean": log10 * 40})  # 10^980: no overflow
+    assert np.isfinite(big["mean"]).all() and big["mean"][-1] == pytest.approx(980 - np.log10(3))
+    fig4 = plots.figure_hidden_real_vs_complex({"real": spread, "complex": spread}, n=500, matrices=3, inputs=5)
+    ax = fig4.axes[0]
+    assert ax.get_xscale() == "log"
+    labels = set(ax.get_legend_handles_labels()[1])
+    assert {"real: median over W", "real: mean over W", "real: 10-90% of W", "complex: median over W"} <= labels
+    row = reproduce._fig4_columns({"steps": steps, "log10_mean": log10})
+    assert row["fig4_t"] == 49 and row["fig4_log10_median_norm"] == pytest.approx(0.49)
+    assert row["fig4_log10_mean_norm"] == pytest.approx(spread["mean"][-1]) and row["fig4_top_matrix_share"] > 0.99
+
+
+def test_norm_panel_draws_one_visible_band_and_light_lines():
+    """Figures 1-2 (issue 19): 100 lines no longer hide the +-1 sd band: the lines are light and
+    one band (the median W +-1 sd over inputs) is drawn above them."""
+    steps = np.arange(0, 40)
+    curves = np.vstack([0.01 * steps * (1 + i / 50) for i in range(100)])
+    fig, axes = plots.new_figure()
+    ax = axes[0, 0]
+    plots.norm_curves_panel(ax, steps, curves, 0.2 * np.ones_like(curves), ylabel="y", xlabel="k", inputs=5)
+    assert len(ax.collections) == 1 and ax.collections[0].get_alpha() >= 0.3  # one band, visible
+    thin = [line for line in ax.get_lines() if line.get_linewidth() == 0.5]
+    assert len(thin) == 100 and max(line.get_alpha() for line in thin) < 0.2
+    labels = ax.get_legend_handles_labels()[1] + [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("median W" in t and "sd over inputs" in t for t in labels)
+
+
+def test_eigenvalue_inset_label_sits_inside_the_inset():
+    theta = np.linspace(0, 2 * np.pi, 60, endpoint=False)
+    fig = plots.figure_eigenvalues({"a, complex": 0.9 * np.exp(1j * theta)}, n=60)
+    inset = fig.axes[0].child_axes[0]
+    assert inset.get_title() == "" and [t.get_text() for t in inset.texts] == ["zoomed box"]
+    x, y = inset.texts[0].get_position()
+    assert 0 <= x <= 1 and 0 <= y <= 1
 
 
 def test_sweep_excess_figure_across_the_163_164_boundary():

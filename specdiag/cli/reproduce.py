@@ -69,6 +69,8 @@ def _summary_table(rows: list):
         "gumbel_loc": "Gumbel loc (fit)", "theory_gumbel_loc": "Gumbel loc (finite-n)", "limit_gumbel_loc": "Gumbel loc (limit)",
         "gumbel_scale": "Gumbel scale (fit)", "theory_gumbel_scale": "Gumbel scale (finite-n)", "limit_gumbel_scale": "Gumbel scale (limit)",
         "blowup_step": "blow-up t (1000x)",
+        "fig4_log10_mean_norm": "Fig. 4: log10 mean ||h_T|| over W", "fig4_log10_median_norm": "Fig. 4: log10 median ||h_T|| over W",
+        "fig4_top_matrix_share": "Fig. 4: share of the mean from the top W",
     }
     keys = [k for k in labels if k in rows[0]] + [k for k in rows[0] if k.startswith("log10_hidden")]
     blocks = []
