@@ -222,7 +222,7 @@ def _bounded(make: Callable[[], Any], seconds: float, message: str):
         raise InputError(message, param="scheduler")
     if "error" in box:
         exc = box["error"]
-        raise InputError(f"cannot reach the Dask scheduler ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): check the address, or use --scheduler local", param="scheduler") from None
+        raise InputError(f"cannot reach the Dask scheduler ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): check the address, or use scheduler='local'", param="scheduler") from None
     return box["value"]
 
 
@@ -253,7 +253,7 @@ def check_scheduler_address(scheduler: str) -> str:
     except ValueError:
         port = -1
     if not parts.hostname or port is None or not 0 < port < 65536 or parts.path not in ("", "/") or parts.query:
-        raise InputError(f"scheduler {scheduler!r} is not an address scheme://host:port (e.g. tcp://127.0.0.1:8786): check it, or use --scheduler local", param="scheduler")
+        raise InputError(f"scheduler {scheduler!r} is not an address scheme://host:port (e.g. tcp://127.0.0.1:8786): check it, or use scheduler='local'", param="scheduler")
     return text
 
 
@@ -266,7 +266,7 @@ def probe_dask_scheduler(address: str, timeout: float = CONNECT_TIMEOUT_S) -> No
     deadline = time.monotonic() + timeout
 
     def fail(reason: str):
-        raise InputError(f"scheduler {address!r} {reason}: check the address (a Dask scheduler listens on 8786), or use --scheduler local", param="scheduler")
+        raise InputError(f"scheduler {address!r} {reason}: check the address (a Dask scheduler listens on 8786), or use scheduler='local'", param="scheduler")
 
     try:
         sock = socket.create_connection((host, port), timeout=timeout)

@@ -370,7 +370,7 @@ def dynamics_estimate(n: int, matrices: int, inputs: int, steps: int, *, every: 
     macs = matrices * steps * inputs * (n if diagonal else n * n)
     seconds = (macs * _GEMM_S_PER_MAC * (4 if field == "complex" else 1) + matrices * steps * inputs * 1e-8) / max(1, min(workers, matrices))
     if curves > work:
-        return Estimate(curves + work, seconds, "steps", steps, "the recorded log-norms of every matrix and input; --every thins them")
+        return Estimate(curves + work, seconds, "steps", steps, "the recorded log-norms of every matrix and input; every= thins them")
     return Estimate(curves + work, seconds, "n", n, "a chunk of matrices and their states")
 
 
