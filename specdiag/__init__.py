@@ -65,10 +65,12 @@ _EXPORTS = {
     "LawSummary": "_inits",
     "make_ensemble": "_inits",
     "reproduce": "_reproduce",
+    "ReproduceResult": "_reproduce",
     "RadiusStats": "_spectra",
     "radius_stats": "_spectra",
     "sample_radii": "_spectra",
     "sweep": "_sweep",
+    "SweepResult": "_sweep",
 }
 _SUBMODULES = ("laws", "torch", "keras", "jax")
 
@@ -145,5 +147,7 @@ __all__ = [
     "FixResult",
     # long runs
     "sweep",
+    "SweepResult",
     "reproduce",
+    "ReproduceResult",
 ]

@@ -112,7 +112,7 @@ class DaskExecutor:
             self.cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=processes, dashboard_address=None, silence_logs=logging.CRITICAL)
             self.client = Client(self.cluster)
             return
-        self.client = _bounded(lambda: Client(scheduler, timeout=f"{timeout}s"), timeout * 2, f"scheduler {scheduler!r} did not complete Dask's handshake within {timeout * 2:g} s")
+        self.client = _bounded(lambda: Client(scheduler, timeout=f"{timeout}s"), timeout, f"scheduler {scheduler!r} did not complete Dask's handshake within {timeout:g} s")
         try:
             self.client.wait_for_workers(1, timeout=timeout)
         except (TimeoutError, OSError):
