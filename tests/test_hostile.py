@@ -446,6 +446,7 @@ def test_a_locked_run_directory_refuses_a_second_run_in_one_line(tmp_path):
         holder.communicate()
 
 
+@pytest.mark.slow
 def test_two_sweeps_started_together_do_not_mix(tmp_path):
     """Different seeds into one new directory at once: one completes, the other exits 2 in one line."""
     out = tmp_path / "s"

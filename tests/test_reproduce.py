@@ -308,6 +308,7 @@ def test_reproduce_help_states_the_scope_and_fig4_sizes():
     assert "--fig4-matrices" in text and "--fig4-steps" in text and "moduli" in text
 
 
+@pytest.mark.slow
 def test_scaled_radii_stages_derive_from_glorot(monkeypatch):
     """rescaled and half radii are c times Glorot's for the same matrices: one eigen-solve per matrix
     and field, and the result agrees with solving the scaled matrices directly."""
