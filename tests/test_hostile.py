@@ -604,7 +604,7 @@ def _dask_cluster(port):
     """A scheduler and one worker process on ``port``, started by this test; (scheduler, worker)."""
     dask_cli = Path(sys.executable).with_name("dask")
     sched = subprocess.Popen([str(dask_cli), "scheduler", "--port", str(port), "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    worker = subprocess.Popen([str(dask_cli), "worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1", "--nthreads", "1", "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    worker = subprocess.Popen([str(dask_cli), "worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1", "--nthreads", "1", "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     return sched, worker
 
 
