@@ -51,7 +51,7 @@ SOURCE_EXTRAPOLATED = "extrapolated beyond the table (Rider-Sinclair edge scalin
 def real_table_doc() -> dict:
     """The shipped table (loaded once, lazily)."""
     try:
-        text = resources.files("specdiag").joinpath("data", _TABLE_FILE).read_text(encoding="utf-8")
+        text = resources.files("specdiag").joinpath("data").joinpath(_TABLE_FILE).read_text(encoding="utf-8")
     except (FileNotFoundError, OSError) as err:  # pragma: no cover - a broken install
         raise RuntimeError(f"specdiag's package data {_TABLE_FILE} is missing: reinstall specdiag") from err
     return json.loads(text)
