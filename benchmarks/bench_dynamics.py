@@ -99,10 +99,29 @@ def main():
     sizes = [str(v) for v in (args.n, args.matrices, args.inputs, args.steps)]
     flops = 2 * args.n**2 * args.inputs * args.steps * args.matrices
     peak = sgemm_gflops()
-    print(f"n={args.n} matrices={args.matrices} inputs={args.inputs} steps={args.steps}; one 3000^3 sgemm: {peak:.1f} GFLOP/s")
+    print(
+        f"n={args.n} matrices={args.matrices} inputs={args.inputs} steps={args.steps}; one 3000^3 sgemm: {peak:.1f} GFLOP/s"
+    )
     for kind in args.kinds.split(","):
         careful_cmd = [sys.executable, "-c", CAREFUL_LOOP, *sizes, "1" if kind == "hidden" else "0"]
-        ours_cmd = [sys.executable, "-m", "specdiag", kind, "--n", sizes[0], "--matrices", sizes[1], "--inputs", sizes[2], "--steps", sizes[3], "--device", "cpu", "--format", "json"]
+        ours_cmd = [
+            sys.executable,
+            "-m",
+            "specdiag",
+            kind,
+            "--n",
+            sizes[0],
+            "--matrices",
+            sizes[1],
+            "--inputs",
+            sizes[2],
+            "--steps",
+            sizes[3],
+            "--device",
+            "cpu",
+            "--format",
+            "json",
+        ]
         timed(careful_cmd), timed(ours_cmd)  # warm-up, untimed: writes the .pyc files, warms the caches
         careful, careful_1, ours = [], [], []
         for _ in range(args.repeats):  # interleaved, so load changes hit both sides alike
@@ -110,9 +129,11 @@ def main():
             careful_1.append(timed(careful_cmd, ONE_THREAD))
             ours.append(timed(ours_cmd))
         c, c1, o = statistics.median(careful), statistics.median(careful_1), statistics.median(ours)
-        print(f"{kind:10} careful numpy loop {c:6.2f} s ({flops / c / 1e9:5.1f} GFLOP/s), one BLAS thread {c1:6.2f} s   specdiag {o:6.2f} s ({flops / o / 1e9:5.1f} GFLOP/s, "
-              f"{flops / o / 1e9 / peak:4.0%} of sgemm)   ratio {c / o:4.2f}x (one-thread loop: {c1 / o:4.2f}x)   "
-              f"[all runs: careful {', '.join(f'{v:.2f}' for v in careful)}; one thread {', '.join(f'{v:.2f}' for v in careful_1)}; specdiag {', '.join(f'{v:.2f}' for v in ours)}]")
+        print(
+            f"{kind:10} careful numpy loop {c:6.2f} s ({flops / c / 1e9:5.1f} GFLOP/s), one BLAS thread {c1:6.2f} s   specdiag {o:6.2f} s ({flops / o / 1e9:5.1f} GFLOP/s, "
+            f"{flops / o / 1e9 / peak:4.0%} of sgemm)   ratio {c / o:4.2f}x (one-thread loop: {c1 / o:4.2f}x)   "
+            f"[all runs: careful {', '.join(f'{v:.2f}' for v in careful)}; one thread {', '.join(f'{v:.2f}' for v in careful_1)}; specdiag {', '.join(f'{v:.2f}' for v in ours)}]"
+        )
 
 
 if __name__ == "__main__":

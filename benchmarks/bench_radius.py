@@ -23,7 +23,9 @@ from specdiag._spectra import sample_radii
 
 
 def naive(ensemble, samples, seed):
-    return np.array([np.abs(np.linalg.eigvals(ensemble.sample(host_rng(seed, MATRIX_STREAM, i)))).max() for i in range(samples)])
+    return np.array(
+        [np.abs(np.linalg.eigvals(ensemble.sample(host_rng(seed, MATRIX_STREAM, i)))).max() for i in range(samples)]
+    )
 
 
 def main():
@@ -32,7 +34,9 @@ def main():
     args = parser.parse_args()
     counts = {256: 48, 500: 24, 1024: 6} if not args.quick else {256: 8, 500: 4, 1024: 2}
     print(f"workers={resolve_workers(None)}  load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print(f"{'n':>5} {'field':>8} {'samples':>7} {'naive s':>8} {'dense s':>8} {'hess s':>8} {'naive/dense':>11} {'dense/hess':>10} {'max |dense-naive|':>17}")
+    print(
+        f"{'n':>5} {'field':>8} {'samples':>7} {'naive s':>8} {'dense s':>8} {'hess s':>8} {'naive/dense':>11} {'dense/hess':>10} {'max |dense-naive|':>17}"
+    )
     for n, samples in counts.items():
         for field in ("real", "complex"):
             ens = make_ensemble("glorot", n, field)

@@ -36,7 +36,9 @@ def main():
     checks = [("--version", [*cli, "--version"], 0.3), ("--help", [*cli, "--help"], 0.6)]
     for name, cmd, target in checks:
         times = [timed(cmd) for _ in range(args.repeats)]
-        print(f"{name:22} median {statistics.median(times):7.2f} s  (target < {target} s)  runs: {', '.join(f'{t:.2f}' for t in times)}")
+        print(
+            f"{name:22} median {statistics.median(times):7.2f} s  (target < {target} s)  runs: {', '.join(f'{t:.2f}' for t in times)}"
+        )
     runs = [("reproduce --quick", ["--quick"], 15.0)] + ([("reproduce (paper)", [], 300.0)] if args.paper else [])
     for name, extra, target in runs:
         times = []
@@ -46,7 +48,9 @@ def main():
                 times.append(timed([*cli, "reproduce", "--out", out, *extra, "--format", "json"]))
             finally:
                 shutil.rmtree(out, ignore_errors=True)
-        print(f"{name:22} median {statistics.median(times):7.2f} s  (target < {target:g} s)  runs: {', '.join(f'{t:.2f}' for t in times)}")
+        print(
+            f"{name:22} median {statistics.median(times):7.2f} s  (target < {target:g} s)  runs: {', '.join(f'{t:.2f}' for t in times)}"
+        )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

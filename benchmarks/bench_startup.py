@@ -33,7 +33,16 @@ def commands(matrix: Path) -> dict[str, list[str]]:
     return {
         "radius --n 8 --samples 2 --workers 1": [*cli, "radius", "--n", "8", "--samples", "2", "--workers", "1"],
         "theory --n 500": [*cli, "theory", "--n", "500"],
-        "fit-gumbel --n 20 --samples 50 --workers 1": [*cli, "fit-gumbel", "--n", "20", "--samples", "50", "--workers", "1"],
+        "fit-gumbel --n 20 --samples 50 --workers 1": [
+            *cli,
+            "fit-gumbel",
+            "--n",
+            "20",
+            "--samples",
+            "50",
+            "--workers",
+            "1",
+        ],
         "check 8x8 .npy": [*cli, "check", str(matrix), "--workers", "1"],
     }
 
@@ -73,7 +82,9 @@ def main() -> None:
             base.append(timed(BASELINE, env))
     base_wall = statistics.median(b[0] for b in base)
     base_cpu = statistics.median(b[1] for b in base)
-    print(f"baseline `import numpy, scipy.linalg`: {base_wall:.3f} s wall, {base_cpu:.3f} s CPU (median of {len(base)})")
+    print(
+        f"baseline `import numpy, scipy.linalg`: {base_wall:.3f} s wall, {base_cpu:.3f} s CPU (median of {len(base)})"
+    )
     worst = 0.0
     for name, values in runs.items():
         wall = statistics.median(v[0] for v in values)

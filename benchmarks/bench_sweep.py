@@ -33,7 +33,9 @@ def main():
     p.add_argument("--sampler", choices=("hessenberg", "dense"), default="hessenberg")
     args = p.parse_args()
     ns = tuple(int(v) for v in args.n.split(","))
-    cfg = SweepConfig(ns=ns, inits=("glorot",), fields=("real", "complex"), samples=args.samples, chunk_size=8, sampler=args.sampler)
+    cfg = SweepConfig(
+        ns=ns, inits=("glorot",), fields=("real", "complex"), samples=args.samples, chunk_size=8, sampler=args.sampler
+    )
     total = args.samples * len(cfg.ns) * 2
     root = Path(tempfile.mkdtemp(prefix="specdiag-bench-"))
     results = {"single process": timed(cfg, LocalExecutor(1), root, "single")}
@@ -44,7 +46,9 @@ def main():
     startup = time.perf_counter() - start
     results["Dask LocalCluster (2 workers)"] = timed(cfg, dask, root, "dask")
     base = results["single process"]
-    print(f"grid n={args.n}, glorot real+complex, {args.samples} matrices per point ({total} matrices), {args.sampler} sampler")
+    print(
+        f"grid n={args.n}, glorot real+complex, {args.samples} matrices per point ({total} matrices), {args.sampler} sampler"
+    )
     for name, elapsed in results.items():
         print(f"{name:32} {elapsed:7.2f} s  {total / elapsed:7.1f} matrices/s  speed-up {base / elapsed:4.2f}x")
     print(f"(Dask cluster start-up, not counted above: {startup:.2f} s)")

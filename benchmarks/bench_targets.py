@@ -88,9 +88,12 @@ def pair(name: str, careful: tuple, ours: tuple, repeats: int, target: str) -> f
     wall_c, wall_o = statistics.median(v[0] for v in c), statistics.median(v[0] for v in o)
     cpu_c, cpu_o = statistics.median(v[1] for v in c), statistics.median(v[1] for v in o)
     ratio = wall_c / wall_o
-    print(f"{name:26} careful {wall_c:6.2f} s   specdiag {wall_o:6.2f} s   ratio {ratio:5.2f}x  (target {target});  "
-          f"CPU careful {cpu_c:6.2f} s, specdiag {cpu_o:6.2f} s, ratio {cpu_c / cpu_o:5.2f}x   "
-          f"[wall careful {', '.join(f'{v[0]:.2f}' for v in c)}; specdiag {', '.join(f'{v[0]:.2f}' for v in o)}]", flush=True)
+    print(
+        f"{name:26} careful {wall_c:6.2f} s   specdiag {wall_o:6.2f} s   ratio {ratio:5.2f}x  (target {target});  "
+        f"CPU careful {cpu_c:6.2f} s, specdiag {cpu_o:6.2f} s, ratio {cpu_c / cpu_o:5.2f}x   "
+        f"[wall careful {', '.join(f'{v[0]:.2f}' for v in c)}; specdiag {', '.join(f'{v[0]:.2f}' for v in o)}]",
+        flush=True,
+    )
     return ratio
 
 
@@ -108,22 +111,35 @@ def reproduce_radii() -> None:
         seconds[sampler] = time.perf_counter() - t
     # the README's idle-box paper run: 256 s, of which the radius stages (these four, dense) took 27 s
     saved = 27.0 * (1.0 - seconds["hessenberg"] / seconds["dense"])
-    print(f"reproduce radius stages     dense {seconds['dense']:6.2f} s   hessenberg {seconds['hessenberg']:6.2f} s   "
-          f"(x{seconds['dense'] / seconds['hessenberg']:.2f}): of the idle box's 27 s about {saved:.1f} s saved, "
-          f"paper-size reproduce about {256 - saved:.0f} s (target < 240 s)", flush=True)
+    print(
+        f"reproduce radius stages     dense {seconds['dense']:6.2f} s   hessenberg {seconds['hessenberg']:6.2f} s   "
+        f"(x{seconds['dense'] / seconds['hessenberg']:.2f}): of the idle box's 27 s about {saved:.1f} s saved, "
+        f"paper-size reproduce about {256 - saved:.0f} s (target < 240 s)",
+        flush=True,
+    )
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--only", default="radius,check,trajectory")
-    p.add_argument("--reproduce-radii", action="store_true", help="also time reproduce's radius stages with each sampler")
+    p.add_argument(
+        "--reproduce-radii", action="store_true", help="also time reproduce's radius stages with each sampler"
+    )
     args = p.parse_args()
     wanted = set(args.only.split(","))
-    print(f"cores {len(os.sched_getaffinity(0))}; load average before {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
+    print(
+        f"cores {len(os.sched_getaffinity(0))}; load average before {' '.join(f'{v:.2f}' for v in os.getloadavg())}",
+        flush=True,
+    )
     if "radius" in wanted:
-        pair("radius --n 500 (100 real)", ([sys.executable, "-c", CAREFUL_RADIUS, "500", "100"], ONE_THREAD),
-             ([*SPECDIAG, "radius", "--n", "500", "--samples", "100", "--device", "cpu", "--format", "json"],), args.repeats, ">= 1.5x")
+        pair(
+            "radius --n 500 (100 real)",
+            ([sys.executable, "-c", CAREFUL_RADIUS, "500", "100"], ONE_THREAD),
+            ([*SPECDIAG, "radius", "--n", "500", "--samples", "100", "--device", "cpu", "--format", "json"],),
+            args.repeats,
+            ">= 1.5x",
+        )
     if "check" in wanted:
         import numpy as np
 
@@ -131,14 +147,40 @@ def main() -> None:
             path = Path(tmp) / "w.npy"
             rng = np.random.default_rng(0)
             np.save(path, (rng.standard_normal((2048, 2048)) / np.sqrt(2048)).astype(np.float32))
-            pair("check 2048 float32 .npy", ([sys.executable, "-c", ONE_EIGVALS, str(path)],),
-                 ([*SPECDIAG, "check", str(path), "--format", "json"], None, (0, 1)), args.repeats, ">= 0.77x (at most 1.3x the time)")
+            pair(
+                "check 2048 float32 .npy",
+                ([sys.executable, "-c", ONE_EIGVALS, str(path)],),
+                ([*SPECDIAG, "check", str(path), "--format", "json"], None, (0, 1)),
+                args.repeats,
+                ">= 0.77x (at most 1.3x the time)",
+            )
     if "trajectory" in wanted:
         for matrices in ("6", "10"):
             sizes = ["500", matrices, "50", "1000"]
-            pair(f"trajectory, {matrices} matrices", ([sys.executable, "-c", CAREFUL_LOOP, *sizes, "0"],),
-                 ([*SPECDIAG, "trajectory", "--n", "500", "--matrices", matrices, "--inputs", "50", "--steps", "1000", "--device", "cpu", "--format", "json"],),
-                 args.repeats, ">= 1.2x")
+            pair(
+                f"trajectory, {matrices} matrices",
+                ([sys.executable, "-c", CAREFUL_LOOP, *sizes, "0"],),
+                (
+                    [
+                        *SPECDIAG,
+                        "trajectory",
+                        "--n",
+                        "500",
+                        "--matrices",
+                        matrices,
+                        "--inputs",
+                        "50",
+                        "--steps",
+                        "1000",
+                        "--device",
+                        "cpu",
+                        "--format",
+                        "json",
+                    ],
+                ),
+                args.repeats,
+                ">= 1.2x",
+            )
     if args.reproduce_radii:
         reproduce_radii()
     print(f"load average after {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)

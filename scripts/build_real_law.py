@@ -109,7 +109,12 @@ def _snapshot(runs: Path, commit: str | None) -> tuple[Path, str]:
     state_path = runs / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     if commit is None:
-        commit = state.get("commit") or subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
+        commit = (
+            state.get("commit")
+            or subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=REPO, check=True, capture_output=True, text=True
+            ).stdout.strip()
+        )
     elif state.get("commit") and state["commit"] != commit:
         sys.exit(f"{runs} was started at commit {state['commit']}: resume with it or use another --runs-dir")
     src = runs / f"src-{commit[:12]}"
@@ -150,8 +155,24 @@ def run_phase(args) -> None:
         if status is not None:
             cmd += ["--resume", str(out)]
         else:
-            cmd += ["--n", ",".join(map(str, ns)), "--init", "glorot", "--field", "real", "--samples", str(samples), "--chunk-size", str(chunk),
-                    "--seed", str(args.seed + offset), "--precision", args.precision, "--out", str(out)]
+            cmd += [
+                "--n",
+                ",".join(map(str, ns)),
+                "--init",
+                "glorot",
+                "--field",
+                "real",
+                "--samples",
+                str(samples),
+                "--chunk-size",
+                str(chunk),
+                "--seed",
+                str(args.seed + offset),
+                "--precision",
+                args.precision,
+                "--out",
+                str(out),
+            ]
         cmd += ["--workers", str(args.workers), "--format", "json"]
         if args.nice:
             cmd = ["nice", "-n", str(args.nice)] + cmd
@@ -282,13 +303,26 @@ def tabulate_phase(args) -> None:
                 continue
             sys.exit(f"{name}: sweep not complete ({_status(out)}): run the `run` phase first")
         cfg = json.loads((out / "run.json").read_text())
-        tier_meta.append({"name": name, "widths": list(ns), "samples": samples, "seed": cfg["config"]["seed"], "precision": cfg["config"]["precision"],
-                          "held_out": held, "elapsed_s": round(cfg["elapsed_s"], 1), "specdiag": cfg["versions"]["specdiag"]})
+        tier_meta.append(
+            {
+                "name": name,
+                "widths": list(ns),
+                "samples": samples,
+                "seed": cfg["config"]["seed"],
+                "precision": cfg["config"]["precision"],
+                "held_out": held,
+                "elapsed_s": round(cfg["elapsed_s"], 1),
+                "specdiag": cfg["versions"]["specdiag"],
+            }
+        )
         for n, r in sorted(load_radii(out).items()):
             t0 = time.perf_counter()
             row = {"n": n, **summarize(r, args.bootstrap, rng)}
             (held_rows if held else grid_rows).append(row)
-            print(f"{name} n={n}: N={r.size} mean={row['mean']:.5f}+-{row['mean_se']:.5f} ({time.perf_counter() - t0:.1f} s)", flush=True)
+            print(
+                f"{name} n={n}: N={r.size} mean={row['mean']:.5f}+-{row['mean_se']:.5f} ({time.perf_counter() - t0:.1f} s)",
+                flush=True,
+            )
     n = np.array([r["n"] for r in grid_rows], dtype=float)
     x = np.log(n)
     models = {key: fit_spline(x, y, se) for key, (y, se) in _model_targets(grid_rows).items()}
@@ -296,7 +330,7 @@ def tabulate_phase(args) -> None:
         "format": "specdiag real Glorot radius table",
         "data_version": DATA_VERSION,
         "description": "Spectral radius of real Glorot W (W_ij iid N(0, 1/n)): Monte Carlo table per width with standard errors, "
-                       "and the smoothing-spline model in log n used to interpolate it (see scripts/build_real_law.py).",
+        "and the smoothing-spline model in log n used to interpolate it (see scripts/build_real_law.py).",
         "metadata": {
             "script": "scripts/build_real_law.py",
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -304,8 +338,12 @@ def tabulate_phase(args) -> None:
             "specdiag_version": specdiag.__version__ if hasattr(specdiag, "__version__") else None,
             "numpy": np.__version__,
             "scipy": scipy.__version__,
-            "init": "glorot", "field": "real", "precision": args.precision,
-            "base_seed": args.seed, "bootstrap": args.bootstrap, "bootstrap_seed": args.bootstrap_seed,
+            "init": "glorot",
+            "field": "real",
+            "precision": args.precision,
+            "base_seed": args.seed,
+            "bootstrap": args.bootstrap,
+            "bootstrap_seed": args.bootstrap_seed,
             "sweeps": tier_meta,
         },
         "probs": list(PROBS),
@@ -314,12 +352,15 @@ def tabulate_phase(args) -> None:
         "model": {
             "x": "log(n)",
             "kind": "cubic smoothing spline (scipy BSpline t, c, k), weights 1/SE, weighted RSS = number of widths",
-            "n_min": int(n.min()), "n_max": int(n.max()),
+            "n_min": int(n.min()),
+            "n_max": int(n.max()),
             "targets": {
                 "median_diff": "real median - Kostlan median at the same n",
                 "log_spacing_ratio_<p>_<p'>": "log((q_p' - q_p) real / (q_p' - q_p) Kostlan), consecutive levels p < p'",
-                "mean_diff": "real mean - Kostlan mean", "gumbel_loc_diff": "Gumbel ML location - Kostlan mean",
-                "log_sd_ratio": "log(real sd / Kostlan sd)", "log_gumbel_scale_ratio": "log(Gumbel ML scale / Kostlan sd)",
+                "mean_diff": "real mean - Kostlan mean",
+                "gumbel_loc_diff": "Gumbel ML location - Kostlan mean",
+                "log_sd_ratio": "log(real sd / Kostlan sd)",
+                "log_gumbel_scale_ratio": "log(Gumbel ML scale / Kostlan sd)",
                 "logit_p_above_1": "logit P(rho > 1), P estimated as (k + 1/2) / (N + 1)",
             },
             "extrapolation": "n > n_max: differences scaled by b_n / b_nmax, b_n = 1/sqrt(4 n g_n); log ratios held at n_max",
@@ -332,7 +373,10 @@ def tabulate_phase(args) -> None:
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.1f} KiB)")
     val = doc["validation"]
     for row in val["held_out"]:
-        print(f"held-out n={row['n']:5d} N={row['samples']:6d} " + " ".join(f"{k}={v['z']:+.2f}" for k, v in row.items() if isinstance(v, dict)))
+        print(
+            f"held-out n={row['n']:5d} N={row['samples']:6d} "
+            + " ".join(f"{k}={v['z']:+.2f}" for k, v in row.items() if isinstance(v, dict))
+        )
     print("grid max |z|: " + " ".join(f"{k}={v:.2f}" for k, v in val["grid_max_abs_z"].items()))
 
 
@@ -349,8 +393,14 @@ def _round(obj, digits: int = 10, key: str = ""):
 
 
 #: statistics whose model residuals are measured: (row key, SE key[, probability level])
-CHECKS = {"mean": ("mean", "mean_se"), "sd": ("sd", "sd_se"), "q05": ("quantiles", "quantiles_se", 0.05), "q50": ("quantiles", "quantiles_se", 0.5),
-          "q95": ("quantiles", "quantiles_se", 0.95), "p_above_1": ("p_above_1", "p_above_1_se")}
+CHECKS = {
+    "mean": ("mean", "mean_se"),
+    "sd": ("sd", "sd_se"),
+    "q05": ("quantiles", "quantiles_se", 0.05),
+    "q50": ("quantiles", "quantiles_se", 0.5),
+    "q95": ("quantiles", "quantiles_se", 0.95),
+    "p_above_1": ("p_above_1", "p_above_1_se"),
+}
 
 
 def validate(doc: dict) -> dict:
@@ -389,18 +439,43 @@ def validate(doc: dict) -> dict:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="See the top of this file for the method.", formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=("run", "tabulate", "all"), help="run the sweeps, tabulate their radii into the JSON, or both")
-    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS, help=f"where the sweeps go (default {DEFAULT_RUNS.relative_to(REPO)})")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"the JSON to write (default {DEFAULT_OUT.relative_to(REPO)})")
-    parser.add_argument("--seed", type=int, default=20250, help="base seed; tier i uses seed + i, held-out sweeps seed + 100 + i")
-    parser.add_argument("--precision", default="single", choices=("single", "double"), help="eigenvalue precision of the sweeps")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="See the top of this file for the method.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "phase", choices=("run", "tabulate", "all"), help="run the sweeps, tabulate their radii into the JSON, or both"
+    )
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=DEFAULT_RUNS,
+        help=f"where the sweeps go (default {DEFAULT_RUNS.relative_to(REPO)})",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"the JSON to write (default {DEFAULT_OUT.relative_to(REPO)})"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=20250, help="base seed; tier i uses seed + i, held-out sweeps seed + 100 + i"
+    )
+    parser.add_argument(
+        "--precision", default="single", choices=("single", "double"), help="eigenvalue precision of the sweeps"
+    )
     parser.add_argument("--workers", type=int, default=1, help="sweep worker processes (default 1: a shared machine)")
     parser.add_argument("--nice", type=int, default=10, help="niceness of the sweeps (0: none)")
-    parser.add_argument("--commit", default=None, help="specdiag commit the sweeps run (default: HEAD at the first run, then the recorded one)")
+    parser.add_argument(
+        "--commit",
+        default=None,
+        help="specdiag commit the sweeps run (default: HEAD at the first run, then the recorded one)",
+    )
     parser.add_argument("--only", default=None, help="comma-separated tier names to run (default: all)")
     parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the standard errors")
-    parser.add_argument("--allow-incomplete", action="store_true", help="tabulate the finished sweeps only (a preview; not for the shipped table)")
+    parser.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="tabulate the finished sweeps only (a preview; not for the shipped table)",
+    )
     parser.add_argument("--bootstrap-seed", type=int, default=1, help="seed of the bootstrap")
     args = parser.parse_args(argv)
     if args.phase in ("run", "all"):

@@ -23,7 +23,16 @@ from ._spectra import sample_radii
 from ._validation import choice, whole_number
 
 __all__ = [
-    "OPTION_USERS", "InitInfo", "InitsReport", "inits_report", "spectral_radii", "radius_law", "trajectory", "hidden_states", "init_options", "build_ensemble",
+    "OPTION_USERS",
+    "InitInfo",
+    "InitsReport",
+    "inits_report",
+    "spectral_radii",
+    "radius_law",
+    "trajectory",
+    "hidden_states",
+    "init_options",
+    "build_ensemble",
 ]
 
 #: every init option -> the inits that use it (any other init refuses it rather than ignore it)
@@ -65,7 +74,9 @@ def inits_report() -> InitsReport:
     >>> [i.name for i in inits_report().inits][:3]
     ['glorot', 'rescaled', 'half']
     """
-    return InitsReport("inits", tuple(InitInfo(spec.name, tuple(spec.fields), spec.formula, spec.diagonal) for spec in INITS.values()))
+    return InitsReport(
+        "inits", tuple(InitInfo(spec.name, tuple(spec.fields), spec.formula, spec.diagonal) for spec in INITS.values())
+    )
 
 
 def init_options(seed: int = 0, *, init: str | None = None, **options: Any) -> InitOptions:
@@ -104,11 +115,17 @@ def init_options(seed: int = 0, *, init: str | None = None, **options: Any) -> I
         for name in given:
             users = OPTION_USERS[name]
             if init not in users:
-                raise InputError(f"{name} is used only by init {', '.join(users)}, not by {init!r}: drop it or use init {users[0]}", param=name)
+                raise InputError(
+                    f"{name} is used only by init {', '.join(users)}, not by {init!r}: drop it or use init {users[0]}",
+                    param=name,
+                )
         if init == "rescaled" and given.get("rescale", "paper") != "calibrated":
             for name in _CALIBRATED_ONLY:
                 if name in given:
-                    raise InputError(f"{name} is used only by the calibrated divisor of init rescaled: pass rescale 'calibrated' or drop it", param=name)
+                    raise InputError(
+                        f"{name} is used only by the calibrated divisor of init rescaled: pass rescale 'calibrated' or drop it",
+                        param=name,
+                    )
     return InitOptions(seed=seed, **given)
 
 
@@ -183,7 +200,17 @@ def spectral_radii(
     n, samples = whole_number(n, "n", minimum=2), whole_number(samples, "samples")
     guard_radii(n, samples, init=init, field=field, precision=precision, workers=workers)
     ensemble = build_ensemble(n, init=init, field=field, seed=seed, **options)
-    return sample_radii(ensemble, samples, seed, precision=precision, device=device, workers=workers, chunk_size=chunk_size, on_progress=on_progress, sampler=sampler)
+    return sample_radii(
+        ensemble,
+        samples,
+        seed,
+        precision=precision,
+        device=device,
+        workers=workers,
+        chunk_size=chunk_size,
+        on_progress=on_progress,
+        sampler=sampler,
+    )
 
 
 def radius_law(n: int, *, init: str = "glorot", field: str = "real", seed: int = 0, **options: Any):
@@ -242,8 +269,23 @@ def trajectory(
     >>> c.log10_mean.shape
     (2, 11)
     """
-    return _curves("trajectory", n, steps, init, field, seed, options, matrices=matrices, inputs=inputs, every=every,
-                   precision=precision, device=device, workers=workers, chunk_size=chunk_size, on_progress=on_progress)
+    return _curves(
+        "trajectory",
+        n,
+        steps,
+        init,
+        field,
+        seed,
+        options,
+        matrices=matrices,
+        inputs=inputs,
+        every=every,
+        precision=precision,
+        device=device,
+        workers=workers,
+        chunk_size=chunk_size,
+        on_progress=on_progress,
+    )
 
 
 def hidden_states(
@@ -272,5 +314,21 @@ def hidden_states(
     >>> int(c.steps[0]), c.log10_mean.shape
     (1, (2, 10))
     """
-    return _curves("hidden", n, steps, init, field, seed, options, matrices=matrices, inputs=inputs, every=every, input_scale=input_scale,
-                   precision=precision, device=device, workers=workers, chunk_size=chunk_size, on_progress=on_progress)
+    return _curves(
+        "hidden",
+        n,
+        steps,
+        init,
+        field,
+        seed,
+        options,
+        matrices=matrices,
+        inputs=inputs,
+        every=every,
+        input_scale=input_scale,
+        precision=precision,
+        device=device,
+        workers=workers,
+        chunk_size=chunk_size,
+        on_progress=on_progress,
+    )

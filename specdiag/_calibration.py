@@ -157,7 +157,9 @@ def real_calibration(glorot, coverage: float, seed: int, samples: int) -> Rescal
 
 
 def _checksum(key: dict, entry: dict) -> str:
-    payload = json.dumps({"key": key, "entry": {k: v for k, v in entry.items() if k != "checksum"}}, sort_keys=True, default=list)
+    payload = json.dumps(
+        {"key": key, "entry": {k: v for k, v in entry.items() if k != "checksum"}}, sort_keys=True, default=list
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -28,8 +28,13 @@ __all__ = ["LAYOUTS", "CellPlan", "torch_cell", "keras_cell", "flax_cells", "dec
 
 #: layouts a custom-named tensor can be declared as (``layout``), -> (convention, cell kind or None)
 LAYOUTS = {
-    "lstm": ("torch", "lstm"), "gru": ("torch", "gru"), "rnn": ("torch", "rnn_tanh"), "rnn-relu": ("torch", "rnn_relu"),
-    "keras-lstm": ("keras", "lstm"), "keras-gru": ("keras", "gru"), "keras-rnn": ("keras", "rnn_tanh"),
+    "lstm": ("torch", "lstm"),
+    "gru": ("torch", "gru"),
+    "rnn": ("torch", "rnn_tanh"),
+    "rnn-relu": ("torch", "rnn_relu"),
+    "keras-lstm": ("keras", "lstm"),
+    "keras-gru": ("keras", "gru"),
+    "keras-rnn": ("keras", "rnn_tanh"),
     "linear": ("torch", "linear"),
 }
 KIND_OF_GATES = {1: "rnn_tanh", 3: "gru", 4: "lstm"}
@@ -99,7 +104,10 @@ def torch_cell(name: str, infos: dict, kind: str | None = None) -> tuple[CellPla
     else:
         gates, rest = divmod(rows, cols)
         if rest or gates not in KIND_OF_GATES:
-            return None, f"shape {shape} is not (g h x h) for g = 1, 3 or 4 gates, and no weight_hr (proj_size) beside it"
+            return (
+                None,
+                f"shape {shape} is not (g h x h) for g = 1, 3 or 4 gates, and no weight_hr (proj_size) beside it",
+            )
         kind = kind or KIND_OF_GATES[gates]
         if GATES_OF_KIND[kind] != gates:
             return None, f"shape {shape} has {gates} gate block(s), not the {GATES_OF_KIND[kind]} of a {kind}"
@@ -184,7 +192,9 @@ def _bias_candidates(name: str) -> list[tuple[str, str]]:
     return out
 
 
-def declared_cell(name: str, infos: dict, layout: str, biases: list | None = None) -> tuple[CellPlan | None, str | None]:
+def declared_cell(
+    name: str, infos: dict, layout: str, biases: list | None = None
+) -> tuple[CellPlan | None, str | None]:
     """(plan, None) for a tensor declared as ``layout`` (:data:`LAYOUTS`), or (None, why it does not fit)."""
     convention, kind = LAYOUTS[layout]
     shape = tuple(infos[name].shape)
@@ -207,7 +217,7 @@ def declared_cell(name: str, infos: dict, layout: str, biases: list | None = Non
     for i, given in enumerate(biases or []):
         if given not in infos:
             raise InputError(f"bias {given!r} is not a tensor of the file: give a tensor name", param="bias")
-        role = ("bias" if convention == "keras" else ("b_ih", "b_hh")[min(i, 1)])
+        role = "bias" if convention == "keras" else ("b_ih", "b_hh")[min(i, 1)]
         roles = [r for r in roles if r[0] != role] + [(role, given)]
     return CellPlan(kind, convention, tuple(roles)), None
 
@@ -222,7 +232,15 @@ def assemble(plan: CellPlan, read: Callable[[str], np.ndarray]) -> Cell:
     roles = dict(plan.roles)
     get = {role: read(tensor) for role, tensor in roles.items()}
     if plan.convention == "torch":
-        return Cell(plan.kind, get["w_hh"], get.get("w_ih"), _flat(get.get("b_ih")), _flat(get.get("b_hh")), get.get("w_hr"), plan.linear_before_reset)
+        return Cell(
+            plan.kind,
+            get["w_hh"],
+            get.get("w_ih"),
+            _flat(get.get("b_ih")),
+            _flat(get.get("b_hh")),
+            get.get("w_hr"),
+            plan.linear_before_reset,
+        )
     if plan.convention == "keras":
         order = KERAS_GRU_ORDER if plan.kind == "gru" else tuple(range(GATES_OF_KIND[plan.kind]))
         w_hh = _blocks(get["w_hh"], order, 1).T

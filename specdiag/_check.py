@@ -38,8 +38,22 @@ from ._validation import positive_number
 from ._weights import TensorInfo, WeightsSource, memory_budget, open_weights, require_within_budget, source_from_mapping
 
 __all__ = [
-    "Thresholds", "TensorCheck", "CheckReport", "UncheckedRow", "Selection", "check_matrix", "check_tensors", "check_state_dict",
-    "check_module", "check_file", "list_file", "overall_verdict", "glorot_context", "VERDICTS", "DEFAULT_MAX_GROWTH", "DENSE_LIMIT",
+    "Thresholds",
+    "TensorCheck",
+    "CheckReport",
+    "UncheckedRow",
+    "Selection",
+    "check_matrix",
+    "check_tensors",
+    "check_state_dict",
+    "check_module",
+    "check_file",
+    "list_file",
+    "overall_verdict",
+    "glorot_context",
+    "VERDICTS",
+    "DEFAULT_MAX_GROWTH",
+    "DENSE_LIMIT",
 ]
 
 
@@ -110,7 +124,14 @@ def _run(items: list, thresholds: Thresholds, workers) -> list:
     return results
 
 
-def check_tensors(tensors: Mapping, thresholds: Thresholds | None = None, *, workers: int | None = None, source: str = "<tensors>", keep_eigenvalues: bool = False) -> CheckReport:
+def check_tensors(
+    tensors: Mapping,
+    thresholds: Thresholds | None = None,
+    *,
+    workers: int | None = None,
+    source: str = "<tensors>",
+    keep_eigenvalues: bool = False,
+) -> CheckReport:
     """Diagnose each tensor of a name -> square matrix or 1-D diagonal mapping as given (no name rules).
 
     Parameters
@@ -167,12 +188,24 @@ class Selection:
 
     def plan(self, source: WeightsSource, *, require: bool = True) -> discovery.Plan:
         """The plan of ``source`` under this selection (:func:`specdiag._discovery.plan_checks`)."""
-        return discovery.plan_checks(source.infos, keys=self.keys, model=self.model, param=self.param, diagonal=self.diagonal,
-                                     layout=self.layout, biases=self.biases, gates=self.gates, hints=source.hints,
-                                     unreadable=source.unchecked, require=require)
+        return discovery.plan_checks(
+            source.infos,
+            keys=self.keys,
+            model=self.model,
+            param=self.param,
+            diagonal=self.diagonal,
+            layout=self.layout,
+            biases=self.biases,
+            gates=self.gates,
+            hints=source.hints,
+            unreadable=source.unchecked,
+            require=require,
+        )
 
 
-def _items(source: WeightsSource, plan: discovery.Plan, *, keep_eigenvalues: bool, input_scale: float, seed: int) -> list:
+def _items(
+    source: WeightsSource, plan: discovery.Plan, *, keep_eigenvalues: bool, input_scale: float, seed: int
+) -> list:
     """(row name, matrix or Cell, provenance) per planned row, data read once per tensor."""
     cache: dict = {}
 
@@ -185,17 +218,34 @@ def _items(source: WeightsSource, plan: discovery.Plan, *, keep_eigenvalues: boo
     for entry in plan.planned:
         info = source.infos[entry.tensor]
         kwargs = {
-            "stored_dtype": info.dtype, "rule": entry.rule, "rule_reason": entry.reason, "source_tensor": entry.tensor,
-            "source_shape": list(info.shape), "gate": entry.gate, "keep_eigenvalues": keep_eigenvalues,
-            "input_scale": input_scale, "seed": seed, "direction": entry.cell.direction if entry.cell else None,
+            "stored_dtype": info.dtype,
+            "rule": entry.rule,
+            "rule_reason": entry.reason,
+            "source_tensor": entry.tensor,
+            "source_shape": list(info.shape),
+            "gate": entry.gate,
+            "keep_eigenvalues": keep_eigenvalues,
+            "input_scale": input_scale,
+            "seed": seed,
+            "direction": entry.cell.direction if entry.cell else None,
         }
         items.append((entry.name, discovery.materialize(entry, read), kwargs))
     cache.clear()
     return items
 
 
-def _check_source(source: WeightsSource, thresholds: Thresholds, selection: Selection, *, workers, max_memory, keep_eigenvalues: bool,
-                  input_scale: float = 1.0, seed: int = 0, allow_unchecked: bool = False) -> CheckReport:
+def _check_source(
+    source: WeightsSource,
+    thresholds: Thresholds,
+    selection: Selection,
+    *,
+    workers,
+    max_memory,
+    keep_eigenvalues: bool,
+    input_scale: float = 1.0,
+    seed: int = 0,
+    allow_unchecked: bool = False,
+) -> CheckReport:
     start = time.perf_counter()
     plan = selection.plan(source)
     budget = memory_budget(max_memory)
@@ -214,8 +264,16 @@ def _check_source(source: WeightsSource, thresholds: Thresholds, selection: Sele
         verdict = "fail"
         notes.append(f"{len(unchecked)} recurrent-looking tensor(s) not checked: the run fails unless allow_unchecked")
     return CheckReport(
-        source.path, thresholds, results, verdict, time.perf_counter() - start,
-        kind=source.kind, container=source.container, skipped=list(plan.skipped), notes=notes, coverage=coverage,
+        source.path,
+        thresholds,
+        results,
+        verdict,
+        time.perf_counter() - start,
+        kind=source.kind,
+        container=source.container,
+        skipped=list(plan.skipped),
+        notes=notes,
+        coverage=coverage,
     )
 
 
@@ -294,12 +352,31 @@ def check_file(
     memory_budget(max_memory)
     source = open_weights(path, container=state_dict)
     selection = Selection(keys, model, param, diagonal, layout, biases, gates)
-    return _check_source(source, thresholds, selection, workers=workers, max_memory=max_memory, keep_eigenvalues=keep_eigenvalues,
-                         input_scale=input_scale, seed=seed, allow_unchecked=allow_unchecked)
+    return _check_source(
+        source,
+        thresholds,
+        selection,
+        workers=workers,
+        max_memory=max_memory,
+        keep_eigenvalues=keep_eigenvalues,
+        input_scale=input_scale,
+        seed=seed,
+        allow_unchecked=allow_unchecked,
+    )
 
 
-def list_file(path: str | Path, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False, layout: str | None = None,
-              biases: list | None = None, gates: list | None = None, state_dict: str | None = None) -> tuple[WeightsSource, discovery.Plan]:
+def list_file(
+    path: str | Path,
+    *,
+    keys=None,
+    model: str = "auto",
+    param: str = "auto",
+    diagonal: bool = False,
+    layout: str | None = None,
+    biases: list | None = None,
+    gates: list | None = None,
+    state_dict: str | None = None,
+) -> tuple[WeightsSource, discovery.Plan]:
     """Dry run: the source's headers and the plan (what would be checked and why), no data read.
 
     The plan is the one :func:`check_file` follows, and it fails the same way (nothing to check).
@@ -308,11 +385,29 @@ def list_file(path: str | Path, *, keys=None, model: str = "auto", param: str = 
     return source, Selection(keys, model, param, diagonal, layout, biases, gates).plan(source)
 
 
-def check_state_dict(state_dict: Mapping, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False, layout: str | None = None,
-                     biases: list | None = None, gates: list | None = None, container: str | None = None, thresholds: Thresholds | None = None,
-                     max_radius: float | None = None, seq_len: int | None = None, max_growth: float | None | str = "default",
-                     input_scale: float = 1.0, seed: int = 0, allow_unchecked: bool = False,
-                     workers: int | None = None, max_memory=None, keep_eigenvalues: bool = False, label: str = "<state_dict>") -> CheckReport:
+def check_state_dict(
+    state_dict: Mapping,
+    *,
+    keys=None,
+    model: str = "auto",
+    param: str = "auto",
+    diagonal: bool = False,
+    layout: str | None = None,
+    biases: list | None = None,
+    gates: list | None = None,
+    container: str | None = None,
+    thresholds: Thresholds | None = None,
+    max_radius: float | None = None,
+    seq_len: int | None = None,
+    max_growth: float | None | str = "default",
+    input_scale: float = 1.0,
+    seed: int = 0,
+    allow_unchecked: bool = False,
+    workers: int | None = None,
+    max_memory=None,
+    keep_eigenvalues: bool = False,
+    label: str = "<state_dict>",
+) -> CheckReport:
     """Check a state dict (name -> torch tensor or NumPy array; nested checkpoints searched) by the name rules.
 
     Parameters
@@ -337,9 +432,17 @@ def check_state_dict(state_dict: Mapping, *, keys=None, model: str = "auto", par
     thresholds = _thresholds(thresholds, max_radius, seq_len, max_growth)
     resolve_workers(workers)
     selection = Selection(keys, model, param, diagonal, layout, biases, gates)
-    return _check_source(source_from_mapping(state_dict, label, container=container), thresholds, selection, workers=workers, max_memory=max_memory,
-                         keep_eigenvalues=keep_eigenvalues, input_scale=positive_number(input_scale, "input_scale"), seed=seed,
-                         allow_unchecked=allow_unchecked)
+    return _check_source(
+        source_from_mapping(state_dict, label, container=container),
+        thresholds,
+        selection,
+        workers=workers,
+        max_memory=max_memory,
+        keep_eigenvalues=keep_eigenvalues,
+        input_scale=positive_number(input_scale, "input_scale"),
+        seed=seed,
+        allow_unchecked=allow_unchecked,
+    )
 
 
 def _thresholds(thresholds: Thresholds | None, max_radius, seq_len, max_growth) -> Thresholds:

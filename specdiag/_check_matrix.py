@@ -39,8 +39,17 @@ from ._validation import positive_number, whole_number
 from ._weights import stored_epsilon
 
 __all__ = [
-    "Thresholds", "TensorCheck", "check_matrix", "glorot_context", "VERDICTS", "DEFAULT_MAX_GROWTH", "DENSE_LIMIT",
-    "DENSE_BYTES_PER_ENTRY", "SPARSE_PROBES", "SMALL_WORK", "LN10",
+    "Thresholds",
+    "TensorCheck",
+    "check_matrix",
+    "glorot_context",
+    "VERDICTS",
+    "DEFAULT_MAX_GROWTH",
+    "DENSE_LIMIT",
+    "DENSE_BYTES_PER_ENTRY",
+    "SPARSE_PROBES",
+    "SMALL_WORK",
+    "LN10",
 ]
 
 LN10 = math.log(10.0)
@@ -187,7 +196,14 @@ def _dense_numbers(w: np.ndarray, t: int) -> dict:
     log_scale = math.log(scale)
     if not np.any(w):
         lam = np.zeros(n, dtype=np.complex128)
-        return {"lam": lam, "log_radius": -math.inf, "norm": 0.0, "log_power": -math.inf, "log_sum": math.log(n), "method": "exact (zero matrix)"}
+        return {
+            "lam": lam,
+            "log_radius": -math.inf,
+            "norm": 0.0,
+            "log_power": -math.inf,
+            "log_sum": math.log(n),
+            "method": "exact (zero matrix)",
+        }
     method = "Schur factor (no eigenvectors of W)"
     if np.iscomplexobj(w):
         ws = w / scale
@@ -197,7 +213,9 @@ def _dense_numbers(w: np.ndarray, t: int) -> dict:
         del tri
         norm = spectral_norm(ws)
     else:
-        scaled = np.empty(w.shape, dtype=np.float64, order="F")  # W / scale (a power of two: exact), Fortran order for LAPACK
+        scaled = np.empty(
+            w.shape, dtype=np.float64, order="F"
+        )  # W / scale (a power of two: exact), Fortran order for LAPACK
         np.divide(w, scale, out=scaled)
         tri, lam = real_schur(scaled, overwrite=True)
         del scaled
@@ -240,7 +258,15 @@ def _sparse_numbers(m, t: int) -> dict:
     converged = True
     for k in (6, 16):
         try:
-            vals = eigs(m, k=min(k, n - 2), which="LM", return_eigenvectors=False, tol=1e-12, v0=rng.standard_normal(n), maxiter=20 * n)
+            vals = eigs(
+                m,
+                k=min(k, n - 2),
+                which="LM",
+                return_eigenvectors=False,
+                tol=1e-12,
+                v0=rng.standard_normal(n),
+                maxiter=20 * n,
+            )
         except ArpackNoConvergence as exc:  # keep what converged, and say so
             converged = False
             vals = exc.eigenvalues if len(exc.eigenvalues) else np.array([np.nan])
@@ -269,7 +295,15 @@ def _sparse_numbers(m, t: int) -> dict:
         method += f"; growth estimated with {SPARSE_PROBES} random probes (stochastic, about 25% relative error)"
     else:
         method += "; growth not computed (seq_len x nnz too large for the probe estimate)"
-    return {"lam": vals, "log_radius": math.log(rho) if rho > 0 else -math.inf, "norm": norm, "log_power": log_power, "log_sum": log_sum, "method": method, "radius_only": True}
+    return {
+        "lam": vals,
+        "log_radius": math.log(rho) if rho > 0 else -math.inf,
+        "norm": norm,
+        "log_power": log_power,
+        "log_sum": log_sum,
+        "method": method,
+        "radius_only": True,
+    }
 
 
 def _finite_exp(value: float) -> float | None:
@@ -337,7 +371,9 @@ def _as_matrix(a, name: str) -> tuple[Any, str, bool]:
         return a, str(a.dtype), True
     if type(a).__name__ in ("Tensor", "Parameter") and hasattr(a, "detach"):
         if str(getattr(a, "device", "")) == "meta":
-            raise InputError(f"a: tensor {name!r} is a meta tensor (shape only, no data): materialize it first", param="a")
+            raise InputError(
+                f"a: tensor {name!r} is a meta tensor (shape only, no data): materialize it first", param="a"
+            )
         stored = str(a.dtype).replace("torch.", "")
         t = a.detach().cpu()
         a = (t.float() if stored == "bfloat16" else t).numpy()
@@ -345,9 +381,14 @@ def _as_matrix(a, name: str) -> tuple[Any, str, bool]:
     try:
         array = np.asarray(a)
     except (ValueError, TypeError) as exc:
-        raise InputError(f"a: {name!r} is not a rectangular array ({exc}): give a square matrix or a 1-D vector", param="a") from None
+        raise InputError(
+            f"a: {name!r} is not a rectangular array ({exc}): give a square matrix or a 1-D vector", param="a"
+        ) from None
     if array.dtype.kind not in "fiucb" and array.dtype.name not in ("bfloat16", "float8_e4m3fn", "float8_e5m2"):
-        raise InputError(f"a: {name!r} has dtype {array.dtype}, not numbers (a ragged list?): give a square matrix or a 1-D vector", param="a")
+        raise InputError(
+            f"a: {name!r} has dtype {array.dtype}, not numbers (a ragged list?): give a square matrix or a 1-D vector",
+            param="a",
+        )
     return discovery._upcast(name, array), array.dtype.name, False
 
 
@@ -358,14 +399,22 @@ def _numbers(a, *, sparse: bool, diagonal: bool, t: int) -> dict:
             lam = a.astype(np.complex128)
             log_power, log_sum = _diagonal_log_sums(lam, t)
             rho = float(np.abs(lam).max())
-            return {"lam": lam, "log_radius": math.log(rho) if rho > 0 else -math.inf, "norm": rho, "log_power": log_power,
-                    "log_sum": log_sum, "method": "exact (diagonal)"}
+            return {
+                "lam": lam,
+                "log_radius": math.log(rho) if rho > 0 else -math.inf,
+                "norm": rho,
+                "log_power": log_power,
+                "log_sum": log_sum,
+                "method": "exact (diagonal)",
+            }
         if sparse and a.shape[0] > DENSE_LIMIT:
             return _sparse_numbers(a, t)
         return _dense_numbers(np.asarray(a.toarray()) if sparse else a, t)
 
 
-def _gate(log_radius: float, shown: str, log10_growth: float | None, thresholds: Thresholds, tolerance: float) -> tuple[str, list]:
+def _gate(
+    log_radius: float, shown: str, log10_growth: float | None, thresholds: Thresholds, tolerance: float
+) -> tuple[str, list]:
     """The verdict and its reasons: radius against max_radius (beyond roundoff), growth against max_growth."""
     reasons, warnings = [], []
     limit, t = thresholds.max_radius, thresholds.seq_len
@@ -376,9 +425,13 @@ def _gate(log_radius: float, shown: str, log10_growth: float | None, thresholds:
     if thresholds.max_growth is not None and log10_growth is not None:
         growth_limit = math.log10(thresholds.max_growth)
         if log10_growth > growth_limit:
-            reasons.append(f"hidden-state growth 10^{log10_growth:.2f} at t = {t} > max_growth {thresholds.max_growth:g}")
+            reasons.append(
+                f"hidden-state growth 10^{log10_growth:.2f} at t = {t} > max_growth {thresholds.max_growth:g}"
+            )
         elif log10_growth > growth_limit - 1:
-            warnings.append(f"hidden-state growth 10^{log10_growth:.2f} at t = {t} within 10x of max_growth {thresholds.max_growth:g}")
+            warnings.append(
+                f"hidden-state growth 10^{log10_growth:.2f} at t = {t} within 10x of max_growth {thresholds.max_growth:g}"
+            )
     return ("fail" if reasons else ("warn" if warnings else "ok")), reasons + warnings
 
 
@@ -455,7 +508,10 @@ def check_matrix(
     stored_dtype = stored_dtype or stored
     diagonal = not sparse and a.ndim == 1
     if not (diagonal or (len(a.shape) == 2 and a.shape[0] == a.shape[1] and a.shape[0] >= 1)):
-        raise InputError(f"tensor {label!r} has shape {tuple(a.shape)}: need a square 2-D matrix or a 1-D vector of eigenvalues", param="a")
+        raise InputError(
+            f"tensor {label!r} has shape {tuple(a.shape)}: need a square 2-D matrix or a 1-D vector of eigenvalues",
+            param="a",
+        )
     n = a.shape[0]
     field_name = "complex" if np.iscomplexobj(a.data if sparse else a) else "real"
     numbers = _numbers(a, sparse=sparse, diagonal=diagonal, t=t)
@@ -473,13 +529,33 @@ def check_matrix(
     verdict, reasons = _gate(log_radius, shown, log10_growth, thresholds, tolerance)
     norm = numbers["norm"]
     return TensorCheck(
-        name=label, shape=list(a.shape), dtype=str(stored_dtype), compute_dtype="complex128" if field_name == "complex" or diagonal else "float64",
-        diagonal=diagonal, radius=radius, log10_radius=log10_radius, outside_unit_circle=outside,
-        spectral_norm=norm if norm is not None and math.isfinite(norm) else None, seq_len=t,
-        log10_power_gain=(log_power - math.log(n)) / LN10 if log_power is not None and math.isfinite(log_power) else None,
-        log10_growth=log10_growth, growth_method=numbers["method"], tolerance=tolerance,
-        glorot=None if diagonal else glorot_context(radius, n, field_name), verdict=verdict, reasons=reasons,
-        rule=rule, rule_reason=rule_reason, source_tensor=source_tensor, source_shape=source_shape, gate=gate,
-        power_note="W^t = 0: decays to zero (nilpotent or zero W)" if log_power is not None and log_power == -math.inf else None,
-        lyapunov=log_radius if math.isfinite(log_radius) else None, eigenvalues=lam if keep_eigenvalues else None,
+        name=label,
+        shape=list(a.shape),
+        dtype=str(stored_dtype),
+        compute_dtype="complex128" if field_name == "complex" or diagonal else "float64",
+        diagonal=diagonal,
+        radius=radius,
+        log10_radius=log10_radius,
+        outside_unit_circle=outside,
+        spectral_norm=norm if norm is not None and math.isfinite(norm) else None,
+        seq_len=t,
+        log10_power_gain=(log_power - math.log(n)) / LN10
+        if log_power is not None and math.isfinite(log_power)
+        else None,
+        log10_growth=log10_growth,
+        growth_method=numbers["method"],
+        tolerance=tolerance,
+        glorot=None if diagonal else glorot_context(radius, n, field_name),
+        verdict=verdict,
+        reasons=reasons,
+        rule=rule,
+        rule_reason=rule_reason,
+        source_tensor=source_tensor,
+        source_shape=source_shape,
+        gate=gate,
+        power_note="W^t = 0: decays to zero (nilpotent or zero W)"
+        if log_power is not None and log_power == -math.inf
+        else None,
+        lyapunov=log_radius if math.isfinite(log_radius) else None,
+        eigenvalues=lam if keep_eigenvalues else None,
     )

@@ -113,8 +113,14 @@ class MultiCheckReport(Result):
         if len(files) == 1:
             doc.update(file=files[0]["file"], kind=files[0].get("kind"), container=files[0].get("container"))
         doc.update(
-            thresholds=self.thresholds.to_dict(), tensors=tensors, skipped=skipped, verdict=self.verdict,
-            exit_code=self.exit_code, summary=self.summary(), files=files, elapsed_s=self.elapsed_s,
+            thresholds=self.thresholds.to_dict(),
+            tensors=tensors,
+            skipped=skipped,
+            verdict=self.verdict,
+            exit_code=self.exit_code,
+            summary=self.summary(),
+            files=files,
+            elapsed_s=self.elapsed_s,
         )
         return plain(doc)
 
@@ -209,11 +215,28 @@ def check_paths(
     memory_budget(max_memory)
     start = time.perf_counter()
     inputs = expand_inputs(paths)
-    options = {**options, "max_radius": max_radius, "seq_len": seq_len, "max_growth": max_growth, "workers": workers, "max_memory": max_memory}
+    options = {
+        **options,
+        "max_radius": max_radius,
+        "seq_len": seq_len,
+        "max_growth": max_growth,
+        "workers": workers,
+        "max_memory": max_memory,
+    }
     alone = len(inputs.files) + len(inputs.unmatched) == 1
     files = [_check_one(f.path, f.named, options, alone=alone) for f in inputs.files]
-    files += [FileCheck(arg, "empty", message=f"no weights file found in {printable(arg)!r} ({'a glob' if not Path(arg).exists() else 'a directory'})")
-              for arg in inputs.unmatched]
+    files += [
+        FileCheck(
+            arg,
+            "empty",
+            message=f"no weights file found in {printable(arg)!r} ({'a glob' if not Path(arg).exists() else 'a directory'})",
+        )
+        for arg in inputs.unmatched
+    ]
     verdicts = [f.report.verdict for f in files if f.report is not None]
-    verdict = max(verdicts, key=lambda v: ("ok", "warn", "fail").index(v) if v in ("ok", "warn", "fail") else 2, default="ok")
-    return MultiCheckReport(files, thresholds, verdict, exit_code([f.status for f in files]), time.perf_counter() - start)
+    verdict = max(
+        verdicts, key=lambda v: ("ok", "warn", "fail").index(v) if v in ("ok", "warn", "fail") else 2, default="ok"
+    )
+    return MultiCheckReport(
+        files, thresholds, verdict, exit_code([f.status for f in files]), time.perf_counter() - start
+    )

@@ -26,8 +26,16 @@ def glorot_edge(n: int) -> tuple[float, str]:
     return median, f"Glorot median radius ({what} law), n = {n}"
 
 
-def eigenvalue_plane_figure(eigenvalues: np.ndarray, *, title: str, n: int | None, radius: float | None, max_radius: float | None = None,
-                            verdict: str | None = None, subtitle: str | None = None):
+def eigenvalue_plane_figure(
+    eigenvalues: np.ndarray,
+    *,
+    title: str,
+    n: int | None,
+    radius: float | None,
+    max_radius: float | None = None,
+    verdict: str | None = None,
+    subtitle: str | None = None,
+):
     """A square eigenvalue-plane figure: eigenvalues, the unit circle, the ``max_radius`` circle and
     (for matrices) the Glorot edge; the legend sits outside the axes, the verdict in the title."""
     from ._plots import new_figure  # noqa: PLC0415 (matplotlib, only when plotting)
@@ -41,7 +49,14 @@ def eigenvalue_plane_figure(eigenvalues: np.ndarray, *, title: str, n: int | Non
     ax.plot(np.cos(theta), np.sin(theta), color="black", lw=1.0, label=unit)
     extent = 1.1
     if max_radius is not None and max_radius != 1.0:
-        ax.plot(max_radius * np.cos(theta), max_radius * np.sin(theta), color="tab:orange", lw=1.0, ls=":", label=f"max radius {max_radius:g}")
+        ax.plot(
+            max_radius * np.cos(theta),
+            max_radius * np.sin(theta),
+            color="tab:orange",
+            lw=1.0,
+            ls=":",
+            label=f"max radius {max_radius:g}",
+        )
         extent = max(extent, 1.05 * max_radius)
     if n is not None and n >= 2:
         edge, label = glorot_edge(n)
@@ -49,7 +64,15 @@ def eigenvalue_plane_figure(eigenvalues: np.ndarray, *, title: str, n: int | Non
         extent = max(extent, 1.05 * edge)
     if lam.size:
         extent = max(extent, 1.05 * float(np.abs(lam).max()))
-        ax.scatter(lam.real, lam.imag, s=4 if lam.size > 500 else 10, alpha=0.7, color="tab:blue", label=f"eigenvalues ({lam.size})", linewidths=0)
+        ax.scatter(
+            lam.real,
+            lam.imag,
+            s=4 if lam.size > 500 else 10,
+            alpha=0.7,
+            color="tab:blue",
+            label=f"eigenvalues ({lam.size})",
+            linewidths=0,
+        )
     ax.set_xlim(-extent, extent)
     ax.set_ylim(-extent, extent)
     ax.set_aspect("equal")
@@ -89,11 +112,23 @@ def write_check_plots(report, out_dir: Path | str) -> list[Path]:
             continue
         if getattr(result, "cell", "linear") != "linear":
             rest = result.rest_state["radius"]
-            subtitle = (f"{result.cell} Jacobian at rest (rho {rest:.4g}, information); "
-                        f"lambda = {result.lyapunov:.3g} +- {result.lyapunov_se:.1g} ({result.regime})")
-            fig = eigenvalue_plane_figure(lam, title=result.name, n=None, radius=rest, max_radius=max_radius, verdict=result.verdict, subtitle=subtitle)
+            subtitle = (
+                f"{result.cell} Jacobian at rest (rho {rest:.4g}, information); "
+                f"lambda = {result.lyapunov:.3g} +- {result.lyapunov_se:.1g} ({result.regime})"
+            )
+            fig = eigenvalue_plane_figure(
+                lam,
+                title=result.name,
+                n=None,
+                radius=rest,
+                max_radius=max_radius,
+                verdict=result.verdict,
+                subtitle=subtitle,
+            )
         else:
             n = None if result.diagonal else result.shape[0]
-            fig = eigenvalue_plane_figure(lam, title=result.name, n=n, radius=result.radius, max_radius=max_radius, verdict=result.verdict)
+            fig = eigenvalue_plane_figure(
+                lam, title=result.name, n=n, radius=result.radius, max_radius=max_radius, verdict=result.verdict
+            )
         written.append(save_figure(fig, out_dir / plot_file_name(result.name, used)))
     return written

@@ -29,8 +29,17 @@ import numpy as np
 from ._errors import InputError
 from ._initializers import METHODS, block_std
 from ._report import (
-    UnreadableFile, claim_run_dir, discard_files, markdown_table, read_npz, remove_stale_temps, run_metadata, write_json_atomic,
-    write_npz_atomic, atomic_write_text, csv_document,
+    UnreadableFile,
+    claim_run_dir,
+    discard_files,
+    markdown_table,
+    read_npz,
+    remove_stale_temps,
+    run_metadata,
+    write_json_atomic,
+    write_npz_atomic,
+    atomic_write_text,
+    csv_document,
 )
 from ._results import Result
 from ._validation import choice, positive_number, seed_value, whole_number
@@ -91,7 +100,11 @@ def _init_params(cfg: DemoConfig, method: str, coverage: float) -> dict:
     z_w = rng.standard_normal((cfg.n, cfg.n))
     z_b = rng.standard_normal((cfg.n, cfg.inputs))
     z_c = rng.standard_normal((cfg.inputs, cfg.n))
-    return {"W": z_w * block_std(method, cfg.n, coverage=coverage), "B": z_b / math.sqrt(cfg.inputs), "C": z_c / math.sqrt(cfg.n)}
+    return {
+        "W": z_w * block_std(method, cfg.n, coverage=coverage),
+        "B": z_b / math.sqrt(cfg.inputs),
+        "C": z_c / math.sqrt(cfg.n),
+    }
 
 
 def _batch(cfg: DemoConfig, step: int) -> np.ndarray:
@@ -176,8 +189,13 @@ def train_linear_rnn(cfg: DemoConfig, method: str, *, coverage: float = 0.99, pr
         if progress is not None:
             progress(1)
     return {
-        "loss": loss, "final_norm": final, "profile_steps": np.asarray(prof_steps), "profiles": np.asarray(profiles),
-        "radius": np.asarray(radii), "diverged_at": np.asarray(diverged), "seconds": np.asarray(time.perf_counter() - start),
+        "loss": loss,
+        "final_norm": final,
+        "profile_steps": np.asarray(prof_steps),
+        "profiles": np.asarray(profiles),
+        "radius": np.asarray(radii),
+        "diverged_at": np.asarray(diverged),
+        "seconds": np.asarray(time.perf_counter() - start),
     }
 
 
@@ -193,7 +211,9 @@ def _summary(method: str, arrays: dict, cfg: DemoConfig) -> dict:
         "radius_at_end": float(arrays["radius"][-1]) if np.isfinite(arrays["radius"][-1]) else None,
         "hidden_norm_T_at_init": float(profiles[0][-1]),
         "hidden_norm_max_at_init": float(profiles[0].max()),
-        "hidden_norm_T_at_end": float(profiles[-1][-1]) if np.isfinite(profiles[-1][-1]) else None,  # at the last step, or where it diverged
+        "hidden_norm_T_at_end": float(profiles[-1][-1])
+        if np.isfinite(profiles[-1][-1])
+        else None,  # at the last step, or where it diverged
         "loss_first": float(done[0]) if done.size else None,
         "loss_final": float(tail.mean()) if tail.size else None,
         "first_step_below_0.5": int(below[0]) if below.size else None,
@@ -206,7 +226,9 @@ def _check_resumable(out: Path, cfg: DemoConfig, force: bool) -> None:
     meta = out / "run.json"
     if not meta.exists():
         if any(out.iterdir()) and not force:
-            raise InputError(f"out {str(out)!r} is not empty and holds no demo run: choose a new --out, or pass --force", param="out")
+            raise InputError(
+                f"out {str(out)!r} is not empty and holds no demo run: choose a new --out, or pass --force", param="out"
+            )
         return
     try:
         previous = json.loads(meta.read_text())
@@ -214,12 +236,23 @@ def _check_resumable(out: Path, cfg: DemoConfig, force: bool) -> None:
     except (ValueError, AttributeError, RecursionError):
         same = False
     if not same and not force:
-        raise InputError(f"out {str(out)!r} holds another run (other command or options): use a new --out, the same options to resume, or --force", param="out")
+        raise InputError(
+            f"out {str(out)!r} holds another run (other command or options): use a new --out, the same options to resume, or --force",
+            param="out",
+        )
     if not same:
         discard_files(out, RUN_FILES)
 
 
-def demo(out: str | Path, *, inits=("glorot", "rescaled"), coverage: float = 0.99, force: bool = False, progress=None, **sizes) -> DemoResult:
+def demo(
+    out: str | Path,
+    *,
+    inits=("glorot", "rescaled"),
+    coverage: float = 0.99,
+    force: bool = False,
+    progress=None,
+    **sizes,
+) -> DemoResult:
     """Run (or resume) the copy-task demo for each init in ``inits``; write arrays, figure, tables.
 
     Parameters
@@ -253,20 +286,27 @@ def demo(out: str | Path, *, inits=("glorot", "rescaled"), coverage: float = 0.9
         _check_resumable(out_dir, cfg, force)
         remove_stale_temps(out_dir)
         config = {**asdict(cfg), "coverage": coverage}
-        write_json_atomic(out_dir / "run.json", {**run_metadata("demo", config, device="cpu", elapsed_s=0.0), "config": asdict(cfg), "status": "running"})
+        write_json_atomic(
+            out_dir / "run.json",
+            {**run_metadata("demo", config, device="cpu", elapsed_s=0.0), "config": asdict(cfg), "status": "running"},
+        )
         data: dict[str, dict] = {}
         computed, reused, todo = [], [], []
         for method in inits:
             path = out_dir / "arrays" / f"{method}.npz"
             try:
-                data[method] = read_npz(path, required=("loss", "profiles", "radius", "profile_steps", "diverged_at", "seconds"))
+                data[method] = read_npz(
+                    path, required=("loss", "profiles", "radius", "profile_steps", "diverged_at", "seconds")
+                )
                 reused.append(method)
             except UnreadableFile:  # missing, truncated or corrupt: computed (again)
                 todo.append(method)
         bar = progress(cfg.steps * len(todo)) if progress and todo else None
         try:
             for method in todo:
-                data[method] = train_linear_rnn(cfg, method, coverage=coverage, progress=bar.stage(f"training {method}") if bar else None)
+                data[method] = train_linear_rnn(
+                    cfg, method, coverage=coverage, progress=bar.stage(f"training {method}") if bar else None
+                )
                 write_npz_atomic(out_dir / "arrays" / f"{method}.npz", data[method])
                 computed.append(method)
         finally:
@@ -274,13 +314,31 @@ def demo(out: str | Path, *, inits=("glorot", "rescaled"), coverage: float = 0.9
                 bar.close()
         rows = [_summary(method, data[method], cfg) for method in inits]
         outputs = _render(out_dir, cfg, inits, data, rows)
-        meta = {**run_metadata("demo", config, device="cpu", elapsed_s=time.perf_counter() - start), "config": asdict(cfg), "status": "complete",
-                "computed": computed, "reused": reused, "summary": rows, "outputs": outputs}
+        meta = {
+            **run_metadata("demo", config, device="cpu", elapsed_s=time.perf_counter() - start),
+            "config": asdict(cfg),
+            "status": "complete",
+            "computed": computed,
+            "reused": reused,
+            "summary": rows,
+            "outputs": outputs,
+        }
         write_json_atomic(out_dir / "run.json", meta)
     return DemoResult(str(out_dir), asdict(cfg), rows, computed, reused, outputs, time.perf_counter() - start)
 
 
-COLUMNS = ("init", "radius_at_init", "radius_at_end", "hidden_norm_T_at_init", "hidden_norm_T_at_end", "loss_first", "loss_final", "first_step_below_0.5", "diverged_at", "seconds")
+COLUMNS = (
+    "init",
+    "radius_at_init",
+    "radius_at_end",
+    "hidden_norm_T_at_init",
+    "hidden_norm_T_at_end",
+    "loss_first",
+    "loss_final",
+    "first_step_below_0.5",
+    "diverged_at",
+    "seconds",
+)
 
 
 def _render(out: Path, cfg: DemoConfig, inits: list, data: dict, rows: list) -> list[str]:
@@ -299,7 +357,12 @@ def _render(out: Path, cfg: DemoConfig, inits: list, data: dict, rows: list) -> 
         last = int(arrays["profile_steps"][-1])
         diverged = " (loss overflowed: stopped)" if int(arrays["diverged_at"]) >= 0 else ""
         right.plot(t, arrays["profiles"][-1], color=line.get_color(), ls="--", label=f"{method}, step {last}{diverged}")
-    left.set(yscale="log", xlabel="training step", ylabel="loss (MSE; 1 = predicting 0)", title=f"delayed copy (D = {cfg.delay}), T = {cfg.seq_len}, n = {cfg.n}")
+    left.set(
+        yscale="log",
+        xlabel="training step",
+        ylabel="loss (MSE; 1 = predicting 0)",
+        title=f"delayed copy (D = {cfg.delay}), T = {cfg.seq_len}, n = {cfg.n}",
+    )
     left.axhline(1.0, color="grey", lw=0.6, ls=":")
     right.set(yscale="log", xlabel="t", ylabel="mean ||h_t||", title="hidden-state norms along the sequence")
     for ax in (left, right):

@@ -35,7 +35,18 @@ from ._errors import InputError, NothingToCheck
 from ._results import Result
 from ._validation import choice
 
-__all__ = ["NameRule", "RULES", "MODELS", "PARAMS", "Planned", "Skipped", "Plan", "plan_checks", "materialize", "rules_table"]
+__all__ = [
+    "NameRule",
+    "RULES",
+    "MODELS",
+    "PARAMS",
+    "Planned",
+    "Skipped",
+    "Plan",
+    "plan_checks",
+    "materialize",
+    "rules_table",
+]
 
 #: families of rules selectable with ``model``
 MODELS = ("auto", "torch", "keras", "flax", "ssm", "reservoir", "generic")
@@ -76,36 +87,90 @@ class NameRule(Result):
 
 
 RULES: tuple[NameRule, ...] = (
-    NameRule("torch-weight_hh", "torch", SEP + r"weight_hh(?:_l\d+)?(?:_reverse)?$", "cell",
-             "PyTorch nn.RNN/GRU/LSTM (and RNNCell/GRUCell/LSTMCell, proj_size) weight_hh with weight_ih, biases and "
-             "weight_hr beside it: one cell per layer and direction, gated by its maximal Lyapunov exponent"),
-    NameRule("torch-parametrization", "torch", SEP + r"parametrizations\.", "skip",
-             "input of a torch parametrization (the weight is computed from it): never checked raw; use check_module(module) or save the materialized weight"),
-    NameRule("keras-recurrent_kernel", "keras", SEP + r"recurrent_kernel(?::\d+)?$", "cell",
-             "Keras SimpleRNN/GRU/LSTM recurrent_kernel (h x g h, gates by columns: GRU z,r,h; LSTM i,f,c,o) with kernel and "
-             "bias beside it: one cell, gated by its maximal Lyapunov exponent"),
-    NameRule("flax-hidden-kernel", "flax", SEP + r"h[ifgorzn]?[./]kernel$", "cell",
-             "Flax LSTMCell (hi, hf, hg, ho), GRUCell (hr, hz, hn) and SimpleCell (h) hidden kernels with their input "
-             "kernels and biases: one cell, gated by its maximal Lyapunov exponent"),
-    NameRule("lru-nu_log", "ssm", SEP + r"nu_log$", "lru",
-             "LRU diagonal: lambda = exp(-exp(nu_log) + i exp(theta_log)) with the theta_log beside it"),
-    NameRule("ssm-A_log", "ssm", SEP + r"A_log$", "a_log",
-             "Mamba/S4D A_log: A = -exp(A_log) (real, negative), lambda = exp(dt A), dt = softplus(dt_bias or dt_proj.bias) or exp(log_dt), else dt = 1"),
-    NameRule("s4d-log_A_real", "ssm", SEP + r"log_A_real$", "s4d",
-             "S4D diagonal: A = -exp(log_A_real) + i A_imag, lambda = exp(dt A), dt = exp(log_dt) when stored, else 1"),
-    NameRule("generic-recurrent", "generic", r"(?:^|[./_])(?:W_hh|w_hh|Whh|W_rec|w_rec|Wrec|W_res|W_rr|recurrent_weights?|recurrent)(?:$|[./_])", "square",
-             "hand-written and JAX recurrent weights (W_hh, W_rec, W_res, *.recurrent.*, recurrent_weight)"),
-    NameRule("reservoir-W", "reservoir", SEP + r"W$", "square",
-             "reservoir (reservoirpy-style) recurrent matrix W (under model reservoir, or when no other rule matches)", True),
-    NameRule("eigenvalues", "ssm", SEP + r"(?:lambda|Lambda|lam|eigenvalues|eigvals)$", "eigenvalues",
-             "a 1-D vector of the eigenvalues of a diagonal recurrence (lambda, Lambda, eigenvalues; under model ssm, "
-             "or when no other rule matches)", True),
+    NameRule(
+        "torch-weight_hh",
+        "torch",
+        SEP + r"weight_hh(?:_l\d+)?(?:_reverse)?$",
+        "cell",
+        "PyTorch nn.RNN/GRU/LSTM (and RNNCell/GRUCell/LSTMCell, proj_size) weight_hh with weight_ih, biases and "
+        "weight_hr beside it: one cell per layer and direction, gated by its maximal Lyapunov exponent",
+    ),
+    NameRule(
+        "torch-parametrization",
+        "torch",
+        SEP + r"parametrizations\.",
+        "skip",
+        "input of a torch parametrization (the weight is computed from it): never checked raw; use check_module(module) or save the materialized weight",
+    ),
+    NameRule(
+        "keras-recurrent_kernel",
+        "keras",
+        SEP + r"recurrent_kernel(?::\d+)?$",
+        "cell",
+        "Keras SimpleRNN/GRU/LSTM recurrent_kernel (h x g h, gates by columns: GRU z,r,h; LSTM i,f,c,o) with kernel and "
+        "bias beside it: one cell, gated by its maximal Lyapunov exponent",
+    ),
+    NameRule(
+        "flax-hidden-kernel",
+        "flax",
+        SEP + r"h[ifgorzn]?[./]kernel$",
+        "cell",
+        "Flax LSTMCell (hi, hf, hg, ho), GRUCell (hr, hz, hn) and SimpleCell (h) hidden kernels with their input "
+        "kernels and biases: one cell, gated by its maximal Lyapunov exponent",
+    ),
+    NameRule(
+        "lru-nu_log",
+        "ssm",
+        SEP + r"nu_log$",
+        "lru",
+        "LRU diagonal: lambda = exp(-exp(nu_log) + i exp(theta_log)) with the theta_log beside it",
+    ),
+    NameRule(
+        "ssm-A_log",
+        "ssm",
+        SEP + r"A_log$",
+        "a_log",
+        "Mamba/S4D A_log: A = -exp(A_log) (real, negative), lambda = exp(dt A), dt = softplus(dt_bias or dt_proj.bias) or exp(log_dt), else dt = 1",
+    ),
+    NameRule(
+        "s4d-log_A_real",
+        "ssm",
+        SEP + r"log_A_real$",
+        "s4d",
+        "S4D diagonal: A = -exp(log_A_real) + i A_imag, lambda = exp(dt A), dt = exp(log_dt) when stored, else 1",
+    ),
+    NameRule(
+        "generic-recurrent",
+        "generic",
+        r"(?:^|[./_])(?:W_hh|w_hh|Whh|W_rec|w_rec|Wrec|W_res|W_rr|recurrent_weights?|recurrent)(?:$|[./_])",
+        "square",
+        "hand-written and JAX recurrent weights (W_hh, W_rec, W_res, *.recurrent.*, recurrent_weight)",
+    ),
+    NameRule(
+        "reservoir-W",
+        "reservoir",
+        SEP + r"W$",
+        "square",
+        "reservoir (reservoirpy-style) recurrent matrix W (under model reservoir, or when no other rule matches)",
+        True,
+    ),
+    NameRule(
+        "eigenvalues",
+        "ssm",
+        SEP + r"(?:lambda|Lambda|lam|eigenvalues|eigvals)$",
+        "eigenvalues",
+        "a 1-D vector of the eigenvalues of a diagonal recurrence (lambda, Lambda, eigenvalues; under model ssm, "
+        "or when no other rule matches)",
+        True,
+    ),
 )
 _COMPILED = [(rule, re.compile(rule.pattern)) for rule in RULES]
 #: names whose skipping deserves a specific reason
 _INPUT_WEIGHT = re.compile(SEP + r"(?:weight_ih_l\d+(?:_reverse)?|kernel|W_ih|w_ih|Win|W_in|i[ifgorzn][./]kernel)$")
 #: names that look like a recurrence: such a tensor is never silently skipped (checked, or "not checked")
-_RECURRENT_HINT = re.compile(r"(?:^|[./_])(?:[Ww]_?hh|[Ww]hh|hh|[Ww]_?rec|rec|recurrent\w*|recurrence|reservoir|[Ww]_?res)(?:$|[./_:\d\[])")
+_RECURRENT_HINT = re.compile(
+    r"(?:^|[./_])(?:[Ww]_?hh|[Ww]hh|hh|[Ww]_?rec|rec|recurrent\w*|recurrence|reservoir|[Ww]_?res)(?:$|[./_:\d\[])"
+)
 _PARTNERS = re.compile(SEP + r"(?:theta_log|A_imag|log_dt|dt_bias|gamma_log)$|dt_proj\.bias$")
 
 
@@ -211,7 +276,11 @@ def _cell_entries(name: str, plan: CellPlan, rule: str, gates: list | None, info
         i = letters.index(g)
         if plan.convention == "flax":
             tensor = plan.tensor(f"h{g}") or name
-            entries.append(Planned(f"{tensor}[{g}]", tensor, rule, "square_transposed", f"gate {g} block, selected with gates", gate=g))
+            entries.append(
+                Planned(
+                    f"{tensor}[{g}]", tensor, rule, "square_transposed", f"gate {g} block, selected with gates", gate=g
+                )
+            )
             continue
         if plan.convention == "keras":
             i = "zrh".index({"r": "r", "z": "z", "n": "h"}[g]) if plan.kind == "gru" else i
@@ -222,26 +291,46 @@ def _cell_entries(name: str, plan: CellPlan, rule: str, gates: list | None, info
         rows, cols = shape if layout == "gates_rows" else shape[::-1]
         if rows // len(letters) != cols:
             continue  # a projected LSTM's blocks are not square
-        entries.append(Planned(f"{name}[{g}]", tensor, rule, layout, f"gate {g} block, selected with gates", gate=g, gate_index=i, gates=len(letters)))
+        entries.append(
+            Planned(
+                f"{name}[{g}]",
+                tensor,
+                rule,
+                layout,
+                f"gate {g} block, selected with gates",
+                gate=g,
+                gate_index=i,
+                gates=len(letters),
+            )
+        )
     return entries
 
 
 _CANONICAL_GATES = {"gru": "rzn", "lstm": "ifgo"}
 
 
-def _plan_one(name: str, info, rule: NameRule, infos: dict, flax: dict, gates: list | None, hints: dict) -> tuple[list, str | None]:
+def _plan_one(
+    name: str, info, rule: NameRule, infos: dict, flax: dict, gates: list | None, hints: dict
+) -> tuple[list, str | None]:
     """(planned entries, reason it is not checked) for a tensor matched by ``rule``."""
     shape = tuple(info.shape)
     layout = rule.layout
     if layout == "skip":
         return [], rule.description
     if info.sparse:
-        return ([Planned(name, name, rule.name, "sparse", f"{rule.description} (scipy.sparse {info.sparse})")] if _is_square(shape) else []), (None if _is_square(shape) else f"sparse matrix of shape {shape}: not square")
+        return (
+            [Planned(name, name, rule.name, "sparse", f"{rule.description} (scipy.sparse {info.sparse})")]
+            if _is_square(shape)
+            else []
+        ), (None if _is_square(shape) else f"sparse matrix of shape {shape}: not square")
     if layout == "cell":
         if rule.family == "flax":
             plan = flax.get(name)
             if plan is None:
-                return [], "Flax hidden kernel without the rest of its cell (hi, hf, hg, ho / hr, hz, hn beside it): declare it with layout"
+                return (
+                    [],
+                    "Flax hidden kernel without the rest of its cell (hi, hf, hg, ho / hr, hz, hn beside it): declare it with layout",
+                )
             stem = re.match(r"^(.*?)[./]?h[ifgorzn]?[./]kernel$", name)
             return _cell_entries((stem.group(1) if stem else "") or name, plan, rule.name, gates, infos), None
         hint = hints.get(name, {})
@@ -254,7 +343,10 @@ def _plan_one(name: str, info, rule: NameRule, infos: dict, flax: dict, gates: l
     if layout in ("square", "square_transposed"):
         if not _is_square(shape):
             hint = "stacked gates? declare the cell" if _is_stacked(shape) else "declare what it is"
-            return [], f"{rule.name} expects a square matrix, got shape {shape}: {hint} with layout (e.g. --layout gru --key {name})"
+            return (
+                [],
+                f"{rule.name} expects a square matrix, got shape {shape}: {hint} with layout (e.g. --layout gru --key {name})",
+            )
         return [Planned(name, name, rule.name, layout, rule.description)], None
     if layout == "eigenvalues":
         if len(shape) != 1 or shape[0] < 1:
@@ -264,11 +356,17 @@ def _plan_one(name: str, info, rule: NameRule, infos: dict, flax: dict, gates: l
         partner = _sibling(name, "theta_log")
         if partner not in infos or tuple(infos[partner].shape) != shape:
             return [], f"nu_log without a theta_log of the same shape beside it ({partner})"
-        return [Planned(name.rsplit("nu_log", 1)[0] + "lambda", name, rule.name, layout, rule.description, partners=(partner,))], None
+        return [
+            Planned(
+                name.rsplit("nu_log", 1)[0] + "lambda", name, rule.name, layout, rule.description, partners=(partner,)
+            )
+        ], None
     if layout == "a_log":
         steps = [_sibling(name, leaf) for leaf in ("dt_bias", "log_dt")] + [_sibling(name, "dt_proj.bias")]
         found = tuple(s for s in steps if s in infos)[:1]
-        text = rule.description + (f"; dt from {found[0]}" if found else "; no step stored beside it: dt = 1 (any dt > 0 gives radius < 1)")
+        text = rule.description + (
+            f"; dt from {found[0]}" if found else "; no step stored beside it: dt = 1 (any dt > 0 gives radius < 1)"
+        )
         return [Planned(name.rsplit("A_log", 1)[0] + "lambda", name, rule.name, layout, text, partners=found)], None
     if layout == "s4d":
         imag = _sibling(name, "A_imag")
@@ -277,7 +375,9 @@ def _plan_one(name: str, info, rule: NameRule, infos: dict, flax: dict, gates: l
         dt = _sibling(name, "log_dt")
         partners = (imag, dt) if dt in infos else (imag,)
         text = rule.description + ("" if dt in infos else "; no log_dt stored: dt = 1")
-        return [Planned(name.rsplit("log_A_real", 1)[0] + "lambda", name, rule.name, layout, text, partners=partners)], None
+        return [
+            Planned(name.rsplit("log_A_real", 1)[0] + "lambda", name, rule.name, layout, text, partners=partners)
+        ], None
     raise AssertionError(layout)  # pragma: no cover
 
 
@@ -288,8 +388,12 @@ def _skip_reason(name: str, info, diagonal: bool) -> str | None:
         return None  # read together with the tensor it belongs to (theta_log, dt, ...)
     if _is_square(shape) or info.sparse:
         if _INPUT_WEIGHT.search(name):
-            return "square, but an input or feed-forward weight (not a recurrence): select it with keys to check it anyway"
-        return "square, but no recurrent-name rule matches (a feed-forward layer?): select it with keys to check it anyway"
+            return (
+                "square, but an input or feed-forward weight (not a recurrence): select it with keys to check it anyway"
+            )
+        return (
+            "square, but no recurrent-name rule matches (a feed-forward layer?): select it with keys to check it anyway"
+        )
     if len(shape) == 1 and diagonal:
         return "1-D, but no eigenvalue-name rule matches (a bias?): select it with keys to read it as eigenvalues"
     return None
@@ -301,7 +405,9 @@ def _select(names: list, keys) -> list:
     keys = [k for k in keys if k]
     chosen = [n for n in names if any(n == k or fnmatch.fnmatchcase(n, k) for k in keys)]
     if not chosen:
-        raise InputError(f"no tensor matches {', '.join(keys)} (keys); available: {', '.join(names) or 'none'}", param="keys")
+        raise InputError(
+            f"no tensor matches {', '.join(keys)} (keys); available: {', '.join(names) or 'none'}", param="keys"
+        )
     return chosen
 
 
@@ -311,7 +417,10 @@ def _declared(chosen: list, infos: dict, layout: str, biases, gates) -> Plan:
     for name in chosen:
         if layout == "linear":
             if not _is_square(tuple(infos[name].shape)):
-                raise InputError(f"layout: tensor {name!r} has shape {tuple(infos[name].shape)}: a linear recurrence needs a square matrix", param="layout")
+                raise InputError(
+                    f"layout: tensor {name!r} has shape {tuple(infos[name].shape)}: a linear recurrence needs a square matrix",
+                    param="layout",
+                )
             planned.append(Planned(name, name, "layout", "square", "declared linear with layout: a square matrix"))
             continue
         plan, why = declared_cell(name, infos, layout, biases)
@@ -326,14 +435,32 @@ def _unmatched(name: str, info, keys, sole: bool, diagonal: bool) -> Planned | N
     shape = tuple(info.shape)
     how = "selected by keys" if keys else "the file's only tensor"
     if _is_square(shape):
-        return Planned(name, name, "key" if keys else "only-tensor", "sparse" if info.sparse else "square", f"{how}: a square matrix")
+        return Planned(
+            name,
+            name,
+            "key" if keys else "only-tensor",
+            "sparse" if info.sparse else "square",
+            f"{how}: a square matrix",
+        )
     if len(shape) == 1 and shape[0] >= 1 and diagonal:
-        return Planned(name, name, "key" if keys else "only-tensor", "eigenvalues", f"{how}: a 1-D vector of eigenvalues (diagonal)")
-    want = "a square 2-D matrix or a 1-D diagonal" if diagonal else "a square 2-D matrix (or use diagonal for a 1-D vector of eigenvalues)"
+        return Planned(
+            name,
+            name,
+            "key" if keys else "only-tensor",
+            "eigenvalues",
+            f"{how}: a 1-D vector of eigenvalues (diagonal)",
+        )
+    want = (
+        "a square 2-D matrix or a 1-D diagonal"
+        if diagonal
+        else "a square 2-D matrix (or use diagonal for a 1-D vector of eigenvalues)"
+    )
     if keys:
         hint = " (stacked gates? declare them with layout, e.g. layout='gru')" if _is_stacked(shape) else ""
         raise InputError(f"tensor {name!r} has shape {shape}: need {want}{hint}", param="keys")
-    raise NothingToCheck(f"no square 2-D tensor{' or 1-D vector' if diagonal else ''} found ({name} {shape}): need {want}")
+    raise NothingToCheck(
+        f"no square 2-D tensor{' or 1-D vector' if diagonal else ''} found ({name} {shape}): need {want}"
+    )
 
 
 def _by_rules(infos: dict, chosen: list, *, keys, model, param, diagonal, gates, fallback: bool, hints: dict) -> Plan:
@@ -357,7 +484,9 @@ def _by_rules(infos: dict, chosen: list, *, keys, model, param, diagonal, gates,
             elif not (rule.family == "flax" and name in consumed):
                 if keys and rule.layout != "skip":
                     raise InputError(f"tensor {name!r}: {reason}", param="keys")
-                (skipped if rule.layout == "skip" else unchecked).append(Skipped(name, list(info.shape), info.dtype, reason or ""))
+                (skipped if rule.layout == "skip" else unchecked).append(
+                    Skipped(name, list(info.shape), info.dtype, reason or "")
+                )
             continue
         if keys or sole:
             planned.append(_unmatched(name, info, keys, sole, diagonal))
@@ -365,7 +494,14 @@ def _by_rules(infos: dict, chosen: list, *, keys, model, param, diagonal, gates,
         shape = tuple(info.shape)
         if _RECURRENT_HINT.search(name) and (_is_stacked(shape) or info.sparse) and not _INPUT_WEIGHT.search(name):
             rules = "no name rule" if model == "auto" else f"no rule of model {model}"
-            unchecked.append(Skipped(name, list(shape), info.dtype, f"its name looks recurrent but {rules} reads it: declare it with layout (or select it with keys)"))
+            unchecked.append(
+                Skipped(
+                    name,
+                    list(shape),
+                    info.dtype,
+                    f"its name looks recurrent but {rules} reads it: declare it with layout (or select it with keys)",
+                )
+            )
             continue
         reason = _skip_reason(name, info, diagonal)
         if reason:
@@ -375,9 +511,20 @@ def _by_rules(infos: dict, chosen: list, *, keys, model, param, diagonal, gates,
     return Plan(planned, skipped, unchecked)
 
 
-def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "auto", diagonal: bool = False, layout: str | None = None,
-                biases: list | None = None, gates: list | None = None, hints: dict | None = None, unreadable: list | None = None,
-                require: bool = True) -> Plan:
+def plan_checks(
+    infos: dict,
+    *,
+    keys=None,
+    model: str = "auto",
+    param: str = "auto",
+    diagonal: bool = False,
+    layout: str | None = None,
+    biases: list | None = None,
+    gates: list | None = None,
+    hints: dict | None = None,
+    unreadable: list | None = None,
+    require: bool = True,
+) -> Plan:
     """Decide, from headers only, which tensors are checked and how (the rule table), and which are skipped.
 
     Parameters
@@ -429,7 +576,9 @@ def plan_checks(infos: dict, *, keys=None, model: str = "auto", param: str = "au
             raise InputError("layout declares what the tensors selected with keys are: give keys too", param="layout")
         return _declared(_select(names, keys), infos, layout, biases, gates)
     if biases:
-        raise InputError("biases are read with layout (declaring a custom-named cell): give layout and keys", param="biases")
+        raise InputError(
+            "biases are read with layout (declaring a custom-named cell): give layout and keys", param="biases"
+        )
     chosen = _select(names, keys)
     options = {"keys": keys, "model": model, "param": param, "diagonal": diagonal, "gates": gates, "hints": hints or {}}
     plan = _by_rules(infos, chosen, fallback=False, **options)
@@ -489,7 +638,9 @@ def materialize(entry: Planned, read: Callable[[str], np.ndarray]) -> np.ndarray
                 raw = _upcast(entry.partners[0], read(entry.partners[0]))
                 dt = np.exp(raw) if entry.partners[0].endswith("log_dt") else _softplus(raw)
                 if dt.ndim > a.ndim or dt.shape != a.shape[: dt.ndim]:
-                    raise InputError(f"tensor {entry.tensor!r} has shape {a.shape} but its step {entry.partners[0]!r} has shape {dt.shape}: they do not match")
+                    raise InputError(
+                        f"tensor {entry.tensor!r} has shape {a.shape} but its step {entry.partners[0]!r} has shape {dt.shape}: they do not match"
+                    )
                 dt = dt.reshape(dt.shape + (1,) * (a.ndim - dt.ndim))
             lam = np.exp(-dt * np.exp(a)).astype(np.complex128)
         elif layout == "s4d":
@@ -503,7 +654,9 @@ def materialize(entry: Planned, read: Callable[[str], np.ndarray]) -> np.ndarray
             raise AssertionError(layout)
     lam = np.asarray(lam, dtype=np.complex128).reshape(-1)
     if not np.all(np.isfinite(lam)):
-        raise InputError(f"tensor {entry.tensor!r}: the {entry.rule} parameterization overflows (exp of a huge entry): the parameters are corrupt")
+        raise InputError(
+            f"tensor {entry.tensor!r}: the {entry.rule} parameterization overflows (exp of a huge entry): the parameters are corrupt"
+        )
     return lam
 
 
@@ -519,5 +672,7 @@ def _upcast(name: str, a) -> np.ndarray:
     bad = ~np.isfinite(out)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise InputError(f"tensor {name!r} has {int(bad.sum())} NaN/inf entries (first at index {where}): fix or drop it")
+        raise InputError(
+            f"tensor {name!r} has {int(bad.sum())} NaN/inf entries (first at index {where}): fix or drop it"
+        )
     return out

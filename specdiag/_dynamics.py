@@ -35,12 +35,33 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ._backend import INPUT_STREAM, MATRIX_STREAM, array_module, device_rng, host_rng, real_dtype, resolve_device, to_host
+from ._backend import (
+    INPUT_STREAM,
+    MATRIX_STREAM,
+    array_module,
+    device_rng,
+    host_rng,
+    real_dtype,
+    resolve_device,
+    to_host,
+)
 from ._pool import process_map, resolve_workers
 from ._results import Result
 from ._validation import choice, positive_number, seed_value, whole_number
 
-__all__ = ["LN10", "KINDS", "NormCurves", "Request", "simulate_many", "blowup_step", "record_steps", "simulate", "log_modulus_moments", "expected_log10_norm", "per_matrix_expected_log10_norm"]
+__all__ = [
+    "LN10",
+    "KINDS",
+    "NormCurves",
+    "Request",
+    "simulate_many",
+    "blowup_step",
+    "record_steps",
+    "simulate",
+    "log_modulus_moments",
+    "expected_log10_norm",
+    "per_matrix_expected_log10_norm",
+]
 
 LN10 = math.log(10.0)
 KINDS = ("trajectory", "hidden")
@@ -245,8 +266,14 @@ def _product(w: np.ndarray, diagonal: bool, dtype):
     def apply(v, out):
         m = v.shape[1]
         if scratch.get("m") != m:
-            scratch.update(m=m, t1=np.empty((m, w.shape[0]), dtype), t2=np.empty((m, w.shape[0]), dtype), s=np.empty((m, w.shape[0]), dtype),
-                           c=np.empty((m, w.shape[0]), w.dtype), d=np.empty((m, w.shape[0]), w.dtype))
+            scratch.update(
+                m=m,
+                t1=np.empty((m, w.shape[0]), dtype),
+                t2=np.empty((m, w.shape[0]), dtype),
+                s=np.empty((m, w.shape[0]), dtype),
+                c=np.empty((m, w.shape[0]), w.dtype),
+                d=np.empty((m, w.shape[0]), w.dtype),
+            )
         if m < SMALL_BLOCK:  # few rows: the product is bound by reading W, where one complex GEMM wins
             c, d = scratch["c"], scratch["d"]
             c.real, c.imag = v[0], v[1]
@@ -423,7 +450,9 @@ class _InputBlocks:
         if top > len(self.rngs):
             self.rngs += [host_rng(self.seed, INPUT_STREAM, self.i, j) for j in range(len(self.rngs), top)]
             self.held = np.concatenate([self.held, np.full(top - self.held.size, -1)])
-            self.data = np.concatenate([self.data, np.empty((top - self.data.shape[0], BLOCK_STEPS, self.n), dtype=INPUT_DTYPE)])
+            self.data = np.concatenate(
+                [self.data, np.empty((top - self.data.shape[0], BLOCK_STEPS, self.n), dtype=INPUT_DTYPE)]
+            )
         for j in streams[self.held[streams] != b]:
             self.rngs[j].standard_normal(out=self.data[j], dtype=INPUT_DTYPE)
             self.held[j] = b
@@ -564,9 +593,21 @@ def _cpu_task(task) -> list:
     out = []
     for i in range(start, stop):
         inputs: dict = {}
-        covering = [(g, ens, [k for k, spec in enumerate(specs) if spec[0] > i], specs) for g, (ens, specs) in enumerate(groups)]
+        covering = [
+            (g, ens, [k for k, spec in enumerate(specs) if spec[0] > i], specs) for g, (ens, specs) in enumerate(groups)
+        ]
         covering = [c for c in covering if c[2]]
-        runs = [_propagate_rows(ens, seed, i, [specs[k][1:] for k in mine], dtype, inputs.setdefault(ens.n, _InputBlocks(seed, i, ens.n))) for _g, ens, mine, specs in covering]
+        runs = [
+            _propagate_rows(
+                ens,
+                seed,
+                i,
+                [specs[k][1:] for k in mine],
+                dtype,
+                inputs.setdefault(ens.n, _InputBlocks(seed, i, ens.n)),
+            )
+            for _g, ens, mine, specs in covering
+        ]
         values = _lockstep(runs)
         out.append([(g, k, v) for (g, _ens, mine, _specs), vs in zip(covering, values) for k, v in zip(mine, vs)])
     return out
@@ -656,13 +697,19 @@ def simulate(
             chunk_size = int(max(1, min(matrices, 8, (512 << 20) // per_matrix)))
         for start in range(0, matrices, chunk_size):
             chunk = range(start, min(start + chunk_size, matrices))
-            logs[chunk.start : chunk.stop] = _propagate_chunk(ensemble, kind, seed, chunk, inputs, steps, recorded, input_scale, device, dtype)
+            logs[chunk.start : chunk.stop] = _propagate_chunk(
+                ensemble, kind, seed, chunk, inputs, steps, recorded, input_scale, device, dtype
+            )
             if on_progress:
                 on_progress(len(chunk))
     else:
         request = Request(ensemble, kind, matrices, inputs, int(recorded[-1]), every, input_scale)
         progress = None if on_progress is None else (lambda _r, k: on_progress(k))
-        return dict(simulate_many([request], seed=seed, precision=precision, workers=workers, chunk_size=chunk_size, on_progress=progress))[0]
+        return dict(
+            simulate_many(
+                [request], seed=seed, precision=precision, workers=workers, chunk_size=chunk_size, on_progress=progress
+            )
+        )[0]
     return _curves(kind, recorded, logs)
 
 
@@ -784,7 +831,9 @@ class _Plan:
     workers: int
 
 
-def _plan_tasks(groups: list, specs: list, seed: int, precision: str, workers: int | None, chunk_size: int | None) -> _Plan:
+def _plan_tasks(
+    groups: list, specs: list, seed: int, precision: str, workers: int | None, chunk_size: int | None
+) -> _Plan:
     """Chunks of matrix indices, one task per chunk and width: the groups on matrix i of one width
     advance in lockstep and draw its inputs once (:func:`_cpu_task`). Tasks are ordered by
     decreasing cost (multiply-adds, :func:`_row_steps`), so both cores stay busy to the end."""
@@ -885,7 +934,9 @@ def expected_log10_norm(ensemble, kind: str, recorded: np.ndarray, input_scale: 
     return 0.5 * np.asarray(log_sq) / LN10
 
 
-def per_matrix_expected_log10_norm(ensemble, kind: str, recorded: np.ndarray, seed: int, matrices: int, input_scale: float = 1.0) -> np.ndarray:
+def per_matrix_expected_log10_norm(
+    ensemble, kind: str, recorded: np.ndarray, seed: int, matrices: int, input_scale: float = 1.0
+) -> np.ndarray:
     """(matrices, R): log10 sqrt(E_x ||.||^2) for each sampled W (the --exact curves)."""
     from ._linalg import log_frobenius_power_sums  # noqa: PLC0415 (scipy.linalg, only for --exact)
 

@@ -26,7 +26,14 @@ from ._validation import choice, positive_number, whole_number
 __all__ = ["DynamicsReport", "trajectory_report", "hidden_report", "dynamics_report"]
 
 #: the per-step statistics across matrices (``NormCurves.summary``), in document order
-SUMMARY_KEYS = ("mean_log10_norm", "std_log10_norm", "median_log10_norm", "q05_log10_norm", "q95_log10_norm", "fraction_grown_10x")
+SUMMARY_KEYS = (
+    "mean_log10_norm",
+    "std_log10_norm",
+    "median_log10_norm",
+    "q05_log10_norm",
+    "q95_log10_norm",
+    "fraction_grown_10x",
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ class DynamicsReport(Result):
 
     @property
     def kind(self) -> str:
-        """"trajectory" or "hidden"."""
+        """ "trajectory" or "hidden"."""
         return self.command
 
     def csv(self) -> str:
@@ -81,8 +88,16 @@ class DynamicsReport(Result):
 
     def write(self, out: Path | str, *, force: bool = False) -> Path:
         """Write ``<kind>.csv`` and ``run.json`` into the run directory ``out``, both or neither."""
-        return write_run(out, self.kind, self.parameters, {f"{self.kind}.csv": self.csv()}, device=self.device,
-                         elapsed_s=self.elapsed_s, force=force, blowup_step=self.blowup_step)
+        return write_run(
+            out,
+            self.kind,
+            self.parameters,
+            {f"{self.kind}.csv": self.csv()},
+            device=self.device,
+            elapsed_s=self.elapsed_s,
+            force=force,
+            blowup_step=self.blowup_step,
+        )
 
     def plot(self, path: Path | str) -> Path:
         """Draw the per-matrix curves, their bands and the exact expectation to ``path``."""
@@ -94,8 +109,22 @@ class DynamicsReport(Result):
         title = f"{self.init}, {self.field}, n = {self.n}: {self.matrices} matrices x {self.inputs} inputs"
         c = self.curves
         if c is None:
-            raise InputError("curves: this report carries no curves to draw (build it with trajectory_report or hidden_report)", param="curves")
-        return save_plot(lambda: norm_figure(c.steps, c.log10_mean, c.log10_sd, ylabel=ylabel, xlabel=xlabel, title=title, exact=self.exact_log10_norm), path)
+            raise InputError(
+                "curves: this report carries no curves to draw (build it with trajectory_report or hidden_report)",
+                param="curves",
+            )
+        return save_plot(
+            lambda: norm_figure(
+                c.steps,
+                c.log10_mean,
+                c.log10_sd,
+                ylabel=ylabel,
+                xlabel=xlabel,
+                title=title,
+                exact=self.exact_log10_norm,
+            ),
+            path,
+        )
 
 
 def dynamics_report(
@@ -128,31 +157,91 @@ def dynamics_report(
 
     kind = choice(kind, "kind", KINDS)
     if kind == "trajectory" and input_scale != 1.0:
-        raise InputError(f"input_scale is used only by hidden states (no inputs enter a trajectory), got {input_scale:g}: drop it", param="input_scale")
+        raise InputError(
+            f"input_scale is used only by hidden states (no inputs enter a trajectory), got {input_scale:g}: drop it",
+            param="input_scale",
+        )
     opts = init_options(seed, init=init, **options)
     positive_number(blowup, "blowup", above=1.0)
-    sizes = {k: whole_number(v, k, minimum=2 if k == "n" else 1) for k, v in dict(n=n, matrices=matrices, inputs=inputs, steps=steps, every=every).items()}
+    sizes = {
+        k: whole_number(v, k, minimum=2 if k == "n" else 1)
+        for k, v in dict(n=n, matrices=matrices, inputs=inputs, steps=steps, every=every).items()
+    }
     diagonal = INITS[init].diagonal
     field_used = "complex" if diagonal else field
-    guard(dynamics_estimate(**sizes, field=field_used, precision=precision, diagonal=diagonal, chunk=chunk_size or 8, workers=resolve_workers(workers)))
+    guard(
+        dynamics_estimate(
+            **sizes,
+            field=field_used,
+            precision=precision,
+            diagonal=diagonal,
+            chunk=chunk_size or 8,
+            workers=resolve_workers(workers),
+        )
+    )
     dev = resolve_device(device)
     hidden_scale = input_scale if kind == "hidden" else None
-    parameters = {"n": n, "init": init, "field": field_used, "matrices": matrices, "inputs": inputs, "seed": seed, "device": dev,
-                  "precision": precision, "input_scale": hidden_scale, "steps": steps, "every": every, "blowup": blowup}
+    parameters = {
+        "n": n,
+        "init": init,
+        "field": field_used,
+        "matrices": matrices,
+        "inputs": inputs,
+        "seed": seed,
+        "device": dev,
+        "precision": precision,
+        "input_scale": hidden_scale,
+        "steps": steps,
+        "every": every,
+        "blowup": blowup,
+    }
     out = claim_out_dir(out, kind, parameters, force)
     plot = check_plot_path(plot)
     ensemble = make_ensemble(init, n, field, opts)
     start = time.perf_counter()
-    curves = simulate(ensemble, kind, matrices=matrices, inputs=inputs, steps=steps, seed=seed, every=every, input_scale=input_scale,
-                      device=dev, precision=precision, workers=workers, chunk_size=chunk_size, on_progress=on_progress)
+    curves = simulate(
+        ensemble,
+        kind,
+        matrices=matrices,
+        inputs=inputs,
+        steps=steps,
+        seed=seed,
+        every=every,
+        input_scale=input_scale,
+        device=dev,
+        precision=precision,
+        workers=workers,
+        chunk_size=chunk_size,
+        on_progress=on_progress,
+    )
     expected = expected_log10_norm(ensemble, kind, curves.steps, input_scale)
-    per_matrix = per_matrix_expected_log10_norm(ensemble, kind, curves.steps, seed, matrices, input_scale) if exact else None
+    per_matrix = (
+        per_matrix_expected_log10_norm(ensemble, kind, curves.steps, seed, matrices, input_scale) if exact else None
+    )
     report = DynamicsReport(
-        command=kind, n=n, init=init, field=ensemble.field, matrices=matrices, inputs=inputs, seed=seed, device=dev, precision=precision,
-        input_scale=hidden_scale, steps=curves.steps, **curves.summary(), per_matrix_log10_norm=curves.log10_mean if full else None,
-        exact_log10_norm=expected, exact_per_matrix_log10_rms=per_matrix, sample_per_matrix_log10_rms=curves.log10_rms if exact else None,
-        blowup_threshold=blowup, blowup_step=curves.blowup_step(blowup), rescaling=ensemble.rescaling, elapsed_s=time.perf_counter() - start,
-        curves=curves, ensemble=ensemble, parameters=parameters,
+        command=kind,
+        n=n,
+        init=init,
+        field=ensemble.field,
+        matrices=matrices,
+        inputs=inputs,
+        seed=seed,
+        device=dev,
+        precision=precision,
+        input_scale=hidden_scale,
+        steps=curves.steps,
+        **curves.summary(),
+        per_matrix_log10_norm=curves.log10_mean if full else None,
+        exact_log10_norm=expected,
+        exact_per_matrix_log10_rms=per_matrix,
+        sample_per_matrix_log10_rms=curves.log10_rms if exact else None,
+        blowup_threshold=blowup,
+        blowup_step=curves.blowup_step(blowup),
+        rescaling=ensemble.rescaling,
+        elapsed_s=time.perf_counter() - start,
+        curves=curves,
+        ensemble=ensemble,
+        parameters=parameters,
     )
     if out is not None:
         report.write(out, force=force)

@@ -27,7 +27,17 @@ from ._errors import InputError
 from ._pool import init_worker, pool_context, resolve_workers, stop_pool
 from ._text import printable
 
-__all__ = ["CONNECT_TIMEOUT_S", "connect_timeout", "ClusterLost", "SCHEMES", "LocalExecutor", "DaskExecutor", "check_scheduler_address", "probe_dask_scheduler", "make_executor"]
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "connect_timeout",
+    "ClusterLost",
+    "SCHEMES",
+    "LocalExecutor",
+    "DaskExecutor",
+    "check_scheduler_address",
+    "probe_dask_scheduler",
+    "make_executor",
+]
 
 #: seconds allowed for each network step: connecting, the handshake, the Client, a first worker
 CONNECT_TIMEOUT_S = 10.0
@@ -61,7 +71,9 @@ class LocalExecutor:
                 except Exception as exc:  # reported per task; the sweep goes on
                     yield task, None, exc
             return
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=pool_context(), initializer=init_worker) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(self.workers, len(tasks)), mp_context=pool_context(), initializer=init_worker
+        ) as pool:
             try:
                 futures = {pool.submit(func, task): task for task in tasks}
                 for future in as_completed(futures):
@@ -81,19 +93,28 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, scheduler: str, workers: int | None = None, processes: bool = True, timeout: float = CONNECT_TIMEOUT_S):
+    def __init__(
+        self, scheduler: str, workers: int | None = None, processes: bool = True, timeout: float = CONNECT_TIMEOUT_S
+    ):
         scheduler = check_scheduler_address(scheduler)
         self.address, self.timeout = scheduler, timeout
         try:
             import dask  # noqa: PLC0415 (Dask only when asked for)
             import dask.distributed  # noqa: F401, PLC0415 (present, or one line below)
         except ImportError:
-            raise InputError("scheduler needs Dask distributed: pip install 'specdiag[dask]'", param="scheduler") from None
+            raise InputError(
+                "scheduler needs Dask distributed: pip install 'specdiag[dask]'", param="scheduler"
+            ) from None
         self.cluster = None
         self.client = None
         self._mute = _quiet_dask()  # for the executor's life: a dying cluster logs from Dask's threads
         self._mute.__enter__()
-        self._config = dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s", "distributed.comm.timeouts.tcp": f"{max(timeout, 30)}s"})
+        self._config = dask.config.set(
+            {
+                "distributed.comm.timeouts.connect": f"{timeout}s",
+                "distributed.comm.timeouts.tcp": f"{max(timeout, 30)}s",
+            }
+        )
         try:
             self._connect(scheduler, workers, processes, timeout)
         except BaseException:
@@ -109,14 +130,27 @@ class DaskExecutor:
         if scheduler == "local":
             # silence_logs reaches the worker processes too: a worker that outlives the scheduler
             # after Ctrl-C ("failed to communicate with scheduler during heartbeat") prints nothing
-            self.cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=processes, dashboard_address=None, silence_logs=logging.CRITICAL)
+            self.cluster = LocalCluster(
+                n_workers=workers or 2,
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,
+            )
             self.client = Client(self.cluster)
             return
-        self.client = _bounded(lambda: Client(scheduler, timeout=f"{timeout}s"), timeout, f"scheduler {scheduler!r} did not complete Dask's handshake within {timeout:g} s")
+        self.client = _bounded(
+            lambda: Client(scheduler, timeout=f"{timeout}s"),
+            timeout,
+            f"scheduler {scheduler!r} did not complete Dask's handshake within {timeout:g} s",
+        )
         try:
             self.client.wait_for_workers(1, timeout=timeout)
         except (TimeoutError, OSError):
-            raise InputError(f"scheduler {scheduler!r} has no workers (none joined within {timeout:g} s): start some with dask worker {scheduler}", param="scheduler") from None
+            raise InputError(
+                f"scheduler {scheduler!r} has no workers (none joined within {timeout:g} s): start some with dask worker {scheduler}",
+                param="scheduler",
+            ) from None
 
     def run(self, func: Callable, tasks: Iterable) -> Iterator[tuple[Any, Any, BaseException | None]]:
         """Submit every task and yield them as they finish. The cluster is watched while it works:
@@ -222,7 +256,10 @@ def _bounded(make: Callable[[], Any], seconds: float, message: str):
         raise InputError(message, param="scheduler")
     if "error" in box:
         exc = box["error"]
-        raise InputError(f"cannot reach the Dask scheduler ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): check the address, or use scheduler='local'", param="scheduler") from None
+        raise InputError(
+            f"cannot reach the Dask scheduler ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): check the address, or use scheduler='local'",
+            param="scheduler",
+        ) from None
     return box["value"]
 
 
@@ -245,7 +282,10 @@ def check_scheduler_address(scheduler: str) -> str:
         text = "tcp://" + text  # Dask's default, as `dask worker host:port` accepts
     parts = urlsplit(text)
     if parts.scheme not in SCHEMES:
-        raise InputError(f"scheduler {scheduler!r} has an unknown scheme {parts.scheme or '(none)'}: use local or tcp://host:port (also tls, ws, wss, ucx)", param="scheduler")
+        raise InputError(
+            f"scheduler {scheduler!r} has an unknown scheme {parts.scheme or '(none)'}: use local or tcp://host:port (also tls, ws, wss, ucx)",
+            param="scheduler",
+        )
     if parts.scheme == "inproc":
         return text
     try:
@@ -253,7 +293,10 @@ def check_scheduler_address(scheduler: str) -> str:
     except ValueError:
         port = -1
     if not parts.hostname or port is None or not 0 < port < 65536 or parts.path not in ("", "/") or parts.query:
-        raise InputError(f"scheduler {scheduler!r} is not an address scheme://host:port (e.g. tcp://127.0.0.1:8786): check it, or use scheduler='local'", param="scheduler")
+        raise InputError(
+            f"scheduler {scheduler!r} is not an address scheme://host:port (e.g. tcp://127.0.0.1:8786): check it, or use scheduler='local'",
+            param="scheduler",
+        )
     return text
 
 
@@ -266,7 +309,10 @@ def probe_dask_scheduler(address: str, timeout: float = CONNECT_TIMEOUT_S) -> No
     deadline = time.monotonic() + timeout
 
     def fail(reason: str):
-        raise InputError(f"scheduler {address!r} {reason}: check the address (a Dask scheduler listens on 8786), or use scheduler='local'", param="scheduler")
+        raise InputError(
+            f"scheduler {address!r} {reason}: check the address (a Dask scheduler listens on 8786), or use scheduler='local'",
+            param="scheduler",
+        )
 
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
@@ -321,4 +367,6 @@ def connect_timeout() -> float:
     try:
         return positive_number(text, "timeout", maximum=3600)
     except InputError:
-        raise InputError(f"the environment variable SPECDIAG_CONNECT_TIMEOUT must be a number of seconds in (0, 3600], got {printable(text)!r}: fix or unset it") from None
+        raise InputError(
+            f"the environment variable SPECDIAG_CONNECT_TIMEOUT must be a number of seconds in (0, 3600], got {printable(text)!r}: fix or unset it"
+        ) from None

@@ -23,8 +23,22 @@ from ._validation import choice, probability, whole_number
 from .laws import _numeric as numeric
 
 __all__ = [
-    "MIN_RADII", "CI_METHODS", "AUTO_BOOTSTRAP_MAX", "GumbelFit", "FittedGumbel", "SampleMoments", "LimitComparison", "ExactComparison",
-    "LawComparison", "FitReport", "fit_gumbel", "finite_radii", "ks", "compare_laws", "fit_report", "load_radii",
+    "MIN_RADII",
+    "CI_METHODS",
+    "AUTO_BOOTSTRAP_MAX",
+    "GumbelFit",
+    "FittedGumbel",
+    "SampleMoments",
+    "LimitComparison",
+    "ExactComparison",
+    "LawComparison",
+    "FitReport",
+    "fit_gumbel",
+    "finite_radii",
+    "ks",
+    "compare_laws",
+    "fit_report",
+    "load_radii",
 ]
 
 MIN_RADII = 10
@@ -75,17 +89,29 @@ def fit_gumbel(radii, *, level: float = 0.95, ci: str = "wald", resamples: int =
     (loc,), (scale,) = gumbel_mle(x[None, :])
     if ci == "bootstrap":
         if resamples < 50:
-            raise InputError(f"resamples must be at least 50 for bootstrap intervals, got {resamples}", param="resamples")
+            raise InputError(
+                f"resamples must be at least 50 for bootstrap intervals, got {resamples}", param="resamples"
+            )
         index = np.random.default_rng(seed).integers(0, x.size, (resamples, x.size))
         rows = max(1, 2_000_000 // x.size)  # refits in blocks of at most 2e6 radii
         fits = np.concatenate([np.stack(gumbel_mle(x[index[i : i + rows]]), axis=1) for i in range(0, resamples, rows)])
         lo, hi = np.percentile(fits, [50 * (1 - level), 50 * (1 + level)], axis=0)
-        return GumbelFit(float(loc), float(scale), (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])), x.size, level, "bootstrap")
+        return GumbelFit(
+            float(loc),
+            float(scale),
+            (float(lo[0]), float(hi[0])),
+            (float(lo[1]), float(hi[1])),
+            x.size,
+            level,
+            "bootstrap",
+        )
     z = float(special.ndtri(0.5 + level / 2))
     se_loc = scale * math.sqrt(_VAR_LOC / x.size)
     se_scale = scale * math.sqrt(_VAR_SCALE / x.size)
     loc, scale = float(loc), float(scale)
-    return GumbelFit(loc, scale, (loc - z * se_loc, loc + z * se_loc), (scale - z * se_scale, scale + z * se_scale), x.size, level)
+    return GumbelFit(
+        loc, scale, (loc - z * se_loc, loc + z * se_loc), (scale - z * se_scale, scale + z * se_scale), x.size, level
+    )
 
 
 def gumbel_mle(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,9 +158,14 @@ def finite_radii(radii) -> np.ndarray:
         bad = x.size - int(np.isfinite(x).sum())
         raise InputError(f"radii must be finite numbers ({bad} of {x.size} are not)", param="radii")
     if x.size < MIN_RADII:
-        raise InputError(f"radii: need at least {MIN_RADII} radii to fit a Gumbel law, got {x.size}: give more", param="radii")
+        raise InputError(
+            f"radii: need at least {MIN_RADII} radii to fit a Gumbel law, got {x.size}: give more", param="radii"
+        )
     if x.min() < 0:
-        raise InputError(f"radii must be non-negative (a spectral radius is a modulus), got {int((x < 0).sum())} negative values, the least {x.min():g}", param="radii")
+        raise InputError(
+            f"radii must be non-negative (a spectral radius is a modulus), got {int((x < 0).sum())} negative values, the least {x.min():g}",
+            param="radii",
+        )
     if np.ptp(x) <= 1e-12 * max(abs(float(x.max())), 1.0):
         raise InputError(f"radii are all equal ({x[0]:g}): a Gumbel law needs radii that vary", param="radii")
     return x
@@ -224,7 +255,9 @@ class LawComparison(Result):
         return doc
 
 
-def compare_laws(radii, *, n: int, field: str = "real", level: float = 0.95, ci: str = "wald", resamples: int = 999) -> LawComparison:
+def compare_laws(
+    radii, *, n: int, field: str = "real", level: float = 0.95, ci: str = "wald", resamples: int = 999
+) -> LawComparison:
     """Fitted vs finite-n vs asymptotic laws of the spectral radius of Glorot matrices, for radii.
 
     Parameters
@@ -261,7 +294,9 @@ def compare_laws(radii, *, n: int, field: str = "real", level: float = 0.95, ci:
     asymptotic, reason = None, None
     if limit is not None:
         loc, scale = limit.kwds["loc"], limit.kwds["scale"]
-        asymptotic = LimitComparison(loc, scale, float(limit.mean()), float(limit.std()), glorot.asymptotic_label() or "", **ks(x, limit.cdf))
+        asymptotic = LimitComparison(
+            loc, scale, float(limit.mean()), float(limit.std()), glorot.asymptotic_label() or "", **ks(x, limit.cdf)
+        )
     else:
         reason = f"the Rider limit is undefined at n = {n}: g_n <= 0 for n <= {theory.LAST_UNDEFINED_N}"
     exact = real = None
@@ -302,7 +337,9 @@ class FitReport(Result):
         from ._plots import fit_figure  # noqa: PLC0415 (matplotlib)
 
         init = self.init if self.init is not None else "radii"
-        return save_plot(lambda: fit_figure(self.radii, self.comparison.to_dict(), n=self.n, field=self.field, init=init), path)
+        return save_plot(
+            lambda: fit_figure(self.radii, self.comparison.to_dict(), n=self.n, field=self.field, init=init), path
+        )
 
 
 def fit_report(
@@ -357,19 +394,39 @@ def fit_report(
     if from_file is not None:
         given = sorted(k for k, v in options.items() if v is not None)
         if given:
-            raise InputError(f"{given[0]} is an init option, used only when sampling: drop it with from_file", param=given[0])
+            raise InputError(
+                f"{given[0]} is an init option, used only when sampling: drop it with from_file", param=given[0]
+            )
         radii, source, init_used, method_used = load_radii(from_file), str(from_file), None, None
     else:
         method = choice(method, "method", ("matrices", "law"))
         samples = whole_number(samples, "samples")
         if samples < MIN_RADII:
-            raise InputError(f"samples: need at least {MIN_RADII} radii to fit a Gumbel law, got {samples}: sample more", param="samples")
+            raise InputError(
+                f"samples: need at least {MIN_RADII} radii to fit a Gumbel law, got {samples}: sample more",
+                param="samples",
+            )
         ensemble = build_ensemble(n, init=init, field=field, seed=seed, **options)
         if method == "matrices":
             guard_radii(n, samples, init=init, field=field, precision=precision, workers=workers)
-        radii, _, _ = draw_radii(ensemble, samples, method=method, seed=seed, device=device, precision=precision,
-                                 workers=workers, chunk_size=chunk_size, sampler=sampler, on_progress=on_progress)
-        field, source, init_used, method_used = ensemble.field, LAW_LABEL if method == "law" else "sampled", init, method
+        radii, _, _ = draw_radii(
+            ensemble,
+            samples,
+            method=method,
+            seed=seed,
+            device=device,
+            precision=precision,
+            workers=workers,
+            chunk_size=chunk_size,
+            sampler=sampler,
+            on_progress=on_progress,
+        )
+        field, source, init_used, method_used = (
+            ensemble.field,
+            LAW_LABEL if method == "law" else "sampled",
+            init,
+            method,
+        )
     try:
         comparison = compare_laws(radii, n=n, field=field, level=level, ci=ci, resamples=bootstrap_samples)
     except InputError as exc:
@@ -394,36 +451,50 @@ def load_radii(path: Path | str) -> np.ndarray:
 
     path = Path(path)
     if not path.exists():
-        raise InputError(f"from_file {str(path)!r}: no such file: give the path of a .csv, .json or .npy of radii", param="from_file")
+        raise InputError(
+            f"from_file {str(path)!r}: no such file: give the path of a .csv, .json or .npy of radii", param="from_file"
+        )
     if not path.is_file():
         kind = "a directory" if path.is_dir() else "not a regular file (a FIFO, socket or device)"
-        raise InputError(f"from_file {str(path)!r} is {kind}: give the path of a .csv, .json or .npy of radii", param="from_file")
+        raise InputError(
+            f"from_file {str(path)!r} is {kind}: give the path of a .csv, .json or .npy of radii", param="from_file"
+        )
     budget, _ = memory_budget()
     suffix = path.suffix.lower()
     try:
         size = path.stat().st_size
         # text radii take ~10 bytes each and become an 8-byte float plus a Python object (~40 bytes)
         if suffix != ".npy" and 8 * size > budget:
-            raise InputError(f"from_file {str(path)!r} is {format_bytes(size)}: more radii than the {format_bytes(budget)} memory budget holds", param="from_file")
+            raise InputError(
+                f"from_file {str(path)!r} is {format_bytes(size)}: more radii than the {format_bytes(budget)} memory budget holds",
+                param="from_file",
+            )
         if suffix == ".npy":
             values = _radii_from_npy(path, budget)
         elif suffix == ".json":
             doc = json.loads(path.read_text())
             values = doc["radii"] if isinstance(doc, dict) else doc
-            if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-                raise ValueError("expected a list of numbers, or an object whose \"radii\" is one")
+            if not isinstance(values, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+            ):
+                raise ValueError('expected a list of numbers, or an object whose "radii" is one')
         else:
             values = _radii_from_csv(path)
         values = np.asarray(values, dtype=float).ravel()
         return finite_radii(values)
     except RecursionError:
-        raise InputError(f"from_file {str(path)!r} is nested too deeply: expected a flat list of radii", param="from_file") from None
+        raise InputError(
+            f"from_file {str(path)!r} is nested too deeply: expected a flat list of radii", param="from_file"
+        ) from None
     except (ValueError, KeyError, TypeError, OSError, UnicodeDecodeError) as exc:
         if isinstance(exc, InputError):
             if exc.param == "radii":
                 raise InputError(f"from_file {printable(path)!r}: {exc}: check the file", param="from_file") from None
             raise
-        raise InputError(f"from_file: cannot read radii from {str(path)!r} ({exc}): expected numbers in .csv, .json or .npy", param="from_file") from None
+        raise InputError(
+            f"from_file: cannot read radii from {str(path)!r} ({exc}): expected numbers in .csv, .json or .npy",
+            param="from_file",
+        ) from None
 
 
 def _radii_from_npy(path: Path, budget: int) -> np.ndarray:

@@ -195,7 +195,9 @@ def _rescale_row(entry, current, target: float) -> tuple[str, np.ndarray, dict, 
         return None
     new = current(part.tensor).copy()
     new[part.index] *= c
-    how = f"{part.label} times c = target / radius" + (" (of weight_hr times the block: a projected LSTM)" if part.left else "")
+    how = f"{part.label} times c = target / radius" + (
+        " (of weight_hr times the block: a projected LSTM)" if part.left else ""
+    )
     fields = {"tensor": part.tensor, "part": part.label, "factor": c, "radius_before": rho, "how": how}
     return part.tensor, new, fields, lambda cur: _part_radius(part, cur)
 
@@ -204,9 +206,11 @@ def _still_failing(cell: bool, rows) -> str:
     """Why a rescaled tensor still fails, from its rows in the check of the new file."""
     reasons = "; ".join(f"{printable(row.name)}: {printable(reason)}" for row in rows for reason in row.reasons)
     if cell:
-        return (f"its candidate block was rescaled to the target radius, yet the cell still fails ({reasons}); a rescale of the "
-                "candidate block does not settle it, and fix never rescales gate blocks (SPEC section 8: a gate block's radius "
-                "is no stability verdict): retrain, or select tensors with keys")
+        return (
+            f"its candidate block was rescaled to the target radius, yet the cell still fails ({reasons}); a rescale of the "
+            "candidate block does not settle it, and fix never rescales gate blocks (SPEC section 8: a gate block's radius "
+            "is no stability verdict): retrain, or select tensors with keys"
+        )
     return f"rescaled to the target radius, yet it still fails ({reasons}): lower target (a non-normal W grows transiently)"
 
 
@@ -283,14 +287,20 @@ def _write_torch(path: Path, out: Path, new: dict, record: dict, container: str 
     single = torch.is_tensor(obj)
     root = {path.stem: obj} if single else obj
     tree = root
-    for part in (container.split(".") if container else []):
+    for part in container.split(".") if container else []:
         tree = tree[part]
     places = _locate(tree)
     for name, array in new.items():
         parent, key = places[name]
         old = parent[key]
-        value = torch.from_numpy(np.ascontiguousarray(array).view(np.int16)).view(torch.bfloat16) if old.dtype == torch.bfloat16 else torch.from_numpy(np.ascontiguousarray(array))
-        parent[key] = torch.nn.Parameter(value, requires_grad=old.requires_grad) if isinstance(old, torch.nn.Parameter) else value
+        value = (
+            torch.from_numpy(np.ascontiguousarray(array).view(np.int16)).view(torch.bfloat16)
+            if old.dtype == torch.bfloat16
+            else torch.from_numpy(np.ascontiguousarray(array))
+        )
+        parent[key] = (
+            torch.nn.Parameter(value, requires_grad=old.requires_grad) if isinstance(old, torch.nn.Parameter) else value
+        )
     buffer = io.BytesIO()
     torch.save(root[path.stem] if single else root, buffer)
     atomic_write_bytes(out, buffer.getvalue())
@@ -302,10 +312,16 @@ def _write_torch(path: Path, out: Path, new: dict, record: dict, container: str 
 
 def _check_paths(path: Path, out: Path | None, in_place: bool, force: bool) -> Path:
     if not path.is_file():
-        raise InputError(f"path {str(path)!r} is not a file: fix rewrites one .safetensors, .npz, .npy or .pt/.pth/.ckpt/.bin file", param="path")
+        raise InputError(
+            f"path {str(path)!r} is not a file: fix rewrites one .safetensors, .npz, .npy or .pt/.pth/.ckpt/.bin file",
+            param="path",
+        )
     suffix = path.suffix.lower()
     if suffix not in (".safetensors", ".npz", ".npy", *TORCH_SUFFIXES):
-        raise InputError(f"path {str(path)!r}: fix writes .safetensors, .npz, .npy and PyTorch (.pt/.pth/.ckpt/.bin) files, not {suffix or 'files without a suffix'}; convert it first", param="path")
+        raise InputError(
+            f"path {str(path)!r}: fix writes .safetensors, .npz, .npy and PyTorch (.pt/.pth/.ckpt/.bin) files, not {suffix or 'files without a suffix'}; convert it first",
+            param="path",
+        )
     if in_place:
         if out is not None and out.resolve() != path.resolve():
             raise InputError("out and in_place exclude each other: give one", param="out")
@@ -313,7 +329,9 @@ def _check_paths(path: Path, out: Path | None, in_place: bool, force: bool) -> P
     if out is None:
         raise InputError("out is required (a new file; the original is never overwritten unless in_place)", param="out")
     if out.resolve() == path.resolve():
-        raise InputError(f"out {str(out)!r} is the input file: choose a new file, or pass in_place to overwrite it", param="out")
+        raise InputError(
+            f"out {str(out)!r} is the input file: choose a new file, or pass in_place to overwrite it", param="out"
+        )
     if out.suffix.lower() != suffix:
         raise InputError(f"out {str(out)!r} must have the input's suffix {suffix} (the format is kept)", param="out")
     if out.exists() and not force:
@@ -368,12 +386,25 @@ def fix_file(
     max_radius = positive_number(max_radius, "max_radius")
     target = (1 - WARN_MARGIN) * max_radius if target is None else positive_number(target, "target")
     if target >= max_radius:
-        raise InputError(f"target {target:g} must lie below max_radius {max_radius:g}: a radius at the gate is not a fix", param="target")
+        raise InputError(
+            f"target {target:g} must lie below max_radius {max_radius:g}: a radius at the gate is not a fix",
+            param="target",
+        )
     seq_len = whole_number(seq_len, "seq_len", maximum=10**12)
 
     def run_check(target_path: Path) -> CheckReport:
-        return check_file(target_path, keys=keys, model=model, param=param, diagonal=diagonal, max_radius=max_radius, seq_len=seq_len,
-                          max_growth=max_growth, workers=workers, max_memory=max_memory)
+        return check_file(
+            target_path,
+            keys=keys,
+            model=model,
+            param=param,
+            diagonal=diagonal,
+            max_radius=max_radius,
+            seq_len=seq_len,
+            max_growth=max_growth,
+            workers=workers,
+            max_memory=max_memory,
+        )
 
     before = run_check(path)
     source = open_weights(path)
@@ -395,7 +426,11 @@ def fix_file(
         for row in rows:
             entry = entries.get(row.name)
             if entry is None or entry.layout == "sparse":
-                why = "a scipy.sparse matrix: fix does not rewrite sparse files" if entry is not None else "no plan entry for this row"
+                why = (
+                    "a scipy.sparse matrix: fix does not rewrite sparse files"
+                    if entry is not None
+                    else "no plan entry for this row"
+                )
                 not_fixed.append({"tensor": tensor, "reason": why})
                 done = True
                 continue
@@ -409,8 +444,13 @@ def fix_file(
             done = True
         if not done:
             reasons = "; ".join(f"{printable(row.name)}: {printable(reason)}" for row in rows for reason in row.reasons)
-            not_fixed.append({"tensor": tensor, "reason": f"the radius of what fix rescales is already at most the target {target:g}, so "
-                              f"rescaling it to the target cannot help ({reasons})"})
+            not_fixed.append(
+                {
+                    "tensor": tensor,
+                    "reason": f"the radius of what fix rescales is already at most the target {target:g}, so "
+                    f"rescaling it to the target cannot help ({reasons})",
+                }
+            )
     new = {name: work[name].astype(stored[name].dtype) for name in touched}
     as_stored = {name: discovery._upcast(name, array) for name, array in new.items()}
 
@@ -419,8 +459,12 @@ def fix_file(
 
     rescaled = [Rescaled(**fields, radius_after=radius_of(cast_or_current)) for fields, radius_of in patches]
     record = {
-        "tool": "specdiag fix", "source": path.name, "target": target, "thresholds": before.thresholds.to_dict(),
-        "rescaled": [r.to_dict() for r in rescaled], "not_fixed": list(not_fixed),
+        "tool": "specdiag fix",
+        "source": path.name,
+        "target": target,
+        "thresholds": before.thresholds.to_dict(),
+        "rescaled": [r.to_dict() for r in rescaled],
+        "not_fixed": list(not_fixed),
     }
     if path.suffix.lower() == ".safetensors":
         where = _write_safetensors(path, out_path, new, record)
@@ -435,7 +479,16 @@ def fix_file(
             cell = any(getattr(entries.get(row.name), "layout", None) == "cell" for row in rows)
             not_fixed.append({"tensor": tensor, "reason": _still_failing(cell, rows)})
     return FixResult(
-        source=str(path), out=str(out_path), kind=source.kind, target=target, rescaled=rescaled, not_fixed=not_fixed,
-        unchanged=len(source.infos) - len(new), verdict_before=before.verdict, verdict_after=after.verdict, record=where,
-        elapsed_s=time.perf_counter() - start, notes=list(source.notes),
+        source=str(path),
+        out=str(out_path),
+        kind=source.kind,
+        target=target,
+        rescaled=rescaled,
+        not_fixed=not_fixed,
+        unchanged=len(source.infos) - len(new),
+        verdict_before=before.verdict,
+        verdict_after=after.verdict,
+        record=where,
+        elapsed_s=time.perf_counter() - start,
+        notes=list(source.notes),
     )

@@ -74,9 +74,19 @@ def _call(char: str, h: np.ndarray, outputs: tuple[np.ndarray, ...], work: np.nd
     ints = [_int(v) for v in (n, 1, n, max(1, n), 1, lwork)]
     z = np.zeros(1, dtype=h.dtype)
     args = [
-        ctypes.c_char_p(b"E"), ctypes.c_char_p(b"N"), ctypes.byref(ints[0]), ctypes.byref(ints[1]), ctypes.byref(ints[2]),
-        h.ctypes.data, ctypes.byref(ints[3]), *(o.ctypes.data for o in outputs), z.ctypes.data, ctypes.byref(ints[4]),
-        work.ctypes.data, ctypes.byref(ints[5]), ctypes.byref(info),
+        ctypes.c_char_p(b"E"),
+        ctypes.c_char_p(b"N"),
+        ctypes.byref(ints[0]),
+        ctypes.byref(ints[1]),
+        ctypes.byref(ints[2]),
+        h.ctypes.data,
+        ctypes.byref(ints[3]),
+        *(o.ctypes.data for o in outputs),
+        z.ctypes.data,
+        ctypes.byref(ints[4]),
+        work.ctypes.data,
+        ctypes.byref(ints[5]),
+        ctypes.byref(info),
     ]
     _routine(char)(*args)
     return int(info.value)
@@ -229,5 +239,7 @@ def hessenberg_radius(ensemble, seed: int, index: int, dtype=np.float32) -> floa
     if info != 0:
         from ._linalg import eigenvalues  # noqa: PLC0415 (the fallback, never taken in practice)
 
-        values = eigenvalues(_fill(ensemble, host_rng(seed, MATRIX_STREAM, index), workspace).copy(order="F"), overwrite=True)
+        values = eigenvalues(
+            _fill(ensemble, host_rng(seed, MATRIX_STREAM, index), workspace).copy(order="F"), overwrite=True
+        )
     return float(np.abs(values).max())

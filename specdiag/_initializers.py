@@ -88,11 +88,17 @@ def block_layout(shape, gates: int | None, axis: int) -> BlockLayout:
     if gates is None:
         gates, remainder = divmod(stacked, other)
         if remainder or gates < 1:
-            raise InputError(f"gates cannot be inferred from shape {shape}: its {where} ({stacked}) are not a multiple of "
-                             f"its {'columns' if axis == 0 else 'rows'} ({other}); pass gates= (1 RNN, 3 GRU, 4 LSTM)", param="gates")
+            raise InputError(
+                f"gates cannot be inferred from shape {shape}: its {where} ({stacked}) are not a multiple of "
+                f"its {'columns' if axis == 0 else 'rows'} ({other}); pass gates= (1 RNN, 3 GRU, 4 LSTM)",
+                param="gates",
+            )
     gates = whole_number(gates, "gates")
     if stacked % gates:
-        raise InputError(f"gates={gates} does not divide the {stacked} {where} of shape {shape}: the blocks are stacked by {where}", param="gates")
+        raise InputError(
+            f"gates={gates} does not divide the {stacked} {where} of shape {shape}: the blocks are stacked by {where}",
+            param="gates",
+        )
     return BlockLayout(gates, stacked // gates, other, axis)
 
 

@@ -269,16 +269,26 @@ def finite_n_real(n: int, gain: float = 1.0) -> dict:
     s = real_ginibre_table().at(n)
     p = p_above(n, gain)
     return {
-        "mean": gain * s.mean, "std": gain * s.sd, "q05": gain * s.quantile(0.05)[0], "q95": gain * s.quantile(0.95)[0],
-        "p_above_1": p.value, "se_mean": gain * s.mean_se, "source": s.source,
-        "p_above_1_se": p.se, "p_above_1_bound": p.bound,
-        "gumbel_loc": gain * s.gumbel_loc, "gumbel_loc_se": gain * s.gumbel_loc_se,
-        "gumbel_scale": gain * s.gumbel_scale, "gumbel_scale_se": gain * s.gumbel_scale_se,
+        "mean": gain * s.mean,
+        "std": gain * s.sd,
+        "q05": gain * s.quantile(0.05)[0],
+        "q95": gain * s.quantile(0.95)[0],
+        "p_above_1": p.value,
+        "se_mean": gain * s.mean_se,
+        "source": s.source,
+        "p_above_1_se": p.se,
+        "p_above_1_bound": p.bound,
+        "gumbel_loc": gain * s.gumbel_loc,
+        "gumbel_loc_se": gain * s.gumbel_loc_se,
+        "gumbel_scale": gain * s.gumbel_scale,
+        "gumbel_scale_se": gain * s.gumbel_scale_se,
     }
 
 
 def _truncnormal_law(ensemble: Ensemble):
-    scaled = Ensemble(ensemble.name, ensemble.n, ensemble.field, "gaussian", std=ensemble.std * math.sqrt(TRUNCNORMAL_VARIANCE_FACTOR))
+    scaled = Ensemble(
+        ensemble.name, ensemble.n, ensemble.field, "gaussian", std=ensemble.std * math.sqrt(TRUNCNORMAL_VARIANCE_FACTOR)
+    )
     return _gaussian_law(scaled, " (universality, approximate)")
 
 
@@ -318,7 +328,9 @@ def _gaussian(name, variance_factor):
 
 def _build_rescaled(n, field, options):
     glorot = _gaussian("glorot", 1.0)(n, field, options)
-    rescaling = calibration.rescale_factor(glorot, options.rescale, options.coverage, options.seed, options.calibration_samples)
+    rescaling = calibration.rescale_factor(
+        glorot, options.rescale, options.coverage, options.seed, options.calibration_samples
+    )
     return Ensemble("rescaled", n, field, "gaussian", std=glorot.std / rescaling.factor, rescaling=rescaling)
 
 
@@ -338,10 +350,15 @@ def _build_lru(n, field, options):
     rmax = finite_number(options.rmax, "rmax")
     max_phase = finite_number(options.max_phase, "max_phase")
     if not 0 <= rmin < rmax:
-        raise InputError(f"lru needs 0 <= rmin < rmax, got rmin={rmin:g}, rmax={rmax:g}", param="rmin" if rmin < 0 else "rmax")
+        raise InputError(
+            f"lru needs 0 <= rmin < rmax, got rmin={rmin:g}, rmax={rmax:g}", param="rmin" if rmin < 0 else "rmax"
+        )
     if not rmax**2 - rmin**2 > 0 or rmax > 1e150:
         # the ring's area rmax^2 - rmin^2 must be a positive float64 (1e-200 squared underflows)
-        raise InputError(f"rmax must exceed rmin by a representable margin (rmax^2 - rmin^2 > 0) and be at most 1e150, got rmin={rmin:g}, rmax={rmax:g}", param="rmax")
+        raise InputError(
+            f"rmax must exceed rmin by a representable margin (rmax^2 - rmin^2 > 0) and be at most 1e150, got rmin={rmin:g}, rmax={rmax:g}",
+            param="rmax",
+        )
     if not 0 <= max_phase <= 2 * math.pi:
         raise InputError(f"max_phase must lie in [0, 2 pi], got {max_phase:g}", param="max_phase")
     params = {"rmin": rmin, "rmax": rmax, "max_phase": max_phase}
@@ -351,7 +368,13 @@ def _build_lru(n, field, options):
 INITS: dict[str, InitSpec] = {
     spec.name: spec
     for spec in (
-        InitSpec("glorot", "W_ij ~ N(0, 1/n); complex: (X + iY)/sqrt(2n)", _gaussian("glorot", 1.0), _gaussian_law, exact_powers=True),
+        InitSpec(
+            "glorot",
+            "W_ij ~ N(0, 1/n); complex: (X + iY)/sqrt(2n)",
+            _gaussian("glorot", 1.0),
+            _gaussian_law,
+            exact_powers=True,
+        ),
         InitSpec(
             "rescaled",
             "W_glorot / s; paper: s_n = 1 + sqrt(g_n/4n) + c/sqrt(4 n g_n), c = 1.8598 (n >= 164); "
@@ -360,7 +383,13 @@ INITS: dict[str, InitSpec] = {
             _gaussian_law,
             exact_powers=True,
         ),
-        InitSpec("half", "W_ij ~ N(0, 1/(2n)) (Glorot/2 variance); radius about 0.71-0.73", _gaussian("half", 0.5), _gaussian_law, exact_powers=True),
+        InitSpec(
+            "half",
+            "W_ij ~ N(0, 1/(2n)) (Glorot/2 variance); radius about 0.71-0.73",
+            _gaussian("half", 0.5),
+            _gaussian_law,
+            exact_powers=True,
+        ),
         InitSpec(
             "truncnormal",
             "N(0, 1/n) truncated at +-2 std, no variance correction (variance 0.7737/n)",

@@ -141,4 +141,3 @@ def expand_inputs(paths: Sequence[str | os.PathLike] | str | os.PathLike) -> Inp
                 seen.add(key)
                 files.append(InputFile(path, named))
     return Inputs(files, unmatched)
-

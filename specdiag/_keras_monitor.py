@@ -75,10 +75,19 @@ def define_callback(keras):
         batches over all epochs, from 0.
         """
 
-        def __init__(self, every: int = 100, log: str | Path | None = "runs/spectra.jsonl", max_radius: float = 1.0, tensorboard=None,
-                     lyapunov: bool = True, blocks: bool = False):
+        def __init__(
+            self,
+            every: int = 100,
+            log: str | Path | None = "runs/spectra.jsonl",
+            max_radius: float = 1.0,
+            tensorboard=None,
+            lyapunov: bool = True,
+            blocks: bool = False,
+        ):
             super().__init__()
-            self.core = MonitorCore(every=every, log=log, max_radius=max_radius, tensorboard=tensorboard, lyapunov=lyapunov, blocks=blocks)
+            self.core = MonitorCore(
+                every=every, log=log, max_radius=max_radius, tensorboard=tensorboard, lyapunov=lyapunov, blocks=blocks
+            )
             self.global_step = 0
             self.rows: list = []
 

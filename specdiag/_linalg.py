@@ -43,6 +43,7 @@ def svds(*args, **kwargs):
 
     return _svds(*args, **kwargs)
 
+
 __all__ = [
     "eigenvalues",
     "spectral_radius",
@@ -94,13 +95,11 @@ def spectral_radius(a: np.ndarray) -> float:
     return float(np.abs(eigenvalues(np.array(a, copy=True), overwrite=True)).max())
 
 
-
 def spectral_norm(w: np.ndarray) -> float:
     if w.shape[0] <= 256:
         return float(linalg.svdvals(w)[0])
     # largest singular value only: Lanczos on W^H W, far cheaper than a full SVD at large n
     return float(svds(w, k=1, return_singular_vectors=False, random_state=0)[0])
-
 
 
 def log_frobenius_power_sums(w: np.ndarray, ts, *, cumulative: bool) -> np.ndarray:
@@ -128,7 +127,9 @@ def eigendecomposition(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return lam, vr, vl.conj().T / d[:, None]
 
 
-def log_power_sums_from_eig(w: np.ndarray, lam: np.ndarray, v: np.ndarray, vinv: np.ndarray | None, ts) -> tuple[np.ndarray, np.ndarray]:
+def log_power_sums_from_eig(
+    w: np.ndarray, lam: np.ndarray, v: np.ndarray, vinv: np.ndarray | None, ts
+) -> tuple[np.ndarray, np.ndarray]:
     """(log ||W^t||_F^2, log sum_{k<t} ||W^k||_F^2) per t, from W = V diag(lambda) V^{-1}
     (``eigendecomposition``); W itself is used only by the repeated-squaring fallback."""
     ts = np.atleast_1d(np.asarray(ts, dtype=np.int64))

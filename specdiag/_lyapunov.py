@@ -34,8 +34,15 @@ from ._results import Result
 from ._validation import positive_number, whole_number
 
 __all__ = [
-    "REGIMES", "DEFAULT_STEPS", "DEFAULT_BURN_IN", "DEFAULT_TRAJECTORIES", "LyapunovEstimate", "RestState",
-    "max_lyapunov", "rest_state", "log_radius",
+    "REGIMES",
+    "DEFAULT_STEPS",
+    "DEFAULT_BURN_IN",
+    "DEFAULT_TRAJECTORIES",
+    "LyapunovEstimate",
+    "RestState",
+    "max_lyapunov",
+    "rest_state",
+    "log_radius",
 ]
 
 REGIMES = ("driven", "zero-input")
@@ -134,7 +141,10 @@ def _as_cell(cell) -> Cell:
     w = np.asarray(cell)
     if w.ndim == 2 and w.shape[0] == w.shape[1] and w.dtype.kind in "fiu":
         return Cell("linear", w)
-    raise InputError(f"cell must be a specdiag._cells.Cell or a square real matrix, got {type(cell).__name__} {np.shape(cell)}", param="cell")
+    raise InputError(
+        f"cell must be a specdiag._cells.Cell or a square real matrix, got {type(cell).__name__} {np.shape(cell)}",
+        param="cell",
+    )
 
 
 def _exact_linear(cell: Cell, regime: str, input_scale: float | None) -> LyapunovEstimate:
@@ -142,7 +152,9 @@ def _exact_linear(cell: Cell, regime: str, input_scale: float | None) -> Lyapuno
     note = None
     if value == -math.inf:
         value, note = math.log(TINY), "W is nilpotent or zero: perturbations vanish in finitely many steps"
-    return LyapunovEstimate(value, 0.0, regime, input_scale, 0, 0, 0, "exact: log rho(W) (linear recurrence)", note=note)
+    return LyapunovEstimate(
+        value, 0.0, regime, input_scale, 0, 0, 0, "exact: log rho(W) (linear recurrence)", note=note
+    )
 
 
 def _initial(cell: Cell, trajectories: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -201,13 +213,17 @@ def max_lyapunov(
     if cell.kind == "linear":
         return _exact_linear(cell, regime, scale)
     if driven and cell.w_ih is None:
-        raise InputError("regime 'driven' needs the cell's input weights (w_ih): use regime='zero-input'", param="regime")
+        raise InputError(
+            "regime 'driven' needs the cell's input weights (w_ih): use regime='zero-input'", param="regime"
+        )
     context = single_blas_thread() if cell.w_hh.size < SMALL_CELL else contextlib.nullcontext()
     with context:  # threads cost more than they save on small products
         return _benettin(cell, regime, input_scale, steps, burn_in, trajectories, seed)
 
 
-def _benettin(cell: Cell, regime: str, input_scale: float, steps: int, burn_in: int, trajectories: int, seed: int) -> LyapunovEstimate:
+def _benettin(
+    cell: Cell, regime: str, input_scale: float, steps: int, burn_in: int, trajectories: int, seed: int
+) -> LyapunovEstimate:
     driven = regime == "driven"
     scale = input_scale if driven else None
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), REGIMES.index(regime)]))
@@ -242,8 +258,12 @@ def _benettin(cell: Cell, regime: str, input_scale: float, steps: int, burn_in: 
     method = f"Benettin tangent iteration, {trajectories} trajectories x {steps} steps after {burn_in} burn-in, batch-means SE"
     if exploded:
         note = f"the state explodes (an entry beyond {EXPLODED:g} after {t} steps): the cell's state is unbounded"
-        value = float(np.max(np.mean(logs[:used], axis=0))) if used else math.log(EXPLODED) / max(t, 1)  # the exploding trajectory's
-        return LyapunovEstimate(max(value, 0.0), 0.0, regime, scale, used, burn_in, trajectories, method, exploded=True, note=note)
+        value = (
+            float(np.max(np.mean(logs[:used], axis=0))) if used else math.log(EXPLODED) / max(t, 1)
+        )  # the exploding trajectory's
+        return LyapunovEstimate(
+            max(value, 0.0), 0.0, regime, scale, used, burn_in, trajectories, method, exploded=True, note=note
+        )
     per_batch = steps // BATCHES
     means = logs[: per_batch * BATCHES].reshape(BATCHES, per_batch, trajectories).mean(axis=1).ravel()
     value = float(logs.mean())
@@ -251,7 +271,9 @@ def _benettin(cell: Cell, regime: str, input_scale: float, steps: int, burn_in: 
     return LyapunovEstimate(value, stderr, regime, scale, steps, burn_in, trajectories, method)
 
 
-def rest_state(cell, *, max_steps: int = 2000, tol: float = 1e-10, keep_eigenvalues: bool = False) -> tuple[np.ndarray, RestState]:
+def rest_state(
+    cell, *, max_steps: int = 2000, tol: float = 1e-10, keep_eigenvalues: bool = False
+) -> tuple[np.ndarray, RestState]:
     """Iterate the zero-input cell from the origin until it settles (SPEC section 8: not Newton).
 
     Returns

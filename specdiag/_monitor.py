@@ -80,16 +80,33 @@ def cell_lyapunov(cell: CellWeights, *, seed: int = 0) -> dict:
         from ._cells import Cell  # noqa: PLC0415 (the estimator's modules load only when a monitor measures)
         from ._lyapunov import max_lyapunov  # noqa: PLC0415
     except ImportError:
-        return {"lyapunov": None, "lyapunov_se": None, "lyapunov_regime": None, "lyapunov_note": "this specdiag has no Lyapunov estimator"}
+        return {
+            "lyapunov": None,
+            "lyapunov_se": None,
+            "lyapunov_regime": None,
+            "lyapunov_note": "this specdiag has no Lyapunov estimator",
+        }
     if cell.kind == "linear":
         estimate = max_lyapunov(cell.w_hh)
     else:
         model = Cell(cell.kind, cell.w_hh, w_ih=cell.w_ih, b_ih=cell.b_ih, b_hh=cell.b_hh, w_hr=cell.w_hr)
         regime = "driven" if cell.w_ih is not None else "zero-input"
-        estimate = max_lyapunov(model, regime=regime, steps=LYAPUNOV_STEPS, burn_in=LYAPUNOV_STEPS // 2, trajectories=LYAPUNOV_TRAJECTORIES, seed=seed)
+        estimate = max_lyapunov(
+            model,
+            regime=regime,
+            steps=LYAPUNOV_STEPS,
+            burn_in=LYAPUNOV_STEPS // 2,
+            trajectories=LYAPUNOV_TRAJECTORIES,
+            seed=seed,
+        )
     value = estimate.value if math.isfinite(estimate.value) else None
     note = getattr(estimate, "note", None) or (None if value is not None else "the estimate overflowed")
-    return {"lyapunov": value, "lyapunov_se": estimate.stderr, "lyapunov_regime": estimate.regime, "lyapunov_note": note}
+    return {
+        "lyapunov": value,
+        "lyapunov_se": estimate.stderr,
+        "lyapunov_regime": estimate.regime,
+        "lyapunov_note": note,
+    }
 
 
 def measure(cell: CellWeights, *, blocks: bool = False, lyapunov: bool = True) -> dict:
@@ -105,7 +122,9 @@ def measure(cell: CellWeights, *, blocks: bool = False, lyapunov: bool = True) -
         if blocks and square:
             row["blocks"] = {g: _radius(w[i * h : (i + 1) * h]) for i, g in enumerate(GATE_LETTERS[cell.kind])}
         if not square:
-            row["radius_note"] = f"projected LSTM ({w.shape[0]} x {w.shape[1]}): gate blocks are not square; see lyapunov"
+            row["radius_note"] = (
+                f"projected LSTM ({w.shape[0]} x {w.shape[1]}): gate blocks are not square; see lyapunov"
+            )
     else:
         row["radius_of"] = "W"
         row["radius"] = _radius(w)
@@ -135,8 +154,16 @@ class MonitorCore:
         Also record every gate block's radius (information).
     """
 
-    def __init__(self, *, every: int = 100, log: str | Path | None = "runs/spectra.jsonl", max_radius: float = 1.0, tensorboard=None,
-                 lyapunov: bool = True, blocks: bool = False):
+    def __init__(
+        self,
+        *,
+        every: int = 100,
+        log: str | Path | None = "runs/spectra.jsonl",
+        max_radius: float = 1.0,
+        tensorboard=None,
+        lyapunov: bool = True,
+        blocks: bool = False,
+    ):
         self.every = whole_number(every, "every")
         self.log = None if log is None else Path(log)
         self.max_radius = positive_number(max_radius, "max_radius")
@@ -151,11 +178,18 @@ class MonitorCore:
             return None
         if hasattr(tensorboard, "add_scalar"):
             return tensorboard
-        directory = (self.log.parent if self.log is not None else Path("runs")) / "tensorboard" if tensorboard is True else Path(tensorboard)
+        directory = (
+            (self.log.parent if self.log is not None else Path("runs")) / "tensorboard"
+            if tensorboard is True
+            else Path(tensorboard)
+        )
         try:
             from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415 (optional: only when asked)
         except ImportError as exc:
-            log.warning("specdiag monitor: TensorBoard asked for but unavailable (%s): pip install tensorboard; writing JSON lines only", exc)
+            log.warning(
+                "specdiag monitor: TensorBoard asked for but unavailable (%s): pip install tensorboard; writing JSON lines only",
+                exc,
+            )
             return None
         return SummaryWriter(log_dir=str(directory))
 
@@ -169,7 +203,13 @@ class MonitorCore:
         rows = []
         with single_blas_thread():  # beside a training loop's own threads, more BLAS threads only contend
             for cell in cells:
-                rows.append({"step": int(step), "time": time.time(), **measure(cell, blocks=self.blocks, lyapunov=self.lyapunov)})
+                rows.append(
+                    {
+                        "step": int(step),
+                        "time": time.time(),
+                        **measure(cell, blocks=self.blocks, lyapunov=self.lyapunov),
+                    }
+                )
         for row in rows:
             self._warn(row)
         self.last_seconds = time.perf_counter() - start
@@ -188,9 +228,16 @@ class MonitorCore:
         name = row["tensor"]
         if row.get("radius") is not None and row["radius"] > self.max_radius and (name, "radius") not in self.warned:
             self.warned.add((name, "radius"))
-            warnings.warn(f"specdiag: {name}: {row['radius_of']} radius {row['radius']:.4f} crossed max_radius {self.max_radius:g} at step {row['step']}",
-                          RuntimeWarning, stacklevel=4)
+            warnings.warn(
+                f"specdiag: {name}: {row['radius_of']} radius {row['radius']:.4f} crossed max_radius {self.max_radius:g} at step {row['step']}",
+                RuntimeWarning,
+                stacklevel=4,
+            )
         if row.get("lyapunov") is not None and row["lyapunov"] > 0 and (name, "lyapunov") not in self.warned:
             self.warned.add((name, "lyapunov"))
-            warnings.warn(f"specdiag: {name}: Lyapunov exponent {row['lyapunov']:+.4f} > 0 at step {row['step']}: perturbations grow "
-                          f"like exp({row['lyapunov']:.4f} t)", RuntimeWarning, stacklevel=4)
+            warnings.warn(
+                f"specdiag: {name}: Lyapunov exponent {row['lyapunov']:+.4f} > 0 at step {row['step']}: perturbations grow "
+                f"like exp({row['lyapunov']:.4f} t)",
+                RuntimeWarning,
+                stacklevel=4,
+            )

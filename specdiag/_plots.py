@@ -18,10 +18,30 @@ from . import _theory as theory
 from ._report import atomic_write_bytes
 
 __all__ = [
-    "STYLE", "COLORS", "CURVE_STYLES", "WARNING_COLOR", "LOG_AXIS_LIMIT", "VECTOR_FORMATS", "new_figure", "save_figure",
-    "radius_density_panel", "norm_curves_panel", "eigenvalue_panel", "radius_figure", "norm_figure", "radius_theory_curves",
-    "gaussian_law_curves", "fit_figure", "figure_radius_dynamics", "figure_real_vs_complex_radii", "figure_hidden_real_vs_complex",
-    "figure_eigenvalues", "figure_modulus_density", "figure_sweep_excess", "figure_sweep_p_above", "figure_sweep_collapse",
+    "STYLE",
+    "COLORS",
+    "CURVE_STYLES",
+    "WARNING_COLOR",
+    "LOG_AXIS_LIMIT",
+    "VECTOR_FORMATS",
+    "new_figure",
+    "save_figure",
+    "radius_density_panel",
+    "norm_curves_panel",
+    "eigenvalue_panel",
+    "radius_figure",
+    "norm_figure",
+    "radius_theory_curves",
+    "gaussian_law_curves",
+    "fit_figure",
+    "figure_radius_dynamics",
+    "figure_real_vs_complex_radii",
+    "figure_hidden_real_vs_complex",
+    "figure_eigenvalues",
+    "figure_modulus_density",
+    "figure_sweep_excess",
+    "figure_sweep_p_above",
+    "figure_sweep_collapse",
 ]
 
 STYLE = {
@@ -65,7 +85,11 @@ def save_figure(fig: Figure, path: Path | str, dpi: int = 150) -> Path:
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "png"
     buffer = io.BytesIO()
-    metadata = {"Software": None} if fmt == "png" else ({"Creator": None, "Producer": None, "CreationDate": None} if fmt == "pdf" else {"Date": None})
+    metadata = (
+        {"Software": None}
+        if fmt == "png"
+        else ({"Creator": None, "Producer": None, "CreationDate": None} if fmt == "pdf" else {"Date": None})
+    )
     fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)
     return atomic_write_bytes(path, buffer.getvalue())
 
@@ -78,7 +102,16 @@ def _legend_below(ax, ncol: int = 2, handles=None, labels=None):
 
 def _counts(ax, text: str):
     """Sample sizes in the panel's top-left corner."""
-    ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", ha="left", fontsize=7, bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 1.5})
+    ax.text(
+        0.02,
+        0.97,
+        text,
+        transform=ax.transAxes,
+        va="top",
+        ha="left",
+        fontsize=7,
+        bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 1.5},
+    )
 
 
 def _rho_one(ax):
@@ -96,7 +129,16 @@ def _x_range(radii, points: int = 400, include_one: bool = True) -> np.ndarray:
     return np.linspace(max(lo, 1e-6), hi, points)
 
 
-def radius_density_panel(ax, radii, *, title: str = "", color: str = COLORS["real"], label: str = "sample", curves=(), counts: str | None = None):
+def radius_density_panel(
+    ax,
+    radii,
+    *,
+    title: str = "",
+    color: str = COLORS["real"],
+    label: str = "sample",
+    curves=(),
+    counts: str | None = None,
+):
     """Histogram (density) of sampled radii, theoretical densities, and the line rho = 1.
 
     curves: iterable of (x, density, label) or (x, density, label, style), style a key of
@@ -134,8 +176,20 @@ def _robust_limits(curves: np.ndarray, bands: np.ndarray | None, keep: np.ndarra
 
 
 def norm_curves_panel(
-    ax, steps, log10_mean, log10_std=None, *, ylabel: str, xlabel: str, title: str = "", color=None, exact=None, max_lines: int = 100,
-    inputs: int | None = None, flagged: dict | None = None, exact_label: str = "exact RMS expectation",
+    ax,
+    steps,
+    log10_mean,
+    log10_std=None,
+    *,
+    ylabel: str,
+    xlabel: str,
+    title: str = "",
+    color=None,
+    exact=None,
+    max_lines: int = 100,
+    inputs: int | None = None,
+    flagged: dict | None = None,
+    exact_label: str = "exact RMS expectation",
 ):
     """One line per matrix (log10 of the mean norm over inputs), light, and one visible band: the
     median over matrices of each matrix's +-1 sd over inputs (log scale), around the median line.
@@ -181,10 +235,24 @@ def norm_curves_panel(
             ax.plot(steps, transform(edge), color=dark, lw=0.7, zorder=3)
         ax.plot(steps, transform(mid), color="black", lw=0.8, zorder=4)
         handles.append(Line2D([], [], color="black", lw=0.8, label="median over W"))
-        handles.append(Patch(facecolor=color, alpha=0.45, edgecolor=dark, lw=0.7, label=r"median W $\pm 1$ sd over inputs (log scale)"))
+        handles.append(
+            Patch(
+                facecolor=color,
+                alpha=0.45,
+                edgecolor=dark,
+                lw=0.7,
+                label=r"median W $\pm 1$ sd over inputs (log scale)",
+            )
+        )
     for i, text in flagged.items():
         off = float(curves[i].max()) > hi
-        (line,) = ax.plot(steps, transform(np.minimum(curves[i], hi + 1.0) if off else curves[i]), color=WARNING_COLOR, lw=1.4, zorder=4)
+        (line,) = ax.plot(
+            steps,
+            transform(np.minimum(curves[i], hi + 1.0) if off else curves[i]),
+            color=WARNING_COLOR,
+            lw=1.4,
+            zorder=4,
+        )
         line.set_label(text + (" (leaves the axis)" if off else ""))
         handles.append(line)
     if exact is not None:
@@ -200,7 +268,9 @@ def norm_curves_panel(
     ax.set_xlabel(xlabel)
     if title:
         ax.set_title(title)
-    stride = np.unique(np.diff(steps)[1:-1]) if steps.size > 3 else np.array([1])  # the first and last gaps may be ragged
+    stride = (
+        np.unique(np.diff(steps)[1:-1]) if steps.size > 3 else np.array([1])
+    )  # the first and last gaps may be ragged
     count = f"{curves.shape[0]} matrices" + (f" x {inputs} inputs" if inputs else "") + f" x {int(steps[-1])} steps"
     count += f" (recorded every {int(stride[0])})" if stride.size == 1 and stride[0] > 1 else ""
     _counts(ax, count if shown == curves.shape[0] else f"{count} ({shown} drawn)")
@@ -216,7 +286,15 @@ def eigenvalue_panel(ax, eigenvalues, *, title: str = "", color: str = COLORS["r
     top = int(np.argmax(np.abs(w)))
     ax.plot(np.cos(theta), np.sin(theta), label="unit circle", **{**CURVE_STYLES["rho1"], "alpha": 0.9})
     ax.scatter(w.real, w.imag, s=3, color=color, alpha=0.6, lw=0, label=f"{w.size} eigenvalues")
-    ax.scatter([w[top].real], [w[top].imag], s=40, facecolors="none", edgecolors="black", lw=1.0, label=rf"largest: $\rho$ = {abs(w[top]):.4f}")
+    ax.scatter(
+        [w[top].real],
+        [w[top].imag],
+        s=40,
+        facecolors="none",
+        edgecolors="black",
+        lw=1.0,
+        label=rf"largest: $\rho$ = {abs(w[top]):.4f}",
+    )
     ax.set_xlim(-1.45, 1.45)
     ax.set_ylim(-1.45, 1.45)
     ax.set_aspect("equal")
@@ -238,7 +316,16 @@ def eigenvalue_panel(ax, eigenvalues, *, title: str = "", color: str = COLORS["r
         inset.set_xticks([])
         inset.set_yticks([])
         # the label inside the inset (a title above it ran into the frame of the panel)
-        inset.text(0.5, 0.03, "zoomed box", transform=inset.transAxes, fontsize=5.5, ha="center", va="bottom", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 0.8})
+        inset.text(
+            0.5,
+            0.03,
+            "zoomed box",
+            transform=inset.transAxes,
+            fontsize=5.5,
+            ha="center",
+            va="bottom",
+            bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 0.8},
+        )
         # mark the zoomed box only: connector lines would cross the spectrum
         zoom = ax.indicate_inset([z.real - half, z.imag - half, 2 * half, 2 * half], edgecolor="black", alpha=0.8)
         for connector in getattr(zoom, "connectors", None) or ():
@@ -250,14 +337,38 @@ def eigenvalue_panel(ax, eigenvalues, *, title: str = "", color: str = COLORS["r
 def radius_figure(radii, *, n: int, field: str, init: str, curves=()) -> Figure:
     """A single radius-density panel (``radius --plot``, ``fit-gumbel --plot``)."""
     fig, axes = new_figure(height=3.8)
-    radius_density_panel(axes[0, 0], radii, title=f"{init}, {field}, n = {n}", color=COLORS.get(field, COLORS["real"]), curves=curves)
+    radius_density_panel(
+        axes[0, 0], radii, title=f"{init}, {field}, n = {n}", color=COLORS.get(field, COLORS["real"]), curves=curves
+    )
     return fig
 
 
-def norm_figure(steps, log10_mean, log10_std, *, ylabel: str, xlabel: str, title: str, exact=None, inputs: int | None = None, exact_label: str = "exact RMS expectation") -> Figure:
+def norm_figure(
+    steps,
+    log10_mean,
+    log10_std,
+    *,
+    ylabel: str,
+    xlabel: str,
+    title: str,
+    exact=None,
+    inputs: int | None = None,
+    exact_label: str = "exact RMS expectation",
+) -> Figure:
     """A single norm-vs-step panel (``trajectory --plot``, ``hidden --plot``)."""
     fig, axes = new_figure(width=5.0, height=3.8)
-    norm_curves_panel(axes[0, 0], steps, log10_mean, log10_std, ylabel=ylabel, xlabel=xlabel, title=title, exact=exact, inputs=inputs, exact_label=exact_label)
+    norm_curves_panel(
+        axes[0, 0],
+        steps,
+        log10_mean,
+        log10_std,
+        ylabel=ylabel,
+        xlabel=xlabel,
+        title=title,
+        exact=exact,
+        inputs=inputs,
+        exact_label=exact_label,
+    )
     return fig
 
 
@@ -335,7 +446,10 @@ def figure_radius_dynamics(rows: dict, *, n: int, field: str, inputs: int | None
         color = COLORS.get(init, COLORS["glorot"])
         radii = np.asarray(data["radii"], dtype=float)
         radius_density_panel(
-            axes[r, 0], radii, title=f"{init}: spectral radius, n = {n}", color=color,
+            axes[r, 0],
+            radii,
+            title=f"{init}: spectral radius, n = {n}",
+            color=color,
             curves=gaussian_law_curves(n, float(data["gain"]), radii, field=field),
         )
         flagged = {}
@@ -344,13 +458,39 @@ def figure_radius_dynamics(rows: dict, *, n: int, field: str, inputs: int | None
             above = [int(i) for i in np.flatnonzero(radii[:count] > 1.0)]
             flagged = {i: rf"W{i}: $\rho$ = {radii[i]:.4f} > 1" for i in above}
             if above:
-                caption.append(f"{init}: {len(above)} of {count} matrices have rho > 1 (orange): " + ", ".join(f"W{i} (rho = {radii[i]:.4f})" for i in above[:6]) + (" ..." if len(above) > 6 else ""))
+                caption.append(
+                    f"{init}: {len(above)} of {count} matrices have rho > 1 (orange): "
+                    + ", ".join(f"W{i} (rho = {radii[i]:.4f})" for i in above[:6])
+                    + (" ..." if len(above) > 6 else "")
+                )
             else:
                 caption.append(f"{init}: all {count} matrices have rho <= 1")
         steps, mean, sd = data["trajectory"]
-        norm_curves_panel(axes[r, 1], steps, mean, sd, ylabel=r"$\|W^k x\|$", xlabel="power k", title=f"{init}: powers", color=color, inputs=inputs, flagged=flagged)
+        norm_curves_panel(
+            axes[r, 1],
+            steps,
+            mean,
+            sd,
+            ylabel=r"$\|W^k x\|$",
+            xlabel="power k",
+            title=f"{init}: powers",
+            color=color,
+            inputs=inputs,
+            flagged=flagged,
+        )
         steps, mean, sd = data["hidden"]
-        norm_curves_panel(axes[r, 2], steps, mean, sd, ylabel=r"$\|h_t\|$", xlabel="time step t", title=f"{init}: hidden state", color=color, inputs=inputs, flagged=flagged)
+        norm_curves_panel(
+            axes[r, 2],
+            steps,
+            mean,
+            sd,
+            ylabel=r"$\|h_t\|$",
+            xlabel="time step t",
+            title=f"{init}: hidden state",
+            color=color,
+            inputs=inputs,
+            flagged=flagged,
+        )
     fig.suptitle(f"{field} Glorot vs rescaled, n = {n}")
     if caption:
         fig.supxlabel("; ".join(caption), fontsize=8)
@@ -366,8 +506,22 @@ def figure_real_vs_complex_radii(radii_real, radii_complex, *, n: int, gain: flo
     both = np.concatenate([radii_real, radii_complex])
     x = _x_range(both)
     bins = np.linspace(both.min(), both.max(), max(12, min(60, int(2 * math.sqrt(both.size / 2)))))
-    ax.hist(radii_real, bins=bins, density=True, alpha=0.45, color=COLORS["real"], label=f"real ({radii_real.size} matrices)")
-    ax.hist(radii_complex, bins=bins, density=True, alpha=0.45, color=COLORS["complex"], label=f"complex ({radii_complex.size} matrices)")
+    ax.hist(
+        radii_real,
+        bins=bins,
+        density=True,
+        alpha=0.45,
+        color=COLORS["real"],
+        label=f"real ({radii_real.size} matrices)",
+    )
+    ax.hist(
+        radii_complex,
+        bins=bins,
+        density=True,
+        alpha=0.45,
+        color=COLORS["complex"],
+        label=f"complex ({radii_complex.size} matrices)",
+    )
     for cx, cy, name, style in gaussian_law_curves(n, gain, both):
         ax.plot(cx, cy, label=name, **CURVE_STYLES[style])
     _rho_one(ax)
@@ -398,7 +552,9 @@ def figure_hidden_real_vs_complex(curves: dict, *, n: int, matrices: int, inputs
     scale = (lambda v: 10.0 ** np.asarray(v)) if true_log else np.asarray  # noqa: E731
     for field, c in curves.items():
         color = COLORS[field]
-        ax.fill_between(c["steps"], scale(c["lo"]), scale(c["hi"]), color=color, alpha=0.18, lw=0, label=f"{field}: 10-90% of W")
+        ax.fill_between(
+            c["steps"], scale(c["lo"]), scale(c["hi"]), color=color, alpha=0.18, lw=0, label=f"{field}: 10-90% of W"
+        )
         ax.plot(c["steps"], scale(c["median"]), color=color, lw=1.8, ls="-", label=f"{field}: median over W")
         ax.plot(c["steps"], scale(c["mean"]), color=color, lw=1.0, ls="--", label=f"{field}: mean over W")
     if true_log:
@@ -412,7 +568,9 @@ def figure_hidden_real_vs_complex(curves: dict, *, n: int, matrices: int, inputs
     last = max(int(np.max(c["steps"])) for c in curves.values())
     _counts(ax, f"{matrices} matrices x {inputs} sequences x {last} steps per field")
     _legend_below(ax, ncol=2)
-    fig.supxlabel("the mean over W is dominated by the few W with the largest radius; the median is a typical W", fontsize=7)
+    fig.supxlabel(
+        "the mean over W is dominated by the few W with the largest radius; the median is a typical W", fontsize=7
+    )
     return fig
 
 
@@ -447,11 +605,22 @@ def figure_modulus_density(moduli: dict, *, n: int, matrices: int) -> Figure:
         color = COLORS["complex"] if "complex" in label else COLORS["real"]
         above = float(np.mean(values > 1.0))
         bins = np.linspace(0, max(1.1, float(values.max()) * 1.01), 80)
-        ax.hist(values, bins=bins, density=True, histtype="step", lw=1.3, color=color, ls="-" if i == 0 else "--", label=f"{label}: {values.size} moduli, {100 * above:.2f}% above 1")
+        ax.hist(
+            values,
+            bins=bins,
+            density=True,
+            histtype="step",
+            lw=1.3,
+            color=color,
+            ls="-" if i == 0 else "--",
+            label=f"{label}: {values.size} moduli, {100 * above:.2f}% above 1",
+        )
         edge = np.linspace(0.9, max(1.12, float(values.max()) * 1.01), 45)
         inset.hist(values, bins=edge, density=True, histtype="step", lw=1.1, color=color, ls="-" if i == 0 else "--")
     for target in (ax, inset):
-        target.plot(r, 2 * r, label="circular law: density 2r on [0, 1]" if target is ax else None, **CURVE_STYLES["exact"])
+        target.plot(
+            r, 2 * r, label="circular law: density 2r on [0, 1]" if target is ax else None, **CURVE_STYLES["exact"]
+        )
         target.plot([1, 1], [0, 2], **CURVE_STYLES["exact"])
         target.axvline(1.0, **CURVE_STYLES["rho1"])
     inset.set_yscale("log")
@@ -469,7 +638,12 @@ def figure_modulus_density(moduli: dict, *, n: int, matrices: int) -> Figure:
 # Sweep figures
 # ---------------------------------------------------------------------------------------------
 
-_SERIES_STYLE = {("glorot", "real"): ("#1f77b4", "o"), ("glorot", "complex"): ("#d62728", "s"), ("rescaled", "real"): ("#2ca02c", "^"), ("rescaled", "complex"): ("#9467bd", "v")}
+_SERIES_STYLE = {
+    ("glorot", "real"): ("#1f77b4", "o"),
+    ("glorot", "complex"): ("#d62728", "s"),
+    ("rescaled", "real"): ("#2ca02c", "^"),
+    ("rescaled", "complex"): ("#9467bd", "v"),
+}
 
 
 def _series(points: list[dict]) -> dict:
@@ -497,15 +671,31 @@ def figure_sweep_excess(points: list[dict]) -> Figure:
         excess = np.array([p["radius_mean"] - 1 for p in group])
         se = np.array([p["radius_mean_se"] for p in group])
         face = [color if e > 0 else "none" for e in excess]
-        ax.errorbar(ns, np.abs(excess), yerr=2 * se, color=color, ls="-", lw=0.8, marker=None, label=f"{key[0]}, {key[1]}")
+        ax.errorbar(
+            ns, np.abs(excess), yerr=2 * se, color=color, ls="-", lw=0.8, marker=None, label=f"{key[0]}, {key[1]}"
+        )
         ax.scatter(ns, np.abs(excess), marker=marker, facecolors=face, edgecolors=color, zorder=3)
     if ns_all:
         grid_n = np.unique(np.round(np.geomspace(max(min(ns_all), 2), max(ns_all), 200)).astype(int))
         defined = grid_n[grid_n > theory.LAST_UNDEFINED_N]  # g_n <= 0 up to n = 163: no Rider line there
         if defined.size:
-            ax.plot(defined, [theory.rider_location(int(n)) - 1 for n in defined], color="black", ls="--", lw=1, label=r"Rider: $\sqrt{g_n/4n}$")
+            ax.plot(
+                defined,
+                [theory.rider_location(int(n)) - 1 for n in defined],
+                color="black",
+                ls="--",
+                lw=1,
+                label=r"Rider: $\sqrt{g_n/4n}$",
+            )
         exact_n = np.unique(np.round(np.geomspace(max(min(ns_all), 2), max(ns_all), 12)).astype(int))
-        ax.plot(exact_n, [float(laws.kostlan(int(n)).mean()) - 1 for n in exact_n], color="black", ls=":", lw=1.2, label="exact complex mean (Kostlan)")
+        ax.plot(
+            exact_n,
+            [float(laws.kostlan(int(n)).mean()) - 1 for n in exact_n],
+            color="black",
+            ls=":",
+            lw=1.2,
+            label="exact complex mean (Kostlan)",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("width n")
@@ -523,7 +713,9 @@ def figure_sweep_p_above(points: list[dict]) -> Figure:
         color, marker = _style(key, i)
         ns = [p["n"] for p in group]
         ax.plot(ns, [p["p_above_1"] for p in group], color=color, marker=marker, label=f"{key[0]}, {key[1]}")
-        ax.fill_between(ns, [p["p_above_1_lo"] for p in group], [p["p_above_1_hi"] for p in group], color=color, alpha=0.15, lw=0)
+        ax.fill_between(
+            ns, [p["p_above_1_lo"] for p in group], [p["p_above_1_hi"] for p in group], color=color, alpha=0.15, lw=0
+        )
     ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("width n")
@@ -539,11 +731,23 @@ def figure_sweep_collapse(points: list[dict]) -> Figure:
     fig, axes = new_figure(width=5.2, height=3.8)
     ax = axes[0, 0]
     cs_all = []
-    for i, p in enumerate(sorted((p for p in points if p.get("complete") and p.get("q_mean") and p["init"] == "glorot"), key=lambda p: (p["field"], p["n"]))):
+    for i, p in enumerate(
+        sorted(
+            (p for p in points if p.get("complete") and p.get("q_mean") and p["init"] == "glorot"),
+            key=lambda p: (p["field"], p["n"]),
+        )
+    ):
         c = np.array(p["dynamics_k"]) / math.sqrt(p["n"])
         cs_all.extend(c)
         q = np.array([np.nan if v is None else v for v in p["q_mean"]])
-        ax.plot(c, q, marker="o" if p["field"] == "real" else "s", ls="", color=f"C{i % 10}", label=f"n = {p['n']}, {p['field']}")
+        ax.plot(
+            c,
+            q,
+            marker="o" if p["field"] == "real" else "s",
+            ls="",
+            color=f"C{i % 10}",
+            label=f"n = {p['n']}, {p['field']}",
+        )
     if cs_all:
         c = np.linspace(1e-3, max(cs_all) * 1.05, 200)
         half = c**2 / 2

@@ -24,7 +24,16 @@ from threadpoolctl import threadpool_limits
 
 from ._errors import InputError
 
-__all__ = ["available_cores", "resolve_workers", "pool_context", "process_map", "inline_threads", "single_blas_thread", "init_worker", "stop_pool"]
+__all__ = [
+    "available_cores",
+    "resolve_workers",
+    "pool_context",
+    "process_map",
+    "inline_threads",
+    "single_blas_thread",
+    "init_worker",
+    "stop_pool",
+]
 
 log = logging.getLogger("specdiag")
 
@@ -71,7 +80,9 @@ def resolve_workers(workers: int | None, *, tasks: int | None = None, param: str
     elif workers > cores:
         if (param, workers) not in _WARNED:  # one line per run, however many pools it starts
             _WARNED.add((param, workers))
-            log.warning("%s %d exceeds the %d available cores: using %d", param, workers, cores, cores, extra={"param": param})
+            log.warning(
+                "%s %d exceeds the %d available cores: using %d", param, workers, cores, cores, extra={"param": param}
+            )
         workers = cores
     if tasks is not None:
         workers = max(1, min(workers, tasks))
@@ -140,7 +151,9 @@ def single_blas_thread():
         yield
 
 
-def process_map(func: Callable[[Any], Any], items: Sequence | Iterable, workers: int | None = None) -> Iterator[tuple[int, Any]]:
+def process_map(
+    func: Callable[[Any], Any], items: Sequence | Iterable, workers: int | None = None
+) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, func(items[index]))`` as each finishes, on ``workers`` processes.
 
     One BLAS thread per worker, and inline (in this process) when one worker suffices: with one

@@ -36,12 +36,30 @@ def guard_radii(n: int, samples: int, *, init: str, field: str, precision: str, 
     spec = INITS.get(init)
     diagonal = bool(spec and spec.diagonal)
     field = "complex" if diagonal else field
-    return guard(radius_estimate(n, samples, field=field, precision=precision, diagonal=diagonal, workers=resolve_workers(workers, tasks=samples)))
+    return guard(
+        radius_estimate(
+            n,
+            samples,
+            field=field,
+            precision=precision,
+            diagonal=diagonal,
+            workers=resolve_workers(workers, tasks=samples),
+        )
+    )
 
 
 def draw_radii(
-    ensemble, samples: int, *, method: str = "matrices", seed: int = 0, device: str = "auto", precision: str = "single",
-    workers: int | None = None, chunk_size: int | None = None, sampler: str = "hessenberg", on_progress: Callable[[int], None] | None = None,
+    ensemble,
+    samples: int,
+    *,
+    method: str = "matrices",
+    seed: int = 0,
+    device: str = "auto",
+    precision: str = "single",
+    workers: int | None = None,
+    chunk_size: int | None = None,
+    sampler: str = "hessenberg",
+    on_progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, str, float]:
     """Radii of ``ensemble``: eigenvalues of sampled matrices (drawn by ``sampler``), or exact draws
     from its law (``method="law"``: no matrices, device "none"). Returns (radii, device used, seconds)."""
@@ -50,7 +68,17 @@ def draw_radii(
         radii = law_radii(ensemble, samples, seed)
         return radii, "none", time.perf_counter() - start
     dev = resolve_device(device)
-    radii = sample_radii(ensemble, samples, seed, precision=precision, device=dev, workers=workers, chunk_size=chunk_size, on_progress=on_progress, sampler=sampler)
+    radii = sample_radii(
+        ensemble,
+        samples,
+        seed,
+        precision=precision,
+        device=dev,
+        workers=workers,
+        chunk_size=chunk_size,
+        on_progress=on_progress,
+        sampler=sampler,
+    )
     return radii, dev, time.perf_counter() - start
 
 
@@ -98,15 +126,27 @@ class RadiusReport(Result):
     def write(self, out: Path | str, *, force: bool = False) -> Path:
         """Write ``radii.csv`` and ``run.json`` into the run directory ``out``, both or neither."""
         doc = self.to_dict()
-        return write_run(out, "radius", self.parameters, {"radii.csv": self.csv()}, device=self.device, elapsed_s=self.elapsed_s,
-                         force=force, stats=doc["stats"], theory=doc["theory"], rescaling=doc["rescaling"])
+        return write_run(
+            out,
+            "radius",
+            self.parameters,
+            {"radii.csv": self.csv()},
+            device=self.device,
+            elapsed_s=self.elapsed_s,
+            force=force,
+            stats=doc["stats"],
+            theory=doc["theory"],
+            rescaling=doc["rescaling"],
+        )
 
     def plot(self, path: Path | str) -> Path:
         """Draw the radii's density with the finite-n and limit laws to ``path`` (.png/.pdf/.svg)."""
         from ._plots import radius_figure, radius_theory_curves  # noqa: PLC0415 (matplotlib)
 
         curves = radius_theory_curves(self.ensemble, self.radii)
-        return save_plot(lambda: radius_figure(self.radii, n=self.n, field=self.field, init=self.init, curves=curves), path)
+        return save_plot(
+            lambda: radius_figure(self.radii, n=self.n, field=self.field, init=self.init, curves=curves), path
+        )
 
 
 def radius_report(
@@ -158,28 +198,69 @@ def radius_report(
     method = choice(method, "method", METHODS)
     opts = init_options(seed, init=init, **options)
     diagonal = INITS[init].diagonal
-    estimate = None if method == "law" else guard_radii(n, samples, init=init, field=field, precision=precision, workers=workers)
+    estimate = (
+        None
+        if method == "law"
+        else guard_radii(n, samples, init=init, field=field, precision=precision, workers=workers)
+    )
     parameters = {
-        "n": n, "samples": samples, "method": method, "init": init, "field": "complex" if diagonal else field, "device": device,
-        "precision": precision, "seed": seed, "workers": workers, "chunk_size": chunk_size, "rmin": opts.rmin, "rmax": opts.rmax,
-        "max_phase": opts.max_phase, "rescale": opts.rescale, "coverage": opts.coverage, "sampler": choice(sampler, "sampler", SAMPLERS),
+        "n": n,
+        "samples": samples,
+        "method": method,
+        "init": init,
+        "field": "complex" if diagonal else field,
+        "device": device,
+        "precision": precision,
+        "seed": seed,
+        "workers": workers,
+        "chunk_size": chunk_size,
+        "rmin": opts.rmin,
+        "rmax": opts.rmax,
+        "max_phase": opts.max_phase,
+        "rescale": opts.rescale,
+        "coverage": opts.coverage,
+        "sampler": choice(sampler, "sampler", SAMPLERS),
     }
     out = claim_out_dir(out, "radius", parameters, force)
     if out is not None and estimate is not None:
         check_disk(out, estimate.disk)
     plot = check_plot_path(plot)
     ensemble = make_ensemble(init, n, field, opts)
-    radii, dev, elapsed = draw_radii(ensemble, samples, method=method, seed=seed, device=device, precision=precision,
-                                     workers=workers, chunk_size=chunk_size, sampler=sampler, on_progress=on_progress)
+    radii, dev, elapsed = draw_radii(
+        ensemble,
+        samples,
+        method=method,
+        seed=seed,
+        device=device,
+        precision=precision,
+        workers=workers,
+        chunk_size=chunk_size,
+        sampler=sampler,
+        on_progress=on_progress,
+    )
     limit = ensemble.asymptotic_law()
     report = RadiusReport(
-        command="radius", n=n, samples=samples, init=init, field=ensemble.field, device=dev, precision=precision, seed=seed,
-        method=method, method_label=LAW_LABEL if method == "law" else MATRICES_LABEL,
-        sampler=None if method == "law" else resolve_sampler(ensemble, sampler, dev), stats=radius_stats(radii),
-        theory=ensemble.law_summary(), asymptotic=summarize_law(limit, ensemble.asymptotic_label() or "") if limit is not None else None,
-        rider_location=theory.rider_location(n) if n > theory.LAST_UNDEFINED_N else None, rescaling=ensemble.rescaling,
-        radii=radii, elapsed_s=elapsed, matrices_per_s=None if method == "law" or elapsed <= 0 else samples / elapsed,
-        ensemble=ensemble, parameters=parameters,
+        command="radius",
+        n=n,
+        samples=samples,
+        init=init,
+        field=ensemble.field,
+        device=dev,
+        precision=precision,
+        seed=seed,
+        method=method,
+        method_label=LAW_LABEL if method == "law" else MATRICES_LABEL,
+        sampler=None if method == "law" else resolve_sampler(ensemble, sampler, dev),
+        stats=radius_stats(radii),
+        theory=ensemble.law_summary(),
+        asymptotic=summarize_law(limit, ensemble.asymptotic_label() or "") if limit is not None else None,
+        rider_location=theory.rider_location(n) if n > theory.LAST_UNDEFINED_N else None,
+        rescaling=ensemble.rescaling,
+        radii=radii,
+        elapsed_s=elapsed,
+        matrices_per_s=None if method == "law" or elapsed <= 0 else samples / elapsed,
+        ensemble=ensemble,
+        parameters=parameters,
     )
     if out is not None:
         report.write(out, force=force)

@@ -42,8 +42,32 @@ import numpy as np
 from ._errors import InputError
 from ._text import printable
 
-__all__ = ["MANIFEST", "WriteError", "UnreadableFile", "RunDirBusy", "quote_path", "lock_run_dir", "release_run_dir", "claim_run_dir", "to_builtin", "json_document", "csv_document", "markdown_table", "atomic_write_bytes", "atomic_write_text", "write_json_atomic", "write_npz_atomic", "read_npz", "prepare_out_dir", "write_run_files", "remove_stale_temps", "discard_files", "file_mode", "run_metadata", "fmt_value"]
-
+__all__ = [
+    "MANIFEST",
+    "WriteError",
+    "UnreadableFile",
+    "RunDirBusy",
+    "quote_path",
+    "lock_run_dir",
+    "release_run_dir",
+    "claim_run_dir",
+    "to_builtin",
+    "json_document",
+    "csv_document",
+    "markdown_table",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "write_json_atomic",
+    "write_npz_atomic",
+    "read_npz",
+    "prepare_out_dir",
+    "write_run_files",
+    "remove_stale_temps",
+    "discard_files",
+    "file_mode",
+    "run_metadata",
+    "fmt_value",
+]
 
 
 def to_builtin(obj: Any, path: str = "$") -> Any:
@@ -259,12 +283,17 @@ def lock_run_dir(out: Path | str, *, param: str = "out") -> None:
     try:
         fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
-        raise InputError(f"{param} {quote_path(out)} cannot be opened ({exc.strerror}): choose another directory", param=param) from None
+        raise InputError(
+            f"{param} {quote_path(out)} cannot be opened ({exc.strerror}): choose another directory", param=param
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(fd)
-        raise RunDirBusy(f"{param} {quote_path(out)} is in use by another specdiag run: wait for it to finish, or choose another {param}", param=param) from None
+        raise RunDirBusy(
+            f"{param} {quote_path(out)} is in use by another specdiag run: wait for it to finish, or choose another {param}",
+            param=param,
+        ) from None
     _HELD[key] = (os.getpid(), fd)
 
 
@@ -294,7 +323,9 @@ def claim_run_dir(out: Path | str, *, param: str = "out"):
         created = True
     except FileExistsError:
         if not out.is_dir():
-            raise InputError(f"{param} {quote_path(out)} is a file, not a directory: choose a directory", param=param) from None
+            raise InputError(
+                f"{param} {quote_path(out)} is a file, not a directory: choose a directory", param=param
+            ) from None
     except OSError as exc:
         raise _write_error(exc, out) from None
     try:
@@ -315,10 +346,20 @@ def claim_run_dir(out: Path | str, *, param: str = "out"):
 
 def _refuse_dangling(out: Path, param: str) -> None:
     if out.is_symlink() and not out.exists():
-        raise InputError(f"{param} {quote_path(out)} is a symbolic link to {quote_path(os.readlink(out))}, which does not exist: remove the link or choose another {param}", param=param)
+        raise InputError(
+            f"{param} {quote_path(out)} is a symbolic link to {quote_path(os.readlink(out))}, which does not exist: remove the link or choose another {param}",
+            param=param,
+        )
 
 
-def prepare_out_dir(out: Path | str | None, *, command: str | None = None, parameters: dict | None = None, force: bool = False, param: str = "out") -> Path | None:
+def prepare_out_dir(
+    out: Path | str | None,
+    *,
+    command: str | None = None,
+    parameters: dict | None = None,
+    force: bool = False,
+    param: str = "out",
+) -> Path | None:
     """Claim ``out`` for a run, before any work is done; create nothing yet.
 
     ``out`` may be new, empty, or hold a run of the same ``command`` with the same ``parameters``
@@ -347,7 +388,10 @@ def prepare_out_dir(out: Path | str | None, *, command: str | None = None, param
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise InputError(f"{param} {quote_path(out)} cannot be written ({quote_path(probe)} is not a writable directory): choose a writable directory", param=param)
+        raise InputError(
+            f"{param} {quote_path(out)} cannot be written ({quote_path(probe)} is not a writable directory): choose a writable directory",
+            param=param,
+        )
     if command is None:
         return out
     _NEW.discard(_key(out))  # a claim this process left by an earlier, failed run
@@ -368,7 +412,9 @@ def _check_contents(out: Path, command: str, parameters: dict | None, force: boo
     try:
         entries = [e.name for e in out.iterdir() if not _is_temp(e.name)]
     except OSError as exc:
-        raise InputError(f"{param} {quote_path(out)} cannot be listed ({exc.strerror}): choose another directory", param=param) from None
+        raise InputError(
+            f"{param} {quote_path(out)} cannot be listed ({exc.strerror}): choose another directory", param=param
+        ) from None
     if not entries:
         _NEW.add(_key(out))
         return
@@ -376,9 +422,15 @@ def _check_contents(out: Path, command: str, parameters: dict | None, force: boo
         return
     meta = _stored_run(out)
     if meta is None:
-        raise InputError(f"{param} {quote_path(out)} is not empty and holds no specdiag run: choose a new or empty directory, or pass force to write into it", param=param)
+        raise InputError(
+            f"{param} {quote_path(out)} is not empty and holds no specdiag run: choose a new or empty directory, or pass force to write into it",
+            param=param,
+        )
     if meta["command"] != command:
-        raise InputError(f"{param} {quote_path(out)} holds a {printable(meta['command'])} run: choose another directory for {command}, or pass force to overwrite it", param=param)
+        raise InputError(
+            f"{param} {quote_path(out)} holds a {printable(meta['command'])} run: choose another directory for {command}, or pass force to overwrite it",
+            param=param,
+        )
     if parameters is not None:
         stored = meta.get("config", meta.get("parameters"))
         current = _normalized(parameters)
@@ -413,7 +465,10 @@ def _write_run_files(out: Path, files: dict[str, str | bytes]) -> Path:
     blobs = {name: data.encode() if isinstance(data, str) else data for name, data in files.items()}
     claimed_new = _key(out) in _NEW
     fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
-    taken = RunDirBusy(f"out {quote_path(out)} was written by another specdiag run while this one computed: nothing written; choose another out", param="out")
+    taken = RunDirBusy(
+        f"out {quote_path(out)} was written by another specdiag run while this one computed: nothing written; choose another out",
+        param="out",
+    )
     if claimed_new and not fresh:
         raise taken
     if fresh:
@@ -490,7 +545,12 @@ def run_metadata(command: str, parameters: dict, *, device: str, elapsed_s: floa
 
     from . import __version__  # noqa: PLC0415
 
-    versions = {"specdiag": __version__, "python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__}
+    versions = {
+        "specdiag": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+    }
     if device == "gpu":
         from ._backend import cupy_module  # noqa: PLC0415
 

@@ -27,8 +27,20 @@ from . import _theory as theory
 from ._inits import INITS, Ensemble, InitOptions, finite_n_real, make_ensemble
 from ._linalg import eigenvalues
 from ._report import (
-    UnreadableFile, atomic_write_text, claim_run_dir, csv_document, discard_files, markdown_table, prepare_out_dir, quote_path, read_npz,
-    release_run_dir, remove_stale_temps, run_metadata, write_json_atomic, write_npz_atomic,
+    UnreadableFile,
+    atomic_write_text,
+    claim_run_dir,
+    csv_document,
+    discard_files,
+    markdown_table,
+    prepare_out_dir,
+    quote_path,
+    read_npz,
+    release_run_dir,
+    remove_stale_temps,
+    run_metadata,
+    write_json_atomic,
+    write_npz_atomic,
 )
 from ._pool import process_map, resolve_workers
 from ._resources import check_disk, guard, reproduce_estimate
@@ -37,7 +49,35 @@ from ._spectra import radius_stats, sample_radii
 from ._text import printable
 from ._validation import seed_value, whole_number
 
-__all__ = ["FIGURES", "DEFAULT_FIGURES", "OPTIONAL_FIGURES", "FIELDS", "PAIR_INITS", "TABLE_INITS", "BLOWUP", "EIGENVALUE_PANELS", "PANEL_TITLES", "MODULI_MATRICES", "SCOPE", "RUN_FILES", "Config", "Stage", "plan", "load_arrays", "check_resumable", "run", "summary_rows", "render", "config_from_run", "ReproduceResult", "parse_figures", "spread_over_matrices", "FIG4_QUANTILES", "reproduce", "SAMPLER"]
+__all__ = [
+    "FIGURES",
+    "DEFAULT_FIGURES",
+    "OPTIONAL_FIGURES",
+    "FIELDS",
+    "PAIR_INITS",
+    "TABLE_INITS",
+    "BLOWUP",
+    "EIGENVALUE_PANELS",
+    "PANEL_TITLES",
+    "MODULI_MATRICES",
+    "SCOPE",
+    "RUN_FILES",
+    "Config",
+    "Stage",
+    "plan",
+    "load_arrays",
+    "check_resumable",
+    "run",
+    "summary_rows",
+    "render",
+    "config_from_run",
+    "ReproduceResult",
+    "parse_figures",
+    "spread_over_matrices",
+    "FIG4_QUANTILES",
+    "reproduce",
+    "SAMPLER",
+]
 
 log = logging.getLogger("specdiag")
 
@@ -50,12 +90,26 @@ DEFAULT_FIGURES = tuple(f for f in FIGURES if f not in OPTIONAL_FIGURES)
 FIELDS = ("real", "complex")
 PAIR_INITS = ("glorot", "rescaled")
 #: the other (init, field) pairs with a summary row ("tables")
-TABLE_INITS = (("half", "real"), ("half", "complex"), ("truncnormal", "real"), ("truncnormal", "complex"), ("uniform-diag", "complex"), ("uniform-disk", "complex"), ("lru", "complex"))
+TABLE_INITS = (
+    ("half", "real"),
+    ("half", "complex"),
+    ("truncnormal", "real"),
+    ("truncnormal", "complex"),
+    ("uniform-diag", "complex"),
+    ("uniform-disk", "complex"),
+    ("lru", "complex"),
+)
 #: growth factor of the mean hidden-state norm that counts as a blow-up in the summary
 BLOWUP = 1e3
 EIGENVALUE_PANELS = (
-    ("glorot", "real"), ("glorot", "complex"), ("rescaled", "real"), ("half", "real"),
-    ("truncnormal", "real"), ("uniform-diag", "complex"), ("uniform-disk", "complex"), ("lru", "complex"),
+    ("glorot", "real"),
+    ("glorot", "complex"),
+    ("rescaled", "real"),
+    ("half", "real"),
+    ("truncnormal", "real"),
+    ("uniform-diag", "complex"),
+    ("uniform-disk", "complex"),
+    ("lru", "complex"),
 )
 #: panel titles naming both diagonal-uniform variants (docs/science.md section 1)
 PANEL_TITLES = {
@@ -66,8 +120,10 @@ PANEL_TITLES = {
 #: matrices pooled per field for the modulus-density figure (at most ``samples``)
 MODULI_MATRICES = 20
 #: what is not reproduced (README and ``reproduce --help`` say the same)
-SCOPE = ("The paper's training tables (LRA sCIFAR, ListOps, IMDb) are not reproduced: specdiag covers its "
-         "spectral and dynamical results (Figures 1-4 and the radius statistics).")
+SCOPE = (
+    "The paper's training tables (LRA sCIFAR, ListOps, IMDb) are not reproduced: specdiag covers its "
+    "spectral and dynamical results (Figures 1-4 and the radius statistics)."
+)
 
 
 @dataclass(frozen=True)
@@ -94,7 +150,17 @@ class Config:
 
     def __post_init__(self):
         """Every size checked before a run directory is touched (the CLI names the flags)."""
-        for key in ("n", "samples", "matrices", "inputs", "steps", "fig4_matrices", "fig4_inputs", "fig4_steps", "trajectory_every"):
+        for key in (
+            "n",
+            "samples",
+            "matrices",
+            "inputs",
+            "steps",
+            "fig4_matrices",
+            "fig4_inputs",
+            "fig4_steps",
+            "trajectory_every",
+        ):
             whole_number(getattr(self, key), key, minimum=2 if key == "n" else 1)
         seed_value(self.seed)
         real_dtype(self.precision)
@@ -176,7 +242,15 @@ class _Planner:
 
     def _sample(self, ens: Ensemble, advance) -> np.ndarray:
         cfg = self.cfg
-        return sample_radii(ens, cfg.samples, cfg.seed, precision=cfg.precision, device=self.device, on_progress=advance, sampler=SAMPLER)
+        return sample_radii(
+            ens,
+            cfg.samples,
+            cfg.seed,
+            precision=cfg.precision,
+            device=self.device,
+            on_progress=advance,
+            sampler=SAMPLER,
+        )
 
     def _radii(self, init: str, fld: str, advance) -> dict:
         """Radii of an (init, field). Glorot, rescaled and half scale the same normals: matrix i is
@@ -198,8 +272,16 @@ class _Planner:
     def _dynamics(self, request: Request, advance) -> dict:
         cfg = self.cfg
         curves = simulate(
-            request.ensemble, request.kind, matrices=request.matrices, inputs=request.inputs, steps=request.steps, every=request.every,
-            seed=cfg.seed, precision=cfg.precision, device=self.device, on_progress=advance,
+            request.ensemble,
+            request.kind,
+            matrices=request.matrices,
+            inputs=request.inputs,
+            steps=request.steps,
+            every=request.every,
+            seed=cfg.seed,
+            precision=cfg.precision,
+            device=self.device,
+            on_progress=advance,
         )
         return _dynamics_arrays(curves)
 
@@ -210,7 +292,12 @@ class _Planner:
         for fld in FIELDS:
             ens = self.ensemble("glorot", fld)
             dtype = np.complex128 if fld == "complex" else np.float64
-            out[f"glorot, {fld}"] = np.concatenate([np.abs(eigenvalues(ens.sample(host_rng(self.cfg.seed, MATRIX_STREAM, i)).astype(dtype))) for i in range(count)])
+            out[f"glorot, {fld}"] = np.concatenate(
+                [
+                    np.abs(eigenvalues(ens.sample(host_rng(self.cfg.seed, MATRIX_STREAM, i)).astype(dtype)))
+                    for i in range(count)
+                ]
+            )
             if advance:
                 advance(count)
         return out
@@ -251,7 +338,10 @@ def plan(cfg: Config, device: str) -> list[Stage]:
     if "moduli" in wanted:
         stages.append(p.moduli())
     if "4" in wanted:
-        stages += [p.dynamics(f"fig4-{fld}", "glorot", fld, "hidden", cfg.fig4_matrices, cfg.fig4_inputs, cfg.fig4_steps) for fld in FIELDS]
+        stages += [
+            p.dynamics(f"fig4-{fld}", "glorot", fld, "hidden", cfg.fig4_matrices, cfg.fig4_inputs, cfg.fig4_steps)
+            for fld in FIELDS
+        ]
     if "eigenvalues" in wanted:
         stages.append(p.eigenvalues())
     if "tables" in wanted:  # last: the figures' stages come first
@@ -279,12 +369,31 @@ def load_arrays(out: Path, *, discard_unreadable: bool = False) -> dict[str, dic
         except UnreadableFile as exc:
             if discard_unreadable:
                 path.unlink(missing_ok=True)
-            log.warning("stage %s: %s is unreadable (%s)%s", path.stem, path, exc, ": recomputing it" if discard_unreadable else ": skipped")
+            log.warning(
+                "stage %s: %s is unreadable (%s)%s",
+                path.stem,
+                path,
+                exc,
+                ": recomputing it" if discard_unreadable else ": skipped",
+            )
     return data
 
 
 #: the files a reproduce run writes, removed by ``force`` before another run takes the directory
-RUN_FILES = ("arrays/*.npz", "figure*.png", "figure*.pdf", "figure*.svg", "eigenvalues.png", "eigenvalues.pdf", "eigenvalues.svg", "moduli.png", "moduli.pdf", "moduli.svg", "summary.csv", "summary.md")
+RUN_FILES = (
+    "arrays/*.npz",
+    "figure*.png",
+    "figure*.pdf",
+    "figure*.svg",
+    "eigenvalues.png",
+    "eigenvalues.pdf",
+    "eigenvalues.svg",
+    "moduli.png",
+    "moduli.pdf",
+    "moduli.svg",
+    "summary.csv",
+    "summary.md",
+)
 
 
 def check_resumable(out: Path, cfg: Config, *, force: bool = False) -> None:
@@ -304,14 +413,22 @@ def check_resumable(out: Path, cfg: Config, *, force: bool = False) -> None:
         if force:
             discard_files(out, RUN_FILES)
             return
-        raise InputError(f"out {quote_path(out)} holds a run.json that is not a specdiag reproduce run: choose another out, or pass force to overwrite it", param="out") from None
+        raise InputError(
+            f"out {quote_path(out)} holds a run.json that is not a specdiag reproduce run: choose another out, or pass force to overwrite it",
+            param="out",
+        ) from None
     if diff and force:
         discard_files(out, RUN_FILES)
     elif diff:
-        raise InputError(f"out {quote_path(out)} holds a run with different {', '.join(diff)}: use a new out, the same options to resume, or force to overwrite it", param="out")
+        raise InputError(
+            f"out {quote_path(out)} holds a run with different {', '.join(diff)}: use a new out, the same options to resume, or force to overwrite it",
+            param="out",
+        )
 
 
-def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: Callable | None = None, force: bool = False) -> dict:
+def run(
+    cfg: Config, out: Path, *, device: str, vector: bool = False, progress: Callable | None = None, force: bool = False
+) -> dict:
     """Compute missing stages, then draw figures and write tables. Returns the run metadata.
 
     Before any work: the memory, time and disk the run needs are checked
@@ -324,13 +441,22 @@ def run(cfg: Config, out: Path, *, device: str, vector: bool = False, progress: 
         return _run_locked(cfg, out, estimate, device=device, vector=vector, progress=progress, force=force)
 
 
-def _run_locked(cfg: Config, out: Path, estimate, *, device: str, vector: bool, progress: Callable | None, force: bool) -> dict:
+def _run_locked(
+    cfg: Config, out: Path, estimate, *, device: str, vector: bool, progress: Callable | None, force: bool
+) -> dict:
     """:func:`run` once ``out`` is created and locked."""
     check_resumable(out, cfg, force=force)
     check_disk(out, estimate.disk)
     remove_stale_temps(out)
     stages = plan(cfg, device)
-    write_json_atomic(out / "run.json", {**run_metadata("reproduce", asdict(cfg), device=device, elapsed_s=0.0), "config": cfg.comparable(), "status": "running"})
+    write_json_atomic(
+        out / "run.json",
+        {
+            **run_metadata("reproduce", asdict(cfg), device=device, elapsed_s=0.0),
+            "config": cfg.comparable(),
+            "status": "running",
+        },
+    )
     present = {p.stem for p in (out / "arrays").glob("*.npz")} if (out / "arrays").exists() else set()
     existing = set(load_arrays(out, discard_unreadable=True)) & present
     recovered = sorted(present - existing)
@@ -353,7 +479,12 @@ def _run_locked(cfg: Config, out: Path, estimate, *, device: str, vector: bool, 
         if joint:
             t0 = time.perf_counter()
             advance = bar.stage("dynamics") if bar else None
-            results = simulate_many([s.request for s in joint], seed=cfg.seed, precision=cfg.precision, on_progress=(lambda _k, m: advance(m)) if advance else None)
+            results = simulate_many(
+                [s.request for s in joint],
+                seed=cfg.seed,
+                precision=cfg.precision,
+                on_progress=(lambda _k, m: advance(m)) if advance else None,
+            )
             for k, curves in results:
                 write_npz_atomic(out / "arrays" / f"{joint[k].name}.npz", _dynamics_arrays(curves))
                 timings[joint[k].name] = time.perf_counter() - t0  # finished this long after the dynamics started
@@ -386,9 +517,14 @@ def _row_theory(cfg: Config, init: str, fld: str, gain: float) -> dict:
         ens = Ensemble(init, cfg.n, fld, kind, std=std)
     summary = ens.law_summary()
     out = {
-        "theory_mean": summary.mean if summary else None, "theory_std": summary.std if summary else None,
-        "theory_p_above_1": summary.p_above_1 if summary else None, "theory_source": summary.source if summary else None,
-        "theory_gumbel_loc": None, "theory_gumbel_scale": None, "limit_gumbel_loc": None, "limit_gumbel_scale": None,
+        "theory_mean": summary.mean if summary else None,
+        "theory_std": summary.std if summary else None,
+        "theory_p_above_1": summary.p_above_1 if summary else None,
+        "theory_source": summary.source if summary else None,
+        "theory_gumbel_loc": None,
+        "theory_gumbel_scale": None,
+        "limit_gumbel_loc": None,
+        "limit_gumbel_scale": None,
     }
     if ens.kind == "gaussian" and fld == "real":
         table = finite_n_real(cfg.n, ens.gain)
@@ -403,11 +539,18 @@ def _fig4_columns(arrays: dict | None) -> dict:
     """Figure 4 at its last step, both ways: log10 of the mean and of the median norm over W, and
     the share of the mean that the largest W contributes (None without Figure 4's arrays)."""
     if arrays is None:
-        return {"fig4_t": None, "fig4_log10_mean_norm": None, "fig4_log10_median_norm": None, "fig4_top_matrix_share": None}
+        return {
+            "fig4_t": None,
+            "fig4_log10_mean_norm": None,
+            "fig4_log10_median_norm": None,
+            "fig4_top_matrix_share": None,
+        }
     spread = spread_over_matrices(arrays)
     return {
-        "fig4_t": int(spread["steps"][-1]), "fig4_log10_mean_norm": float(spread["mean"][-1]),
-        "fig4_log10_median_norm": float(spread["median"][-1]), "fig4_top_matrix_share": float(spread["top_share"][-1]),
+        "fig4_t": int(spread["steps"][-1]),
+        "fig4_log10_mean_norm": float(spread["mean"][-1]),
+        "fig4_log10_median_norm": float(spread["median"][-1]),
+        "fig4_top_matrix_share": float(spread["top_share"][-1]),
     }
 
 
@@ -441,7 +584,11 @@ def summary_rows(cfg: Config, data: dict) -> list[dict]:
                 continue
             steps = hidden["steps"]
             idx = len(steps) - 1 if t == "last" else int(np.searchsorted(steps, t))
-            row[key] = float(hidden["log10_mean"][:, idx].mean()) if idx < len(steps) and (t == "last" or steps[idx] == t) else None
+            row[key] = (
+                float(hidden["log10_mean"][:, idx].mean())
+                if idx < len(steps) and (t == "last" or steps[idx] == t)
+                else None
+            )
         row["blowup_step"] = None if hidden is None else blowup_step(hidden["steps"], hidden["log10_mean"], BLOWUP)
         row.update(_fig4_columns(data.get(f"fig4-{fld}") if init == "glorot" else None))
         rows.append(row)
@@ -466,8 +613,12 @@ def spread_over_matrices(arrays: dict) -> dict:
     total = weights.sum(axis=0)
     lo, median, hi = np.quantile(logs, (FIG4_QUANTILES[0], 0.5, FIG4_QUANTILES[1]), axis=0) / math.log(10)
     return {
-        "steps": np.asarray(arrays["steps"]), "mean": (top + np.log(total / logs.shape[0])) / math.log(10),
-        "median": median, "lo": lo, "hi": hi, "top_share": 1.0 / total,
+        "steps": np.asarray(arrays["steps"]),
+        "mean": (top + np.log(total / logs.shape[0])) / math.log(10),
+        "median": median,
+        "lo": lo,
+        "hi": hi,
+        "top_share": 1.0 / total,
     }
 
 
@@ -492,17 +643,32 @@ def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
                 init: {
                     "radii": data[f"radii-{fld}-{init}"]["radii"],
                     "gain": float(data[f"radii-{fld}-{init}"]["gain"]),
-                    "trajectory": tuple(data[f"trajectory-{fld}-{init}"][k] for k in ("steps", "log10_mean", "log10_sd")),
+                    "trajectory": tuple(
+                        data[f"trajectory-{fld}-{init}"][k] for k in ("steps", "log10_mean", "log10_sd")
+                    ),
                     "hidden": tuple(data[f"hidden-{fld}-{init}"][k] for k in ("steps", "log10_mean", "log10_sd")),
                 }
                 for init in PAIR_INITS
             }
             draw(f"figure{fig_id}", "figure_radius_dynamics", rows, n=cfg.n, field=fld, inputs=cfg.inputs)
     if "3" in wanted and all(f"radii-{f}-glorot" in data for f in FIELDS):
-        draw("figure3", "figure_real_vs_complex_radii", data["radii-real-glorot"]["radii"], data["radii-complex-glorot"]["radii"], n=cfg.n)
+        draw(
+            "figure3",
+            "figure_real_vs_complex_radii",
+            data["radii-real-glorot"]["radii"],
+            data["radii-complex-glorot"]["radii"],
+            n=cfg.n,
+        )
     if "4" in wanted and all(f"fig4-{f}" in data for f in FIELDS):
         curves = {fld: spread_over_matrices(data[f"fig4-{fld}"]) for fld in FIELDS}
-        draw("figure4", "figure_hidden_real_vs_complex", curves, n=cfg.n, matrices=cfg.fig4_matrices, inputs=cfg.fig4_inputs)
+        draw(
+            "figure4",
+            "figure_hidden_real_vs_complex",
+            curves,
+            n=cfg.n,
+            matrices=cfg.fig4_matrices,
+            inputs=cfg.fig4_inputs,
+        )
     if "eigenvalues" in wanted and "eigenvalues" in data:
         spectra = {PANEL_TITLES.get(key, key): values for key, values in data["eigenvalues"].items()}
         draw("eigenvalues", "figure_eigenvalues", spectra, n=cfg.n)
@@ -514,7 +680,11 @@ def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
     if rows:
         header = list(rows[0])
         atomic_write_text(out / "summary.csv", csv_document(header, ([r[h] for h in header] for r in rows)))
-        atomic_write_text(out / "summary.md", f"# specdiag reproduce: summary (n = {cfg.n})\n\n" + markdown_table(header, ([r[h] for h in header] for r in rows)))
+        atomic_write_text(
+            out / "summary.md",
+            f"# specdiag reproduce: summary (n = {cfg.n})\n\n"
+            + markdown_table(header, ([r[h] for h in header] for r in rows)),
+        )
         written += ["summary.csv", "summary.md"]
     return written
 
@@ -535,13 +705,19 @@ def config_from_run(out: Path) -> Config:
     """The Config stored in a run directory's run.json (for ``from_dir``)."""
     meta = out / "run.json"
     if not meta.exists():
-        raise InputError(f"from_dir {quote_path(out)} holds no run.json: give a directory written by reproduce with out=", param="from_dir")
+        raise InputError(
+            f"from_dir {quote_path(out)} holds no run.json: give a directory written by reproduce with out=",
+            param="from_dir",
+        )
     try:
         params = json.loads(meta.read_text())["parameters"]
         params["figures"] = tuple(params["figures"])
         return Config(**params)
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise InputError(f"from_dir: cannot read the run parameters from {quote_path(meta)} ({type(exc).__name__}: {printable(exc)})", param="from_dir") from None
+        raise InputError(
+            f"from_dir: cannot read the run parameters from {quote_path(meta)} ({type(exc).__name__}: {printable(exc)})",
+            param="from_dir",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -581,7 +757,10 @@ def parse_figures(figure) -> tuple:
     figures = tuple(dict.fromkeys(str(f).strip() for f in figure if str(f).strip()))
     unknown = [f for f in figures if f not in FIGURES]
     if unknown or not figures:
-        raise InputError(f"figure {printable(', '.join(unknown)) or '(empty)'} is unknown: use all or a comma list of {', '.join(FIGURES)}", param="figure")
+        raise InputError(
+            f"figure {printable(', '.join(unknown)) or '(empty)'} is unknown: use all or a comma list of {', '.join(FIGURES)}",
+            param="figure",
+        )
     return figures
 
 
@@ -600,8 +779,17 @@ def _config(n: int | None, quick: bool, figure, sizes: dict) -> Config:
 
 
 def reproduce(
-    n: int | None = None, *, out: str | Path | None = None, from_dir: str | Path | None = None, quick: bool = False, figure="all",
-    device: str = "auto", vector: bool = False, force: bool = False, progress: Callable | None = None, **sizes,
+    n: int | None = None,
+    *,
+    out: str | Path | None = None,
+    from_dir: str | Path | None = None,
+    quick: bool = False,
+    figure="all",
+    device: str = "auto",
+    vector: bool = False,
+    force: bool = False,
+    progress: Callable | None = None,
+    **sizes,
 ) -> ReproduceResult:
     """Compute (or resume) the paper's figures and tables into the run directory ``out``.
 
@@ -642,7 +830,14 @@ def reproduce(
     out = prepare_out_dir(out, command="reproduce", force=force)
     release_run_dir(out)  # checked up front; run() claims it for the run
     meta = run(cfg, out, device=dev, vector=vector, progress=progress, force=force)
-    return ReproduceResult("reproduce", str(out), meta["outputs"], summary_rows(cfg, load_arrays(out)), meta["stages_computed"], meta["stages_reused"])
+    return ReproduceResult(
+        "reproduce",
+        str(out),
+        meta["outputs"],
+        summary_rows(cfg, load_arrays(out)),
+        meta["stages_computed"],
+        meta["stages_reused"],
+    )
 
 
 def _redraw(from_dir: Path, vector: bool) -> ReproduceResult:
@@ -651,5 +846,8 @@ def _redraw(from_dir: Path, vector: bool) -> ReproduceResult:
     with claim_run_dir(from_dir, param="from_dir"):
         written = render(from_dir, cfg, vector)
     if not written:
-        raise InputError(f"from_dir {quote_path(from_dir)} holds no arrays to draw from: run reproduce with out={quote_path(from_dir)} first", param="from_dir")
+        raise InputError(
+            f"from_dir {quote_path(from_dir)} holds no arrays to draw from: run reproduce with out={quote_path(from_dir)} first",
+            param="from_dir",
+        )
     return ReproduceResult("reproduce", str(from_dir), written, summary_rows(cfg, load_arrays(from_dir)), None, None)

@@ -177,7 +177,10 @@ def cgroup_memory() -> int | None:
             limit, usage = _read_int(directory / "memory.max"), _read_int(directory / "memory.current")
             cache = _inactive_file(directory, "inactive_file")
         else:
-            limit, usage = _read_int(directory / "memory.limit_in_bytes"), _read_int(directory / "memory.usage_in_bytes")
+            limit, usage = (
+                _read_int(directory / "memory.limit_in_bytes"),
+                _read_int(directory / "memory.usage_in_bytes"),
+            )
             cache = _inactive_file(directory, "total_inactive_file")
         if limit is None or limit >= _UNLIMITED:
             continue
@@ -248,10 +251,14 @@ def memory_budget(max_memory=None) -> tuple[int, str]:
         try:
             return parse_size(env, "size"), "SPECDIAG_MAX_MEMORY"
         except InputError:
-            raise InputError(f"the environment variable SPECDIAG_MAX_MEMORY must be a size such as 512M or 8G, got {env.strip()[:40]!r}: fix or unset it") from None
+            raise InputError(
+                f"the environment variable SPECDIAG_MAX_MEMORY must be a size such as 512M or 8G, got {env.strip()[:40]!r}: fix or unset it"
+            ) from None
     available, capped = available_memory(), cgroup_memory()
     if capped is not None and capped < available:
-        return int(MEMORY_FRACTION * capped), "half of what the cgroup's memory limit leaves; SPECDIAG_MAX_MEMORY changes it"
+        return int(
+            MEMORY_FRACTION * capped
+        ), "half of what the cgroup's memory limit leaves; SPECDIAG_MAX_MEMORY changes it"
     return int(MEMORY_FRACTION * available), "half the available memory; SPECDIAG_MAX_MEMORY raises it"
 
 
@@ -310,7 +317,13 @@ def guard(estimate: Estimate, *, max_memory=None) -> Estimate:
             param=estimate.param,
         )
     if estimate.seconds > LONG_RUN_S:
-        log.warning("note: %s %s: this run will take about %s", estimate.param, f"{estimate.value:,}", format_seconds(estimate.seconds), extra={"param": estimate.param})
+        log.warning(
+            "note: %s %s: this run will take about %s",
+            estimate.param,
+            f"{estimate.value:,}",
+            format_seconds(estimate.seconds),
+            extra={"param": estimate.param},
+        )
     return estimate
 
 
@@ -339,7 +352,9 @@ def _eig_seconds(n: int, field: str, precision: str) -> float:
     return _EIG_S_PER_N3 * n**3 * (2 if precision == "double" else 1) * (3 if field == "complex" else 1) + _PER_MATRIX_S
 
 
-def radius_estimate(n: int, samples: int, *, field: str = "real", precision: str = "single", diagonal: bool = False, workers: int = 1) -> Estimate:
+def radius_estimate(
+    n: int, samples: int, *, field: str = "real", precision: str = "single", diagonal: bool = False, workers: int = 1
+) -> Estimate:
     """Memory and time of sampling ``samples`` radii at width ``n`` on ``workers`` processes.
 
     Each worker holds a float64 draw, its cast and LAPACK's work arrays (about 4 n x n arrays);
@@ -351,12 +366,34 @@ def radius_estimate(n: int, samples: int, *, field: str = "real", precision: str
     driver = 48 * samples
     seconds = samples * ((2e-8 * n + 2e-5) if diagonal else _eig_seconds(n, field, precision)) / workers
     if driver > per_worker * workers:
-        return Estimate(driver + per_worker * workers, seconds, "samples", samples, "the radii and their text", disk=40 * samples, per_process=driver + per_worker)
+        return Estimate(
+            driver + per_worker * workers,
+            seconds,
+            "samples",
+            samples,
+            "the radii and their text",
+            disk=40 * samples,
+            per_process=driver + per_worker,
+        )
     what = f"{workers} worker{'s' if workers > 1 else ''} x 4 arrays of n x n"
-    return Estimate(driver + per_worker * workers, seconds, "n", n, what, disk=40 * samples, per_process=driver + per_worker)
+    return Estimate(
+        driver + per_worker * workers, seconds, "n", n, what, disk=40 * samples, per_process=driver + per_worker
+    )
 
 
-def dynamics_estimate(n: int, matrices: int, inputs: int, steps: int, *, every: int = 1, field: str = "real", precision: str = "single", diagonal: bool = False, chunk: int = 8, workers: int = 1) -> Estimate:
+def dynamics_estimate(
+    n: int,
+    matrices: int,
+    inputs: int,
+    steps: int,
+    *,
+    every: int = 1,
+    field: str = "real",
+    precision: str = "single",
+    diagonal: bool = False,
+    chunk: int = 8,
+    workers: int = 1,
+) -> Estimate:
     """Memory and time of propagating ``matrices`` x ``inputs`` states for ``steps`` steps.
 
     Memory: the recorded log-norms (3 arrays of matrices x recorded steps, plus a chunk's
@@ -368,9 +405,17 @@ def dynamics_estimate(n: int, matrices: int, inputs: int, steps: int, *, every: 
     curves = 8 * recorded * (4 * matrices + chunk * inputs)
     work = chunk * item * ((n if diagonal else n * n) + 260 * n * inputs) + (64 << 20)
     macs = matrices * steps * inputs * (n if diagonal else n * n)
-    seconds = (macs * _GEMM_S_PER_MAC * (4 if field == "complex" else 1) + matrices * steps * inputs * 1e-8) / max(1, min(workers, matrices))
+    seconds = (macs * _GEMM_S_PER_MAC * (4 if field == "complex" else 1) + matrices * steps * inputs * 1e-8) / max(
+        1, min(workers, matrices)
+    )
     if curves > work:
-        return Estimate(curves + work, seconds, "steps", steps, "the recorded log-norms of every matrix and input; every= thins them")
+        return Estimate(
+            curves + work,
+            seconds,
+            "steps",
+            steps,
+            "the recorded log-norms of every matrix and input; every= thins them",
+        )
     return Estimate(curves + work, seconds, "n", n, "a chunk of matrices and their states")
 
 
@@ -384,7 +429,15 @@ def combine(estimates, disk: float = 0.0) -> Estimate:
     estimates = list(estimates)
     worst = max(estimates, key=lambda e: e.memory)
     per_process = max(e.per_process or e.memory for e in estimates)
-    return Estimate(worst.memory, sum(e.seconds for e in estimates), worst.param, worst.value, worst.what, disk=disk + sum(e.disk for e in estimates), per_process=per_process)
+    return Estimate(
+        worst.memory,
+        sum(e.seconds for e in estimates),
+        worst.param,
+        worst.value,
+        worst.what,
+        disk=disk + sum(e.disk for e in estimates),
+        per_process=per_process,
+    )
 
 
 def reproduce_estimate(cfg, workers: int = 1) -> Estimate:
@@ -399,11 +452,25 @@ def reproduce_estimate(cfg, workers: int = 1) -> Estimate:
         stages.append(radius_estimate(cfg.n, cfg.samples, field=fld, precision=cfg.precision, workers=workers))
     for fld in pair:
         for _ in range(4):  # (glorot, rescaled) x (trajectory, hidden)
-            stages.append(dynamics_estimate(cfg.n, cfg.matrices, cfg.inputs, cfg.steps, field=fld, precision=cfg.precision, workers=workers))
+            stages.append(
+                dynamics_estimate(
+                    cfg.n, cfg.matrices, cfg.inputs, cfg.steps, field=fld, precision=cfg.precision, workers=workers
+                )
+            )
             disk += 2 * 8 * cfg.matrices * (cfg.steps + 1)
     if "4" in figures:
         for fld in ("real", "complex"):
-            stages.append(dynamics_estimate(cfg.n, cfg.fig4_matrices, cfg.fig4_inputs, cfg.fig4_steps, field=fld, precision=cfg.precision, workers=workers))
+            stages.append(
+                dynamics_estimate(
+                    cfg.n,
+                    cfg.fig4_matrices,
+                    cfg.fig4_inputs,
+                    cfg.fig4_steps,
+                    field=fld,
+                    precision=cfg.precision,
+                    workers=workers,
+                )
+            )
             disk += 2 * 8 * cfg.fig4_matrices * (cfg.fig4_steps + 1)
     if "eigenvalues" in figures:
         stages.append(radius_estimate(cfg.n, 7, field="complex", precision="double"))
@@ -422,7 +489,17 @@ def sweep_estimate(cfg, workers: int = 1) -> Estimate:
             if cfg.dynamics:  # eigenvectors and their inverse, complex: about 6 n x n complex arrays
                 extra = 6 * 16 * n * n
                 what = f"{workers} worker{'s' if workers > 1 else ''} x eigendecompositions of n x n"
-                est = Estimate(est.memory + workers * extra, est.seconds * 4, est.param, est.value, what, est.disk, est.per_process + extra)
+                est = Estimate(
+                    est.memory + workers * extra,
+                    est.seconds * 4,
+                    est.param,
+                    est.value,
+                    what,
+                    est.disk,
+                    est.per_process + extra,
+                )
             stages.extend([est] * len(cfg.inits))
-            disk += len(cfg.inits) * (8 * per_matrix_floats * cfg.samples + 4096 * (cfg.samples // max(cfg.chunk_size, 1) + 1))
+            disk += len(cfg.inits) * (
+                8 * per_matrix_floats * cfg.samples + 4096 * (cfg.samples // max(cfg.chunk_size, 1) + 1)
+            )
     return combine(stages, disk=disk)

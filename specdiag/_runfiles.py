@@ -33,7 +33,9 @@ def check_plot_path(plot: Path | str | None) -> Path | None:
     if plot.suffix.lower() not in FIGURE_SUFFIXES:
         raise InputError(f"plot {printable(plot)!r} must end in .png, .pdf or .svg", param="plot")
     if plot.is_dir():
-        raise InputError(f"plot {printable(plot)!r} is a directory: give a file name ending in .png, .pdf or .svg", param="plot")
+        raise InputError(
+            f"plot {printable(plot)!r} is a directory: give a file name ending in .png, .pdf or .svg", param="plot"
+        )
     prepare_out_dir(plot.parent if str(plot.parent) else Path("."), param="plot")
     return plot
 
@@ -52,7 +54,17 @@ def claim_out_dir(out: Path | str | None, command: str, parameters: dict, force:
     return prepare_out_dir(out, command=command, parameters=parameters, force=force)
 
 
-def write_run(out: Path | str, command: str, parameters: dict, files: dict[str, str], *, device: str, elapsed_s: float, force: bool = False, **meta: Any) -> Path:
+def write_run(
+    out: Path | str,
+    command: str,
+    parameters: dict,
+    files: dict[str, str],
+    *,
+    device: str,
+    elapsed_s: float,
+    force: bool = False,
+    **meta: Any,
+) -> Path:
     """Write a one-shot run's ``files`` and its ``run.json`` into ``out``, all or nothing."""
     target = claim_out_dir(out, command, parameters, force)
     assert target is not None

@@ -108,7 +108,11 @@ def triangular_eigenvectors(t: np.ndarray, block: int = 64) -> np.ndarray:
         if stop < n:  # R = T[block, stop:] S[stop:, stop:], S upper triangular
             coupled = blas.ztrmm(1.0, s[stop:, stop:], np.asfortranarray(t[start:stop, stop:]), side=1, lower=0)
         for i in range(stop - 1, start - 1, -1):
-            acc = t[i, i + 1 : stop] @ s[i + 1 : stop, i + 1 :] if i + 1 < stop else np.zeros(n - i - 1, dtype=np.complex128)
+            acc = (
+                t[i, i + 1 : stop] @ s[i + 1 : stop, i + 1 :]
+                if i + 1 < stop
+                else np.zeros(n - i - 1, dtype=np.complex128)
+            )
             if coupled is not None:
                 acc[stop - i - 1 :] += coupled[i - start]
             denom = t[i, i] - lam[i + 1 :]
@@ -119,7 +123,9 @@ def triangular_eigenvectors(t: np.ndarray, block: int = 64) -> np.ndarray:
     return s
 
 
-def log_power_sums_schur(t_factor: np.ndarray, steps, *, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray] | None:
+def log_power_sums_schur(
+    t_factor: np.ndarray, steps, *, log_scale: float = 0.0
+) -> tuple[np.ndarray, np.ndarray] | None:
     """(log ||W^t||_F^2, log sum_{k<t} ||W^k||_F^2) per t >= 1 from the Schur factor T of W / e^log_scale.
 
     Unitary invariance gives ||W^k||_F = ||T^k||_F, so Q is never needed. With T = S diag(lambda) S^{-1}
@@ -163,7 +169,9 @@ def log_power_sums_schur(t_factor: np.ndarray, steps, *, log_scale: float = 0.0)
     return _log_sums_from_upper(p, lam, steps, log_scale)
 
 
-def _log_sums_from_upper(p: np.ndarray, lam: np.ndarray, steps: np.ndarray, log_scale: float) -> tuple[np.ndarray, np.ndarray] | None:
+def _log_sums_from_upper(
+    p: np.ndarray, lam: np.ndarray, steps: np.ndarray, log_scale: float
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The Schur growth from P = the upper triangle (diagonal included, zeros below) of the Hermitian
     C = (V^H V) o (V^{-1} V^{-H})^T of an eigenvector matrix V of T, T's eigenvalues ``lam`` and the
     scale e^log_scale of W / T. None when a quadratic form is not positive (too much cancellation)."""
@@ -184,7 +192,9 @@ def _log_sums_from_upper(p: np.ndarray, lam: np.ndarray, steps: np.ndarray, log_
         d = p / zr  # upper triangle of D (zero where z = 1: counted through c_near)
     del zr
     d_diag = np.real(np.diagonal(d)).copy()
-    c_near = 2 * float(np.real(np.sum(np.triu(np.where(near, p, 0), 1)))) + float(np.sum(np.where(np.diagonal(near), p_diag, 0)))
+    c_near = 2 * float(np.real(np.sum(np.triu(np.where(near, p, 0), 1)))) + float(
+        np.sum(np.where(np.diagonal(near), p_diag, 0))
+    )
     d_sum = 2 * float(np.real(np.sum(d))) - float(np.sum(d_diag))
     del near
 
@@ -208,6 +218,7 @@ def _log_sums_from_upper(p: np.ndarray, lam: np.ndarray, steps: np.ndarray, log_
 
 
 # --- Growth from the REAL quasi-triangular Schur factor (real arithmetic throughout) ---------------
+
 
 def real_schur(w: np.ndarray, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The real quasi-triangular Schur factor T of a real W (W = Q T Q^T, Q not computed) and its eigenvalues.
@@ -256,7 +267,9 @@ def _pair_bases(t: np.ndarray, pairs: np.ndarray, lam: np.ndarray) -> tuple[np.n
     return v0, v1, w
 
 
-def real_schur_block_eigenvectors(t: np.ndarray, lam: np.ndarray, pairs: np.ndarray | None = None, block: int = 96) -> np.ndarray:
+def real_schur_block_eigenvectors(
+    t: np.ndarray, lam: np.ndarray, pairs: np.ndarray | None = None, block: int = 96
+) -> np.ndarray:
     """X, real unit upper triangular, with T X = X blockdiag(T) for a real quasi-triangular T.
 
     The columns of X are the real and imaginary parts of the eigenvectors of T, rotated within each
@@ -392,7 +405,9 @@ def _eigenbasis_rows(upper: np.ndarray, order: np.ndarray, ns: int, left: tuple,
     return rows
 
 
-def _log_sums_from_rows(c: np.ndarray, weights: np.ndarray, lam_rows: np.ndarray, lam_cols: np.ndarray, steps: np.ndarray, log_scale: float) -> tuple[np.ndarray, np.ndarray] | None:
+def _log_sums_from_rows(
+    c: np.ndarray, weights: np.ndarray, lam_rows: np.ndarray, lam_cols: np.ndarray, steps: np.ndarray, log_scale: float
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The Schur growth from the representative rows of C = (V^H V) o (V^{-1} V^{-H})^T: one row
     per real eigenvalue (weight 1) and one per complex pair (weight 2; the other row of the pair is
     the conjugate with the pair columns swapped, so a^H C a = sum_i w_i Re(conj(a_i) (C a)_i) for
@@ -429,7 +444,9 @@ def _log_sums_from_rows(c: np.ndarray, weights: np.ndarray, lam_rows: np.ndarray
     return power_out, sum_out
 
 
-def log_power_sums_real_schur(t: np.ndarray, lam: np.ndarray, steps, *, log_scale: float = 0.0, max_condition: float = MAX_EIGVEC_CONDITION) -> tuple[np.ndarray, np.ndarray] | None:
+def log_power_sums_real_schur(
+    t: np.ndarray, lam: np.ndarray, steps, *, log_scale: float = 0.0, max_condition: float = MAX_EIGVEC_CONDITION
+) -> tuple[np.ndarray, np.ndarray] | None:
     """(log ||W^t||_F^2, log sum_{k<t} ||W^k||_F^2) per t from the real Schur factor T of W / e^log_scale.
 
     The real counterpart of :func:`log_power_sums_schur`, in real arithmetic for every O(n^3) step
@@ -496,7 +513,9 @@ def log_power_sums_real_schur(t: np.ndarray, lam: np.ndarray, steps, *, log_scal
     ns = singles.size
     v0, v1, w = _pair_bases(t, pairs, lam)
     # V = X P, P_J = [[v0, v0], [v1, conj v1]]; V^H V = P^H G P, rows of P^H: (v0, conj v1), (v0, v1)
-    gc = _eigenbasis_rows(g, (n - 1) - order, ns, (v0 + 0j, np.conj(v1)), (v0 + 0j, v0 + 0j, v1, np.conj(v1)))  # G = J g J
+    gc = _eigenbasis_rows(
+        g, (n - 1) - order, ns, (v0 + 0j, np.conj(v1)), (v0 + 0j, v0 + 0j, v1, np.conj(v1))
+    )  # G = J g J
     del g
     # V^{-1} V^{-H} = Q H Q^H, Q_J = P_J^{-1} = [[w0, w1], [conj w0, conj w1]]
     hc = _eigenbasis_rows(h, order, ns, (w[0], w[1]), (np.conj(w[0]), w[0], np.conj(w[1]), w[1]))

@@ -24,13 +24,32 @@ from typing import Callable
 import numpy as np
 
 from . import _hessenberg as hessenberg
-from ._backend import LAW_STREAM, MATRIX_STREAM, array_module, cupy_module, device_rng, real_dtype, resolve_device, to_host
+from ._backend import (
+    LAW_STREAM,
+    MATRIX_STREAM,
+    array_module,
+    cupy_module,
+    device_rng,
+    real_dtype,
+    resolve_device,
+    to_host,
+)
 from ._pool import process_map, resolve_workers
 from ._results import Result
 from ._errors import InputError
 from ._validation import choice, seed_value, whole_number
 
-__all__ = ["METHODS", "LAW_LABEL", "SAMPLERS", "resolve_sampler", "sample_radii", "law_radii", "radius_stats", "RadiusStats", "gpu_chunk_size"]
+__all__ = [
+    "METHODS",
+    "LAW_LABEL",
+    "SAMPLERS",
+    "resolve_sampler",
+    "sample_radii",
+    "law_radii",
+    "radius_stats",
+    "RadiusStats",
+    "gpu_chunk_size",
+]
 
 #: how radii are obtained: eigenvalues of sampled matrices, or exact draws from the radius law
 METHODS = ("matrices", "law")
@@ -222,8 +241,15 @@ def law_radii(ensemble, samples: int, seed: int = 0) -> np.ndarray:
     samples = whole_number(samples, "samples")
     seed = seed_value(seed)
     if not ensemble.exact_law:
-        what = "real Gaussian inits have no exact radius law (only a Monte Carlo table)" if ensemble.field == "real" else f"{ensemble.name} has no exact radius law (universality only)"
-        raise InputError(f"method 'law' draws from an exact law, but {what}: sample matrices instead (method 'matrices'), or use field 'complex'", param="method")
+        what = (
+            "real Gaussian inits have no exact radius law (only a Monte Carlo table)"
+            if ensemble.field == "real"
+            else f"{ensemble.name} has no exact radius law (universality only)"
+        )
+        raise InputError(
+            f"method 'law' draws from an exact law, but {what}: sample matrices instead (method 'matrices'), or use field 'complex'",
+            param="method",
+        )
     from ._backend import host_rng  # noqa: PLC0415
 
     law = ensemble.numeric_law()  # the numeric law: no scipy.stats; one stream per (seed, width)
@@ -250,7 +276,10 @@ def _gpu_radii(ensemble, samples, seed, precision, chunk_size, on_progress, star
     chunk_size = chunk_size or gpu_chunk_size(n, precision)
     radii = np.empty(samples)
     for a, b in _chunks(samples, chunk_size):
-        draws = [ensemble.sample(device_rng(seed, MATRIX_STREAM, start_index + i, device="gpu"), cp, dtype) for i in range(a, b)]
+        draws = [
+            ensemble.sample(device_rng(seed, MATRIX_STREAM, start_index + i, device="gpu"), cp, dtype)
+            for i in range(a, b)
+        ]
         batch = cp.stack(draws)
         del draws
         if ensemble.diagonal:

@@ -31,8 +31,19 @@ from ._linalg import eigendecomposition, log_power_sums_from_eig
 from ._errors import InputError
 from ._inits import INITS, Ensemble, InitOptions, make_ensemble
 from ._report import (
-    UnreadableFile, atomic_write_text, claim_run_dir, csv_document, discard_files, prepare_out_dir, quote_path, read_npz, release_run_dir,
-    remove_stale_temps, run_metadata, write_json_atomic, write_npz_atomic,
+    UnreadableFile,
+    atomic_write_text,
+    claim_run_dir,
+    csv_document,
+    discard_files,
+    prepare_out_dir,
+    quote_path,
+    read_npz,
+    release_run_dir,
+    remove_stale_temps,
+    run_metadata,
+    write_json_atomic,
+    write_npz_atomic,
 )
 from ._pool import resolve_workers, single_blas_thread
 from ._resources import check_disk, guard, sweep_estimate
@@ -41,7 +52,25 @@ from ._spectra import SAMPLERS, radius_stats, sample_radii
 from ._text import printable
 from ._validation import choice, positive_number, probability, seed_value, whole_number
 
-__all__ = ["SweepResult", "SweepConfig", "Point", "Task", "grid", "dynamics_steps", "make_tasks", "compute_task", "RUN_FILES", "check_same_config", "load_config", "run_sweep", "merge", "summarize_point", "summarize_dynamics", "draw_figures", "sweep"]
+__all__ = [
+    "SweepResult",
+    "SweepConfig",
+    "Point",
+    "Task",
+    "grid",
+    "dynamics_steps",
+    "make_tasks",
+    "compute_task",
+    "RUN_FILES",
+    "check_same_config",
+    "load_config",
+    "run_sweep",
+    "merge",
+    "summarize_point",
+    "summarize_dynamics",
+    "draw_figures",
+    "sweep",
+]
 
 
 log = logging.getLogger("specdiag")
@@ -139,7 +168,7 @@ def grid(cfg: SweepConfig) -> list[Point]:
     points = []
     for n in cfg.ns:
         for init in cfg.inits:
-            for field in (INITS[init].fields if INITS[init].diagonal else cfg.fields):
+            for field in INITS[init].fields if INITS[init].diagonal else cfg.fields:
                 p = Point(int(n), init, field)
                 if p not in points:
                     points.append(p)
@@ -152,7 +181,17 @@ def dynamics_steps(n: int, cs) -> np.ndarray:
 
 def make_tasks(cfg: SweepConfig, ensembles: dict[Point, Ensemble]) -> list[Task]:
     return [
-        Task(p, start, min(start + cfg.chunk_size, cfg.samples), ensembles[p], cfg.seed, cfg.precision, cfg.dynamics, cfg.device, cfg.sampler)
+        Task(
+            p,
+            start,
+            min(start + cfg.chunk_size, cfg.samples),
+            ensembles[p],
+            cfg.seed,
+            cfg.precision,
+            cfg.dynamics,
+            cfg.device,
+            cfg.sampler,
+        )
         for p in ensembles
         for start in range(0, cfg.samples, cfg.chunk_size)
     ]
@@ -164,7 +203,16 @@ def compute_task(task: Task) -> dict:
     count = task.stop - task.start
     device = resolve_device(task.device)
     sampler = task.sampler
-    radii = sample_radii(task.ensemble, count, task.seed, precision=task.precision, device=device, workers=1, start_index=task.start, sampler=sampler)
+    radii = sample_radii(
+        task.ensemble,
+        count,
+        task.seed,
+        precision=task.precision,
+        device=device,
+        workers=1,
+        start_index=task.start,
+        sampler=sampler,
+    )
     out = {"radii": radii}
     if task.dynamics:
         ks = dynamics_steps(task.point.n, task.dynamics)
@@ -196,11 +244,17 @@ def check_same_config(out: Path, cfg: SweepConfig, *, force: bool = False) -> No
         if force:
             discard_files(out, RUN_FILES)
             return
-        raise InputError(f"out {quote_path(meta)} is not a specdiag sweep: choose another out, or pass force to overwrite it", param="out") from None
+        raise InputError(
+            f"out {quote_path(meta)} is not a specdiag sweep: choose another out, or pass force to overwrite it",
+            param="out",
+        ) from None
     if previous != cfg and force:
         discard_files(out, RUN_FILES)
     elif previous != cfg:
-        raise InputError(f"out {quote_path(out)} holds a sweep with other options: pass resume={quote_path(out)} to finish it, choose a new out, or pass force to overwrite it", param="out")
+        raise InputError(
+            f"out {quote_path(out)} holds a sweep with other options: pass resume={quote_path(out)} to finish it, choose a new out, or pass force to overwrite it",
+            param="out",
+        )
 
 
 def load_config(out: Path) -> SweepConfig:
@@ -208,7 +262,10 @@ def load_config(out: Path) -> SweepConfig:
     try:
         cfg = SweepConfig.from_dict(json.loads((out / "run.json").read_text())["config"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        raise InputError(f"resume: no sweep to resume in {quote_path(out)} (run.json missing or unreadable): start one with out=", param="resume") from None
+        raise InputError(
+            f"resume: no sweep to resume in {quote_path(out)} (run.json missing or unreadable): start one with out=",
+            param="resume",
+        ) from None
     return cfg.validate()
 
 
@@ -221,7 +278,13 @@ def _task_file_ok(out: Path, task: Task) -> bool:
         log.warning("task %s: %s is unreadable (%s): recomputing it", task.point.id, task.relpath, exc)
         return False
     if arrays["radii"].shape != (task.stop - task.start,):
-        log.warning("task %s: %s holds %s radii, not %d: recomputing it", task.point.id, task.relpath, arrays["radii"].shape, task.stop - task.start)
+        log.warning(
+            "task %s: %s holds %s radii, not %d: recomputing it",
+            task.point.id,
+            task.relpath,
+            arrays["radii"].shape,
+            task.stop - task.start,
+        )
         return False
     return True
 
@@ -239,7 +302,11 @@ def _pending(out: Path, tasks: list[Task]) -> list[Task]:
 
 
 def _manifest(cfg: SweepConfig, executor, *, elapsed_s: float, **extra) -> dict:
-    return {**run_metadata("sweep", asdict(cfg), device="cpu", elapsed_s=elapsed_s, executor=executor.name), "config": asdict(cfg), **extra}
+    return {
+        **run_metadata("sweep", asdict(cfg), device="cpu", elapsed_s=elapsed_s, executor=executor.name),
+        "config": asdict(cfg),
+        **extra,
+    }
 
 
 def _run_tasks(executor, todo: list[Task], out: Path, on_task, progress: Progress | None) -> list[dict]:
@@ -251,8 +318,21 @@ def _run_tasks(executor, todo: list[Task], out: Path, on_task, progress: Progres
             if error is None:
                 write_npz_atomic(out / task.relpath, result)
             else:
-                failures.append({"point": task.point.id, "start": task.start, "stop": task.stop, "error": f"{type(error).__name__}: {error}"})
-                log.warning("task failed: %s matrices %d-%d: %s", task.point.id, task.start, task.stop - 1, printable(failures[-1]["error"]))
+                failures.append(
+                    {
+                        "point": task.point.id,
+                        "start": task.start,
+                        "stop": task.stop,
+                        "error": f"{type(error).__name__}: {error}",
+                    }
+                )
+                log.warning(
+                    "task failed: %s matrices %d-%d: %s",
+                    task.point.id,
+                    task.start,
+                    task.stop - 1,
+                    printable(failures[-1]["error"]),
+                )
             if on_task:
                 on_task(task, error)
             if advance:
@@ -261,8 +341,15 @@ def _run_tasks(executor, todo: list[Task], out: Path, on_task, progress: Progres
 
 
 def run_sweep(
-    cfg: SweepConfig, out: Path, executor, *, on_task: Callable[[Task, BaseException | None], None] | None = None,
-    options: InitOptions | None = None, force: bool = False, progress: Progress | None = None, plot: bool = False,
+    cfg: SweepConfig,
+    out: Path,
+    executor,
+    *,
+    on_task: Callable[[Task, BaseException | None], None] | None = None,
+    options: InitOptions | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    plot: bool = False,
 ) -> dict:
     """Run the missing tasks on ``executor``, save each as it lands, then merge. Returns sweep.json.
 
@@ -286,11 +373,19 @@ def run_sweep(
         doc["computed_tasks"], doc["reused_tasks"] = len(todo) - len(failures), len(tasks) - len(todo)
         elapsed = time.perf_counter() - start
         write_json_atomic(out / "sweep.json", doc)
-        write_json_atomic(out / "run.json", _manifest(
-            cfg, executor, elapsed_s=elapsed, status="incomplete" if failures else "complete", tasks=len(tasks),
-            computed_tasks=doc["computed_tasks"], failed_tasks=failures,
-            matrices_per_s=doc["computed_tasks"] and sum(t.stop - t.start for t in todo) / elapsed,
-        ))
+        write_json_atomic(
+            out / "run.json",
+            _manifest(
+                cfg,
+                executor,
+                elapsed_s=elapsed,
+                status="incomplete" if failures else "complete",
+                tasks=len(tasks),
+                computed_tasks=doc["computed_tasks"],
+                failed_tasks=failures,
+                matrices_per_s=doc["computed_tasks"] and sum(t.stop - t.start for t in todo) / elapsed,
+            ),
+        )
         doc["figures"] = draw_figures(out, doc["points"]) if plot else []
     return doc
 
@@ -308,7 +403,13 @@ def merge(cfg: SweepConfig, out: Path, tasks: list[Task]) -> dict:
                 arrays.append(read_npz(out / t.relpath, ("radii",)))
             except UnreadableFile:  # missing, or truncated: the point is incomplete
                 pass
-        row: dict[str, Any] = {"id": point.id, "n": point.n, "init": point.init, "field": point.field, "complete": len(arrays) == len(point_tasks)}
+        row: dict[str, Any] = {
+            "id": point.id,
+            "n": point.n,
+            "init": point.init,
+            "field": point.field,
+            "complete": len(arrays) == len(point_tasks),
+        }
         if not row["complete"]:
             row["missing_tasks"] = len(point_tasks) - len(arrays)
             rows.append(row)
@@ -317,7 +418,11 @@ def merge(cfg: SweepConfig, out: Path, tasks: list[Task]) -> dict:
         row.update(summarize_point(point, point_tasks[0].ensemble, radii, cfg))
         if cfg.dynamics:
             log_q = np.vstack([a["log_q"] for a in arrays])
-            row.update(summarize_dynamics(point, point_tasks[0].ensemble, log_q, np.vstack([a["log_hidden_sq"] for a in arrays]), cfg.dynamics))
+            row.update(
+                summarize_dynamics(
+                    point, point_tasks[0].ensemble, log_q, np.vstack([a["log_hidden_sq"] for a in arrays]), cfg.dynamics
+                )
+            )
         rows.append(row)
     complete = [r for r in rows if r["complete"]]
     if complete:
@@ -444,8 +549,14 @@ class SweepResult(Result):
     @classmethod
     def from_doc(cls, doc: dict, out: Path, figures: list) -> SweepResult:
         return cls(
-            command="sweep", out=str(out), config=doc.get("config", {}), points=doc.get("points", []), failed_tasks=doc.get("failed_tasks", []),
-            computed_tasks=doc.get("computed_tasks", 0), reused_tasks=doc.get("reused_tasks", 0), figures=figures,
+            command="sweep",
+            out=str(out),
+            config=doc.get("config", {}),
+            points=doc.get("points", []),
+            failed_tasks=doc.get("failed_tasks", []),
+            computed_tasks=doc.get("computed_tasks", 0),
+            reused_tasks=doc.get("reused_tasks", 0),
+            figures=figures,
         )
 
 
@@ -455,7 +566,10 @@ def _finished(from_dir: Path, plot: bool) -> SweepResult:
         doc = json.loads((from_dir / "sweep.json").read_text())
         points = doc["points"]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        raise InputError(f"from_dir {quote_path(from_dir)} holds no readable sweep.json: run a sweep with out={quote_path(from_dir)} first", param="from_dir") from None
+        raise InputError(
+            f"from_dir {quote_path(from_dir)} holds no readable sweep.json: run a sweep with out={quote_path(from_dir)} first",
+            param="from_dir",
+        ) from None
     figures = []
     if plot:
         with claim_run_dir(from_dir, param="from_dir"):
@@ -554,15 +668,29 @@ def sweep(
     else:
         for name, given in (("n", n), ("out", out)):
             if given is None:
-                raise InputError(f"{name} is needed for a new sweep (or resume=DIR to finish one, from_dir=DIR to read one)", param=name)
+                raise InputError(
+                    f"{name} is needed for a new sweep (or resume=DIR to finish one, from_dir=DIR to read one)",
+                    param=name,
+                )
         ns = (n,) if isinstance(n, (int, np.integer)) else tuple(n)
         cfg = SweepConfig(
-            ns=ns, inits=tuple(inits), fields=tuple(fields), samples=samples, seed=seed, chunk_size=chunk_size,
-            precision=precision, dynamics=tuple(dynamics), rescale=rescale, coverage=coverage, device=device,
+            ns=ns,
+            inits=tuple(inits),
+            fields=tuple(fields),
+            samples=samples,
+            seed=seed,
+            chunk_size=chunk_size,
+            precision=precision,
+            dynamics=tuple(dynamics),
+            rescale=rescale,
+            coverage=coverage,
+            device=device,
             sampler=sampler,
         ).validate()
         out = Path(out)
-    prepare_out_dir(out, command="sweep", force=force, param="resume" if resume is not None else "out")  # up front, before connecting
+    prepare_out_dir(
+        out, command="sweep", force=force, param="resume" if resume is not None else "out"
+    )  # up front, before connecting
     release_run_dir(out)  # run_sweep claims it for the run
     executor = _executor_for(cfg, scheduler, workers)
     try:

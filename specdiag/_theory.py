@@ -24,7 +24,18 @@ import numpy as np
 
 from ._errors import InputError
 
-__all__ = ["EULER_GAMMA", "PAPER_C", "LAST_UNDEFINED_N", "g_n", "rider_location", "rider_scale", "paper_scale", "log_q", "q_exact_fraction", "log_expected_hidden_sq"]
+__all__ = [
+    "EULER_GAMMA",
+    "PAPER_C",
+    "LAST_UNDEFINED_N",
+    "g_n",
+    "rider_location",
+    "rider_scale",
+    "paper_scale",
+    "log_q",
+    "q_exact_fraction",
+    "log_expected_hidden_sq",
+]
 
 EULER_GAMMA = float(np.euler_gamma)
 #: the paper's constant: Gumbel mean + one Gumbel sd

@@ -14,7 +14,16 @@ from ._resources import guard, theory_estimate
 from ._results import Result, plain
 from ._validation import probability, whole_number
 
-__all__ = ["LawMoments", "LimitLaw", "CalibratedLaw", "FiniteNReal", "TheorySummary", "TheoryReport", "theory_summary", "theory_report"]
+__all__ = [
+    "LawMoments",
+    "LimitLaw",
+    "CalibratedLaw",
+    "FiniteNReal",
+    "TheorySummary",
+    "TheoryReport",
+    "theory_summary",
+    "theory_report",
+]
 
 
 @dataclass(frozen=True)
@@ -177,18 +186,38 @@ def theory_summary(n: int, *, coverage: float = 0.9) -> TheorySummary:
     exact = laws.kostlan(n)
     s_cal = float(exact.ppf(coverage))
     calibrated = CalibratedLaw(s_cal, coverage, **LawMoments.of(laws.kostlan(n, scale=1 / s_cal)).to_dict())
-    common: dict[str, Any] = dict(n=n, g_n=g, coverage=coverage, exact_complex=LawMoments.of(exact), finite_n_real=FiniteNReal.at(n), calibrated_complex=calibrated)
+    common: dict[str, Any] = dict(
+        n=n,
+        g_n=g,
+        coverage=coverage,
+        exact_complex=LawMoments.of(exact),
+        finite_n_real=FiniteNReal.at(n),
+        calibrated_complex=calibrated,
+    )
     if g <= 0:
         reason = f"g_n = {g:.4f} <= 0 (n <= {theory.LAST_UNDEFINED_N}): use --rescale calibrated"
-        return TheorySummary(s_n=None, rider_location=None, rider_scale=None, asymptotic=None, exact_complex_rescaled=None, undefined_reason=reason, **common)
+        return TheorySummary(
+            s_n=None,
+            rider_location=None,
+            rider_scale=None,
+            asymptotic=None,
+            exact_complex_rescaled=None,
+            undefined_reason=reason,
+            **common,
+        )
     s_n = theory.paper_scale(n)
     asymptotic = {
         "real": LimitLaw.of(laws.rider_sinclair(n), "Rider-Sinclair limit, n -> inf"),
         "complex": LimitLaw.of(laws.rider(n), "Rider limit, n -> inf"),
     }
     return TheorySummary(
-        s_n=s_n, rider_location=theory.rider_location(n), rider_scale=theory.rider_scale(n), asymptotic=asymptotic,
-        exact_complex_rescaled=LawMoments.of(laws.kostlan(n, scale=1 / s_n)), undefined_reason=None, **common,
+        s_n=s_n,
+        rider_location=theory.rider_location(n),
+        rider_scale=theory.rider_scale(n),
+        asymptotic=asymptotic,
+        exact_complex_rescaled=LawMoments.of(laws.kostlan(n, scale=1 / s_n)),
+        undefined_reason=None,
+        **common,
     )
 
 

@@ -28,7 +28,9 @@ def _kind(module) -> str:
         return "lstm"
     if isinstance(module, (torch.nn.GRU, torch.nn.GRUCell)):
         return "gru"
-    mode = getattr(module, "mode", None) or ("RNN_RELU" if getattr(module, "nonlinearity", "tanh") == "relu" else "RNN_TANH")
+    mode = getattr(module, "mode", None) or (
+        "RNN_RELU" if getattr(module, "nonlinearity", "tanh") == "relu" else "RNN_TANH"
+    )
     return {"LSTM": "lstm", "GRU": "gru", "RNN_RELU": "rnn_relu"}.get(mode, "rnn_tanh")
 
 
@@ -46,10 +48,17 @@ def torch_cells(model) -> list[CellWeights]:
                 if not name.startswith("weight_hh"):
                     continue
                 suffix = name[len("weight_hh") :]  # "_l0", "_l1_reverse", or "" for a Cell module
-                cells.append(CellWeights(
-                    dotted + name, _kind(module), params[name].detach().to("cpu", torch.float64).numpy(), w_ih=_array(params.get("weight_ih" + suffix)),
-                    b_ih=_array(params.get("bias_ih" + suffix)), b_hh=_array(params.get("bias_hh" + suffix)), w_hr=_array(params.get("weight_hr" + suffix)),
-                ))
+                cells.append(
+                    CellWeights(
+                        dotted + name,
+                        _kind(module),
+                        params[name].detach().to("cpu", torch.float64).numpy(),
+                        w_ih=_array(params.get("weight_ih" + suffix)),
+                        b_ih=_array(params.get("bias_ih" + suffix)),
+                        b_hh=_array(params.get("bias_hh" + suffix)),
+                        w_hr=_array(params.get("weight_hr" + suffix)),
+                    )
+                )
     return cells
 
 
@@ -85,14 +94,27 @@ class SpectralMonitor:
             monitor.step(global_step)
     """
 
-    def __init__(self, model, every: int = 100, log: str | Path | None = "runs/spectra.jsonl", max_radius: float = 1.0, tensorboard=None,
-                 lyapunov: bool = True, blocks: bool = False):
+    def __init__(
+        self,
+        model,
+        every: int = 100,
+        log: str | Path | None = "runs/spectra.jsonl",
+        max_radius: float = 1.0,
+        tensorboard=None,
+        lyapunov: bool = True,
+        blocks: bool = False,
+    ):
         if not isinstance(model, torch.nn.Module):
             raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}", param="model")
         if not torch_cells(model):
-            raise InputError(f"model has no nn.RNN/LSTM/GRU or RNNCell/LSTMCell/GRUCell ({type(model).__name__}): nothing to monitor", param="model")
+            raise InputError(
+                f"model has no nn.RNN/LSTM/GRU or RNNCell/LSTMCell/GRUCell ({type(model).__name__}): nothing to monitor",
+                param="model",
+            )
         self.model = model
-        self.core = MonitorCore(every=every, log=log, max_radius=max_radius, tensorboard=tensorboard, lyapunov=lyapunov, blocks=blocks)
+        self.core = MonitorCore(
+            every=every, log=log, max_radius=max_radius, tensorboard=tensorboard, lyapunov=lyapunov, blocks=blocks
+        )
 
     def step(self, global_step: int) -> list[dict] | None:
         """Measure when ``global_step`` is a multiple of ``every``: the rows written, else None."""
@@ -123,9 +145,22 @@ def _define_lightning():
     class LightningSpectralMonitor(base):  # type: ignore[misc, valid-type]
         """Lightning callback: :class:`SpectralMonitor` on the LightningModule at ``trainer.global_step``."""
 
-        def __init__(self, every: int = 100, log: str | Path | None = "runs/spectra.jsonl", max_radius: float = 1.0, tensorboard=None, lyapunov: bool = True):
+        def __init__(
+            self,
+            every: int = 100,
+            log: str | Path | None = "runs/spectra.jsonl",
+            max_radius: float = 1.0,
+            tensorboard=None,
+            lyapunov: bool = True,
+        ):
             super().__init__()
-            self.options = {"every": every, "log": log, "max_radius": max_radius, "tensorboard": tensorboard, "lyapunov": lyapunov}
+            self.options = {
+                "every": every,
+                "log": log,
+                "max_radius": max_radius,
+                "tensorboard": tensorboard,
+                "lyapunov": lyapunov,
+            }
             self.monitor: SpectralMonitor | None = None
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
@@ -145,8 +180,21 @@ def _define_hf():
     class HFSpectralMonitor(TrainerCallback):
         """Hugging Face ``TrainerCallback``: :class:`SpectralMonitor` on the trained model at ``state.global_step``."""
 
-        def __init__(self, every: int = 100, log: str | Path | None = "runs/spectra.jsonl", max_radius: float = 1.0, tensorboard=None, lyapunov: bool = True):
-            self.options = {"every": every, "log": log, "max_radius": max_radius, "tensorboard": tensorboard, "lyapunov": lyapunov}
+        def __init__(
+            self,
+            every: int = 100,
+            log: str | Path | None = "runs/spectra.jsonl",
+            max_radius: float = 1.0,
+            tensorboard=None,
+            lyapunov: bool = True,
+        ):
+            self.options = {
+                "every": every,
+                "log": log,
+                "max_radius": max_radius,
+                "tensorboard": tensorboard,
+                "lyapunov": lyapunov,
+            }
             self.monitor: SpectralMonitor | None = None
 
         def on_step_end(self, args, state, control, model=None, **kwargs):

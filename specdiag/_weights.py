@@ -85,16 +85,22 @@ def open_weights(path: Path | str, *, max_memory: int | None = None, container: 
         elif (path / "model.safetensors").is_file():
             source = open_safetensors(path / "model.safetensors")
         else:
-            raise InputError(f"{str(path)!r} is a directory, not a weights file: give a file ({', '.join(SUFFIXES)}) or a directory holding {SHARD_INDEX}")
+            raise InputError(
+                f"{str(path)!r} is a directory, not a weights file: give a file ({', '.join(SUFFIXES)}) or a directory holding {SHARD_INDEX}"
+            )
         source.max_memory = max_memory
         return source
     if not path.exists() and path.is_symlink():
         try:
             path.resolve(strict=True)
         except RuntimeError:
-            raise InputError(f"{printable(str(path))!r} is a symbolic link loop: point it at a weights file", param="path") from None
+            raise InputError(
+                f"{printable(str(path))!r} is a symbolic link loop: point it at a weights file", param="path"
+            ) from None
         except OSError:
-            raise InputError(f"{printable(str(path))!r} is a dangling symbolic link (its target does not exist)", param="path") from None
+            raise InputError(
+                f"{printable(str(path))!r} is a dangling symbolic link (its target does not exist)", param="path"
+            ) from None
     if not path.exists():
         raise InputError(f"no such file {str(path)!r}: give a weights file ({', '.join(SUFFIXES)})")
     other = _describe_non_file(path)
@@ -125,7 +131,9 @@ def open_weights(path: Path | str, *, max_memory: int | None = None, container: 
     else:
         raise InputError(f"unsupported file type {suffix!r}: use one of {', '.join(SUFFIXES)}")
     if container:
-        raise InputError(f"state_dict: {printable(str(path))!r} is a flat {source.kind} file, not a nested checkpoint: drop state_dict", param="state_dict")
+        raise InputError(
+            f"state_dict: {printable(str(path))!r} is a flat {source.kind} file, not a nested checkpoint: drop state_dict",
+            param="state_dict",
+        )
     source.max_memory = max_memory
     return source
-

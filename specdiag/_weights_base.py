@@ -18,16 +18,43 @@ from ._resources import format_bytes
 
 __all__ = ["TensorInfo", "WeightsSource", "memory_budget", "require_within_budget", "stored_epsilon"]
 
-SUFFIXES = (".npy", ".npz", ".safetensors", ".pt", ".pth", ".ckpt", ".bin", ".jit", ".onnx", ".keras", ".h5", ".hdf5", ".csv", ".txt")
+SUFFIXES = (
+    ".npy",
+    ".npz",
+    ".safetensors",
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".bin",
+    ".jit",
+    ".onnx",
+    ".keras",
+    ".h5",
+    ".hdf5",
+    ".csv",
+    ".txt",
+)
 TORCH_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".jit")
 SHARD_INDEX = "model.safetensors.index.json"
 #: safetensors dtype codes -> NumPy dtype names (ml_dtypes provides the bfloat16 and float8 types)
 SAFETENSORS_DTYPES = {
-    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
-    "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2",
-    "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8",
-    "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8", "BOOL": "bool",
-    "C64": "complex64", "C128": "complex128",
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U64": "uint64",
+    "U32": "uint32",
+    "U16": "uint16",
+    "U8": "uint8",
+    "BOOL": "bool",
+    "C64": "complex64",
+    "C128": "complex128",
 }
 #: checkpoint keys never searched for weights (optimizer moments have the weights' shapes)
 NON_MODEL_KEYS = re.compile(r"optim|scheduler|scaler|lr_|callbacks|loops|hyper|hparams|rng|grad", re.IGNORECASE)
@@ -87,9 +114,13 @@ class WeightsSource:
         except InputError:
             raise
         except MemoryError:
-            raise InputError(f"tensor {name!r} ({format_bytes(info.nbytes)}) does not fit in memory: lower max_memory or free memory") from None
+            raise InputError(
+                f"tensor {name!r} ({format_bytes(info.nbytes)}) does not fit in memory: lower max_memory or free memory"
+            ) from None
         except Exception as exc:  # truncated data, zlib errors, ...
-            raise InputError(f"cannot read tensor {name!r} of {self.path!r} ({type(exc).__name__}: {_one_line(exc)}): the file is corrupt or truncated") from None
+            raise InputError(
+                f"cannot read tensor {name!r} of {self.path!r} ({type(exc).__name__}: {_one_line(exc)}): the file is corrupt or truncated"
+            ) from None
 
 
 # --- memory budget --------------------------------------------------------------------------------
@@ -157,11 +188,16 @@ def _describe_non_file(path: Path) -> str | None:
         mode = path.stat().st_mode
     except OSError:
         return None
-    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+    for test, what in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return what
     return None
-
 
 
 def _read_npy_body(fh, shape, dtype, fortran) -> np.ndarray:
@@ -179,4 +215,3 @@ def _read_npy_body(fh, shape, dtype, fortran) -> np.ndarray:
             raise EOFError(f"array data end after {got} of {view.nbytes} bytes")
         got += chunk
     return out.reshape(shape, order="F" if fortran else "C")
-

@@ -30,7 +30,9 @@ def _h5py():
     try:
         import h5py  # type: ignore[import-untyped]  # noqa: PLC0415 (optional dependency, only for Keras files)
     except ImportError:
-        raise InputError("reading Keras .keras/.h5 files needs h5py: pip install 'specdiag[h5py]'", param="path") from None
+        raise InputError(
+            "reading Keras .keras/.h5 files needs h5py: pip install 'specdiag[h5py]'", param="path"
+        ) from None
     return h5py
 
 
@@ -71,7 +73,9 @@ def _source(path: Path, handle, h5py, kind: str, keep: object = None):
         if ds.dtype.kind not in "fiuc":
             continue
         label = shown[name]
-        infos[label] = TensorInfo(label, shapes[name], ds.dtype.name, int(ds.size) * ds.dtype.itemsize, None, int(ds.size))
+        infos[label] = TensorInfo(
+            label, shapes[name], ds.dtype.name, int(ds.size) * ds.dtype.itemsize, None, int(ds.size)
+        )
 
     def load(label: str) -> np.ndarray:
         _ = keep  # the archive's bytes live as long as the source
@@ -86,7 +90,10 @@ def open_h5(path: Path):
     try:
         handle = h5py.File(str(path), "r")
     except OSError as exc:
-        raise InputError(f"{printable(str(path))!r} is not a valid HDF5 file ({exc}): the file is corrupt or of another type", param="path") from None
+        raise InputError(
+            f"{printable(str(path))!r} is not a valid HDF5 file ({exc}): the file is corrupt or of another type",
+            param="path",
+        ) from None
     return _source(path, handle, h5py, "keras h5")
 
 
@@ -97,12 +104,20 @@ def open_keras(path: Path):
         with zipfile.ZipFile(path) as archive:
             data = archive.read("model.weights.h5")
     except KeyError:
-        raise InputError(f"{printable(str(path))!r} is a zip without model.weights.h5: not a Keras 3 .keras file", param="path") from None
+        raise InputError(
+            f"{printable(str(path))!r} is a zip without model.weights.h5: not a Keras 3 .keras file", param="path"
+        ) from None
     except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"{printable(str(path))!r} is not a valid .keras archive ({exc}): the file is corrupt or truncated", param="path") from None
+        raise InputError(
+            f"{printable(str(path))!r} is not a valid .keras archive ({exc}): the file is corrupt or truncated",
+            param="path",
+        ) from None
     buffer = io.BytesIO(data)
     try:
         handle = h5py.File(buffer, "r")
     except OSError as exc:
-        raise InputError(f"{printable(str(path))!r}: its model.weights.h5 is not valid HDF5 ({exc}): the file is corrupt", param="path") from None
+        raise InputError(
+            f"{printable(str(path))!r}: its model.weights.h5 is not valid HDF5 ({exc}): the file is corrupt",
+            param="path",
+        ) from None
     return _source(path, handle, h5py, "keras", keep=buffer)

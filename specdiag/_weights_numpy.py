@@ -12,11 +12,16 @@ from ._errors import InputError
 from ._resources import format_bytes
 from ._text import printable
 from ._weights_base import (
-    TensorInfo, WeightsSource, _dtype_name, _info, _one_line, _read_npy_body,
+    TensorInfo,
+    WeightsSource,
+    _dtype_name,
+    _info,
+    _one_line,
+    _read_npy_body,
     require_within_budget,
 )
 
-__all__ = ['open_npy', 'open_npz', 'open_text']
+__all__ = ["open_npy", "open_npz", "open_text"]
 
 
 # --- .npy / .npz ----------------------------------------------------------------------------------
@@ -29,7 +34,9 @@ def _npy_header(fh, label: str) -> tuple[tuple, np.dtype, bool]:
     try:
         version = npy.read_magic(fh)
     except ValueError:
-        raise InputError(f"{label} is not a valid .npy array (no NumPy header): the file is corrupt or not a .npy file") from None
+        raise InputError(
+            f"{label} is not a valid .npy array (no NumPy header): the file is corrupt or not a .npy file"
+        ) from None
     try:
         readers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
         if version not in readers:
@@ -38,7 +45,9 @@ def _npy_header(fh, label: str) -> tuple[tuple, np.dtype, bool]:
     except Exception as exc:  # ValueError, SyntaxError, tokenize errors, RecursionError: a malformed header dict
         raise InputError(f"{label} has a corrupt .npy header ({_one_line(exc)})") from None
     if dtype.hasobject:
-        raise InputError(f"{label} holds Python objects (dtype {dtype}), which would need unpickling: save numeric arrays")
+        raise InputError(
+            f"{label} holds Python objects (dtype {dtype}), which would need unpickling: save numeric arrays"
+        )
     return shape, dtype, fortran
 
 
@@ -51,8 +60,10 @@ def open_npy(path: Path) -> WeightsSource:
     size = path.stat().st_size
     if offset + info.nbytes > size:
         shown = "x".join(map(str, shape)) or "scalar"
-        raise InputError(f"{printable(str(path))!r} is truncated: its header promises a {shown} {dtype} array ({format_bytes(info.nbytes)}) "
-                         f"but the file holds {format_bytes(max(size - offset, 0))} of data: the file is corrupt or truncated")
+        raise InputError(
+            f"{printable(str(path))!r} is truncated: its header promises a {shown} {dtype} array ({format_bytes(info.nbytes)}) "
+            f"but the file holds {format_bytes(max(size - offset, 0))} of data: the file is corrupt or truncated"
+        )
 
     def load(_name):
         with open(path, "rb") as fh:
@@ -64,12 +75,16 @@ def open_npy(path: Path) -> WeightsSource:
 
 def open_npz(path: Path) -> WeightsSource:
     if not zipfile.is_zipfile(path):
-        raise InputError(f"{str(path)!r} is not a valid .npz (not a zip archive): the file is corrupt, truncated or not an .npz file")
+        raise InputError(
+            f"{str(path)!r} is not a valid .npz (not a zip archive): the file is corrupt, truncated or not an .npz file"
+        )
     try:
         archive = zipfile.ZipFile(path)
         members = [m for m in archive.infolist() if not m.is_dir()]
     except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"{str(path)!r} is not a valid .npz ({_one_line(exc)}): the file is corrupt or truncated") from None
+        raise InputError(
+            f"{str(path)!r} is not a valid .npz ({_one_line(exc)}): the file is corrupt or truncated"
+        ) from None
     headers = {}
     for member in members:
         name = member.filename[:-4] if member.filename.endswith(".npy") else member.filename
@@ -79,7 +94,9 @@ def open_npz(path: Path) -> WeightsSource:
         except InputError:
             raise
         except Exception as exc:  # zlib errors, bad CRC, ...
-            raise InputError(f"cannot read member {name!r} of {str(path)!r} ({_one_line(exc)}): the file is corrupt or truncated") from None
+            raise InputError(
+                f"cannot read member {name!r} of {str(path)!r} ({_one_line(exc)}): the file is corrupt or truncated"
+            ) from None
 
     def load_member(name):
         member, shape, dtype, fortran = headers[name]
@@ -88,7 +105,9 @@ def open_npz(path: Path) -> WeightsSource:
             return _read_npy_body(fh, shape, dtype, fortran)
 
     keys = set(headers)
-    if {"format", "shape", "data"} <= keys and ({"indices", "indptr"} <= keys or {"row", "col"} <= keys or "offsets" in keys):
+    if {"format", "shape", "data"} <= keys and (
+        {"indices", "indptr"} <= keys or {"row", "col"} <= keys or "offsets" in keys
+    ):
         return _sparse_npz(path, headers, load_member)
     infos = {name: _info(name, shape, dtype, dtype.itemsize) for name, (_, shape, dtype, _f) in headers.items()}
     return WeightsSource(str(path), "npz", infos, load_member)
@@ -97,7 +116,9 @@ def open_npz(path: Path) -> WeightsSource:
 def _sparse_npz(path: Path, headers: dict, load_member) -> WeightsSource:
     """A ``scipy.sparse.save_npz`` file: one matrix, named after the file."""
     if any(math.prod(headers[key][1]) * headers[key][2].itemsize > 1024 for key in ("format", "shape")):
-        raise InputError(f"{str(path)!r} looks like a scipy.sparse file but its format/shape members are not small: the file is corrupt")
+        raise InputError(
+            f"{str(path)!r} looks like a scipy.sparse file but its format/shape members are not small: the file is corrupt"
+        )
     raw = np.asarray(load_member("format")).item()
     fmt = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
     shape = tuple(int(s) for s in np.asarray(load_member("shape")).reshape(-1))
@@ -121,7 +142,9 @@ def _sparse_npz(path: Path, headers: dict, load_member) -> WeightsSource:
             "dia": lambda: scipy.sparse.dia_matrix((arrays["data"], arrays["offsets"]), shape=shape),
         }
         if fmt not in builders:
-            raise InputError(f"{str(path)!r} is a scipy.sparse file of unknown format {fmt!r}: use csr, csc, coo, bsr or dia")
+            raise InputError(
+                f"{str(path)!r} is a scipy.sparse file of unknown format {fmt!r}: use csr, csc, coo, bsr or dia"
+            )
         return builders[fmt]().tocsr()
 
     return WeightsSource(str(path), "scipy.sparse npz", {name: info}, load)
@@ -139,7 +162,9 @@ def open_text(path: Path, max_memory: int | None) -> WeightsSource:
         text = path.read_text()
         array = np.loadtxt(path, delimiter="," if "," in text else None, ndmin=2)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {str(path)!r} as a text matrix ({_one_line(exc)}): one row per line, numbers separated by commas or spaces") from None
-    return WeightsSource(str(path), "text", {name: _info(name, array.shape, array.dtype, array.dtype.itemsize)}, lambda _name: array)
-
-
+        raise InputError(
+            f"cannot read {str(path)!r} as a text matrix ({_one_line(exc)}): one row per line, numbers separated by commas or spaces"
+        ) from None
+    return WeightsSource(
+        str(path), "text", {name: _info(name, array.shape, array.dtype, array.dtype.itemsize)}, lambda _name: array
+    )

@@ -72,11 +72,16 @@ def open_onnx(path: Path):
         import onnx  # noqa: PLC0415 (optional dependency)
         from onnx import numpy_helper  # noqa: PLC0415
     except ImportError:
-        raise InputError(f"reading {printable(str(path))!r} needs the onnx package: pip install 'specdiag[onnx]'", param="path") from None
+        raise InputError(
+            f"reading {printable(str(path))!r} needs the onnx package: pip install 'specdiag[onnx]'", param="path"
+        ) from None
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError and friends
-        raise InputError(f"{printable(str(path))!r} is not a valid ONNX model ({type(exc).__name__}): the file is corrupt or of another type", param="path") from None
+        raise InputError(
+            f"{printable(str(path))!r} is not a valid ONNX model ({type(exc).__name__}): the file is corrupt or of another type",
+            param="path",
+        ) from None
     known = _constants(model.graph)
     base = str(path.parent)
     arrays: dict[str, Any] = {}
@@ -89,8 +94,10 @@ def open_onnx(path: Path):
         try:
             return numpy_helper.to_array(known[value], base_dir=base).astype(np.float64)
         except Exception as exc:
-            raise InputError(f"cannot read ONNX weight {printable(value)!r} of {printable(str(path))!r} ({type(exc).__name__}): "
-                             f"copy its external data file next to the model") from None
+            raise InputError(
+                f"cannot read ONNX weight {printable(value)!r} of {printable(str(path))!r} ({type(exc).__name__}): "
+                f"copy its external data file next to the model"
+            ) from None
 
     for index, node in enumerate(model.graph.node):
         if node.op_type not in OPERATORS:
@@ -131,12 +138,22 @@ def open_onnx(path: Path):
                 arrays[names["bias_hh"]] = (b_name, d, "Bh", node.op_type)
             h = r_shape[2]
             w_shape = tuple(int(x) for x in known[w_name].dims)
-            shapes = {"weight_hh": (gates * h, h), "weight_ih": (gates * h, w_shape[2]), "bias_ih": (gates * h,), "bias_hh": (gates * h,)}
+            shapes = {
+                "weight_hh": (gates * h, h),
+                "weight_ih": (gates * h, w_shape[2]),
+                "bias_ih": (gates * h,),
+                "bias_hh": (gates * h,),
+            }
             for role, name in names.items():
                 if name in arrays:
-                    infos[name] = TensorInfo(name, shapes[role], "float32", 4 * int(np.prod(shapes[role])), None, int(np.prod(shapes[role])))
+                    infos[name] = TensorInfo(
+                        name, shapes[role], "float32", 4 * int(np.prod(shapes[role])), None, int(np.prod(shapes[role]))
+                    )
             if node.op_type == "GRU":
-                hints[names["weight_hh"]] = {"linear_before_reset": bool(attrs.get("linear_before_reset", 0)), "kind": "gru"}
+                hints[names["weight_hh"]] = {
+                    "linear_before_reset": bool(attrs.get("linear_before_reset", 0)),
+                    "kind": "gru",
+                }
             elif node.op_type == "RNN":
                 hints[names["weight_hh"]] = {"kind": kind}
 
@@ -158,4 +175,3 @@ def open_onnx(path: Path):
     source.hints = hints
     source.unchecked = unchecked
     return source
-

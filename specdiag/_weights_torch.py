@@ -13,10 +13,14 @@ from ._errors import InputError
 from ._text import printable
 from ._weights_torchscript import is_torchscript, open_torchscript
 from ._weights_base import (
-    MODEL_KEYS, NON_MODEL_KEYS, WeightsSource, _info, _one_line,
+    MODEL_KEYS,
+    NON_MODEL_KEYS,
+    WeightsSource,
+    _info,
+    _one_line,
 )
 
-__all__ = ['open_torch', 'source_from_mapping', 'source_from_tree']
+__all__ = ["open_torch", "source_from_mapping", "source_from_tree"]
 
 
 # --- torch ----------------------------------------------------------------------------------------
@@ -30,13 +34,24 @@ def _torch_to_numpy(tensor) -> np.ndarray:
         import ml_dtypes  # noqa: PLC0415
 
         return t.contiguous().view(torch.int16).numpy().view(ml_dtypes.bfloat16)
-    if t.is_complex() or t.is_floating_point() or t.dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool):
+    if (
+        t.is_complex()
+        or t.is_floating_point()
+        or t.dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool)
+    ):
         return t.contiguous().numpy()
-    raise InputError(f"tensor has torch dtype {t.dtype}, which specdiag cannot read: store float32, float16 or bfloat16")
+    raise InputError(
+        f"tensor has torch dtype {t.dtype}, which specdiag cannot read: store float32, float16 or bfloat16"
+    )
 
 
 def _is_tensor(value) -> bool:
-    return type(value).__name__ in ("Tensor", "Parameter") and hasattr(value, "shape") and hasattr(value, "dtype") or isinstance(value, np.ndarray)
+    return (
+        type(value).__name__ in ("Tensor", "Parameter")
+        and hasattr(value, "shape")
+        and hasattr(value, "dtype")
+        or isinstance(value, np.ndarray)
+    )
 
 
 def _flatten(tree, prefix: str = "", depth: int = 0, out: dict | None = None) -> dict:
@@ -59,10 +74,16 @@ def _chosen_container(obj: Mapping, container: str, label: str) -> tuple[dict, s
     for part in container.split("."):
         if not isinstance(node, Mapping) or part not in node:
             keys = ", ".join(printable(k) for k in (node.keys() if isinstance(node, Mapping) else []))
-            raise InputError(f"state_dict: {printable(label)} has no {printable(container)!r} (keys here: {keys or 'none'})", param="state_dict")
+            raise InputError(
+                f"state_dict: {printable(label)} has no {printable(container)!r} (keys here: {keys or 'none'})",
+                param="state_dict",
+            )
         node = node[part]
     if not isinstance(node, Mapping):
-        raise InputError(f"state_dict: {printable(label)}[{printable(container)!r}] is a {type(node).__name__}, not a dict of tensors", param="state_dict")
+        raise InputError(
+            f"state_dict: {printable(label)}[{printable(container)!r}] is a {type(node).__name__}, not a dict of tensors",
+            param="state_dict",
+        )
     return _flatten(node), container
 
 
@@ -86,7 +107,11 @@ def _find_state_dict(obj: Mapping, label: str, container: str | None = None) -> 
             candidates.append((str(key), value))
             continue
         for key2, value2 in value.items():
-            if isinstance(value2, Mapping) and not NON_MODEL_KEYS.search(str(key2)) and any(_is_tensor(v) for v in value2.values()):
+            if (
+                isinstance(value2, Mapping)
+                and not NON_MODEL_KEYS.search(str(key2))
+                and any(_is_tensor(v) for v in value2.values())
+            ):
                 candidates.append((f"{key}.{key2}", value2))
     if not candidates:
         return {}, None
@@ -107,13 +132,17 @@ def open_torch(path: Path, container: str | None = None) -> WeightsSource:
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if not (magic.startswith(b"PK") or magic[:1] == b"\x80"):
-        raise InputError(f"{str(path)!r} is not a PyTorch file (neither a torch.save zip archive nor a legacy pickle): the file is corrupt or of another type")
+        raise InputError(
+            f"{str(path)!r} is not a PyTorch file (neither a torch.save zip archive nor a legacy pickle): the file is corrupt or of another type"
+        )
     if magic.startswith(b"PK") and is_torchscript(path):
         return open_torchscript(path)
     try:
         import torch  # noqa: PLC0415
     except ImportError:
-        raise InputError(f"reading {path.suffix} files needs PyTorch (pip install torch), or save the weights as .npz/.safetensors") from None
+        raise InputError(
+            f"reading {path.suffix} files needs PyTorch (pip install torch), or save the weights as .npz/.safetensors"
+        ) from None
     try:
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
@@ -130,11 +159,15 @@ def open_torch(path: Path, container: str | None = None) -> WeightsSource:
                 f"{printable(str(path))!r} holds code or a pickled Python object{what}, not only tensors, and was not loaded "
                 f"(specdiag never runs code from a file): save model.state_dict() instead (torch.save(model.state_dict(), path))"
             ) from None
-        raise InputError(f"cannot read {str(path)!r} with torch.load ({_one_line(exc)}): the file is corrupt or not a PyTorch file") from None
+        raise InputError(
+            f"cannot read {str(path)!r} with torch.load ({_one_line(exc)}): the file is corrupt or not a PyTorch file"
+        ) from None
     if _is_tensor(obj):
         obj = {path.stem: obj}
     if not isinstance(obj, Mapping):
-        raise InputError(f"{str(path)!r} holds a {type(obj).__name__}, not a tensor or a state dict: save model.state_dict()")
+        raise InputError(
+            f"{str(path)!r} holds a {type(obj).__name__}, not a tensor or a state dict: save model.state_dict()"
+        )
     return source_from_tree(obj, str(path), "torch state dict", container)
 
 
@@ -155,7 +188,9 @@ def source_from_tree(obj: Mapping, label: str, kind: str, container: str | None 
     return WeightsSource(label, kind, infos, load, container=container, notes=notes)
 
 
-def source_from_mapping(mapping: Mapping, label: str = "<state_dict>", *, container: str | None = None) -> WeightsSource:
+def source_from_mapping(
+    mapping: Mapping, label: str = "<state_dict>", *, container: str | None = None
+) -> WeightsSource:
     """A source over an in-memory mapping of name -> torch tensor / NumPy array (nested dicts searched).
 
     Parameters
@@ -172,7 +207,7 @@ def source_from_mapping(mapping: Mapping, label: str = "<state_dict>", *, contai
     WeightsSource
     """
     if not isinstance(mapping, Mapping):
-        raise InputError(f"state_dict must be a mapping of names to tensors, got {type(mapping).__name__}", param="state_dict")
+        raise InputError(
+            f"state_dict must be a mapping of names to tensors, got {type(mapping).__name__}", param="state_dict"
+        )
     return source_from_tree(mapping, label, "state dict", container)
-
-

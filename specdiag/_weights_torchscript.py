@@ -24,12 +24,21 @@ from ._text import printable
 __all__ = ["is_torchscript", "open_torchscript"]
 
 STORAGE_DTYPES = {
-    "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16", "BFloat16Storage": "bfloat16",
-    "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16", "CharStorage": "int8",
-    "ByteStorage": "uint8", "BoolStorage": "bool",
+    "FloatStorage": "float32",
+    "DoubleStorage": "float64",
+    "HalfStorage": "float16",
+    "BFloat16Storage": "bfloat16",
+    "LongStorage": "int64",
+    "IntStorage": "int32",
+    "ShortStorage": "int16",
+    "CharStorage": "int8",
+    "ByteStorage": "uint8",
+    "BoolStorage": "bool",
 }
-EXPORT_HINT = ("export its weights without TorchScript: torch.save(torch.jit.load(path).state_dict(), 'weights.pt') "
-               "in a trusted environment, then check weights.pt")
+EXPORT_HINT = (
+    "export its weights without TorchScript: torch.save(torch.jit.load(path).state_dict(), 'weights.pt') "
+    "in a trusted environment, then check weights.pt"
+)
 
 
 class _Module:
@@ -94,7 +103,7 @@ def _rebuild_tensor(storage, offset, size, stride, *_):
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     if not size:
         return np.array(storage[offset])
-    flat = storage[int(offset):]
+    flat = storage[int(offset) :]
     item = flat.dtype.itemsize
     return np.lib.stride_tricks.as_strided(flat, shape=size, strides=tuple(s * item for s in stride)).copy()
 
@@ -122,12 +131,26 @@ def open_torchscript(path: Path):
         with zipfile.ZipFile(path) as archive:
             pkl = next(n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1)
             tree = _Reader(archive.read(pkl), archive, pkl.rsplit("/", 1)[0]).load()
-    except (StopIteration, pickle.UnpicklingError, KeyError, ValueError, TypeError, EOFError, AttributeError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{label!r} is a TorchScript archive whose weights cannot be read without running its code "
-                         f"({type(exc).__name__}: {printable(str(exc))[:120]}): {EXPORT_HINT}", param="path") from None
+    except (
+        StopIteration,
+        pickle.UnpicklingError,
+        KeyError,
+        ValueError,
+        TypeError,
+        EOFError,
+        AttributeError,
+        zipfile.BadZipFile,
+    ) as exc:
+        raise InputError(
+            f"{label!r} is a TorchScript archive whose weights cannot be read without running its code "
+            f"({type(exc).__name__}: {printable(str(exc))[:120]}): {EXPORT_HINT}",
+            param="path",
+        ) from None
     tensors: dict = {}
     _walk(tree, "", tensors)
     if not tensors:
-        raise InputError(f"{label!r} is a TorchScript archive with no parameter tensors found: {EXPORT_HINT}", param="path")
+        raise InputError(
+            f"{label!r} is a TorchScript archive with no parameter tensors found: {EXPORT_HINT}", param="path"
+        )
     source = source_from_tree(tensors, str(path), "TorchScript archive (read without running it)")
     return source

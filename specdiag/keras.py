@@ -50,7 +50,9 @@ def _define() -> dict:
             Blocks stacked by columns; default: columns / rows.
         """
 
-        def __init__(self, method: str = "rescaled", seed=None, coverage: float = DEFAULT_COVERAGE, gates: int | None = None):
+        def __init__(
+            self, method: str = "rescaled", seed=None, coverage: float = DEFAULT_COVERAGE, gates: int | None = None
+        ):
             method, coverage = check_method(method, coverage)  # validates method and coverage now, not at build time
             self.method, self.coverage, self.gates = method, float(coverage), gates
             self._init_seed = seed
@@ -65,7 +67,12 @@ def _define() -> dict:
             return keras.random.normal(shape, stddev=std, dtype=dtype, seed=self.seed)
 
         def get_config(self) -> dict:
-            return {"method": self.method, "seed": keras.saving.serialize_keras_object(self._init_seed), "coverage": self.coverage, "gates": self.gates}
+            return {
+                "method": self.method,
+                "seed": keras.saving.serialize_keras_object(self._init_seed),
+                "coverage": self.coverage,
+                "gates": self.gates,
+            }
 
     @register
     class RescaledGlorot(RecurrentInitializer):
@@ -103,7 +110,9 @@ def _define() -> dict:
     from ._keras_monitor import define_callback  # noqa: PLC0415 (keras is imported by now)
 
     callback = define_callback(keras)
-    classes = {cls.__name__: cls for cls in (RecurrentInitializer, RescaledGlorot, CalibratedGlorot, HalfGlorot, callback)}
+    classes = {
+        cls.__name__: cls for cls in (RecurrentInitializer, RescaledGlorot, CalibratedGlorot, HalfGlorot, callback)
+    }
     for cls in classes.values():
         cls.__qualname__ = cls.__name__  # importable as specdiag.keras.<name>
     return classes

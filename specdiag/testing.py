@@ -47,7 +47,13 @@ def _is_tensor(obj: Any) -> bool:
 
 def _report(obj: Any, thresholds: Thresholds, options: dict) -> CheckReport | MultiCheckReport:
     if isinstance(obj, (str, os.PathLike)):
-        return check_paths([obj], max_radius=thresholds.max_radius, seq_len=thresholds.seq_len, max_growth=thresholds.max_growth, **options)
+        return check_paths(
+            [obj],
+            max_radius=thresholds.max_radius,
+            seq_len=thresholds.seq_len,
+            max_growth=thresholds.max_growth,
+            **options,
+        )
     if _is_tensor(obj):
         obj = obj.detach().cpu().numpy()
     if isinstance(obj, np.ndarray) or hasattr(obj, "tocsr"):
@@ -56,7 +62,9 @@ def _report(obj: Any, thresholds: Thresholds, options: dict) -> CheckReport | Mu
         return check_state_dict(obj, thresholds=thresholds, **options)
     if _is_module(obj):
         return check_module(obj, thresholds=thresholds, **options)
-    raise InputError(f"obj must be a path, a state dict, a torch.nn.Module or an array, got {type(obj).__name__}", param="obj")
+    raise InputError(
+        f"obj must be a path, a state dict, a torch.nn.Module or an array, got {type(obj).__name__}", param="obj"
+    )
 
 
 def _run_doc(report: CheckReport | MultiCheckReport) -> dict:
@@ -65,12 +73,17 @@ def _run_doc(report: CheckReport | MultiCheckReport) -> dict:
         return report.to_dict()
     body = report.to_dict()
     source, rows = body.pop("source"), body.pop("tensors")
-    return {"tensors": [{"file": source, **r} for r in rows], "files": [{"file": source, "status": body.get("verdict"), **body}]}
+    return {
+        "tensors": [{"file": source, **r} for r in rows],
+        "files": [{"file": source, "status": body.get("verdict"), **body}],
+    }
 
 
 def _failing_rows(doc: dict) -> list[dict]:
     statuses = file_statuses(doc)
-    return [r for r in tensor_rows(doc) if any(f.level == "error" for f in row_findings(r, statuses.get(r.get("file"))))]
+    return [
+        r for r in tensor_rows(doc) if any(f.level == "error" for f in row_findings(r, statuses.get(r.get("file"))))
+    ]
 
 
 def _table(rows: list[dict], many_files: bool) -> str:
@@ -81,12 +94,23 @@ def _table(rows: list[dict], many_files: bool) -> str:
         shape = "x".join(map(str, r.get("shape") or []))
         growth = r.get("log10_growth")
         why = "; ".join(printable(x) for x in r.get("reasons") or []) or "not checked"
-        cells.append((name, shape, fmt_value(r.get("radius")), fmt_value(growth) if growth is not None else "n/a", str(r.get("verdict", "")).upper(), why))
+        cells.append(
+            (
+                name,
+                shape,
+                fmt_value(r.get("radius")),
+                fmt_value(growth) if growth is not None else "n/a",
+                str(r.get("verdict", "")).upper(),
+                why,
+            )
+        )
     widths = [max(len(row[i]) for row in cells) for i in range(len(_HEADER) - 1)]
     return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1] for row in cells)
 
 
-def assert_stable(obj: Any, *, max_radius: float = 1.0, seq_len: int = 1000, max_growth: float | None = DEFAULT_MAX_GROWTH, **options) -> CheckReport | MultiCheckReport:
+def assert_stable(
+    obj: Any, *, max_radius: float = 1.0, seq_len: int = 1000, max_growth: float | None = DEFAULT_MAX_GROWTH, **options
+) -> CheckReport | MultiCheckReport:
     """Assert that the recurrent weights of ``obj`` pass the check gate; return the report.
 
     Parameters
@@ -119,13 +143,19 @@ def assert_stable(obj: Any, *, max_radius: float = 1.0, seq_len: int = 1000, max
     if isinstance(report, MultiCheckReport):
         problems = [f for f in report.files if f.status in ("error", "empty")]
         if report.exit_code == 2:
-            raise InputError("; ".join(f"{printable(f.file)}: {f.message}" for f in problems if f.status == "error"), param="obj")
+            raise InputError(
+                "; ".join(f"{printable(f.file)}: {f.message}" for f in problems if f.status == "error"), param="obj"
+            )
         if report.exit_code == 3:
-            raise AssertionError("specdiag: nothing recurrent found to check: " + "; ".join(printable(f.message) for f in problems))
+            raise AssertionError(
+                "specdiag: nothing recurrent found to check: " + "; ".join(printable(f.message) for f in problems)
+            )
     failing = _failing_rows(doc)
     if failing:
         total = len(tensor_rows(doc))
         gate = f"max_growth {max_growth:g}" if max_growth is not None else "growth not gated"
         head = f"specdiag: {len(failing)} of {total} recurrent tensor{'s' * (total != 1)} unstable (max_radius {max_radius:g}, seq_len {thresholds.seq_len}, {gate})"
-        raise AssertionError(head + "\n" + _table(failing, isinstance(report, MultiCheckReport) and len(report.files) > 1))
+        raise AssertionError(
+            head + "\n" + _table(failing, isinstance(report, MultiCheckReport) and len(report.files) > 1)
+        )
     return report

@@ -45,7 +45,9 @@ def _torch():
     return torch
 
 
-def recurrent_(tensor, method: str = "rescaled", *, gates: int | None = None, coverage: float = DEFAULT_COVERAGE, generator=None):
+def recurrent_(
+    tensor, method: str = "rescaled", *, gates: int | None = None, coverage: float = DEFAULT_COVERAGE, generator=None
+):
     """Fill a stacked recurrent kernel in place, gate block by gate block, with ``method``.
 
     Parameters
@@ -148,7 +150,10 @@ def init_recurrent_(model, method: str = "rescaled", coverage: float = DEFAULT_C
     layers = recurrent_layers(model)
     method, coverage = check_method(method, coverage)
     if not layers:
-        raise InputError(f"model has no nn.RNN/LSTM/GRU or RNNCell/LSTMCell/GRUCell ({type(model).__name__}): nothing to initialize", param="model")
+        raise InputError(
+            f"model has no nn.RNN/LSTM/GRU or RNNCell/LSTMCell/GRUCell ({type(model).__name__}): nothing to initialize",
+            param="model",
+        )
     done = []
     for prefix, module, gates in layers:
         dotted = f"{prefix}." if prefix else ""
@@ -167,7 +172,6 @@ def _fan_in_normal_(tensor, generator) -> None:
     torch = _torch()
     with torch.no_grad():
         tensor.normal_(0.0, tensor.shape[1] ** -0.5, generator=generator)
-
 
 
 def __getattr__(name: str):

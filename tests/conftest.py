@@ -36,7 +36,9 @@ def device(request):
 
 def within_se(estimate, target, se, k=4.0):
     """Monte Carlo check: |estimate - target| <= k standard errors (with a message on failure)."""
-    assert abs(estimate - target) <= k * se, f"{estimate} vs {target}: {abs(estimate - target) / se:.2f} standard errors (allowed {k})"
+    assert abs(estimate - target) <= k * se, (
+        f"{estimate} vs {target}: {abs(estimate - target) / se:.2f} standard errors (allowed {k})"
+    )
 
 
 _MEASURE = """
@@ -62,6 +64,12 @@ def run_with_peak_rss(cmd, *, env=None, timeout=600):
     import tempfile
 
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
-        proc = subprocess.run([sys.executable, "-c", _MEASURE, report.name, *map(str, cmd)], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+        proc = subprocess.run(
+            [sys.executable, "-c", _MEASURE, report.name, *map(str, cmd)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+        )
         code, kib = report.read().split()
     return int(code), proc.stdout, proc.stderr, int(kib) / 1024

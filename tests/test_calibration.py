@@ -62,7 +62,9 @@ def test_calibration_samples_are_honoured_and_the_source_says_which(tmp_path, mo
     monkeypatch.setenv("SPECDIAG_CACHE_DIR", str(tmp_path))
     table = make_ensemble("rescaled", 40, "real", InitOptions(rescale="calibrated", coverage=0.9)).rescaling
     assert table.samples is None and table.factor_stderr > 0 and table.source.startswith("real Glorot table quantile")
-    mc = make_ensemble("rescaled", 40, "real", InitOptions(rescale="calibrated", coverage=0.9, calibration_samples=300)).rescaling
+    mc = make_ensemble(
+        "rescaled", 40, "real", InitOptions(rescale="calibrated", coverage=0.9, calibration_samples=300)
+    ).rescaling
     assert mc.samples == 300 and mc.source == "Monte Carlo quantile of 300 real Glorot radii"
     lo, hi = mc.factor_ci95
     within_se(mc.factor, table.factor, math.hypot(table.factor_stderr, (hi - lo) / 3.92))

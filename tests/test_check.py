@@ -45,7 +45,9 @@ def write(path, arrays):
 @pytest.mark.parametrize("suffix", [".npy", ".npz", ".safetensors", ".csv", ".txt"])
 @pytest.mark.parametrize("radius,code", [(0.5, 0), (1.2, 1)])
 def test_formats_and_verdicts(tmp_path, suffix, radius, code):
-    path = write(tmp_path / f"w{suffix}", {"W": np.diag(np.full(6, radius)) if suffix != ".npz" else rotation_block(8, radius)})
+    path = write(
+        tmp_path / f"w{suffix}", {"W": np.diag(np.full(6, radius)) if suffix != ".npz" else rotation_block(8, radius)}
+    )
     result = run(path, "--format", "json")
     assert result.exit_code == code, result.output
     doc = json.loads(result.stdout)
@@ -150,7 +152,7 @@ def saved(name, array, npz=False):
         (lambda p: p / "missing.npy", [], "no such file"),
         (raw("empty.npz", b""), [], "empty"),
         (raw("bad.npz", b"PK\x03\x04 not a zip"), [], "corrupt"),
-        (raw("bad.safetensors", b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":"), [], "corrupt"),
+        (raw("bad.safetensors", b'\x10\x00\x00\x00\x00\x00\x00\x00{"a":'), [], "corrupt"),
         (saved("nan.npy", np.array([[1.0, np.nan], [0.0, 1.0]])), [], "NaN/inf entries (first at index (0, 1))"),
         (saved("k.npz", {"a": np.eye(3)}, npz=True), ["--key", "b"], "no tensor matches b (keys)"),
         (saved("r.npz", {"a": np.zeros((2, 3))}, npz=True), ["--key", "a"], "has shape (2, 3)"),

@@ -36,7 +36,9 @@ def test_chaotic_tanh_rnn_fails_and_contracting_passes():
     chaotic = Cell("rnn_tanh", glorot(64, 0, 3.0))
     est = max_lyapunov(chaotic, regime="zero-input")
     assert est.value == pytest.approx(0.27, abs=0.03) and est.stderr < 0.01  # SPEC section 8: +0.27
-    assert max_lyapunov(Cell("rnn_tanh", glorot(64, 0, 0.8)), regime="zero-input").value == pytest.approx(-0.20, abs=0.03)
+    assert max_lyapunov(Cell("rnn_tanh", glorot(64, 0, 0.8)), regime="zero-input").value == pytest.approx(
+        -0.20, abs=0.03
+    )
     assert check_cell("chaotic", chaotic).verdict == "fail"
     assert check_cell("calm", Cell("rnn_tanh", glorot(64, 0, 0.8))).verdict == "ok"
 
@@ -117,7 +119,10 @@ def test_gru_linear_before_reset_false_matches_autograd():
     """ONNX's default GRU: n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)."""
     torch.manual_seed(1)
     h_size, i_size = 6, 4
-    w_hh, w_ih = torch.randn(3 * h_size, h_size, dtype=torch.float64), torch.randn(3 * h_size, i_size, dtype=torch.float64)
+    w_hh, w_ih = (
+        torch.randn(3 * h_size, h_size, dtype=torch.float64),
+        torch.randn(3 * h_size, i_size, dtype=torch.float64),
+    )
     b_ih, b_hh = torch.randn(3 * h_size, dtype=torch.float64), torch.randn(3 * h_size, dtype=torch.float64)
     x = torch.randn(i_size, dtype=torch.float64)
 
@@ -165,8 +170,17 @@ def test_projected_lstm_and_unchecked_recurrences(tmp_path):
     result = run(tmp_path / "p.pt", "--format", "json")
     doc = json.loads(result.stdout)
     row, unchecked = doc["tensors"]
-    assert row["name"] == "weight_hh_l0" and row["cell"] == "lstm" and row["shape"] == [32, 4] and "projection" in row["rule_reason"]
-    assert unchecked["name"] == "mystery.w_hh" and unchecked["verdict"] == "not checked" and "layout" in unchecked["reasons"][0]
+    assert (
+        row["name"] == "weight_hh_l0"
+        and row["cell"] == "lstm"
+        and row["shape"] == [32, 4]
+        and "projection" in row["rule_reason"]
+    )
+    assert (
+        unchecked["name"] == "mystery.w_hh"
+        and unchecked["verdict"] == "not checked"
+        and "layout" in unchecked["reasons"][0]
+    )
     assert result.exit_code == 1 and doc["verdict"] == "fail" and "not checked: mystery.w_hh" in result.stderr
     assert run(tmp_path / "p.pt", "--allow-unchecked").exit_code == 0
     listing = run(tmp_path / "p.pt", "--list")
@@ -178,10 +192,18 @@ def test_declared_layout_for_custom_names_and_gate_selection(tmp_path):
     torch.manual_seed(3)
     gru = nn.GRU(5, 8)
     sd = numpy_state(gru)
-    np.savez(tmp_path / "g2p.npz", enc_w_hh=sd["weight_hh_l0"], enc_w_ih=sd["weight_ih_l0"], enc_b_ih=sd["bias_ih_l0"], enc_b_hh=sd["bias_hh_l0"])
+    np.savez(
+        tmp_path / "g2p.npz",
+        enc_w_hh=sd["weight_hh_l0"],
+        enc_w_ih=sd["weight_ih_l0"],
+        enc_b_ih=sd["bias_ih_l0"],
+        enc_b_hh=sd["bias_hh_l0"],
+    )
     refused = run(tmp_path / "g2p.npz")
     assert refused.exit_code == 1 and "--layout gru" in refused.stderr  # not checked, with the fix
-    doc = json.loads(run(tmp_path / "g2p.npz", "--key", "enc_w_hh", "--layout", "gru", "--gate", "n", "--format", "json").stdout)
+    doc = json.loads(
+        run(tmp_path / "g2p.npz", "--key", "enc_w_hh", "--layout", "gru", "--gate", "n", "--format", "json").stdout
+    )
     rows = {t["name"]: t for t in doc["tensors"]}
     torch.save(gru.state_dict(), tmp_path / "g.pt")
     reference = json.loads(run(tmp_path / "g.pt", "--format", "json").stdout)
@@ -198,13 +220,20 @@ def test_state_dict_choice_and_short_name_rules(tmp_path):
     torch.save({"model": model, "ema": ema}, tmp_path / "ck.pt")
     a = json.loads(run(tmp_path / "ck.pt", "--format", "json").stdout)
     b = json.loads(run(tmp_path / "ck.pt", "--state-dict", "ema", "--format", "json").stdout)
-    assert a["container"] == "model" and b["container"] == "ema" and a["tensors"][0]["gate_radii"] != b["tensors"][0]["gate_radii"]
+    assert (
+        a["container"] == "model"
+        and b["container"] == "ema"
+        and a["tensors"][0]["gate_radii"] != b["tensors"][0]["gate_radii"]
+    )
     assert run(tmp_path / "ck.pt", "--state-dict", "nope").exit_code == 2
     torch.save({"enc": model, "dec": ema}, tmp_path / "parts.pt")  # parts of one model, not alternatives: both checked
     parts = json.loads(run(tmp_path / "parts.pt", "--format", "json").stdout)
     assert sorted(t["name"] for t in parts["tensors"]) == ["dec.weight_hh_l0", "enc.weight_hh_l0"]
     # attn.W and mlp.lambda are not a reservoir or eigenvalues beside a real recurrence
-    np.savez(tmp_path / "m.npz", **{"attn.W": np.eye(3) * 5, "mlp.lambda": np.array([3.0]), "rnn.weight_hh_l0": np.eye(3) * 0.1})
+    np.savez(
+        tmp_path / "m.npz",
+        **{"attn.W": np.eye(3) * 5, "mlp.lambda": np.array([3.0]), "rnn.weight_hh_l0": np.eye(3) * 0.1},
+    )
     doc = json.loads(run(tmp_path / "m.npz", "--format", "json").stdout)
     assert [t["name"] for t in doc["tensors"]] == ["rnn.weight_hh_l0"]
     reservoir = json.loads(run(tmp_path / "m.npz", "--model", "reservoir", "--format", "json").stdout)

@@ -63,7 +63,15 @@ def test_lru_parameters(tmp_path):
     rng = np.random.default_rng(0)
     nu_log = np.log(-np.log(rng.uniform(0.5, 0.999, 64)))
     theta_log = np.log(rng.uniform(0.01, 3.0, 64))
-    np.savez(tmp_path / "lru.npz", **{"layer.nu_log": nu_log, "layer.theta_log": theta_log, "layer.gamma_log": np.zeros(64), "layer.B_re": np.ones((64, 64))})
+    np.savez(
+        tmp_path / "lru.npz",
+        **{
+            "layer.nu_log": nu_log,
+            "layer.theta_log": theta_log,
+            "layer.gamma_log": np.zeros(64),
+            "layer.B_re": np.ones((64, 64)),
+        },
+    )
     lam = np.exp(-np.exp(nu_log) + 1j * np.exp(theta_log))
     for extra in ([], ["--param", "lru"], ["--diagonal"]):
         result = run(tmp_path / "lru.npz", "--format", "json", *extra)
@@ -91,14 +99,26 @@ def test_sharded_safetensors_directory(tmp_path):
     w0, w1 = rng.normal(size=(20, 20)) / 10, rng.normal(size=(20, 20)) / 10
     save_file({"rnn.weight_hh_l0": w0, "fc.weight": np.eye(20)}, str(tmp_path / "model-00001-of-00002.safetensors"))
     save_file({"rnn.weight_hh_l1": w1}, str(tmp_path / "model-00002-of-00002.safetensors"))
-    index = {"metadata": {}, "weight_map": {"rnn.weight_hh_l0": "model-00001-of-00002.safetensors", "fc.weight": "model-00001-of-00002.safetensors",
-                                            "rnn.weight_hh_l1": "model-00002-of-00002.safetensors"}}
+    index = {
+        "metadata": {},
+        "weight_map": {
+            "rnn.weight_hh_l0": "model-00001-of-00002.safetensors",
+            "fc.weight": "model-00001-of-00002.safetensors",
+            "rnn.weight_hh_l1": "model-00002-of-00002.safetensors",
+        },
+    }
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
     doc = json.loads(run(tmp_path, "--format", "json").stdout)
     assert doc["kind"] == "sharded safetensors"
     # tanh RNN cells without biases: the rest state is the origin, where J = W
     got = {t["name"]: t["rest_state"]["radius"] for t in doc["tensors"]}
-    assert got == pytest.approx({"rnn.weight_hh_l0": np.abs(np.linalg.eigvals(w0)).max(), "rnn.weight_hh_l1": np.abs(np.linalg.eigvals(w1)).max()}, rel=1e-12)
+    assert got == pytest.approx(
+        {
+            "rnn.weight_hh_l0": np.abs(np.linalg.eigvals(w0)).max(),
+            "rnn.weight_hh_l1": np.abs(np.linalg.eigvals(w1)).max(),
+        },
+        rel=1e-12,
+    )
     assert [s["name"] for s in doc["skipped"]] == ["fc.weight"]
 
 
@@ -148,7 +168,11 @@ def test_jordan_block_fails_by_growth_by_default(tmp_path):
 
 
 def test_markup_names_print_as_text(tmp_path):
-    names = {"[/bold]": np.eye(3) * 0.5, "[link=https://evil.example]W_hh[/link]": np.eye(3) * 0.5, "[red]x[/red].W_hh": np.eye(3) * 2}
+    names = {
+        "[/bold]": np.eye(3) * 0.5,
+        "[link=https://evil.example]W_hh[/link]": np.eye(3) * 0.5,
+        "[red]x[/red].W_hh": np.eye(3) * 2,
+    }
     np.savez(tmp_path / "m.npz", **names)
     result = run(tmp_path / "m.npz", "--key", "*")
     assert result.exit_code == 1 and "Traceback" not in result.output
@@ -159,8 +183,14 @@ def test_markup_names_print_as_text(tmp_path):
 
 @pytest.mark.parametrize(
     "args,flag",
-    [(["--max-radius", "inf"], "--max-radius"), (["--seq-len", "2e19"], "--seq-len"), (["--workers", "0"], "--workers"),
-     (["--max-growth", "nan"], "--max-growth"), (["--max-memory", "lots"], "--max-memory"), (["--seq-len", "1.5"], "--seq-len")],
+    [
+        (["--max-radius", "inf"], "--max-radius"),
+        (["--seq-len", "2e19"], "--seq-len"),
+        (["--workers", "0"], "--workers"),
+        (["--max-growth", "nan"], "--max-growth"),
+        (["--max-memory", "lots"], "--max-memory"),
+        (["--seq-len", "1.5"], "--seq-len"),
+    ],
 )
 def test_absurd_options_one_line(tmp_path, args, flag):
     np.save(tmp_path / "w.npy", np.eye(3) * 0.5)
@@ -197,7 +227,12 @@ def bomb_header_npz(path, n=20000):
 def test_memory_budget_refuses_from_the_header(tmp_path):
     bomb_header_npz(tmp_path / "bomb.npz")
     message = one_line_error(run(tmp_path / "bomb.npz"))
-    assert "--max-memory" in message and "'W'" in message and "20000x20000 float64" in message and "3.0 GiB stored" in message
+    assert (
+        "--max-memory" in message
+        and "'W'" in message
+        and "20000x20000 float64" in message
+        and "3.0 GiB stored" in message
+    )
     np.save(tmp_path / "w.npy", np.eye(64))
     assert "memory budget of 1000 B" in one_line_error(run(tmp_path / "w.npy", "--max-memory", "1000"))
     assert run(tmp_path / "w.npy", "--max-memory", "1G").exit_code == 0
@@ -213,11 +248,17 @@ def test_list_is_a_dry_run(tmp_path):
 
 
 def test_plot_directory(tmp_path):
-    np.savez(tmp_path / "m.npz", **{"a.W_hh": np.eye(4) * 0.5, "b.W_rec": np.eye(3) * 0.2, "c.weight_hh": np.eye(3) * 0.2})
+    np.savez(
+        tmp_path / "m.npz", **{"a.W_hh": np.eye(4) * 0.5, "b.W_rec": np.eye(3) * 0.2, "c.weight_hh": np.eye(3) * 0.2}
+    )
     result = run(tmp_path / "m.npz", "--plot", tmp_path / "figs", "--format", "json")
     assert result.exit_code == 0, result.output
     plots = json.loads(result.stdout)["plots"]
-    assert sorted(os.path.basename(p) for p in plots) == ["a.W_hh.png", "b.W_rec.png", "c.weight_hh.png"]  # a cell: J at rest
+    assert sorted(os.path.basename(p) for p in plots) == [
+        "a.W_hh.png",
+        "b.W_rec.png",
+        "c.weight_hh.png",
+    ]  # a cell: J at rest
     assert all(Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
 
 
@@ -239,7 +280,10 @@ def test_deflated_bomb_peak_rss(tmp_path):
     from numpy.lib import format as npy
 
     path = tmp_path / "bomb.npz"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf, zf.open("W.npy", "w", force_zip64=True) as fh:
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf,
+        zf.open("W.npy", "w", force_zip64=True) as fh,
+    ):
         npy.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False, "shape": (20000, 20000)})
         zeros = bytes(2**24)
         for _ in range(20000 * 20000 * 8 // len(zeros)):
@@ -253,8 +297,14 @@ def test_deflated_bomb_peak_rss(tmp_path):
 def test_key_reads_only_the_selected_tensor(tmp_path):
     """A 1 GiB-class bf16 safetensors file: --key W_hh peaks near the selected tensor, not the file."""
     big = 23170  # 23170^2 bf16 = 1.07 GB, written as a hole (never read)
-    header = {"big.weight": {"dtype": "BF16", "shape": [big, big], "data_offsets": [0, 2 * big * big]},
-              "rnn.W_hh": {"dtype": "BF16", "shape": [1024, 1024], "data_offsets": [2 * big * big, 2 * big * big + 2 * 1024 * 1024]}}
+    header = {
+        "big.weight": {"dtype": "BF16", "shape": [big, big], "data_offsets": [0, 2 * big * big]},
+        "rnn.W_hh": {
+            "dtype": "BF16",
+            "shape": [1024, 1024],
+            "data_offsets": [2 * big * big, 2 * big * big + 2 * 1024 * 1024],
+        },
+    }
     raw = json.dumps(header).encode()
     path = tmp_path / "big.safetensors"
     with open(path, "wb") as fh:
@@ -271,12 +321,21 @@ def test_keras_flax_and_s4d_rules(tmp_path):
     rng = np.random.default_rng(3)
     h = 6
     keras = rng.normal(size=(h, 4 * h)) / 3  # LSTM recurrent_kernel: gates i, f, c, o by columns
-    flax = {f"params/cell/{g}/kernel": rng.normal(size=(h, h)) / 3 for g in ("hi", "hf", "hg", "ho", "ii", "if", "ig", "io")}
+    flax = {
+        f"params/cell/{g}/kernel": rng.normal(size=(h, h)) / 3 for g in ("hi", "hf", "hg", "ho", "ii", "if", "ig", "io")
+    }
     log_a_real, a_imag, log_dt = rng.normal(size=(4, 8)), rng.normal(size=(4, 8)), rng.normal(size=4) - 3
-    np.savez(tmp_path / "m.npz", **{
-        "lstm/lstm_cell/recurrent_kernel:0": keras, "lstm/lstm_cell/kernel:0": rng.normal(size=(3, 4 * h)), **flax,
-        "kernel.log_A_real": log_a_real, "kernel.A_imag": a_imag, "kernel.log_dt": log_dt,
-    })
+    np.savez(
+        tmp_path / "m.npz",
+        **{
+            "lstm/lstm_cell/recurrent_kernel:0": keras,
+            "lstm/lstm_cell/kernel:0": rng.normal(size=(3, 4 * h)),
+            **flax,
+            "kernel.log_A_real": log_a_real,
+            "kernel.A_imag": a_imag,
+            "kernel.log_dt": log_dt,
+        },
+    )
     doc = json.loads(run(tmp_path / "m.npz", "--format", "json", "--no-growth-gate").stdout)
     got = {t["name"]: t for t in doc["tensors"]}
     row = got["lstm/lstm_cell/recurrent_kernel:0"]
@@ -286,8 +345,17 @@ def test_keras_flax_and_s4d_rules(tmp_path):
         assert row["gate_radii"][g] == pytest.approx(np.abs(np.linalg.eigvals(block)).max(), rel=1e-10)
     flax_row = got["params/cell"]
     assert flax_row["rule"] == "flax-hidden-kernel" and flax_row["cell"] == "lstm" and flax_row["input_size"] == h
-    assert flax_row["gate_radii"]["f"] == pytest.approx(np.abs(np.linalg.eigvals(flax["params/cell/hf/kernel"])).max(), rel=1e-10)
+    assert flax_row["gate_radii"]["f"] == pytest.approx(
+        np.abs(np.linalg.eigvals(flax["params/cell/hf/kernel"])).max(), rel=1e-10
+    )
     lam = np.exp(np.exp(log_dt)[:, None] * (-np.exp(log_a_real) + 1j * a_imag))
     assert got["kernel.lambda"]["radius"] == pytest.approx(np.abs(lam).max(), rel=1e-12)
-    assert not doc["skipped"] and all(t["verdict"] != "not checked" for t in doc["tensors"])  # input kernels read with their cells
-    assert {t["rule"] for t in json.loads(run(tmp_path / "m.npz", "--format", "json", "--model", "keras", "--no-growth-gate").stdout)["tensors"]} == {"keras-recurrent_kernel"}
+    assert not doc["skipped"] and all(
+        t["verdict"] != "not checked" for t in doc["tensors"]
+    )  # input kernels read with their cells
+    assert {
+        t["rule"]
+        for t in json.loads(run(tmp_path / "m.npz", "--format", "json", "--model", "keras", "--no-growth-gate").stdout)[
+            "tensors"
+        ]
+    } == {"keras-recurrent_kernel"}

@@ -41,12 +41,28 @@ def onnx_gru_model(path, *, linear_before_reset, constant=False, computed=False,
             nodes.append(helper.make_node("Mul", ["R_raw", "R_raw"], ["R"]))
         else:
             inits.append(numpy_helper.from_array(value, name))
-    nodes.append(helper.make_node("GRU", ["X", "W", "R", "B"], ["Y"], name="gru", hidden_size=h, linear_before_reset=linear_before_reset))
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [5, 1, i])],
-                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)], initializer=inits)
+    nodes.append(
+        helper.make_node(
+            "GRU", ["X", "W", "R", "B"], ["Y"], name="gru", hidden_size=h, linear_before_reset=linear_before_reset
+        )
+    )
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [5, 1, i])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+        initializer=inits,
+    )
     model = helper.make_model(graph)
     if external:
-        onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+        onnx.save_model(
+            model,
+            str(path),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location="weights.bin",
+            size_threshold=0,
+        )
     else:
         onnx.save_model(model, str(path))
     return tensors
@@ -63,11 +79,19 @@ def test_onnx_gru_by_operator_semantics(tmp_path, linear_before_reset):
         return np.concatenate([np.split(a, 3)[k] for k in order])
 
     b = t["B"][0]
-    cell = Cell("gru", torch_order(t["R"][0]), torch_order(t["W"][0]), torch_order(b[:18]), torch_order(b[18:]),
-                linear_before_reset=bool(linear_before_reset))
+    cell = Cell(
+        "gru",
+        torch_order(t["R"][0]),
+        torch_order(t["W"][0]),
+        torch_order(b[:18]),
+        torch_order(b[18:]),
+        linear_before_reset=bool(linear_before_reset),
+    )
     assert row["cell"] == "gru" and row["name"] == "gru.weight_hh_l0"
     assert row["lyapunov"] == pytest.approx(max_lyapunov(cell).value, rel=1e-9)
-    assert row["gate_radii"]["z"] == pytest.approx(np.abs(np.linalg.eigvals(t["R"][0][:6].astype(np.float64))).max(), rel=1e-6)
+    assert row["gate_radii"]["z"] == pytest.approx(
+        np.abs(np.linalg.eigvals(t["R"][0][:6].astype(np.float64))).max(), rel=1e-6
+    )
 
 
 def test_onnx_constant_followed_and_computed_weight_not_checked(tmp_path):
@@ -80,7 +104,9 @@ def test_onnx_constant_followed_and_computed_weight_not_checked(tmp_path):
     assert run(tmp_path / "x.onnx", "--allow-unchecked").exit_code == 0
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")  # the libraries building the files warn
+@pytest.mark.filterwarnings(
+    "ignore::DeprecationWarning", "ignore::UserWarning"
+)  # the libraries building the files warn
 def test_onnx_gru_exported_from_torch_matches_its_state_dict(tmp_path):
     torch = pytest.importorskip("torch", reason="PyTorch is not installed")
     pytest.importorskip("onnx", reason="the onnx extra is not installed")
@@ -99,26 +125,40 @@ def test_onnx_gru_exported_from_torch_matches_its_state_dict(tmp_path):
     assert [r["lyapunov"] for r in exported] == pytest.approx([r["lyapunov"] for r in native], rel=1e-6)
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")  # the libraries building the files warn
+@pytest.mark.filterwarnings(
+    "ignore::DeprecationWarning", "ignore::UserWarning"
+)  # the libraries building the files warn
 @pytest.mark.slow
 def test_keras_lstm_keras_and_h5(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "torch")
     keras = pytest.importorskip("keras", reason="keras is not installed: pip install 'specdiag[keras]'")
     pytest.importorskip("h5py", reason="h5py is not installed")
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(6, return_sequences=True), keras.layers.Bidirectional(keras.layers.GRU(4))])
+    model = keras.Sequential(
+        [
+            keras.Input((5, 3)),
+            keras.layers.LSTM(6, return_sequences=True),
+            keras.layers.Bidirectional(keras.layers.GRU(4)),
+        ]
+    )
     model.save(tmp_path / "m.keras")
     model.save(tmp_path / "m.h5")
     new, legacy = rows(run(tmp_path / "m.keras", "--format", "json")), rows(run(tmp_path / "m.h5", "--format", "json"))
     lstm = new["layers/lstm/cell/recurrent_kernel"]
     kernel = model.layers[0].cell.recurrent_kernel.numpy()
     assert lstm["cell"] == "lstm" and lstm["input_size"] == 3
-    assert lstm["gate_radii"]["f"] == pytest.approx(np.abs(np.linalg.eigvals(kernel[:, 6:12].astype(float))).max(), rel=1e-6)
+    assert lstm["gate_radii"]["f"] == pytest.approx(
+        np.abs(np.linalg.eigvals(kernel[:, 6:12].astype(float))).max(), rel=1e-6
+    )
     assert sorted(r["cell"] + str(r["direction"]) for r in new.values()) == ["gruforward", "grureverse", "lstmNone"]
-    assert sorted(r["lyapunov"] for r in new.values()) == pytest.approx(sorted(r["lyapunov"] for r in legacy.values()), rel=1e-9)
+    assert sorted(r["lyapunov"] for r in new.values()) == pytest.approx(
+        sorted(r["lyapunov"] for r in legacy.values()), rel=1e-9
+    )
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")  # the libraries building the files warn
+@pytest.mark.filterwarnings(
+    "ignore::DeprecationWarning", "ignore::UserWarning"
+)  # the libraries building the files warn
 @pytest.mark.slow
 def test_torchscript_read_without_running_it(tmp_path, monkeypatch):
     torch = pytest.importorskip("torch", reason="PyTorch is not installed")
@@ -131,7 +171,10 @@ def test_torchscript_read_without_running_it(tmp_path, monkeypatch):
         raise AssertionError("torch.jit.load runs the archive's code")
 
     monkeypatch.setattr(torch.jit, "load", refuse)
-    scripted, native = rows(run(tmp_path / "m.jit", "--format", "json")), rows(run(tmp_path / "m.pt", "--format", "json"))
+    scripted, native = (
+        rows(run(tmp_path / "m.jit", "--format", "json")),
+        rows(run(tmp_path / "m.pt", "--format", "json")),
+    )
     assert set(scripted) == set(native) and len(scripted) == 4
     assert [scripted[k]["lyapunov"] for k in native] == [native[k]["lyapunov"] for k in native]
     (tmp_path / "m.jit").rename(tmp_path / "renamed.pt")  # a TorchScript archive under a .pt name

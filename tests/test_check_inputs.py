@@ -50,7 +50,9 @@ def test_deeply_nested_json_headers(tmp_path):
     (tmp_path / "d.safetensors").write_bytes(struct.pack("<Q", len(deep)) + deep)
     one_line_exit_2(run(tmp_path / "d.safetensors"), "nested too deeply")
     (tmp_path / "shards").mkdir()
-    (tmp_path / "shards" / "model.safetensors.index.json").write_text('{"weight_map": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    (tmp_path / "shards" / "model.safetensors.index.json").write_text(
+        '{"weight_map": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    )
     one_line_exit_2(run(tmp_path / "shards"), "nested too deeply")
 
 
@@ -70,7 +72,9 @@ def test_huge_entries_scaled_before_the_eigensolve(tmp_path):
     (row,) = json.loads(result.stdout)["tensors"]
     assert row["radius"] == pytest.approx(1e308) and "overflows" not in " ".join(row["reasons"])
     text = run(tmp_path / "d.npy").output
-    assert not any(len(word) > 40 and word.isdigit() for word in text.replace(",", " ").replace(".", " ").split())  # no 300-digit integers
+    assert not any(
+        len(word) > 40 and word.isdigit() for word in text.replace(",", " ").replace(".", " ").split()
+    )  # no 300-digit integers
 
 
 def test_no_runtime_warnings_for_subnormal_or_huge_input(tmp_path):

@@ -64,9 +64,16 @@ def test_pt_files_one_cell_row_per_layer_and_direction(tmp_path, modules, kind):
     cell = {"RNN": "rnn_tanh", "LSTM": "lstm", "GRU": "gru"}[kind]
     for name, radii in expected.items():
         row = got[name]
-        assert row["cell"] == cell and row["rule"] == "torch-weight_hh" and row["dtype"] == "float32" and row["radius"] is None
+        assert (
+            row["cell"] == cell
+            and row["rule"] == "torch-weight_hh"
+            and row["dtype"] == "float32"
+            and row["radius"] is None
+        )
         assert row["gate_radii"] == pytest.approx(radii, rel=1e-9)
-        assert row["regime"] == "driven" and row["lyapunov"] == row["lyapunov_driven"]["value"] and row["lyapunov_se"] > 0
+        assert (
+            row["regime"] == "driven" and row["lyapunov"] == row["lyapunov_driven"]["value"] and row["lyapunov_se"] > 0
+        )
         assert row["log10_growth"] == pytest.approx(row["lyapunov"] * 1000 / math.log(10))
         assert row["lyapunov_zero_input"]["regime"] == "zero-input"
     if kind == "LSTM":
@@ -118,9 +125,14 @@ def test_orthogonal_parametrization_module_and_file(tmp_path):
 def test_nested_checkpoint_and_state_dict_api(tmp_path, modules):
     lstm = modules["LSTM"]
     # Adam's state_dict layout: moments with the weights' shapes, which must never be checked
-    moments = {i: {"step": torch.tensor(1.0), "exp_avg": torch.ones_like(p), "exp_avg_sq": torch.ones_like(p)} for i, p in enumerate(lstm.parameters())}
+    moments = {
+        i: {"step": torch.tensor(1.0), "exp_avg": torch.ones_like(p), "exp_avg_sq": torch.ones_like(p)}
+        for i, p in enumerate(lstm.parameters())
+    }
     optimizer = {"state": moments, "param_groups": [{"lr": 1e-3, "params": list(moments)}]}
-    torch.save({"epoch": 3, "model_state_dict": lstm.state_dict(), "optimizer_state_dict": optimizer}, tmp_path / "ckpt.pt")
+    torch.save(
+        {"epoch": 3, "model_state_dict": lstm.state_dict(), "optimizer_state_dict": optimizer}, tmp_path / "ckpt.pt"
+    )
     result = run(tmp_path / "ckpt.pt", "--format", "json", "--no-growth-gate")
     doc = json.loads(result.stdout)
     assert doc["container"] == "model_state_dict" and len(doc["tensors"]) == 4  # 2 layers x 2 directions

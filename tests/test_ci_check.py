@@ -34,13 +34,30 @@ _LOCATION = {
             "type": "object",
             "required": ["artifactLocation"],
             "properties": {
-                "artifactLocation": {"type": "object", "required": ["uri"], "properties": {"uri": {"type": "string"}, "uriBaseId": {"type": "string"}}},
-                "region": {"type": "object", "required": ["startLine"], "properties": {"startLine": {"type": "integer", "minimum": 1}}},
+                "artifactLocation": {
+                    "type": "object",
+                    "required": ["uri"],
+                    "properties": {"uri": {"type": "string"}, "uriBaseId": {"type": "string"}},
+                },
+                "region": {
+                    "type": "object",
+                    "required": ["startLine"],
+                    "properties": {"startLine": {"type": "integer", "minimum": 1}},
+                },
             },
         },
         "logicalLocations": {
-            "type": "array", "minItems": 1,
-            "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "fullyQualifiedName": {"type": "string"}, "kind": {"type": "string"}}},
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "fullyQualifiedName": {"type": "string"},
+                    "kind": {"type": "string"},
+                },
+            },
         },
     },
 }
@@ -59,37 +76,75 @@ SARIF_SUBSET_SCHEMA = {
                 "required": ["tool"],
                 "properties": {
                     "tool": {
-                        "type": "object", "required": ["driver"],
-                        "properties": {"driver": {
-                            "type": "object", "required": ["name"],
-                            "properties": {
-                                "name": {"type": "string"}, "version": {"type": "string"},
-                                "rules": {"type": "array", "items": {
-                                    "type": "object", "required": ["id"],
-                                    "properties": {"id": {"type": "string"}, "shortDescription": _MESSAGE, "fullDescription": _MESSAGE, "help": _MESSAGE,
-                                                   "defaultConfiguration": {"type": "object", "properties": {"level": _LEVEL}}},
-                                }},
-                            },
-                        }},
+                        "type": "object",
+                        "required": ["driver"],
+                        "properties": {
+                            "driver": {
+                                "type": "object",
+                                "required": ["name"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "version": {"type": "string"},
+                                    "rules": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["id"],
+                                            "properties": {
+                                                "id": {"type": "string"},
+                                                "shortDescription": _MESSAGE,
+                                                "fullDescription": _MESSAGE,
+                                                "help": _MESSAGE,
+                                                "defaultConfiguration": {
+                                                    "type": "object",
+                                                    "properties": {"level": _LEVEL},
+                                                },
+                                            },
+                                        },
+                                    },
+                                },
+                            }
+                        },
                     },
-                    "invocations": {"type": "array", "items": {
-                        "type": "object", "required": ["executionSuccessful"],
-                        "properties": {
-                            "executionSuccessful": {"type": "boolean"}, "exitCode": {"type": "integer"},
-                            "toolExecutionNotifications": {"type": "array", "items": {
-                                "type": "object", "required": ["message"], "properties": {"message": _MESSAGE, "level": _LEVEL, "locations": {"type": "array", "items": _LOCATION}},
-                            }},
+                    "invocations": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["executionSuccessful"],
+                            "properties": {
+                                "executionSuccessful": {"type": "boolean"},
+                                "exitCode": {"type": "integer"},
+                                "toolExecutionNotifications": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["message"],
+                                        "properties": {
+                                            "message": _MESSAGE,
+                                            "level": _LEVEL,
+                                            "locations": {"type": "array", "items": _LOCATION},
+                                        },
+                                    },
+                                },
+                            },
                         },
-                    }},
-                    "results": {"type": "array", "items": {
-                        "type": "object", "required": ["message", "ruleId"],
-                        "properties": {
-                            "ruleId": {"type": "string"}, "ruleIndex": {"type": "integer", "minimum": 0}, "level": _LEVEL, "message": _MESSAGE,
-                            "locations": {"type": "array", "items": _LOCATION},
-                            "partialFingerprints": {"type": "object", "additionalProperties": {"type": "string"}},
-                            "properties": {"type": "object"},
+                    },
+                    "results": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["message", "ruleId"],
+                            "properties": {
+                                "ruleId": {"type": "string"},
+                                "ruleIndex": {"type": "integer", "minimum": 0},
+                                "level": _LEVEL,
+                                "message": _MESSAGE,
+                                "locations": {"type": "array", "items": _LOCATION},
+                                "partialFingerprints": {"type": "object", "additionalProperties": {"type": "string"}},
+                                "properties": {"type": "object"},
+                            },
                         },
-                    }},
+                    },
                 },
             },
         },
@@ -126,10 +181,20 @@ def sarif_validate(log):
 
 def test_expand_walks_directories_globs_and_sharded_checkpoints(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for name in ("a/x.npy", "a/b/y.safetensors", "a/.hidden/z.npy", "a/notes.md", "c/w.pt", "shards/model-1.safetensors", "shards/extra.npz"):
+    for name in (
+        "a/x.npy",
+        "a/b/y.safetensors",
+        "a/.hidden/z.npy",
+        "a/notes.md",
+        "c/w.pt",
+        "shards/model-1.safetensors",
+        "shards/extra.npz",
+    ):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
-    (tmp_path / "shards" / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"w": "model-1.safetensors"}}))
+    (tmp_path / "shards" / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"w": "model-1.safetensors"}})
+    )
     got = expand_inputs(["a", "c/*.pt", "a/x.npy", "nothing/*.npy", "missing.npy", "."])
     paths = [f.path for f in got.files]
     assert paths[:3] == [os.path.join("a", "x.npy"), os.path.join("a", "b", "y.safetensors"), os.path.join("c", "w.pt")]
@@ -142,7 +207,9 @@ def test_expand_walks_directories_globs_and_sharded_checkpoints(tmp_path, monkey
 
 
 def test_exit_code_is_the_worst_file():
-    assert [exit_code(s) for s in (["ok", "warn"], ["ok", "fail"], ["fail", "error"], ["empty"], ["empty", "ok"], [])] == [0, 1, 2, 3, 0, 3]
+    assert [
+        exit_code(s) for s in (["ok", "warn"], ["ok", "fail"], ["fail", "error"], ["empty"], ["empty", "ok"], [])
+    ] == [0, 1, 2, 3, 0, 3]
     assert set(EXIT_CODES) == {0, 1, 2, 3}
 
 
@@ -157,10 +224,21 @@ def test_two_models_sarif_junit_github_and_exit_codes(repo):
     log = json.loads((repo / "specdiag.sarif").read_text())
     sarif_validate(log)
     (sarif_run,) = log["runs"]
-    assert [r["id"] for r in sarif_run["tool"]["driver"]["rules"]][:4] == ["radius", "growth", "unchecked", "not-converged"]
+    assert [r["id"] for r in sarif_run["tool"]["driver"]["rules"]][:4] == [
+        "radius",
+        "growth",
+        "unchecked",
+        "not-converged",
+    ]
     results = sarif_run["results"]
     # exactly the unstable tensor: models/unstable.npz W_hh, by radius and by growth
-    assert {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], r["locations"][0]["logicalLocations"][0]["name"]) for r in results} == {("models/unstable.npz", "W_hh")}
+    assert {
+        (
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["locations"][0]["logicalLocations"][0]["name"],
+        )
+        for r in results
+    } == {("models/unstable.npz", "W_hh")}
     assert sorted(r["ruleId"] for r in results) == ["growth", "radius"] and {r["level"] for r in results} == {"error"}
     radius = next(r for r in results if r["ruleId"] == "radius")
     assert radius["properties"]["radius"] == pytest.approx(1.3) and radius["properties"]["shape"] == [16, 16]
@@ -172,7 +250,11 @@ def test_two_models_sarif_junit_github_and_exit_codes(repo):
     root = ET.parse(repo / "report.xml").getroot()
     assert root.tag == "testsuites" and (root.get("tests"), root.get("failures"), root.get("errors")) == ("3", "1", "0")
     cases = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
-    assert set(cases) == {("models/stable.npz", "W_hh"), ("models/unstable.npz", "W_hh"), ("models/unstable.npz", "W_rec")}
+    assert set(cases) == {
+        ("models/stable.npz", "W_hh"),
+        ("models/unstable.npz", "W_hh"),
+        ("models/unstable.npz", "W_rec"),
+    }
     failure = cases[("models/unstable.npz", "W_hh")].find("failure")
     assert failure.get("type") == "radius" and "radius 1.3 > max_radius 1" in failure.get("message")
     assert cases[("models/stable.npz", "W_hh")].find("failure") is None
@@ -180,7 +262,9 @@ def test_two_models_sarif_junit_github_and_exit_codes(repo):
     result = run("models/", "--format", "github")
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("::error file=models/unstable.npz,title=specdiag radius%2C growth%3A W_hh::W_hh: radius 1.3")
+    assert len(lines) == 1 and lines[0].startswith(
+        "::error file=models/unstable.npz,title=specdiag radius%2C growth%3A W_hh::W_hh: radius 1.3"
+    )
 
     exit_zero = run("models/", "--format", "sarif", "-o", "again.sarif", "--exit-zero")
     assert exit_zero.exit_code == 0 and json.loads((repo / "again.sarif").read_text())["runs"][0]["results"] == results
@@ -191,16 +275,30 @@ def test_junitparser_reads_the_report(repo):
     assert run("models", "--format", "junit", "-o", "r.xml").exit_code == 1
     xml = junitparser.JUnitXml.fromfile(str(repo / "r.xml"))
     cases = [(suite.name, case.name, [type(r).__name__ for r in case.result]) for suite in xml for case in suite]
-    assert cases == [("models/stable.npz", "W_hh", []), ("models/unstable.npz", "W_hh", ["Failure"]), ("models/unstable.npz", "W_rec", [])]
+    assert cases == [
+        ("models/stable.npz", "W_hh", []),
+        ("models/unstable.npz", "W_hh", ["Failure"]),
+        ("models/unstable.npz", "W_rec", []),
+    ]
 
 
 def test_json_lists_every_file_and_keeps_single_file_keys(repo):
     doc = json.loads(run("models/stable.npz", "models/unstable.npz", "models/none-*.pt", "--format", "json").stdout)
-    assert [(f["file"], f["status"]) for f in doc["files"]] == [("models/stable.npz", "ok"), ("models/unstable.npz", "fail"), ("models/none-*.pt", "empty")]
+    assert [(f["file"], f["status"]) for f in doc["files"]] == [
+        ("models/stable.npz", "ok"),
+        ("models/unstable.npz", "fail"),
+        ("models/none-*.pt", "empty"),
+    ]
     assert doc["verdict"] == "fail" and doc["exit_code"] == 1 and doc["summary"]["files"] == 3
-    assert [(t["file"], t["name"], t["verdict"]) for t in doc["tensors"]] == [("models/stable.npz", "W_hh", "ok"), ("models/unstable.npz", "W_hh", "fail"), ("models/unstable.npz", "W_rec", "ok")]
+    assert [(t["file"], t["name"], t["verdict"]) for t in doc["tensors"]] == [
+        ("models/stable.npz", "W_hh", "ok"),
+        ("models/unstable.npz", "W_hh", "fail"),
+        ("models/unstable.npz", "W_rec", "ok"),
+    ]
     single = json.loads(run("models/stable.npz", "--format", "json").stdout)
-    assert {"command", "file", "kind", "container", "thresholds", "tensors", "skipped", "verdict", "elapsed_s"} <= set(single)
+    assert {"command", "file", "kind", "container", "thresholds", "tensors", "skipped", "verdict", "elapsed_s"} <= set(
+        single
+    )
     assert single["file"] == "models/stable.npz" and single["skipped"][0]["name"] == "W_in"
 
 
@@ -212,7 +310,10 @@ def test_jsonl_one_object_per_line(repo):
 
 def test_gitlab_code_quality(repo):
     issues = json.loads(run("models", "--format", "gitlab").stdout)
-    assert {(i["check_name"], i["location"]["path"], i["severity"]) for i in issues} == {("specdiag/radius", "models/unstable.npz", "major"), ("specdiag/growth", "models/unstable.npz", "major")}
+    assert {(i["check_name"], i["location"]["path"], i["severity"]) for i in issues} == {
+        ("specdiag/radius", "models/unstable.npz", "major"),
+        ("specdiag/growth", "models/unstable.npz", "major"),
+    }
     assert len({i["fingerprint"] for i in issues}) == 2
 
 
@@ -271,7 +372,10 @@ def test_a_read_error_is_worse_than_a_failure_and_the_others_are_still_reported(
 
 def test_keys_across_many_files(repo):
     doc = json.loads(run("models", "--key", "W_rec", "--format", "json").stdout)
-    assert [(f["file"], f["status"]) for f in doc["files"]] == [("models/stable.npz", "empty"), ("models/unstable.npz", "ok")]
+    assert [(f["file"], f["status"]) for f in doc["files"]] == [
+        ("models/stable.npz", "empty"),
+        ("models/unstable.npz", "ok"),
+    ]
     assert doc["exit_code"] == 0 and [t["name"] for t in doc["tensors"]] == ["W_rec"]
     assert run("models/stable.npz", "--key", "W_rec").exit_code == 2  # one file named: the key is wrong
 
@@ -307,11 +411,38 @@ def test_library_check_paths(repo):
 
 def synthetic_doc():
     rows = [
-        {"file": "m.pt", "name": "lstm.weight_hh_l0[f]", "verdict": "fail", "reasons": ["radius 1.1 > max_radius 1", "hidden-state growth 10^2.50 at t = 1000 within 10x of max_growth 1000"],
-         "rule": "torch-weight_hh", "shape": [8, 8], "radius": 1.1, "log10_growth": 2.5},
-        {"file": "m.pt", "name": "cell\n%evil,name", "verdict": "not checked", "reasons": ["nonlinear cell: layout unknown"], "rule": "torch-weight_hh", "shape": [8, 8], "radius": None},
-        {"file": "big.npz", "name": "W", "verdict": "ok", "reasons": [], "rule": "reservoir-W", "shape": [9000, 9000], "radius": 0.9,
-         "growth_method": "ARPACK radius (k = 6 and 16, agree; ARPACK did not fully converge)"},
+        {
+            "file": "m.pt",
+            "name": "lstm.weight_hh_l0[f]",
+            "verdict": "fail",
+            "reasons": [
+                "radius 1.1 > max_radius 1",
+                "hidden-state growth 10^2.50 at t = 1000 within 10x of max_growth 1000",
+            ],
+            "rule": "torch-weight_hh",
+            "shape": [8, 8],
+            "radius": 1.1,
+            "log10_growth": 2.5,
+        },
+        {
+            "file": "m.pt",
+            "name": "cell\n%evil,name",
+            "verdict": "not checked",
+            "reasons": ["nonlinear cell: layout unknown"],
+            "rule": "torch-weight_hh",
+            "shape": [8, 8],
+            "radius": None,
+        },
+        {
+            "file": "big.npz",
+            "name": "W",
+            "verdict": "ok",
+            "reasons": [],
+            "rule": "reservoir-W",
+            "shape": [9000, 9000],
+            "radius": 0.9,
+            "growth_method": "ARPACK radius (k = 6 and 16, agree; ARPACK did not fully converge)",
+        },
     ]
     files = [{"file": "m.pt", "status": "fail", "message": None}, {"file": "big.npz", "status": "ok", "message": None}]
     return {"tensors": rows, "files": files, "verdict": "fail", "exit_code": 1, "thresholds": {}, "summary": {}}
@@ -320,7 +451,9 @@ def synthetic_doc():
 def test_findings_cover_every_criterion():
     log = json.loads(render(synthetic_doc(), "sarif"))
     sarif_validate(log)
-    got = [(r["ruleId"], r["level"], r["locations"][0]["logicalLocations"][0]["name"]) for r in log["runs"][0]["results"]]
+    got = [
+        (r["ruleId"], r["level"], r["locations"][0]["logicalLocations"][0]["name"]) for r in log["runs"][0]["results"]
+    ]
     assert got == [
         ("radius", "error", "lstm.weight_hh_l0[f]"),
         ("growth", "warning", "lstm.weight_hh_l0[f]"),  # only "within 10x": a warning on a failing row
@@ -328,7 +461,12 @@ def test_findings_cover_every_criterion():
         ("not-converged", "warning", "W"),
     ]
     assert criterion("largest Lyapunov exponent 0.02 > 0") == "growth" and criterion("something new") == "gate"
-    assert criterion("the state explodes (an entry beyond 1e+30 after 12 steps): the cell's state is unbounded (lambda = 0.3 +- 0 per step, driven)") == "growth"
+    assert (
+        criterion(
+            "the state explodes (an entry beyond 1e+30 after 12 steps): the cell's state is unbounded (lambda = 0.3 +- 0 per step, driven)"
+        )
+        == "growth"
+    )
 
 
 def test_github_escaping_and_one_command_per_tensor():
@@ -348,5 +486,9 @@ def test_junit_unchecked_is_a_failure_when_its_file_fails():
 @pytest.mark.slow
 def test_plot_many_files_one_folder_each(repo):
     doc = json.loads(run("models", "--plot", "figs", "--format", "json", "--exit-zero").stdout)
-    assert sorted(Path(p).parent.name for p in doc["plots"]) == ["models_stable.npz", "models_unstable.npz", "models_unstable.npz"]
+    assert sorted(Path(p).parent.name for p in doc["plots"]) == [
+        "models_stable.npz",
+        "models_unstable.npz",
+        "models_unstable.npz",
+    ]
     assert all(Path(p).is_file() for p in doc["plots"])

@@ -55,8 +55,14 @@ def repo(tmp_path):
 
 def sh(command, cwd, env, extra_env=None):
     """Run one shell command as a GitHub/GitLab runner does (bash, -e -o pipefail)."""
-    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command], cwd=cwd, env={**env, **(extra_env or {})},
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command],
+        cwd=cwd,
+        env={**env, **(extra_env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def is_install(command):
@@ -65,8 +71,16 @@ def is_install(command):
 
 def test_hook_and_action_definitions():
     hook = hook_definition()
-    assert (hook["entry"].split()[:2], hook["language"], hook["pass_filenames"]) == (["specdiag", "check"], "python", True)
-    matches = [name for name in ("m.npy", "m.npz", "m.safetensors", "m.pt", "d/m.onnx", "m.h5", "requirements.txt", "m.csv", "m.py") if re.search(hook["files"], name)]
+    assert (hook["entry"].split()[:2], hook["language"], hook["pass_filenames"]) == (
+        ["specdiag", "check"],
+        "python",
+        True,
+    )
+    matches = [
+        name
+        for name in ("m.npy", "m.npz", "m.safetensors", "m.pt", "d/m.onnx", "m.h5", "requirements.txt", "m.csv", "m.py")
+        if re.search(hook["files"], name)
+    ]
     assert matches == ["m.npy", "m.npz", "m.safetensors", "m.pt", "d/m.onnx", "m.h5"]
     from specdiag._inputs import WALK_SUFFIXES
 
@@ -74,7 +88,12 @@ def test_hook_and_action_definitions():
     assert [s for s in WALK_SUFFIXES if s not in (".csv", ".txt") and not re.search(hook["files"], "m" + s)] == []
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     assert {"paths", "args", "format"} <= set(action["inputs"]) and action["runs"]["using"] == "composite"
-    assert [s.get("uses", "run").split("@")[0] for s in action["runs"]["steps"]] == ["run", "run", "github/codeql-action/upload-sarif", "run"]
+    assert [s.get("uses", "run").split("@")[0] for s in action["runs"]["steps"]] == [
+        "run",
+        "run",
+        "github/codeql-action/upload-sarif",
+        "run",
+    ]
 
 
 # --- pre-commit -----------------------------------------------------------------------------------
@@ -128,7 +147,7 @@ def run_action(repo, env, inputs, tmp_path):
     def expression(match):
         expr = match.group(1).strip()
         if expr.startswith("inputs."):
-            return values[expr[len("inputs."):]]
+            return values[expr[len("inputs.") :]]
         if expr == "github.action_path":
             return str(ROOT)
         step, name = re.fullmatch(r"steps\.([\w-]+)\.outputs\.([\w-]+)", expr).groups()
@@ -140,7 +159,9 @@ def run_action(repo, env, inputs, tmp_path):
     done = []
     for i, step in enumerate(action["runs"]["steps"]):
         if "uses" in step:
-            done.append(("uses", step["uses"], {k: substitute(v) for k, v in step.get("with", {}).items()}, step.get("if", "")))
+            done.append(
+                ("uses", step["uses"], {k: substitute(v) for k, v in step.get("with", {}).items()}, step.get("if", ""))
+            )
             continue
         step_env = {k: substitute(v) for k, v in step.get("env", {}).items()}
         if is_install(substitute(step["run"])):
@@ -161,14 +182,21 @@ def test_action_steps_sarif_and_gate(repo, shell_env, tmp_path):
     done, outputs = run_action(repo, shell_env, {"paths": "models/", "format": "sarif"}, tmp_path)
     assert outputs["check"] == {"exit-code": "1", "report": "specdiag.sarif"}
     log = json.loads((repo / "specdiag.sarif").read_text())
-    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]} == {"models/bad.npy"}
+    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]} == {
+        "models/bad.npy"
+    }
     (upload,) = [d for d in done if d[0] == "uses"]
     assert upload[1].startswith("github/codeql-action/upload-sarif@") and upload[2]["sarif_file"] == "specdiag.sarif"
     assert "always()" in upload[3] and "inputs.format == 'sarif'" in upload[3]
     gate = done[-1][2]
     assert done[-1][1] == "Gate" and gate.returncode == 1  # the job fails after the upload
 
-    done, outputs = run_action(repo, shell_env, {"paths": "models/*.npz 'models/*.npy'", "format": "github", "args": "--exit-zero --seq-len 4096"}, tmp_path)
+    done, outputs = run_action(
+        repo,
+        shell_env,
+        {"paths": "models/*.npz 'models/*.npy'", "format": "github", "args": "--exit-zero --seq-len 4096"},
+        tmp_path,
+    )
     check = done[1][2]
     assert outputs["check"] == {"exit-code": "0", "report": ""} and done[-1][2].returncode == 0
     assert check.stdout.startswith("::error file=models/bad.npy,title=specdiag radius")
@@ -181,14 +209,18 @@ def readme_blocks(heading):
     """The fenced code blocks (language, text) under a README heading, up to the next heading."""
     text = (ROOT / "README.md").read_text()
     start = text.index(heading + "\n")
-    following = re.search(r"^#{2,4} ", text[start + len(heading):], flags=re.M)
-    section = text[start: start + len(heading) + (following.start() if following else len(text))]
+    following = re.search(r"^#{2,4} ", text[start + len(heading) :], flags=re.M)
+    section = text[start : start + len(heading) + (following.start() if following else len(text))]
     return re.findall(r"```(\w+)\n(.*?)```", section, flags=re.S)
 
 
 def commands(block):
     """Shell commands of a bash block, comments dropped."""
-    return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line.split("  #")[0].strip()
+        for line in block.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 @pytest.mark.slow
@@ -252,7 +284,11 @@ def test_readme_pytest_snippet(repo, shell_env):
     (repo / path).write_text(block)
     pytest_cmd = f"{shlex.quote(sys.executable)} -m pytest -q -p no:cacheprovider {path}"
     failed = sh(pytest_cmd, repo, shell_env)
-    assert failed.returncode == 1 and "models/bad.npy:bad" in failed.stdout and "radius 1.3 > max_radius 1" in failed.stdout
+    assert (
+        failed.returncode == 1
+        and "models/bad.npy:bad" in failed.stdout
+        and "radius 1.3 > max_radius 1" in failed.stdout
+    )
     np.save(repo / "models" / "bad.npy", orthogonal(12, 0.9, seed=1))
     passed = sh(pytest_cmd, repo, shell_env)
     assert passed.returncode == 0, passed.stdout

@@ -18,7 +18,11 @@ def test_array_passes_and_returns_the_report():
 
 
 def test_message_is_the_failing_rows_only():
-    state = {"enc.W_hh": orthogonal(8, 1.25), "dec.W_hh": orthogonal(8, 0.5, seed=1), "dec.W_rec": orthogonal(6, 1.1, seed=2)}
+    state = {
+        "enc.W_hh": orthogonal(8, 1.25),
+        "dec.W_hh": orthogonal(8, 0.5, seed=1),
+        "dec.W_rec": orthogonal(6, 1.1, seed=2),
+    }
     with pytest.raises(AssertionError) as info:
         assert_stable(state, max_growth=None)
     lines = str(info.value).splitlines()

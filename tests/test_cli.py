@@ -32,8 +32,22 @@ def run_json(*args):
 
 
 def test_radius_json_schema_and_values():
-    doc = run_json("radius", "--n", 40, "--samples", 12, "--field", "complex", "--seed", 3, "--device", "cpu", "--workers", 1)
-    for key in ("command", "n", "samples", "init", "field", "device", "precision", "seed", "stats", "radii", "elapsed_s"):
+    doc = run_json(
+        "radius", "--n", 40, "--samples", 12, "--field", "complex", "--seed", 3, "--device", "cpu", "--workers", 1
+    )
+    for key in (
+        "command",
+        "n",
+        "samples",
+        "init",
+        "field",
+        "device",
+        "precision",
+        "seed",
+        "stats",
+        "radii",
+        "elapsed_s",
+    ):
         assert key in doc
     assert doc["command"] == "radius" and doc["n"] == 40 and doc["samples"] == 12 and doc["seed"] == 3
     assert set(doc["stats"]) >= {"mean", "std", "min", "q05", "median", "q95", "max", "p_above_1"}
@@ -71,7 +85,15 @@ def test_radius_plot(tmp_path):
 
 def test_inits_lists_everything():
     doc = run_json("inits")
-    assert [i["name"] for i in doc["inits"]] == ["glorot", "rescaled", "half", "truncnormal", "uniform-diag", "uniform-disk", "lru"]
+    assert [i["name"] for i in doc["inits"]] == [
+        "glorot",
+        "rescaled",
+        "half",
+        "truncnormal",
+        "uniform-diag",
+        "uniform-disk",
+        "lru",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -94,7 +116,9 @@ def test_inits_lists_everything():
     ],
 )
 def test_bad_input_is_one_line_exit_2(args, message, tmp_path):
-    result = run(*args, "--plot" if args[0] == "radius" else "--format", tmp_path / "p.png" if args[0] == "radius" else "json")
+    result = run(
+        *args, "--plot" if args[0] == "radius" else "--format", tmp_path / "p.png" if args[0] == "radius" else "json"
+    )
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -133,8 +157,8 @@ def test_fit_gumbel_from_file_and_json(tmp_path):
     assert doc["exact"]["ks_pvalue"] > 0
     assert doc["sample"]["mean"] == pytest.approx(radii.mean())
 
-@pytest.mark.slow
 
+@pytest.mark.slow
 def test_fit_gumbel_sampled_with_plot(tmp_path):
     doc = run_json("fit-gumbel", "--n", 200, "--samples", 40, "--field", "complex", "--plot", tmp_path / "fit.png")
     assert doc["asymptotic"]["loc"] == pytest.approx(theory.rider_location(200))
@@ -152,7 +176,9 @@ def test_theory_json_rows():
 
 
 def test_console_entry_point_usage_error_is_one_line():
-    proc = subprocess.run([sys.executable, "-m", "specdiag", "radius", "--n", "abc"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "specdiag", "radius", "--n", "abc"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2
     assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1 and "--n" in proc.stderr
 
@@ -160,7 +186,25 @@ def test_console_entry_point_usage_error_is_one_line():
 @pytest.mark.parametrize("kind", ["trajectory", "hidden"])
 def test_dynamics_json_schema(kind, tmp_path):
     """An LRU ring of moduli in [1.5, 2] grows 1.5-2x per step: the mean passes 1000x between steps 10 and 17."""
-    args = [kind, "--n", 20, "--steps", 40, "--init", "lru", "--rmin", 1.5, "--rmax", 2, "--matrices", 3, "--inputs", 4, "--full", "--exact"]
+    args = [
+        kind,
+        "--n",
+        20,
+        "--steps",
+        40,
+        "--init",
+        "lru",
+        "--rmin",
+        1.5,
+        "--rmax",
+        2,
+        "--matrices",
+        3,
+        "--inputs",
+        4,
+        "--full",
+        "--exact",
+    ]
     doc = run_json(*args, "--out", tmp_path / "run", "--plot", tmp_path / "p.png")
     assert doc["command"] == kind and doc["n"] == 20 and doc["field"] == "complex"
     steps = doc["steps"]
@@ -180,7 +224,20 @@ def test_dynamics_json_schema(kind, tmp_path):
 @pytest.mark.parametrize("kind", ["radius", "trajectory", "hidden"])
 def test_out_and_plot_say_wrote(kind, tmp_path):
     sizes = ["--samples", 3] if kind == "radius" else ["--steps", 5, "--matrices", 2, "--inputs", 2]
-    result = run(kind, "--n", 8, *sizes, "--device", "cpu", "--workers", 1, "--out", tmp_path / "run", "--plot", tmp_path / "f.png")
+    result = run(
+        kind,
+        "--n",
+        8,
+        *sizes,
+        "--device",
+        "cpu",
+        "--workers",
+        1,
+        "--out",
+        tmp_path / "run",
+        "--plot",
+        tmp_path / "f.png",
+    )
     assert result.exit_code == 0, result.output
     assert f"wrote {tmp_path / 'run'}" in result.stderr and f"wrote {tmp_path / 'f.png'}" in result.stderr
 
@@ -194,7 +251,11 @@ def test_plot_onto_a_directory_is_refused_before_any_work(kind, tmp_path, monkey
     def no_work(*args, **kwargs):
         raise AssertionError("computed before refusing --plot")
 
-    for module in (specdiag._api, specdiag._radius_report, specdiag._dynamics_report):  # every report builds its ensemble first
+    for module in (
+        specdiag._api,
+        specdiag._radius_report,
+        specdiag._dynamics_report,
+    ):  # every report builds its ensemble first
         monkeypatch.setattr(module, "make_ensemble", no_work)
     (tmp_path / "x.png").mkdir()
     result = run(kind, "--n", 20, "--plot", tmp_path / "x.png")
@@ -207,7 +268,10 @@ def test_plot_onto_a_directory_is_refused_before_any_work(kind, tmp_path, monkey
     [
         (["radius", "--rmax", "2"], "--rmax is used only by init lru, not by 'glorot'"),
         (["trajectory", "--init", "half", "--max-phase", "1"], "--max-phase is used only by init lru"),
-        (["fit-gumbel", "--init", "rescaled", "--coverage", "0.8"], "--coverage is used only by the calibrated divisor"),
+        (
+            ["fit-gumbel", "--init", "rescaled", "--coverage", "0.8"],
+            "--coverage is used only by the calibrated divisor",
+        ),
         (["radius", "--init", "lru", "--rescale", "calibrated"], "--rescale is used only by init rescaled"),
     ],
 )

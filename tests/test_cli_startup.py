@@ -16,7 +16,21 @@ import typer
 
 import specdiag.cli as cli
 
-TRAJECTORY = ["trajectory", "--n", "5", "--matrices", "1", "--inputs", "1", "--steps", "1", "--device", "cpu", "--format", "json"]
+TRAJECTORY = [
+    "trajectory",
+    "--n",
+    "5",
+    "--matrices",
+    "1",
+    "--inputs",
+    "1",
+    "--steps",
+    "1",
+    "--device",
+    "cpu",
+    "--format",
+    "json",
+]
 
 # Runs specdiag.cli.main() as the console script would, then reports the specdiag modules it
 # imported and, after asking for the full app in the same process, the order of its commands.
@@ -57,7 +71,15 @@ def test_one_command_imports_only_its_module(trajectory_run):
     assert report["exit"] == 0 and doc["command"] == "trajectory"
     modules = set(report["modules"])
     assert "specdiag.cli.dynamics" in modules
-    for unwanted in ("specdiag._check", "specdiag._sweep", "specdiag.cli.check", "specdiag.cli.sweep", "specdiag.cli.reproduce", "specdiag.cli.radius", "specdiag.cli.theory"):
+    for unwanted in (
+        "specdiag._check",
+        "specdiag._sweep",
+        "specdiag.cli.check",
+        "specdiag.cli.sweep",
+        "specdiag.cli.reproduce",
+        "specdiag.cli.radius",
+        "specdiag.cli.theory",
+    ):
         assert unwanted not in modules, unwanted
 
 
@@ -96,7 +118,17 @@ print("\\n" + json.dumps({"exit": code, "modules": sorted(sys.modules)}))
 
 #: never imported by radius, theory, fit-gumbel or check of a tiny array file: the laws' numbers come
 #: from plain numpy/scipy.special (specdiag.laws._distributions wraps scipy.stats for Python users)
-HEAVY = ("scipy.stats", "scipy.interpolate", "scipy.optimize", "specdiag.laws._distributions", "matplotlib", "rich.progress", "torch", "dask", "pandas")
+HEAVY = (
+    "scipy.stats",
+    "scipy.interpolate",
+    "scipy.optimize",
+    "specdiag.laws._distributions",
+    "matplotlib",
+    "rich.progress",
+    "torch",
+    "dask",
+    "pandas",
+)
 
 
 def _imported(args, tmp_path=None):

@@ -37,7 +37,9 @@ def test_inits_share_their_normals_and_glorot_explodes_where_rescaled_does_not()
     assert np.array_equal(glorot["B"], rescaled["B"]) and np.array_equal(glorot["C"], rescaled["C"])
     runs = {m: train_linear_rnn(DemoConfig(**{**TINY, "seq_len": 400, "steps": 1}), m) for m in ("glorot", "rescaled")}
     assert runs["glorot"]["radius"][0] > 1 > runs["rescaled"]["radius"][0]
-    assert runs["glorot"]["profiles"][0][-1] > 1e3 * runs["rescaled"]["profiles"][0][-1]  # ||h_T|| at T = 400 >> sqrt(n)
+    assert (
+        runs["glorot"]["profiles"][0][-1] > 1e3 * runs["rescaled"]["profiles"][0][-1]
+    )  # ||h_T|| at T = 400 >> sqrt(n)
 
 
 def test_demo_writes_figure_and_tables_and_resumes(tmp_path):
@@ -65,7 +67,22 @@ def test_same_seed_same_run(tmp_path):
 
 
 def test_cli_demo_json_and_refusals(tmp_path):
-    args = ["demo", "copy-task", "--out", str(tmp_path / "d"), "--n", "170", "--seq-len", "30", "--delay", "2", "--batch", "2", "--steps", "4"]
+    args = [
+        "demo",
+        "copy-task",
+        "--out",
+        str(tmp_path / "d"),
+        "--n",
+        "170",
+        "--seq-len",
+        "30",
+        "--delay",
+        "2",
+        "--batch",
+        "2",
+        "--steps",
+        "4",
+    ]
     res = runner.invoke(app, [*args, "--format", "json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)

@@ -24,7 +24,9 @@ def mean_sq(curves):
 def test_trajectory_mean_square_matches_q(k, device):
     n, m = 100, 300
     ens = make_ensemble("glorot", n, "complex")
-    curves = dynamics.simulate(ens, "trajectory", matrices=m, inputs=8, steps=20, seed=5, precision="double", device=device)
+    curves = dynamics.simulate(
+        ens, "trajectory", matrices=m, inputs=8, steps=20, seed=5, precision="double", device=device
+    )
     values = mean_sq(curves)[:, k]
     within_se(values.mean(), n * math.exp(theory.log_q(n, k)), values.std(ddof=1) / math.sqrt(m))
 
@@ -32,7 +34,9 @@ def test_trajectory_mean_square_matches_q(k, device):
 def test_hidden_mean_square_matches_sum_of_q(device):
     n, m, sigma = 100, 300, 0.5
     ens = make_ensemble("glorot", n, "complex")
-    curves = dynamics.simulate(ens, "hidden", matrices=m, inputs=6, steps=20, seed=6, input_scale=sigma, precision="double", device=device)
+    curves = dynamics.simulate(
+        ens, "hidden", matrices=m, inputs=6, steps=20, seed=6, input_scale=sigma, precision="double", device=device
+    )
     exact = np.exp(theory.log_expected_hidden_sq(n, curves.steps, sigma))
     for r in (0, 9, 19):  # t = 1, 10, 20
         values = mean_sq(curves)[:, r]
@@ -43,14 +47,18 @@ def test_log_scale_path_equals_plain_path():
     n, steps, inputs = 40, 60, 3
     for kind in ("trajectory", "hidden"):
         ens = make_ensemble("glorot", n, "real")
-        curves = dynamics.simulate(ens, kind, matrices=2, inputs=inputs, steps=steps, seed=8, input_scale=0.7, precision="double")
+        curves = dynamics.simulate(
+            ens, kind, matrices=2, inputs=inputs, steps=steps, seed=8, input_scale=0.7, precision="double"
+        )
         for i in range(2):
             w = ens.sample(host_rng(8, MATRIX_STREAM, i))
             norms = np.empty((inputs, curves.steps.size))
             for j in range(inputs):
                 rng = host_rng(8, INPUT_STREAM, i, j)
                 if kind == "trajectory":
-                    y = rng.standard_normal((1, n), dtype=np.float32)[0].astype(np.float64)  # inputs are float32 normals
+                    y = rng.standard_normal((1, n), dtype=np.float32)[0].astype(
+                        np.float64
+                    )  # inputs are float32 normals
                     seq = [y]
                     for _ in range(steps):
                         y = w @ y
@@ -73,8 +81,8 @@ def test_single_precision_tracks_double():
     double = dynamics.simulate(ens, "trajectory", precision="double", **kwargs)
     np.testing.assert_allclose(single.log10_mean, double.log10_mean, rtol=1e-3, atol=1e-3)
 
-@pytest.mark.slow
 
+@pytest.mark.slow
 def test_no_overflow_at_10000_steps():
     ens = make_ensemble("glorot", 500, "real")
     for kind in ("trajectory", "hidden"):
@@ -111,8 +119,8 @@ def test_blocks_that_overflow_fall_back_to_single_steps(kind, monkeypatch):
     assert np.all(np.isfinite(curves.log10_mean)) and curves.log10_mean[0, -1] > 100  # past float32's 1e38
     np.testing.assert_allclose(curves.log10_mean, reference.log10_mean, rtol=1e-5)
 
-@pytest.mark.slow
 
+@pytest.mark.slow
 def test_rescaled_stays_bounded_where_glorot_explodes():
     kwargs = dict(matrices=3, inputs=3, steps=2000, seed=2, every=50)
     glorot = dynamics.simulate(make_ensemble("glorot", 500, "real"), "hidden", **kwargs)
@@ -142,7 +150,10 @@ def brute_log_power(w, t, cumulative):
 def test_eigendecomposition_expectation_against_brute_force(cumulative):
     rng = np.random.default_rng(0)
     ts = np.array([1, 2, 7, 25, 60])
-    for w in (rng.standard_normal((12, 12)) / math.sqrt(12), (rng.standard_normal((9, 9)) + 1j * rng.standard_normal((9, 9))) / math.sqrt(18)):
+    for w in (
+        rng.standard_normal((12, 12)) / math.sqrt(12),
+        (rng.standard_normal((9, 9)) + 1j * rng.standard_normal((9, 9))) / math.sqrt(18),
+    ):
         ours = linalg.log_frobenius_power_sums(w, ts, cumulative=cumulative)
         np.testing.assert_allclose(ours, [brute_log_power(w, int(t), cumulative) for t in ts], rtol=1e-10)
 
@@ -205,7 +216,12 @@ def diagonal_runs():
     for init in ("uniform-diag", "uniform-disk", "lru"):
         ens = make_ensemble(init, 40, "complex")
         for kind in ("trajectory", "hidden"):
-            runs[init, kind] = ens, dynamics.simulate(ens, kind, matrices=300, inputs=4, steps=30, seed=11, input_scale=0.5, precision="double", workers=1)
+            runs[init, kind] = (
+                ens,
+                dynamics.simulate(
+                    ens, kind, matrices=300, inputs=4, steps=30, seed=11, input_scale=0.5, precision="double", workers=1
+                ),
+            )
     return runs
 
 
@@ -240,7 +256,17 @@ def test_simulate_many_is_independent_of_workers_and_close_to_separate_runs(fiel
     for k, r in enumerate(requests):
         np.testing.assert_array_equal(a[k].log10_mean, b[k].log10_mean)
         np.testing.assert_array_equal(a[k].log10_sd, b[k].log10_sd)
-        alone = dynamics.simulate(ens, r.kind, matrices=r.matrices, inputs=r.inputs, steps=r.steps, every=r.every, seed=3, precision="double", workers=1)
+        alone = dynamics.simulate(
+            ens,
+            r.kind,
+            matrices=r.matrices,
+            inputs=r.inputs,
+            steps=r.steps,
+            every=r.every,
+            seed=3,
+            precision="double",
+            workers=1,
+        )
         np.testing.assert_array_equal(a[k].steps, alone.steps)
         np.testing.assert_allclose(a[k].log10_mean, alone.log10_mean, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(a[k].log10_sd, alone.log10_sd, atol=1e-4)
@@ -250,8 +276,16 @@ def test_simulate_many_is_independent_of_workers_and_close_to_separate_runs(fiel
 def test_the_plan_covers_every_matrix_once_longest_tasks_first():
     """simulate_many's plan: per width, the tasks' matrix ranges tile 0..(most matrices of any request) once;
     twins (glorot, half) share a group; tasks run by decreasing cost; never more workers than tasks."""
-    g40, h40, g20 = make_ensemble("glorot", 40, "real"), make_ensemble("half", 40, "real"), make_ensemble("glorot", 20, "complex")
-    requests = [dynamics.Request(g40, "hidden", 7, 3, 30), dynamics.Request(h40, "trajectory", 5, 2, 20), dynamics.Request(g20, "hidden", 3, 2, 50)]
+    g40, h40, g20 = (
+        make_ensemble("glorot", 40, "real"),
+        make_ensemble("half", 40, "real"),
+        make_ensemble("glorot", 20, "complex"),
+    )
+    requests = [
+        dynamics.Request(g40, "hidden", 7, 3, 30),
+        dynamics.Request(h40, "trajectory", 5, 2, 20),
+        dynamics.Request(g20, "hidden", 3, 2, 50),
+    ]
     recorded = dynamics._recorded_steps(requests)
     groups = dynamics._shared_matrices(requests)
     assert [[k for k, _ in members] for _, members in groups] == [[0, 1], [2]]
@@ -263,15 +297,27 @@ def test_the_plan_covers_every_matrix_once_longest_tasks_first():
             ranges = sorted((t[2], t[3]) for t, owners in zip(plan.tasks, plan.owners) if groups[owners[0]][0].n == n)
             assert ranges[0][0] == 0 and ranges[-1][1] == top and all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
         assert sorted(plan.order) == list(range(len(plan.tasks))) and 1 <= plan.workers <= min(len(plan.tasks), workers)
-        work = [sum(dynamics._row_steps(specs[q], t[2], t[3]) * groups[q][0].n ** 2 * (3 if groups[q][0].field == "complex" else 1) for q in owners)
-                for t, owners in zip(plan.tasks, plan.owners)]
+        work = [
+            sum(
+                dynamics._row_steps(specs[q], t[2], t[3])
+                * groups[q][0].n ** 2
+                * (3 if groups[q][0].field == "complex" else 1)
+                for q in owners
+            )
+            for t, owners in zip(plan.tasks, plan.owners)
+        ]
         assert [work[t] for t in plan.order] == sorted(work, reverse=True)
 
 
 def test_simulate_many_reports_progress_per_request():
     ens = make_ensemble("glorot", 40, "complex")
     seen: dict = {}
-    done = [k for k, _ in dynamics.simulate_many(_joint_requests(ens), workers=2, on_progress=lambda k, m: seen.__setitem__(k, seen.get(k, 0) + m))]
+    done = [
+        k
+        for k, _ in dynamics.simulate_many(
+            _joint_requests(ens), workers=2, on_progress=lambda k, m: seen.__setitem__(k, seen.get(k, 0) + m)
+        )
+    ]
     assert sorted(done) == [0, 1, 2] and seen == {0: 3, 1: 3, 2: 2}
 
 
@@ -280,14 +326,22 @@ def test_rescaled_trajectories_are_glorot_ones_tilted(field):
     """W_rescaled = W_glorot / factor for the same draws: the rescaled trajectory is derived (no
     products) and agrees with a direct double-precision run."""
     glorot, rescaled = make_ensemble("glorot", 200, field), make_ensemble("rescaled", 200, field)
-    requests = [dynamics.Request(glorot, "trajectory", 3, 6, 300, every=10), dynamics.Request(rescaled, "trajectory", 3, 6, 300, every=10), dynamics.Request(rescaled, "hidden", 2, 6, 50)]
+    requests = [
+        dynamics.Request(glorot, "trajectory", 3, 6, 300, every=10),
+        dynamics.Request(rescaled, "trajectory", 3, 6, 300, every=10),
+        dynamics.Request(rescaled, "hidden", 2, 6, 50),
+    ]
     got = dict(dynamics.simulate_many(requests, seed=2, workers=1))
     assert sorted(got) == [0, 1, 2]
-    direct = dynamics.simulate(rescaled, "trajectory", matrices=3, inputs=6, steps=300, every=10, seed=2, precision="double", workers=1)
+    direct = dynamics.simulate(
+        rescaled, "trajectory", matrices=3, inputs=6, steps=300, every=10, seed=2, precision="double", workers=1
+    )
     np.testing.assert_allclose(got[1].log10_mean, direct.log10_mean, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(got[1].log10_sd, direct.log10_sd, atol=1e-4)
     tilt = got[1].log10_mean - got[0].log10_mean
-    np.testing.assert_allclose(tilt, np.broadcast_to(got[0].steps * math.log10(rescaled.std / glorot.std), tilt.shape), atol=1e-9)
+    np.testing.assert_allclose(
+        tilt, np.broadcast_to(got[0].steps * math.log10(rescaled.std / glorot.std), tilt.shape), atol=1e-9
+    )
     assert tilt[0, -1] < -1  # the rescaling matters: the gain ratio is below 1
 
 
@@ -297,13 +351,34 @@ def test_scaled_twins_share_matrices_and_inputs_with_direct_results(field):
     h_t = c^t g_t) with Glorot's input draws, in one block: in double precision they equal direct
     runs on their own ensembles to rounding."""
     glorot, rescaled, half = (make_ensemble(name, 170, field) for name in ("glorot", "rescaled", "half"))
-    assert rescaled.scale_of(glorot) == pytest.approx(rescaled.gain / glorot.gain) and half.scale_of(glorot) == pytest.approx(half.gain / glorot.gain) and half.gain < glorot.gain
-    assert make_ensemble("truncnormal", 170, field).scale_of(glorot) is None and make_ensemble("glorot", 170, "real" if field == "complex" else "complex").scale_of(glorot) is None
-    requests = [dynamics.Request(e, "hidden", 3, 4, 120, every=5, input_scale=s) for e, s in ((glorot, 1.0), (rescaled, 1.0), (half, 0.3))]
+    assert (
+        rescaled.scale_of(glorot) == pytest.approx(rescaled.gain / glorot.gain)
+        and half.scale_of(glorot) == pytest.approx(half.gain / glorot.gain)
+        and half.gain < glorot.gain
+    )
+    assert (
+        make_ensemble("truncnormal", 170, field).scale_of(glorot) is None
+        and make_ensemble("glorot", 170, "real" if field == "complex" else "complex").scale_of(glorot) is None
+    )
+    requests = [
+        dynamics.Request(e, "hidden", 3, 4, 120, every=5, input_scale=s)
+        for e, s in ((glorot, 1.0), (rescaled, 1.0), (half, 0.3))
+    ]
     requests.append(dynamics.Request(half, "trajectory", 3, 4, 120, every=5))
     got = dict(dynamics.simulate_many(requests, seed=4, precision="double", workers=1))
     for k, r in enumerate(requests):
-        direct = dynamics.simulate(r.ensemble, r.kind, matrices=3, inputs=4, steps=120, every=5, input_scale=r.input_scale, seed=4, precision="double", workers=1)
+        direct = dynamics.simulate(
+            r.ensemble,
+            r.kind,
+            matrices=3,
+            inputs=4,
+            steps=120,
+            every=5,
+            input_scale=r.input_scale,
+            seed=4,
+            precision="double",
+            workers=1,
+        )
         np.testing.assert_allclose(got[k].log10_mean, direct.log10_mean, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(got[k].log10_sd, direct.log10_sd, atol=1e-10)
     assert got[1].log10_mean[:, -1].mean() < got[0].log10_mean[:, -1].mean()  # the twins really differ
@@ -316,14 +391,21 @@ def test_strided_trajectories_step_by_w_power(field):
     a ragged last step (steps not a multiple of every) falls back to every step."""
     ens = make_ensemble("glorot", 40, field)
     for precision, rtol in (("double", 1e-10), ("single", 2e-4)):
-        dense = dynamics.simulate(ens, "trajectory", matrices=2, inputs=3, steps=240, seed=2, precision=precision, workers=1)
+        dense = dynamics.simulate(
+            ens, "trajectory", matrices=2, inputs=3, steps=240, seed=2, precision=precision, workers=1
+        )
         for every in (4, 7):  # 240 = 60 x 4; 7 leaves a ragged 240
-            strided = dynamics.simulate(ens, "trajectory", matrices=2, inputs=3, steps=240, every=every, seed=2, precision=precision, workers=1)
+            strided = dynamics.simulate(
+                ens, "trajectory", matrices=2, inputs=3, steps=240, every=every, seed=2, precision=precision, workers=1
+            )
             np.testing.assert_allclose(strided.log10_mean, dense.log10_mean[:, strided.steps], rtol=rtol, atol=rtol)
     w64 = ens.sample(host_rng(2, MATRIX_STREAM, 0))
     x0 = host_rng(2, INPUT_STREAM, 0, 0).standard_normal((1, 40), dtype=np.float32).astype(np.float64)
-    np.testing.assert_allclose(dynamics._trajectory_logs(w64, False, x0, np.array([0, 5, 10]), np.float64)[0],
-                               [math.log(np.linalg.norm(np.linalg.matrix_power(w64, k) @ x0[0])) for k in (0, 5, 10)], rtol=1e-12)
+    np.testing.assert_allclose(
+        dynamics._trajectory_logs(w64, False, x0, np.array([0, 5, 10]), np.float64)[0],
+        [math.log(np.linalg.norm(np.linalg.matrix_power(w64, k) @ x0[0])) for k in (0, 5, 10)],
+        rtol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("kind, std, every", [("half", None, 50), ("lru", None, 500), ("glorot", 1e-3, 1)])
@@ -345,8 +427,17 @@ def test_groups_on_one_matrix_index_share_inputs_and_equal_separate_runs():
     """Real and complex requests (and widths) in one simulate_many: the groups on matrix i advance
     in lockstep and read each block of input j once; in double precision every request equals its
     own simulate run to rounding, for any worker count and chunk size."""
-    real, cplx, other = make_ensemble("glorot", 30, "real"), make_ensemble("glorot", 30, "complex"), make_ensemble("glorot", 20, "real")
-    requests = [dynamics.Request(real, "hidden", 3, 4, 70), dynamics.Request(cplx, "hidden", 2, 6, 45, every=4), dynamics.Request(other, "hidden", 3, 2, 33), dynamics.Request(cplx, "trajectory", 3, 2, 20)]
+    real, cplx, other = (
+        make_ensemble("glorot", 30, "real"),
+        make_ensemble("glorot", 30, "complex"),
+        make_ensemble("glorot", 20, "real"),
+    )
+    requests = [
+        dynamics.Request(real, "hidden", 3, 4, 70),
+        dynamics.Request(cplx, "hidden", 2, 6, 45, every=4),
+        dynamics.Request(other, "hidden", 3, 2, 33),
+        dynamics.Request(cplx, "trajectory", 3, 2, 20),
+    ]
     draws = []
     real_block = dynamics._InputBlocks.block
 
@@ -365,7 +456,17 @@ def test_groups_on_one_matrix_index_share_inputs_and_equal_separate_runs():
     assert (0, 30, 0, 0) in draws and (0, 20, 0, 0) in draws  # widths keep their own inputs
     for k, r in enumerate(requests):
         np.testing.assert_array_equal(a[k].log10_mean, b[k].log10_mean)
-        alone = dynamics.simulate(r.ensemble, r.kind, matrices=r.matrices, inputs=r.inputs, steps=r.steps, every=r.every, seed=9, precision="double", workers=1)
+        alone = dynamics.simulate(
+            r.ensemble,
+            r.kind,
+            matrices=r.matrices,
+            inputs=r.inputs,
+            steps=r.steps,
+            every=r.every,
+            seed=9,
+            precision="double",
+            workers=1,
+        )
         np.testing.assert_allclose(a[k].log10_mean, alone.log10_mean, rtol=1e-12, atol=1e-12)
 
 
@@ -379,7 +480,9 @@ def test_trajectory_power_chains_equal_single_steps(field, monkeypatch):
     assert dynamics._power_chains(w64, False, 50, 1000, np.float32)[0] == 4
     assert dynamics._power_chains(w64, False, 50, 3, np.float32)[0] == 2  # never more than the steps
     assert dynamics._power_chains(w64, False, 200, 1000, np.float32)[0] == 1
-    assert 1 < dynamics._power_chains(w64 * 1e2, False, 5, 1000, np.float32)[0] < 16  # W^16 could overflow float32: halved
+    assert (
+        1 < dynamics._power_chains(w64 * 1e2, False, 5, 1000, np.float32)[0] < 16
+    )  # W^16 could overflow float32: halved
     assert dynamics._power_chains(w64 * 1e9, False, 5, 1000, np.float32)[0] == 1  # even W^2 could
     kwargs = dict(matrices=2, inputs=5, steps=203, seed=6)
     chained = {p: dynamics.simulate(ens, "trajectory", precision=p, workers=1, **kwargs) for p in ("single", "double")}
@@ -419,7 +522,18 @@ def test_row_steps_counts_each_matrix_once_per_shared_row():
 
     rng = random.Random(0)
     for _ in range(200):
-        specs = tuple((rng.randint(1, 9), rng.choice(dynamics.KINDS), rng.randint(1, 6), rng.randint(1, 50), None, rng.choice([1.0, 0.5]), rng.choice([0.0, -0.1])) for _ in range(rng.randint(1, 5)))
+        specs = tuple(
+            (
+                rng.randint(1, 9),
+                rng.choice(dynamics.KINDS),
+                rng.randint(1, 6),
+                rng.randint(1, 50),
+                None,
+                rng.choice([1.0, 0.5]),
+                rng.choice([0.0, -0.1]),
+            )
+            for _ in range(rng.randint(1, 5))
+        )
         a = rng.randint(0, 8)
         b = rng.randint(a + 1, 10)
         assert dynamics._row_steps(specs, a, b) == by_definition(specs, a, b)

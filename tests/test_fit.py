@@ -55,8 +55,28 @@ def test_compare_laws_exact_complex_finite_n_real_and_the_limit():
     assert real.q05 < real.mean < real.q95 and real.source.startswith("finite-n")
     doc = r.to_dict()
     assert list(doc) == ["fit", "sample", "asymptotic", "asymptotic_reason", "exact", "finite_n_real"]
-    assert set(doc["finite_n_real"]) >= {"mean", "std", "q05", "q95", "p_above_1", "se_mean", "source", "ks_statistic", "ks_pvalue"}
-    assert list(doc["fit"]) == ["loc", "scale", "loc_ci", "scale_ci", "samples", "level", "ci_method", "ks_statistic", "ks_pvalue"]
+    assert set(doc["finite_n_real"]) >= {
+        "mean",
+        "std",
+        "q05",
+        "q95",
+        "p_above_1",
+        "se_mean",
+        "source",
+        "ks_statistic",
+        "ks_pvalue",
+    }
+    assert list(doc["fit"]) == [
+        "loc",
+        "scale",
+        "loc_ci",
+        "scale_ci",
+        "samples",
+        "level",
+        "ci_method",
+        "ks_statistic",
+        "ks_pvalue",
+    ]
     assert "asymptotic_reason" not in c.to_dict()
 
 
@@ -66,7 +86,10 @@ def test_fit_report_from_file_names_the_file_and_keeps_the_document(tmp_path):
     np.save(path, x)
     rep = fit.fit_report(64, from_file=path, field="complex", ci="wald")
     doc = rep.to_dict()
-    assert list(doc)[:8] == ["command", "n", "samples", "field", "init", "method", "source", "fit"] and "comparison" not in doc
+    assert (
+        list(doc)[:8] == ["command", "n", "samples", "field", "init", "method", "source", "fit"]
+        and "comparison" not in doc
+    )
     assert (doc["samples"], doc["init"], doc["method"], doc["source"]) == (60, None, None, str(path))
     assert rep.comparison.fit.loc == doc["fit"]["loc"]
     np.save(path, x[:5])

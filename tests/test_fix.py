@@ -33,7 +33,9 @@ def safetensors_tensors(path):
         header = json.loads(fh.read(length))
         data = fh.read()
     meta = header.pop("__metadata__", {})
-    return {k: (v["dtype"], v["shape"], data[v["data_offsets"][0] : v["data_offsets"][1]]) for k, v in header.items()}, meta
+    return {
+        k: (v["dtype"], v["shape"], data[v["data_offsets"][0] : v["data_offsets"][1]]) for k, v in header.items()
+    }, meta
 
 
 @pytest.fixture
@@ -41,12 +43,16 @@ def st_file(tmp_path):
     save_file = pytest.importorskip("safetensors.numpy", reason="safetensors is not installed").save_file
     ml_dtypes = pytest.importorskip("ml_dtypes", reason="ml-dtypes is not installed")
     path = tmp_path / "model.safetensors"
-    save_file({
-        "rnn.W_hh": glorot(48, 1.4, 0),  # fails: radius about 1.4
-        "ok.W_rec": glorot(48, 0.5, 1),  # passes
-        "emb.weight": np.random.default_rng(2).standard_normal((7, 3)).astype(ml_dtypes.bfloat16),
-        "step": np.array([3], dtype=np.int64),
-    }, str(path), metadata={"format": "np", "author": "me"})
+    save_file(
+        {
+            "rnn.W_hh": glorot(48, 1.4, 0),  # fails: radius about 1.4
+            "ok.W_rec": glorot(48, 0.5, 1),  # passes
+            "emb.weight": np.random.default_rng(2).standard_normal((7, 3)).astype(ml_dtypes.bfloat16),
+            "step": np.array([3], dtype=np.int64),
+        },
+        str(path),
+        metadata={"format": "np", "author": "me"},
+    )
     return path
 
 
@@ -89,7 +95,9 @@ def test_npz_with_sidecar_record_and_compression_kept(tmp_path):
 
 
 def test_torch_checkpoint_rescales_the_candidate_block_only(tmp_path):
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install torch (CI installs the CPU wheel)")
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch is not installed: pip install torch (CI installs the CPU wheel)"
+    )
     torch.manual_seed(0)
     model = torch.nn.ModuleDict({"rnn": torch.nn.RNN(4, 32), "gru": torch.nn.GRU(4, 32)})
     with torch.no_grad():
@@ -116,7 +124,9 @@ def test_torch_checkpoint_rescales_the_candidate_block_only(tmp_path):
 
 
 def test_a_gated_cell_the_candidate_rescale_cannot_settle_is_reported(tmp_path):
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install torch (CI installs the CPU wheel)")
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch is not installed: pip install torch (CI installs the CPU wheel)"
+    )
     torch.manual_seed(1)
     lstm = torch.nn.LSTM(3, 24)
     with torch.no_grad():
@@ -138,7 +148,16 @@ def test_diagonal_parameterizations_scale_every_eigenvalue(tmp_path):
     a_log, dt_bias = np.log(rng.uniform(0.01, 0.2, (4, 8))), rng.normal(size=4)
     lam = (rng.uniform(0.5, 1.3, 10) * np.exp(1j * rng.uniform(0, 6, 10))).astype(np.complex64)
     path = tmp_path / "ssm.npz"
-    np.savez(path, **{"lru.nu_log": nu_log, "lru.theta_log": theta_log, "mixer.A_log": a_log, "mixer.dt_bias": dt_bias, "lambda": lam})
+    np.savez(
+        path,
+        **{
+            "lru.nu_log": nu_log,
+            "lru.theta_log": theta_log,
+            "mixer.A_log": a_log,
+            "mixer.dt_bias": dt_bias,
+            "lambda": lam,
+        },
+    )
     result = fix_file(path, out=tmp_path / "f.npz", max_radius=0.9, target=0.6, model="ssm", param="auto")
     with np.load(tmp_path / "f.npz") as f:
         assert f["lru.theta_log"].tobytes() == theta_log.tobytes() and f["mixer.dt_bias"].tobytes() == dt_bias.tobytes()
@@ -147,7 +166,9 @@ def test_diagonal_parameterizations_scale_every_eigenvalue(tmp_path):
         dt = np.logaddexp(0, dt_bias)[:, None]
         old_mod, new_mod = np.exp(-dt * np.exp(a_log)), np.exp(-dt * np.exp(f["mixer.A_log"]))
         np.testing.assert_allclose(new_mod, old_mod * 0.6 / old_mod.max(), rtol=1e-12)
-        np.testing.assert_allclose(f["lambda"], lam * (0.6 / np.abs(lam).max()), rtol=1e-6)  # under --model ssm, lambda is eigenvalues
+        np.testing.assert_allclose(
+            f["lambda"], lam * (0.6 / np.abs(lam).max()), rtol=1e-6
+        )  # under --model ssm, lambda is eigenvalues
     assert sorted(r.tensor for r in result.rescaled) == ["lambda", "lru.nu_log", "mixer.A_log"]
     assert result.verdict_after != "fail"
 
@@ -225,13 +246,21 @@ def test_readme_fix_snippet_runs_as_printed(st_file, tmp_path, monkeypatch):
 
 
 def test_keras_layout_candidate_block_is_the_c_columns(tmp_path):
-    rng = np.random.default_rng(0)  # a cell whose Lyapunov verdict fails (a big candidate block alone may still pass: SPEC section 8)
+    rng = np.random.default_rng(
+        0
+    )  # a cell whose Lyapunov verdict fails (a big candidate block alone may still pass: SPEC section 8)
     h = 24
     kernel = (rng.standard_normal((h, 4 * h)) / np.sqrt(h)).astype(np.float32)
     kernel[:, 2 * h : 3 * h] *= 30  # the candidate block c (gates i, f, c, o by columns)
     path = tmp_path / "keras.npz"
-    np.savez(path, **{"lstm/lstm_cell/recurrent_kernel": kernel, "lstm/lstm_cell/kernel": rng.standard_normal((3, 4 * h)).astype(np.float32) * 0.3,
-                      "lstm/lstm_cell/bias": np.zeros(4 * h, np.float32)})
+    np.savez(
+        path,
+        **{
+            "lstm/lstm_cell/recurrent_kernel": kernel,
+            "lstm/lstm_cell/kernel": rng.standard_normal((3, 4 * h)).astype(np.float32) * 0.3,
+            "lstm/lstm_cell/bias": np.zeros(4 * h, np.float32),
+        },
+    )
     result = fix_file(path, out=tmp_path / "f.npz")
     assert result.verdict_before == "fail"
     assert [(r.tensor, r.part) for r in result.rescaled] == [("lstm/lstm_cell/recurrent_kernel", "candidate block c")]

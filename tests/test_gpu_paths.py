@@ -40,12 +40,31 @@ class FakeRandomState:
 
 def make_fake_cupy(eigvals=np.linalg.eigvals):
     fake = types.ModuleType("cupy")
-    for name in ("stack", "abs", "asarray", "zeros", "exp", "log", "sqrt", "sum", "matmul", "isfinite", "float32", "float64", "complex64", "complex128"):
+    for name in (
+        "stack",
+        "abs",
+        "asarray",
+        "zeros",
+        "exp",
+        "log",
+        "sqrt",
+        "sum",
+        "matmul",
+        "isfinite",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+    ):
         setattr(fake, name, getattr(np, name))
     fake.__version__ = "fake"
     fake.linalg = types.SimpleNamespace(eigvals=eigvals)
     fake.random = types.SimpleNamespace(RandomState=FakeRandomState)
-    runtime = types.SimpleNamespace(memGetInfo=lambda: (8 << 30, 16 << 30), getDeviceCount=lambda: 1, getDeviceProperties=lambda i: {"name": b"Fake GPU"})
+    runtime = types.SimpleNamespace(
+        memGetInfo=lambda: (8 << 30, 16 << 30),
+        getDeviceCount=lambda: 1,
+        getDeviceProperties=lambda i: {"name": b"Fake GPU"},
+    )
     fake.cuda = types.SimpleNamespace(curand=types.SimpleNamespace(CURAND_RNG_PSEUDO_PHILOX4_32_10=0), runtime=runtime)
     return fake
 
@@ -97,7 +116,9 @@ def test_gpu_failures_are_checked_per_matrix(fake_gpu):
     radii = spectra.sample_radii(ens, 5, seed=1, device="gpu", chunk_size=5, precision="double")
     assert np.all(np.isfinite(radii))
     fake_gpu(make_fake_cupy())
-    np.testing.assert_allclose(radii, spectra.sample_radii(ens, 5, seed=1, device="gpu", chunk_size=5, precision="double"), rtol=1e-12)
+    np.testing.assert_allclose(
+        radii, spectra.sample_radii(ens, 5, seed=1, device="gpu", chunk_size=5, precision="double"), rtol=1e-12
+    )
 
 
 def test_gpu_chunk_size_bounds_memory():
@@ -109,12 +130,16 @@ def test_gpu_dynamics_are_chunk_invariant(fake_gpu):
     # inputs come from host streams on every device; matrices from the device stream
     ens = make_ensemble("glorot", 30, "complex")
     curves = dynamics.simulate(ens, "hidden", matrices=3, inputs=2, steps=40, seed=2, device="gpu", precision="double")
-    again = dynamics.simulate(ens, "hidden", matrices=3, inputs=2, steps=40, seed=2, device="gpu", precision="double", chunk_size=1)
+    again = dynamics.simulate(
+        ens, "hidden", matrices=3, inputs=2, steps=40, seed=2, device="gpu", precision="double", chunk_size=1
+    )
     np.testing.assert_allclose(curves.log10_mean, again.log10_mean, rtol=1e-13)
 
 
 def test_cli_radius_on_gpu_records_the_device(fake_gpu, tmp_path):
-    result = CliRunner().invoke(app, ["radius", "--n", "30", "--samples", "6", "--device", "gpu", "--format", "json", "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        app, ["radius", "--n", "30", "--samples", "6", "--device", "gpu", "--format", "json", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["device"] == "gpu"
     meta = json.loads((tmp_path / "run.json").read_text())

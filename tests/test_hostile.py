@@ -50,7 +50,14 @@ def one_line_error(code, out, err, expected=2):
 
 def spawn(args, **kw):
     env = {**os.environ, "PYTHONPATH": str(ROOT), **kw.pop("env", {})}
-    return subprocess.Popen([sys.executable, "-m", "specdiag", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "specdiag", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        **kw,
+    )
 
 
 def run_measured(args, env=None):
@@ -62,12 +69,15 @@ def run_measured(args, env=None):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("args", [
-    ["radius", "--n", 1_000_000, "--samples", 1],
-    ["radius", "--n", 10, "--samples", 10**12],
-    ["trajectory", "--n", 50, "--steps", 10**9, "--matrices", 2],
-    ["hidden", "--n", 1_000_000, "--steps", 10],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["radius", "--n", 1_000_000, "--samples", 1],
+        ["radius", "--n", 10, "--samples", 10**12],
+        ["trajectory", "--n", 50, "--steps", 10**9, "--matrices", 2],
+        ["hidden", "--n", 1_000_000, "--steps", 10],
+    ],
+)
 def test_memory_bombs_refused_up_front_with_bounded_memory(args, tmp_path):
     code, out, err, peak = run_measured([*args, "--out", tmp_path / "run"])
     line = one_line_error(code, out, err)
@@ -137,7 +147,12 @@ def test_out_refuses_foreign_files_and_other_runs_until_force(tmp_path):
 
 
 def test_failed_validation_leaves_no_out_directory(tmp_path):
-    for args in (["radius", "--n", 1], ["radius", "--n", 10, "--samples", 0], ["trajectory", "--n", 10, "--blowup", "inf"], ["reproduce", "--quick", "--figure", "9"]):
+    for args in (
+        ["radius", "--n", 1],
+        ["radius", "--n", 10, "--samples", 0],
+        ["trajectory", "--n", 10, "--blowup", "inf"],
+        ["reproduce", "--quick", "--figure", "9"],
+    ):
         one_line_error(*cli(*args, "--out", tmp_path / "new"))
         assert not (tmp_path / "new").exists(), args
 
@@ -218,7 +233,23 @@ def _wait_for_workers(proc, count, timeout=30):
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.cpu_count() < 2, reason="Linux, 2 cores")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_workers_die_with_the_main_process(sig, tmp_path):
-    proc = spawn(["radius", "--n", 400, "--samples", 3000, "--workers", 2, "--init", "glorot", "--format", "json", "--out", tmp_path / "run"])
+    proc = spawn(
+        [
+            "radius",
+            "--n",
+            400,
+            "--samples",
+            3000,
+            "--workers",
+            2,
+            "--init",
+            "glorot",
+            "--format",
+            "json",
+            "--out",
+            tmp_path / "run",
+        ]
+    )
     workers = _wait_for_workers(proc, 2)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=20)
@@ -276,7 +307,26 @@ def test_sweep_resume_recomputes_a_truncated_task(tmp_path, caplog):
 @pytest.mark.slow
 def test_ctrl_c_under_the_local_dask_scheduler_is_one_line(tmp_path):
     pytest.importorskip("dask.distributed")
-    proc = spawn(["sweep", "--n", 400, "--samples", 2000, "--chunk-size", 1, "--scheduler", "local", "--workers", 1, "--out", tmp_path / "s", "--format", "json"], start_new_session=True)
+    proc = spawn(
+        [
+            "sweep",
+            "--n",
+            400,
+            "--samples",
+            2000,
+            "--chunk-size",
+            1,
+            "--scheduler",
+            "local",
+            "--workers",
+            1,
+            "--out",
+            tmp_path / "s",
+            "--format",
+            "json",
+        ],
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while not list((tmp_path / "s").glob("tasks/*/*.npz")) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -289,17 +339,20 @@ def test_ctrl_c_under_the_local_dask_scheduler_is_one_line(tmp_path):
 # ---------------------------------------------------------------- 7. absurd options
 
 
-@pytest.mark.parametrize("args, flag", [
-    (["radius", "--n", 10, "--init", "lru", "--rmax", "inf"], "--rmax"),
-    (["radius", "--n", 10, "--init", "lru", "--max-phase", "inf"], "--max-phase"),
-    (["hidden", "--n", 10, "--blowup", "inf"], "--blowup"),
-    (["sweep", "--n", 10, "--workers", 0, "--out", "x"], "--workers"),
-    (["radius", "--n", 10, "--workers", 0], "--workers"),
-    (["radius", "--n", 10, "--samples", -1], "--samples"),
-    (["trajectory", "--n", 10, "--every", 0], "--every"),
-    (["theory", "--n", 1], "--n"),
-    (["sweep", "--n", 10, "--scheduler", "foo://bar", "--out", "x"], "--scheduler"),
-])
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["radius", "--n", 10, "--init", "lru", "--rmax", "inf"], "--rmax"),
+        (["radius", "--n", 10, "--init", "lru", "--max-phase", "inf"], "--max-phase"),
+        (["hidden", "--n", 10, "--blowup", "inf"], "--blowup"),
+        (["sweep", "--n", 10, "--workers", 0, "--out", "x"], "--workers"),
+        (["radius", "--n", 10, "--workers", 0], "--workers"),
+        (["radius", "--n", 10, "--samples", -1], "--samples"),
+        (["trajectory", "--n", 10, "--every", 0], "--every"),
+        (["theory", "--n", 1], "--n"),
+        (["sweep", "--n", 10, "--scheduler", "foo://bar", "--out", "x"], "--scheduler"),
+    ],
+)
 def test_absurd_options_name_their_flag(args, flag, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     line = one_line_error(*cli(*args))
@@ -312,7 +365,9 @@ def test_too_many_workers_are_capped_and_said_in_one_line():
     proc = spawn(["radius", "--n", 10, "--samples", 8, "--init", "lru", "--workers", 1000, "--format", "json"])
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and json.loads(out)["samples"] == 8
-    assert err.splitlines() == [f"--workers 1000 exceeds the {len(os.sched_getaffinity(0))} available cores: using {len(os.sched_getaffinity(0))}"]
+    assert err.splitlines() == [
+        f"--workers 1000 exceeds the {len(os.sched_getaffinity(0))} available cores: using {len(os.sched_getaffinity(0))}"
+    ]
 
 
 # ---------------------------------------------------------------- 8. untrusted caches and peers
@@ -371,22 +426,38 @@ def test_silent_scheduler_on_the_command_line(tmp_path):
         server.bind(("127.0.0.1", 0))
         server.listen(4)
         start = time.monotonic()
-        line = one_line_error(*cli("sweep", "--n", 10, "--out", tmp_path / "s", "--scheduler", f"tcp://127.0.0.1:{server.getsockname()[1]}", env={"SPECDIAG_CONNECT_TIMEOUT": "0.5"}))
-    assert line.startswith("error: --scheduler") and time.monotonic() - start < 10  # bounded (Dask import included), not a hang
+        line = one_line_error(
+            *cli(
+                "sweep",
+                "--n",
+                10,
+                "--out",
+                tmp_path / "s",
+                "--scheduler",
+                f"tcp://127.0.0.1:{server.getsockname()[1]}",
+                env={"SPECDIAG_CONNECT_TIMEOUT": "0.5"},
+            )
+        )
+    assert (
+        line.startswith("error: --scheduler") and time.monotonic() - start < 10
+    )  # bounded (Dask import included), not a hang
     assert not (tmp_path / "s").exists()
 
 
 # ---------------------------------------------------------------- 9. fit-gumbel --from
 
 
-@pytest.mark.parametrize("name, content, expected", [
-    ("constant.json", json.dumps([1.0] * 50), "all equal"),
-    ("negative.json", json.dumps([-1.0] + [1.0 + i / 100 for i in range(50)]), "non-negative"),
-    ("nested.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
-    ("objects.json", json.dumps({"radii": [[1.0], [2.0]]}), "list of numbers"),
-    ("short.csv", "index,radius\n1,2\n3\n", "no column 2"),
-    ("text.npy", "not an npy", "cannot read radii"),
-])
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("constant.json", json.dumps([1.0] * 50), "all equal"),
+        ("negative.json", json.dumps([-1.0] + [1.0 + i / 100 for i in range(50)]), "non-negative"),
+        ("nested.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("objects.json", json.dumps({"radii": [[1.0], [2.0]]}), "list of numbers"),
+        ("short.csv", "index,radius\n1,2\n3\n", "no column 2"),
+        ("text.npy", "not an npy", "cannot read radii"),
+    ],
+)
 def test_fit_gumbel_from_hostile_files(tmp_path, name, content, expected):
     path = tmp_path / name
     path.write_text(content)
@@ -415,14 +486,34 @@ def test_only_radius_offers_csv():
     from typer.main import get_command  # noqa: PLC0415
 
     group = get_command(app)
-    offering = sorted(name for name, cmd in group.commands.items() if any("csv" in (p.help or "") and "--format" in p.opts for p in cmd.params))
+    offering = sorted(
+        name
+        for name, cmd in group.commands.items()
+        if any("csv" in (p.help or "") and "--format" in p.opts for p in cmd.params)
+    )
     assert offering == ["radius"]
 
 
 def test_successful_runs_print_nothing_on_stderr(tmp_path):
-    for args in (["radius", "--n", 12, "--samples", 20, "--init", "uniform-diag", "--format", "json"],
-                 ["hidden", "--n", 12, "--steps", 400, "--matrices", 2, "--inputs", 2, "--init", "lru", "--format", "json"],
-                 ["trajectory", "--n", 12, "--steps", 300, "--matrices", 2, "--inputs", 2, "--field", "complex", "--format", "json"]):
+    for args in (
+        ["radius", "--n", 12, "--samples", 20, "--init", "uniform-diag", "--format", "json"],
+        ["hidden", "--n", 12, "--steps", 400, "--matrices", 2, "--inputs", 2, "--init", "lru", "--format", "json"],
+        [
+            "trajectory",
+            "--n",
+            12,
+            "--steps",
+            300,
+            "--matrices",
+            2,
+            "--inputs",
+            2,
+            "--field",
+            "complex",
+            "--format",
+            "json",
+        ],
+    ):
         code, out, err = cli(*args)
         assert code == 0 and err == "" and json.loads(out), (args, err)
 
@@ -434,10 +525,23 @@ def test_a_locked_run_directory_refuses_a_second_run_in_one_line(tmp_path):
     """Two runs into one directory: the second finds it locked (flock held by another process)."""
     out = tmp_path / "run"
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)", str(out)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
-        for args in (["sweep", "--n", 8, "--samples", 4, "--workers", 1], ["radius", "--n", 8, "--samples", 3], ["reproduce", "--quick", "--figure", "3", "--n", 20, "--samples", 4]):
+        for args in (
+            ["sweep", "--n", 8, "--samples", 4, "--workers", 1],
+            ["radius", "--n", 8, "--samples", 3],
+            ["reproduce", "--quick", "--figure", "3", "--n", 20, "--samples", 4],
+        ):
             line = one_line_error(*cli(*args, "--out", out))
             assert "in use by another specdiag run" in line and line.startswith("error: --out"), line
         assert list(out.iterdir()) == []  # nothing written, nothing mixed
@@ -450,7 +554,28 @@ def test_a_locked_run_directory_refuses_a_second_run_in_one_line(tmp_path):
 def test_two_sweeps_started_together_do_not_mix(tmp_path):
     """Different seeds into one new directory at once: one completes, the other exits 2 in one line."""
     out = tmp_path / "s"
-    procs = [spawn(["sweep", "--n", 12, "--samples", 40, "--chunk-size", 2, "--seed", seed, "--workers", 1, "--out", out, "--format", "json"]) for seed in (0, 7)]
+    procs = [
+        spawn(
+            [
+                "sweep",
+                "--n",
+                12,
+                "--samples",
+                40,
+                "--chunk-size",
+                2,
+                "--seed",
+                seed,
+                "--workers",
+                1,
+                "--out",
+                out,
+                "--format",
+                "json",
+            ]
+        )
+        for seed in (0, 7)
+    ]
     results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 2], results
@@ -461,21 +586,32 @@ def test_two_sweeps_started_together_do_not_mix(tmp_path):
     winner = json.loads(next(out_ for code, out_, _ in results if code == 0))
     seed = winner["config"]["seed"]
     meta = json.loads((out / "run.json").read_text())
-    assert meta["status"] == "complete" and meta["config"]["seed"] == seed and len(list(out.glob("tasks/*/*.npz"))) == 20
+    assert (
+        meta["status"] == "complete" and meta["config"]["seed"] == seed and len(list(out.glob("tasks/*/*.npz"))) == 20
+    )
 
 
 def test_a_single_shot_run_into_a_directory_another_run_filled_meanwhile_is_refused(tmp_path, monkeypatch):
     """radius into a new --out that another run writes while this one computes: refused, not replaced."""
     out = tmp_path / "R"
     assert report.prepare_out_dir(out, command="radius", parameters={"n": 1}) == out
-    report.write_run_files(tmp_path / "R", {"run.json": json.dumps({"command": "radius", "parameters": {"n": 2}}), "radii.csv": "other\n"})
+    report.write_run_files(
+        tmp_path / "R", {"run.json": json.dumps({"command": "radius", "parameters": {"n": 2}}), "radii.csv": "other\n"}
+    )
     # the first writer above consumed nothing of ours: claim again, let another process fill it, then write
     report.release_run_dir(out)
     import shutil  # noqa: PLC0415
 
     shutil.rmtree(out)
     report.prepare_out_dir(out, command="radius", parameters={"n": 1})
-    subprocess.run([sys.executable, "-c", f"import os; os.mkdir({str(out)!r}); open(os.path.join({str(out)!r}, 'run.json'), 'w').write('{{}}')"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import os; os.mkdir({str(out)!r}); open(os.path.join({str(out)!r}, 'run.json'), 'w').write('{{}}')",
+        ],
+        check=True,
+    )
     with pytest.raises(report.RunDirBusy, match="written by another specdiag run"):
         report.write_run_files(out, {"run.json": "{}", "radii.csv": "mine\n"})
     assert sorted(p.name for p in out.iterdir()) == ["run.json"]
@@ -492,7 +628,23 @@ def test_out_onto_a_dangling_symlink_is_refused_before_any_work(tmp_path):
 
 def test_sweep_dynamics_at_huge_k_is_reported_in_log_space(tmp_path):
     """k = 100 sqrt(8): Q overflows float64; log10 values are reported, never inf, exit 0."""
-    code, out, err = cli("sweep", "--n", 8, "--dynamics", 100, "--field", "complex", "--samples", 6, "--workers", 1, "--out", tmp_path / "s", "--format", "json")
+    code, out, err = cli(
+        "sweep",
+        "--n",
+        8,
+        "--dynamics",
+        100,
+        "--field",
+        "complex",
+        "--samples",
+        6,
+        "--workers",
+        1,
+        "--out",
+        tmp_path / "s",
+        "--format",
+        "json",
+    )
     assert code == 0, err
     point = json.loads(out)["points"][0]
     from specdiag import _theory as theory  # noqa: PLC0415
@@ -531,7 +683,9 @@ def test_address_space_cap_is_part_of_the_memory_guard(tmp_path):
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     args = ["sweep", "--n", "9000", "--samples", "2", "--workers", "1", "--out", str(tmp_path / "s")]
-    proc = subprocess.run([sys.executable, "-m", "specdiag", *args], capture_output=True, text=True, env=env, preexec_fn=limit, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "specdiag", *args], capture_output=True, text=True, env=env, preexec_fn=limit, timeout=60
+    )
     line = one_line_error(proc.returncode, proc.stdout, proc.stderr)
     assert "address-space limit" in line and line.startswith("error: --n 9,000"), line
     assert not (tmp_path / "s").exists()
@@ -583,13 +737,21 @@ def test_resume_disk_check_counts_only_missing_tasks(tmp_path, monkeypatch):
     assert asked == [pytest.approx(full / 4)]
 
 
-@pytest.mark.parametrize("variable, value, command", [
-    ("SPECDIAG_CONNECT_TIMEOUT", "abc", ["sweep", "--n", 8, "--scheduler", "tcp://127.0.0.1:9", "--out", "{tmp}"]),
-    ("SPECDIAG_MAX_MEMORY", "lots", ["radius", "--n", 8, "--samples", 2]),
-])
+@pytest.mark.parametrize(
+    "variable, value, command",
+    [
+        ("SPECDIAG_CONNECT_TIMEOUT", "abc", ["sweep", "--n", 8, "--scheduler", "tcp://127.0.0.1:9", "--out", "{tmp}"]),
+        ("SPECDIAG_MAX_MEMORY", "lots", ["radius", "--n", 8, "--samples", 2]),
+    ],
+)
 def test_bad_environment_variables_are_named_as_such(tmp_path, variable, value, command):
     line = one_line_error(*cli(*[str(a).replace("{tmp}", str(tmp_path / "s")) for a in command], env={variable: value}))
-    assert f"the environment variable {variable}" in line and "--SPECDIAG" not in line and "--size" not in line and "--timeout" not in line
+    assert (
+        f"the environment variable {variable}" in line
+        and "--SPECDIAG" not in line
+        and "--size" not in line
+        and "--timeout" not in line
+    )
 
 
 def test_paths_with_newlines_stay_on_one_line(tmp_path):
@@ -603,8 +765,18 @@ def test_paths_with_newlines_stay_on_one_line(tmp_path):
 def _dask_cluster(port):
     """A scheduler and one worker process on ``port``, started by this test; (scheduler, worker)."""
     dask_cli = Path(sys.executable).with_name("dask")
-    sched = subprocess.Popen([str(dask_cli), "scheduler", "--port", str(port), "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    worker = subprocess.Popen([str(dask_cli), "worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1", "--nthreads", "1", "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    sched = subprocess.Popen(
+        [str(dask_cli), "scheduler", "--port", str(port), "--no-dashboard"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    worker = subprocess.Popen(
+        [str(dask_cli), "worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     return sched, worker
 
 
@@ -622,12 +794,27 @@ def test_a_dying_dask_cluster_ends_the_sweep_in_one_line(tmp_path, victim):
     sched, worker = _dask_cluster(port)
     try:
         out = tmp_path / "s"
-        proc = spawn(["sweep", "--n", 300, "--samples", 400, "--chunk-size", 2, "--scheduler", f"tcp://127.0.0.1:{port}", "--out", out], env={"SPECDIAG_CONNECT_TIMEOUT": "5"})
+        proc = spawn(
+            [
+                "sweep",
+                "--n",
+                300,
+                "--samples",
+                400,
+                "--chunk-size",
+                2,
+                "--scheduler",
+                f"tcp://127.0.0.1:{port}",
+                "--out",
+                out,
+            ],
+            env={"SPECDIAG_CONNECT_TIMEOUT": "5"},
+        )
         deadline = time.monotonic() + 90
         while not list(out.glob("tasks/*/*.npz")) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
         assert list(out.glob("tasks/*/*.npz")), proc.communicate(timeout=5)
-        for p in ([worker] if victim == "workers" else [sched]):
+        for p in [worker] if victim == "workers" else [sched]:
             os.killpg(p.pid, signal.SIGKILL)
         killed = time.monotonic()
         _, err = proc.communicate(timeout=60)

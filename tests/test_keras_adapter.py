@@ -69,7 +69,12 @@ def test_int_seed_is_deterministic_like_keras_initializers():
 
 
 def test_config_round_trips_through_keras_serialization():
-    for init in (sk.RescaledGlorot(seed=3), sk.CalibratedGlorot(coverage=0.95, seed=4), sk.HalfGlorot(seed=5), sk.RecurrentInitializer("glorot", seed=6, gates=4)):
+    for init in (
+        sk.RescaledGlorot(seed=3),
+        sk.CalibratedGlorot(coverage=0.95, seed=4),
+        sk.HalfGlorot(seed=5),
+        sk.RecurrentInitializer("glorot", seed=6, gates=4),
+    ):
         config = keras.initializers.serialize(init)
         again = keras.initializers.deserialize(config)
         assert type(again) is type(init) and again.get_config() == init.get_config()
@@ -101,8 +106,14 @@ def test_readme_keras_snippet_runs_as_printed():
 def test_spectral_monitor_callback_during_fit(tmp_path):
     import json
 
-    model = keras.Sequential([keras.Input((6, 3)), keras.layers.GRU(8, return_sequences=True, recurrent_initializer=sk.CalibratedGlorot(seed=0)),
-                              keras.layers.LSTM(8), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 3)),
+            keras.layers.GRU(8, return_sequences=True, recurrent_initializer=sk.CalibratedGlorot(seed=0)),
+            keras.layers.LSTM(8),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile(optimizer="sgd", loss="mse")
     callback = sk.SpectralMonitorCallback(every=2, log=tmp_path / "spectra.jsonl")
     x, y = np.random.default_rng(0).standard_normal((20, 6, 3)).astype("float32"), np.zeros((20, 1), "float32")
@@ -112,6 +123,8 @@ def test_spectral_monitor_callback_during_fit(tmp_path):
     gru = model.layers[0].cell
     k = np.asarray(to_numpy(gru.recurrent_kernel), dtype=np.float64)
     assert rows[-2]["radius_of"] == "candidate block n"
-    assert rows[-2]["radius"] == pytest.approx(float(np.abs(np.linalg.eigvals(k[:, 16:24])).max()))  # Keras h block = PyTorch n
+    assert rows[-2]["radius"] == pytest.approx(
+        float(np.abs(np.linalg.eigvals(k[:, 16:24])).max())
+    )  # Keras h block = PyTorch n
     for row in rows:
         assert row["lyapunov"] is None or row["lyapunov"] < 0.5

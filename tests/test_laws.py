@@ -15,7 +15,9 @@ from specdiag.laws import _kostlan, _numeric, _real, _splines, kostlan
 
 
 def within_se(estimate, target, se, k=4.0):
-    assert abs(estimate - target) <= k * se, f"{estimate} vs {target}: {abs(estimate - target) / se:.2f} standard errors (allowed {k})"
+    assert abs(estimate - target) <= k * se, (
+        f"{estimate} vs {target}: {abs(estimate - target) / se:.2f} standard errors (allowed {k})"
+    )
 
 
 def _log_p(j: int, x: float) -> float:
@@ -214,7 +216,9 @@ def test_lru_ring_closed_form():
     x = np.array([0.87, 0.88, 0.89, 0.899, 0.8999999])
     np.testing.assert_allclose(law.isf(law.sf(x)), x, rtol=1e-12)
     top = rmax - 1e-7  # sf = 1 - (1 - (rmax^2 - r^2)/d)^n, exactly from the complement
-    assert law.sf(top) == pytest.approx(-math.expm1(n * math.log1p(-(rmax - top) * (rmax + top) / (rmax**2 - rmin**2))), rel=1e-12)
+    assert law.sf(top) == pytest.approx(
+        -math.expm1(n * math.log1p(-(rmax - top) * (rmax + top) / (rmax**2 - rmin**2))), rel=1e-12
+    )
     x = law.ppf([0.1, 0.5, 0.9])
     h = 1e-7
     np.testing.assert_allclose(law.pdf(x), (law.cdf(x + h) - law.cdf(x - h)) / (2 * h), rtol=1e-6)
@@ -239,7 +243,14 @@ def test_lru_ring_draws():
 
 @pytest.mark.parametrize(
     ("args", "param"),
-    [((1,), "n"), ((2.5,), "n"), ((10, -0.1, 0.9), "rmin"), ((10, 0.5, 0.5), "rmax"), ((10, 0.1, math.inf), "rmax"), ((10, math.nan, 0.9), "rmin")],
+    [
+        ((1,), "n"),
+        ((2.5,), "n"),
+        ((10, -0.1, 0.9), "rmin"),
+        ((10, 0.5, 0.5), "rmax"),
+        ((10, 0.1, math.inf), "rmax"),
+        ((10, math.nan, 0.9), "rmin"),
+    ],
 )
 def test_lru_ring_validates(args, param):
     with pytest.raises(InputError) as err:
@@ -412,7 +423,20 @@ def test_kostlan_width_must_be_a_positive_integer(bad):
     assert err.value.param == "scale"
 
 
-@pytest.mark.parametrize("factory,args", [("kostlan", (64,)), ("kostlan", (1,)), ("real_ginibre", (40,)), ("real_ginibre", (900,)), ("rider", (500,)), ("rider_sinclair", (500,)), ("uniform_diag", (50,)), ("uniform_disk", (50,)), ("lru_ring", (30, 0.3, 0.8))])
+@pytest.mark.parametrize(
+    "factory,args",
+    [
+        ("kostlan", (64,)),
+        ("kostlan", (1,)),
+        ("real_ginibre", (40,)),
+        ("real_ginibre", (900,)),
+        ("rider", (500,)),
+        ("rider_sinclair", (500,)),
+        ("uniform_diag", (50,)),
+        ("uniform_disk", (50,)),
+        ("lru_ring", (30, 0.3, 0.8)),
+    ],
+)
 def test_numeric_laws_give_the_distributions_numbers(factory, args):
     light, dist = getattr(_numeric, factory)(*args), getattr(laws, factory)(*args)
     q = np.array([1e-6, 0.05, 0.5, 0.95, 1 - 1e-6])
@@ -422,7 +446,9 @@ def test_numeric_laws_give_the_distributions_numbers(factory, args):
     np.testing.assert_allclose(light.cdf(x), dist.cdf(x), rtol=1e-10, atol=1e-15)
     np.testing.assert_allclose(light.sf(x), dist.sf(x), rtol=1e-10, atol=1e-15)
     np.testing.assert_allclose(light.pdf(x), dist.pdf(x), rtol=1e-9)
-    assert light.mean() == pytest.approx(float(dist.mean()), rel=1e-12) and light.std() == pytest.approx(float(dist.std()), rel=1e-9)
+    assert light.mean() == pytest.approx(float(dist.mean()), rel=1e-12) and light.std() == pytest.approx(
+        float(dist.std()), rel=1e-9
+    )
     assert float(light.sf(1.0)) == pytest.approx(float(dist.sf(1.0)), rel=1e-10, abs=1e-300)
     scaled = light.scaled(0.5)
     assert float(scaled.median()) == pytest.approx(0.5 * float(light.median()), rel=1e-14)
@@ -432,7 +458,9 @@ def test_numeric_laws_give_the_distributions_numbers(factory, args):
 
 def test_kostlan_summary_is_the_distributions_summary():
     s, law = laws.kostlan_summary(300, scale=0.9), laws.kostlan(300, scale=0.9)
-    assert s["mean"] == pytest.approx(float(law.mean()), rel=1e-14) and s["std"] == pytest.approx(float(law.std()), rel=1e-12)
+    assert s["mean"] == pytest.approx(float(law.mean()), rel=1e-14) and s["std"] == pytest.approx(
+        float(law.std()), rel=1e-12
+    )
     assert [s["q05"], s["median"], s["q95"]] == pytest.approx(list(law.ppf([0.05, 0.5, 0.95])), rel=1e-14)
     assert s["p_above_1"] == pytest.approx(float(law.sf(1.0)), rel=1e-12)
 
@@ -447,7 +475,9 @@ def test_splines_match_scipy():
     ours, theirs = _splines.HermiteCubic(x, y, d), interpolate.CubicHermiteSpline(x, y, d, extrapolate=False)
     np.testing.assert_allclose(ours(xs), theirs(xs), rtol=1e-13, atol=1e-13, equal_nan=True)
     np.testing.assert_allclose(ours.derivative(xs), theirs.derivative()(xs), rtol=1e-12, atol=1e-12, equal_nan=True)
-    np.testing.assert_allclose(_splines.pchip_slopes(x, y), interpolate.PchipInterpolator(x, y).derivative()(x), rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(
+        _splines.pchip_slopes(x, y), interpolate.PchipInterpolator(x, y).derivative()(x), rtol=1e-13, atol=1e-14
+    )
     t = np.concatenate([[0.0] * 4, np.sort(rng.uniform(0, 1, 6)), [1.0] * 4])
     c = rng.standard_normal(t.size - 4)
     spline = interpolate.BSpline(t, c, 3)
@@ -487,5 +517,7 @@ def test_law_draws_use_one_stream_per_width():
     a = law_radii(make_ensemble("glorot", 20, "complex"), 400, seed=5)
     b = law_radii(make_ensemble("glorot", 200, "complex"), 400, seed=5)
     ua, ub = laws.kostlan(20).cdf(a), laws.kostlan(200).cdf(b)
-    assert abs(np.corrcoef(np.argsort(np.argsort(ua)), np.argsort(np.argsort(ub)))[0, 1]) < 0.2  # independent, not the same uniforms
+    assert (
+        abs(np.corrcoef(np.argsort(np.argsort(ua)), np.argsort(np.argsort(ub)))[0, 1]) < 0.2
+    )  # independent, not the same uniforms
     np.testing.assert_array_equal(a, law_radii(make_ensemble("glorot", 20, "complex"), 400, seed=5))

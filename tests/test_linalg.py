@@ -60,7 +60,9 @@ def test_real_path_agrees_with_complex_and_eigendecomposition_paths(n, radius):
         assert new[k] == pytest.approx(ref[k], rel=1e-9, abs=1e-9)
     for r, s in enumerate(steps[:3]):
         exact = brute(w, s)
-        assert new[0][r] == pytest.approx(exact[0], rel=1e-10, abs=1e-10) and new[1][r] == pytest.approx(exact[1], rel=1e-10, abs=1e-10)
+        assert new[0][r] == pytest.approx(exact[0], rel=1e-10, abs=1e-10) and new[1][r] == pytest.approx(
+            exact[1], rel=1e-10, abs=1e-10
+        )
 
 
 def test_log_scale_is_added_in_true_units():
@@ -91,7 +93,9 @@ def test_repeated_but_diagonalizable_eigenvalues(kind):
         exact = brute(w, s)
         if result is None:  # allowed (repeated eigenvalues): the caller falls back, checked below
             break
-        assert result[0][r] == pytest.approx(exact[0], rel=1e-8, abs=1e-8) and result[1][r] == pytest.approx(exact[1], rel=1e-8, abs=1e-8)
+        assert result[0][r] == pytest.approx(exact[0], rel=1e-8, abs=1e-8) and result[1][r] == pytest.approx(
+            exact[1], rel=1e-8, abs=1e-8
+        )
     report = check_matrix("w", w, seq_len_thresholds(300))
     assert report.log10_growth == pytest.approx((brute(w, 300)[1] - math.log(300 * n)) / math.log(10), abs=1e-8)
     if kind in ("identity", "orthogonal"):

@@ -26,14 +26,53 @@ from specdiag._results import Result
 ROOT = Path(__file__).resolve().parents[1]
 
 EXPORTED = {
-    "__version__", "InputError",
-    "spectral_radii", "radius_stats", "RadiusStats", "radius_report", "RadiusReport", "sample_radii",
-    "INITS", "InitOptions", "init_options", "inits_report", "InitsReport", "Ensemble", "make_ensemble", "radius_law", "LawSummary", "laws",
-    "theory_summary", "theory_report", "TheorySummary", "TheoryReport",
-    "fit_gumbel", "compare_laws", "fit_report", "GumbelFit", "LawComparison", "FitReport",
-    "trajectory", "hidden_states", "trajectory_report", "hidden_report", "DynamicsReport", "simulate", "NormCurves",
-    "check_file", "check_paths", "MultiCheckReport", "check_tensors", "check_state_dict", "check_module", "list_file", "check_matrix", "CheckReport", "Thresholds",
-    "sweep", "reproduce",
+    "__version__",
+    "InputError",
+    "spectral_radii",
+    "radius_stats",
+    "RadiusStats",
+    "radius_report",
+    "RadiusReport",
+    "sample_radii",
+    "INITS",
+    "InitOptions",
+    "init_options",
+    "inits_report",
+    "InitsReport",
+    "Ensemble",
+    "make_ensemble",
+    "radius_law",
+    "LawSummary",
+    "laws",
+    "theory_summary",
+    "theory_report",
+    "TheorySummary",
+    "TheoryReport",
+    "fit_gumbel",
+    "compare_laws",
+    "fit_report",
+    "GumbelFit",
+    "LawComparison",
+    "FitReport",
+    "trajectory",
+    "hidden_states",
+    "trajectory_report",
+    "hidden_report",
+    "DynamicsReport",
+    "simulate",
+    "NormCurves",
+    "check_file",
+    "check_paths",
+    "MultiCheckReport",
+    "check_tensors",
+    "check_state_dict",
+    "check_module",
+    "list_file",
+    "check_matrix",
+    "CheckReport",
+    "Thresholds",
+    "sweep",
+    "reproduce",
 }
 #: the only modules of the package without a leading underscore: the public namespaces and the CLI
 PUBLIC_MODULES = {"laws", "cli", "torch", "keras", "jax", "testing", "__main__"}
@@ -80,7 +119,13 @@ def test_package_is_typed(tmp_path):
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "specdiag", tmp_path / "specdiag", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation", "-q", "-w", "dist"], cwd=tmp_path, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation", "-q", "-w", "dist"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = (tmp_path / "dist").glob("specdiag-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "specdiag/py.typed" in names
@@ -92,7 +137,15 @@ def test_results_share_one_to_dict():
     assert dataclasses.is_dataclass(stats) and isinstance(stats.to_dict()["mean"], float)
     with pytest.raises(dataclasses.FrozenInstanceError):
         stats.mean = 0.0  # results are frozen
-    for cls in (sd.InitsReport, sd.RadiusReport, sd.DynamicsReport, sd.TheorySummary, sd.TheoryReport, sd.LawComparison, sd.FitReport):
+    for cls in (
+        sd.InitsReport,
+        sd.RadiusReport,
+        sd.DynamicsReport,
+        sd.TheorySummary,
+        sd.TheoryReport,
+        sd.LawComparison,
+        sd.FitReport,
+    ):
         assert dataclasses.is_dataclass(cls) and issubclass(cls, Result) and cls.__dataclass_params__.frozen, cls
 
 
@@ -117,7 +170,15 @@ def test_readme_library_snippet_runs_as_written(tmp_path, monkeypatch):
 
 
 def test_reports_take_n_first_and_keywords_after():
-    for func in (sd.spectral_radii, sd.radius_law, sd.trajectory, sd.hidden_states, sd.radius_report, sd.theory_summary, sd.fit_report):
+    for func in (
+        sd.spectral_radii,
+        sd.radius_law,
+        sd.trajectory,
+        sd.hidden_states,
+        sd.radius_report,
+        sd.theory_summary,
+        sd.fit_report,
+    ):
         params = list(inspect.signature(func).parameters.values())
         assert params[0].name == "n", func.__name__
         assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in params[1:]), func.__name__
@@ -128,10 +189,32 @@ def test_radius_report_by_law_and_its_document():
     rep = sd.radius_report(300, samples=200, field="complex", method="law", seed=4)
     doc = rep.to_dict()
     assert list(doc) == [
-        "command", "n", "samples", "init", "field", "device", "precision", "seed", "method", "method_label", "sampler", "stats", "theory",
-        "asymptotic", "rider_location", "rescaling", "radii", "elapsed_s", "matrices_per_s",
+        "command",
+        "n",
+        "samples",
+        "init",
+        "field",
+        "device",
+        "precision",
+        "seed",
+        "method",
+        "method_label",
+        "sampler",
+        "stats",
+        "theory",
+        "asymptotic",
+        "rider_location",
+        "rescaling",
+        "radii",
+        "elapsed_s",
+        "matrices_per_s",
     ]
-    assert doc["device"] == "none" and doc["sampler"] is None and doc["matrices_per_s"] is None and len(doc["radii"]) == 200
+    assert (
+        doc["device"] == "none"
+        and doc["sampler"] is None
+        and doc["matrices_per_s"] is None
+        and len(doc["radii"]) == 200
+    )
     assert rep.theory.source == "Kostlan exact" and rep.asymptotic.source.startswith("Rider limit")
     assert abs(rep.stats.mean - rep.theory.mean) < 4 * rep.theory.std / np.sqrt(200)
 
@@ -182,9 +265,13 @@ def test_auto_device_never_silently_unknown(monkeypatch):
 
 def test_reports_write_the_commands_files(tmp_path):
     """out/plot in the call, or write/plot afterwards: the same files as ``specdiag radius --out --plot``."""
-    rep = sd.radius_report(20, samples=6, field="complex", workers=1, device="cpu", out=tmp_path / "a", plot=tmp_path / "a.png")
+    rep = sd.radius_report(
+        20, samples=6, field="complex", workers=1, device="cpu", out=tmp_path / "a", plot=tmp_path / "a.png"
+    )
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["radii.csv", "run.json"]
-    assert (tmp_path / "a" / "radii.csv").read_text() == rep.csv() and (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "a" / "radii.csv").read_text() == rep.csv() and (tmp_path / "a.png").read_bytes()[
+        :4
+    ] == b"\x89PNG"
     rep.write(tmp_path / "b")
     assert (tmp_path / "b" / "radii.csv").read_text() == rep.csv()
     with pytest.raises(sd.InputError) as info:  # another run's directory is refused, naming the parameter

@@ -36,10 +36,24 @@ def deterministic_panels():
     flagged_curves = np.vstack([curves, 0.2 * steps])  # one runaway curve, flagged
     return {
         "radius_density": plots.radius_figure(
-            radii, n=500, field="complex", init="glorot",
-            curves=[(x, laws.kostlan(500).pdf(x), "exact complex law (Kostlan)", "exact_complex"), (x, limit.pdf(x), "Rider limit, n -> inf", "limit")],
+            radii,
+            n=500,
+            field="complex",
+            init="glorot",
+            curves=[
+                (x, laws.kostlan(500).pdf(x), "exact complex law (Kostlan)", "exact_complex"),
+                (x, limit.pdf(x), "Rider limit, n -> inf", "limit"),
+            ],
         ),
-        "norm_curves": plots.norm_figure(steps, curves, 0.1 * np.ones_like(curves), ylabel=r"$\|W^k x\|$", xlabel="power k", title="fixed curves", inputs=4),
+        "norm_curves": plots.norm_figure(
+            steps,
+            curves,
+            0.1 * np.ones_like(curves),
+            ylabel=r"$\|W^k x\|$",
+            xlabel="power k",
+            title="fixed curves",
+            inputs=4,
+        ),
         "norm_curves_flagged": _flagged_figure(steps, flagged_curves),
         "eigenvalues": plots.figure_eigenvalues({"fixed, complex": eigs}, n=60),
     }
@@ -47,7 +61,17 @@ def deterministic_panels():
 
 def _flagged_figure(steps, curves):
     fig, axes = plots.new_figure(width=5.0, height=3.8)
-    plots.norm_curves_panel(axes[0, 0], steps, curves, 0.1 * np.ones_like(curves), ylabel=r"$\|h_t\|$", xlabel="t", title="flagged", inputs=4, flagged={3: "W3: rho = 1.0117 > 1"})
+    plots.norm_curves_panel(
+        axes[0, 0],
+        steps,
+        curves,
+        0.1 * np.ones_like(curves),
+        ylabel=r"$\|h_t\|$",
+        xlabel="t",
+        title="flagged",
+        inputs=4,
+        flagged={3: "W3: rho = 1.0117 > 1"},
+    )
     return fig
 
 
@@ -61,21 +85,45 @@ def test_panels_match_baselines(name, tmp_path):
     assert baseline.exists(), "run `python tests/make_baselines.py` to create the baselines"
     assert compare_images(str(baseline), str(actual), tol=2) is None
 
-@pytest.mark.slow
 
+@pytest.mark.slow
 def test_figure_sizes_and_no_warnings(tmp_path):
     from PIL import Image
 
     rng = np.random.default_rng(0)
     steps = np.arange(0, 20)
     curves = rng.standard_normal((2, 20)).cumsum(axis=1)
-    rows = {init: {"radii": 1 + 0.02 * rng.standard_normal(30), "gain": 1.0, "trajectory": (steps, curves, 0 * curves), "hidden": (steps + 1, curves, 0 * curves)} for init in ("glorot", "rescaled")}
+    rows = {
+        init: {
+            "radii": 1 + 0.02 * rng.standard_normal(30),
+            "gain": 1.0,
+            "trajectory": (steps, curves, 0 * curves),
+            "hidden": (steps + 1, curves, 0 * curves),
+        }
+        for init in ("glorot", "rescaled")
+    }
     figures = {
         "fig12": (plots.figure_radius_dynamics(rows, n=500, field="complex", inputs=3), (3 * 4.2 * 150, 2 * 3.9 * 150)),
-        "fig3": (plots.figure_real_vs_complex_radii(rows["glorot"]["radii"], rows["rescaled"]["radii"], n=500), (5.0 * 150, 4.2 * 150)),
-        "fig4": (plots.figure_hidden_real_vs_complex({"real": (steps + 1, curves[0]), "complex": (steps + 1, curves[1])}, n=500, matrices=2, inputs=5), (5.0 * 150, 4.2 * 150)),
-        "fig4_overflow": (plots.figure_hidden_real_vs_complex({"real": (steps + 1, 400 + curves[0]), "complex": (steps + 1, curves[1])}, n=500, matrices=2, inputs=5), (5.0 * 150, 4.2 * 150)),
-        "moduli": (plots.figure_modulus_density({"glorot, real": np.abs(rng.standard_normal(400)) % 1.05}, n=500, matrices=2), (5.4 * 150, 4.4 * 150)),
+        "fig3": (
+            plots.figure_real_vs_complex_radii(rows["glorot"]["radii"], rows["rescaled"]["radii"], n=500),
+            (5.0 * 150, 4.2 * 150),
+        ),
+        "fig4": (
+            plots.figure_hidden_real_vs_complex(
+                {"real": (steps + 1, curves[0]), "complex": (steps + 1, curves[1])}, n=500, matrices=2, inputs=5
+            ),
+            (5.0 * 150, 4.2 * 150),
+        ),
+        "fig4_overflow": (
+            plots.figure_hidden_real_vs_complex(
+                {"real": (steps + 1, 400 + curves[0]), "complex": (steps + 1, curves[1])}, n=500, matrices=2, inputs=5
+            ),
+            (5.0 * 150, 4.2 * 150),
+        ),
+        "moduli": (
+            plots.figure_modulus_density({"glorot, real": np.abs(rng.standard_normal(400)) % 1.05}, n=500, matrices=2),
+            (5.4 * 150, 4.4 * 150),
+        ),
     }
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -90,17 +138,39 @@ def run_cli(*args):
 
 
 def tiny_args(out):
-    return ["--out", out, "--n", TINY["n"], "--samples", TINY["samples"], "--matrices", TINY["matrices"], "--inputs", TINY["inputs"], "--steps", TINY["steps"], "--quick"]
+    return [
+        "--out",
+        out,
+        "--n",
+        TINY["n"],
+        "--samples",
+        TINY["samples"],
+        "--matrices",
+        TINY["matrices"],
+        "--inputs",
+        TINY["inputs"],
+        "--steps",
+        TINY["steps"],
+        "--quick",
+    ]
+
 
 @pytest.mark.slow
-
 def test_reproduce_end_to_end_and_redraw(tmp_path, monkeypatch):
     monkeypatch.setattr(reproduce.Config, "quick", classmethod(lambda cls, **kw: cls(**{**TINY, **kw})))
     out = tmp_path / "run"
     result = run_cli(*tiny_args(out), "--format", "json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    expected = {"figure1.png", "figure2.png", "figure3.png", "figure4.png", "eigenvalues.png", "summary.csv", "summary.md"}
+    expected = {
+        "figure1.png",
+        "figure2.png",
+        "figure3.png",
+        "figure4.png",
+        "eigenvalues.png",
+        "summary.csv",
+        "summary.md",
+    }
     assert set(doc["files"]) == expected
     assert expected | {"run.json", "arrays"} == {p.name for p in out.iterdir()}
     assert not list(out.rglob("*.tmp"))
@@ -111,11 +181,16 @@ def test_reproduce_end_to_end_and_redraw(tmp_path, monkeypatch):
     row = next(r for r in doc["summary"] if r["init"] == "glorot" and r["field"] == "complex")
     stats = radius_stats(arrays["radii-complex-glorot"]["radii"]).to_dict()
     assert row["radius_mean"] == pytest.approx(stats["mean"]) and row["p_above_1"] == pytest.approx(stats["p_above_1"])
-    assert row["theory_mean"] == pytest.approx(float(laws.kostlan(TINY["n"]).mean())) and row["theory_source"] == "Kostlan exact"
+    assert (
+        row["theory_mean"] == pytest.approx(float(laws.kostlan(TINY["n"]).mean()))
+        and row["theory_source"] == "Kostlan exact"
+    )
     real = next(r for r in doc["summary"] if r["init"] == "glorot" and r["field"] == "real")
     table = laws.real_ginibre_table().at(TINY["n"])
     assert real["theory_gumbel_loc"] == pytest.approx(table.gumbel_loc) and real["limit_gumbel_scale"] > 0
-    assert {(r["init"], r["field"]) for r in doc["summary"]} == {(i, f) for i in reproduce.PAIR_INITS for f in reproduce.FIELDS} | set(reproduce.TABLE_INITS)
+    assert {(r["init"], r["field"]) for r in doc["summary"]} == {
+        (i, f) for i in reproduce.PAIR_INITS for f in reproduce.FIELDS
+    } | set(reproduce.TABLE_INITS)
     assert "| glorot | complex |" in (out / "summary.md").read_text()
     # --from redraws byte-identical images without sampling
     before = {p.name: p.read_bytes() for p in out.glob("*.png")}
@@ -130,8 +205,8 @@ def test_reproduce_end_to_end_and_redraw(tmp_path, monkeypatch):
     assert {"figure1.pdf", "figure1.svg", "figure4.svg", "eigenvalues.pdf"} <= files
     assert (out / "figure2.pdf").read_bytes()[:5] == b"%PDF-" and b"<svg" in (out / "figure3.svg").read_bytes()[:500]
 
-@pytest.mark.slow
 
+@pytest.mark.slow
 def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, monkeypatch):
     cfg = reproduce.Config(**TINY, figures=("3", "4"))
     real_simulate_many = reproduce.simulate_many
@@ -155,11 +230,14 @@ def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, monkeypat
     monkeypatch.setattr(reproduce, "simulate_many", counting)
     monkeypatch.setattr(reproduce, "sample_radii", lambda *a, **k: pytest.fail("radii were saved: no resampling"))
     meta = reproduce.run(cfg, tmp_path, device="cpu")
-    assert calls == [["hidden", "hidden"]] and sorted(meta["stages_reused"]) == ["radii-complex-glorot", "radii-real-glorot"]
+    assert calls == [["hidden", "hidden"]] and sorted(meta["stages_reused"]) == [
+        "radii-complex-glorot",
+        "radii-real-glorot",
+    ]
     assert (tmp_path / "figure3.png").exists() and (tmp_path / "figure4.png").exists()
 
-@pytest.mark.slow
 
+@pytest.mark.slow
 def test_dynamics_stages_run_together_and_match_separate_runs(tmp_path, monkeypatch):
     """On the CPU, one simulate_many call computes every dynamics stage (Figure 4 shares Figure 1's
     glorot matrices); the arrays agree with separate simulate runs up to float32 rounding."""
@@ -181,8 +259,19 @@ def test_dynamics_stages_run_together_and_match_separate_runs(tmp_path, monkeypa
     glorot_real = [r for r in calls[0] if r.ensemble.name == "glorot" and r.ensemble.field == "real"]
     assert len(glorot_real) == 2 + 1 and all(r.ensemble is glorot_real[0].ensemble for r in glorot_real)
     arrays = reproduce.load_arrays(tmp_path)
-    for name, kind, fld, m, steps in (("hidden-real-glorot", "hidden", "real", TINY["inputs"], TINY["steps"]), ("fig4-complex", "hidden", "complex", TINY["fig4_inputs"], TINY["fig4_steps"])):
-        alone = simulate(make_ensemble("glorot", TINY["n"], fld), kind, matrices=TINY["matrices"] if name.startswith("hidden") else TINY["fig4_matrices"], inputs=m, steps=steps, seed=0, workers=1)
+    for name, kind, fld, m, steps in (
+        ("hidden-real-glorot", "hidden", "real", TINY["inputs"], TINY["steps"]),
+        ("fig4-complex", "hidden", "complex", TINY["fig4_inputs"], TINY["fig4_steps"]),
+    ):
+        alone = simulate(
+            make_ensemble("glorot", TINY["n"], fld),
+            kind,
+            matrices=TINY["matrices"] if name.startswith("hidden") else TINY["fig4_matrices"],
+            inputs=m,
+            steps=steps,
+            seed=0,
+            workers=1,
+        )
         np.testing.assert_array_equal(arrays[name]["steps"], alone.steps)
         np.testing.assert_allclose(arrays[name]["log10_mean"], alone.log10_mean, rtol=1e-5, atol=1e-5)
 
@@ -218,8 +307,18 @@ def test_rescaled_matrices_above_one_are_flagged_and_named():
     calm = np.vstack([0.01 * steps * a for a in (0.5, 1.0)])
     runaway = 0.3 * steps
     rows = {
-        "glorot": {"radii": np.array([1.03, 1.02, 1.05]), "gain": 1.0, "trajectory": (steps, np.vstack([calm, runaway]), None), "hidden": (steps + 1, np.vstack([calm, runaway]), None)},
-        "rescaled": {"radii": np.array([0.95, 0.97, 1.0117]), "gain": 0.92, "trajectory": (steps, np.vstack([calm, runaway]), None), "hidden": (steps + 1, np.vstack([calm, runaway]), None)},
+        "glorot": {
+            "radii": np.array([1.03, 1.02, 1.05]),
+            "gain": 1.0,
+            "trajectory": (steps, np.vstack([calm, runaway]), None),
+            "hidden": (steps + 1, np.vstack([calm, runaway]), None),
+        },
+        "rescaled": {
+            "radii": np.array([0.95, 0.97, 1.0117]),
+            "gain": 0.92,
+            "trajectory": (steps, np.vstack([calm, runaway]), None),
+            "hidden": (steps + 1, np.vstack([calm, runaway]), None),
+        },
     }
     fig = plots.figure_radius_dynamics(rows, n=500, field="real", inputs=5)
     assert "W2 (rho = 1.0117)" in fig.get_supxlabel() and "rescaled: 1 of 3" in fig.get_supxlabel()
@@ -239,7 +338,10 @@ def test_every_radius_histogram_shows_both_finite_n_laws_and_rho_one():
     assert {"finite-n real law (table)", "exact complex law (Kostlan)", r"$\rho = 1$"} <= set(labels)
     assert fig.axes[0].get_xlim()[0] < 1.0 - 0.005  # rho = 1 is inside the axis, not on its edge
     one_field = [c[2] for c in plots.gaussian_law_curves(500, 1.0, real, field="real")]
-    assert one_field == ["finite-n real law (table)", "Rider-Sinclair limit, n -> inf"]  # no complex law on a real histogram
+    assert one_field == [
+        "finite-n real law (table)",
+        "Rider-Sinclair limit, n -> inf",
+    ]  # no complex law on a real histogram
     assert [c[2] for c in plots.gaussian_law_curves(100, 1.0, cplx, field="complex")] == ["exact complex law (Kostlan)"]
 
 
@@ -294,7 +396,8 @@ def test_sweep_excess_figure_across_the_163_164_boundary():
     """The Rider line starts at n = 164; points on both sides draw (issue 14, item 5)."""
     points = [
         {"n": n, "init": "glorot", "field": f, "complete": True, "radius_mean": 1.04 - n / 1e4, "radius_mean_se": 1e-3}
-        for n in (128, 150, 160, 163, 164, 165, 200) for f in ("real", "complex")
+        for n in (128, 150, 160, 163, 164, 165, 200)
+        for f in ("real", "complex")
     ]
     fig = plots.figure_sweep_excess(points)
     rider = next(line for line in fig.axes[0].get_lines() if "Rider" in line.get_label())
@@ -315,10 +418,18 @@ def test_scaled_radii_stages_derive_from_glorot(monkeypatch):
     cfg = reproduce.Config(n=170, samples=6, figures=("1", "2", "tables"), precision="double")
     solved = []
     real_sample_radii = reproduce.sample_radii
-    monkeypatch.setattr(reproduce, "sample_radii", lambda ens, *a, **k: solved.append(ens.name) or real_sample_radii(ens, *a, **k))
+    monkeypatch.setattr(
+        reproduce, "sample_radii", lambda ens, *a, **k: solved.append(ens.name) or real_sample_radii(ens, *a, **k)
+    )
     stages = {s.name: s for s in reproduce.plan(cfg, "cpu")}
-    got = {name: stages[name].compute(None)["radii"] for name in stages if name.startswith("radii-real-") or name.startswith("radii-complex-")}
-    assert sorted(solved) == sorted(["glorot", "glorot", "truncnormal", "truncnormal", "uniform-diag", "uniform-disk", "lru"])
+    got = {
+        name: stages[name].compute(None)["radii"]
+        for name in stages
+        if name.startswith("radii-real-") or name.startswith("radii-complex-")
+    }
+    assert sorted(solved) == sorted(
+        ["glorot", "glorot", "truncnormal", "truncnormal", "uniform-diag", "uniform-disk", "lru"]
+    )
     monkeypatch.setattr(reproduce, "sample_radii", real_sample_radii)
     for fld in ("real", "complex"):
         for init in ("rescaled", "half"):
@@ -328,7 +439,10 @@ def test_scaled_radii_stages_derive_from_glorot(monkeypatch):
             assert not np.allclose(got[f"radii-{fld}-{init}"], got[f"radii-{fld}-glorot"], rtol=1e-3)
 
 
-@pytest.mark.parametrize("size, bad", [("matrices", 0), ("trajectory_every", 0), ("n", 1), ("fig4_steps", 2.5), ("seed", -1), ("precision", "half")])
+@pytest.mark.parametrize(
+    "size, bad",
+    [("matrices", 0), ("trajectory_every", 0), ("n", 1), ("fig4_steps", 2.5), ("seed", -1), ("precision", "half")],
+)
 def test_library_reproduce_checks_sizes_before_touching_the_run_directory(tmp_path, size, bad):
     """sd.reproduce with a bad size raises InputError naming it and leaves no run directory."""
     out = tmp_path / "run"

@@ -34,12 +34,16 @@ def test_spectral_radius_does_not_modify_input():
 
 
 @pytest.mark.parametrize("sampler", ["hessenberg", "dense"])
-@pytest.mark.parametrize("init,field", [("glorot", "real"), ("glorot", "complex"), ("lru", "complex"), ("truncnormal", "real")])
+@pytest.mark.parametrize(
+    "init,field", [("glorot", "real"), ("glorot", "complex"), ("lru", "complex"), ("truncnormal", "real")]
+)
 def test_seed_invariance_across_chunks_and_workers(init, field, sampler):
     ens = make_ensemble(init, 24, field)
     base = sample_radii(ens, 30, seed=11, workers=1, chunk_size=30, sampler=sampler)
     for workers, chunk in [(1, 1), (2, 7), (2, 4), (3, 11)]:
-        np.testing.assert_array_equal(sample_radii(ens, 30, seed=11, workers=workers, chunk_size=chunk, sampler=sampler), base)
+        np.testing.assert_array_equal(
+            sample_radii(ens, 30, seed=11, workers=workers, chunk_size=chunk, sampler=sampler), base
+        )
     # a batch that starts later reproduces the tail of a longer batch
     np.testing.assert_array_equal(sample_radii(ens, 10, seed=11, workers=2, start_index=20, sampler=sampler), base[20:])
     assert not np.array_equal(sample_radii(ens, 30, seed=12, workers=1, sampler=sampler), base)
@@ -93,11 +97,17 @@ def test_glorot_is_above_one_and_rescaled_below(complex_radii_500):
 @pytest.mark.parametrize("sampler", ["hessenberg", "dense"])
 def test_half_and_rescaled_scale_glorots_radius(sampler):
     """Both samplers scale the same normals (and chi variates) by the init's std."""
-    glorot = sample_radii(make_ensemble("glorot", 100, "real"), 8, seed=4, precision="double", workers=1, sampler=sampler)
+    glorot = sample_radii(
+        make_ensemble("glorot", 100, "real"), 8, seed=4, precision="double", workers=1, sampler=sampler
+    )
     half = sample_radii(make_ensemble("half", 100, "real"), 8, seed=4, precision="double", workers=1, sampler=sampler)
     np.testing.assert_allclose(half, glorot / math.sqrt(2), rtol=1e-10)
-    glorot = sample_radii(make_ensemble("glorot", 170, "complex"), 3, seed=4, precision="double", workers=1, sampler=sampler)
-    rescaled = sample_radii(make_ensemble("rescaled", 170, "complex"), 3, seed=4, precision="double", workers=1, sampler=sampler)
+    glorot = sample_radii(
+        make_ensemble("glorot", 170, "complex"), 3, seed=4, precision="double", workers=1, sampler=sampler
+    )
+    rescaled = sample_radii(
+        make_ensemble("rescaled", 170, "complex"), 3, seed=4, precision="double", workers=1, sampler=sampler
+    )
     np.testing.assert_allclose(rescaled, glorot / theory.paper_scale(170), rtol=1e-10)
 
 
@@ -133,7 +143,16 @@ def test_diagonal_radii_follow_their_exact_law(init):
     within_se(np.mean(radii <= law.median), 0.5, math.sqrt(0.25 / radii.size))
 
 
-@pytest.mark.parametrize("init,field", [("glorot", "complex"), ("half", "complex"), ("uniform-diag", "complex"), ("uniform-disk", "complex"), ("lru", "complex")])
+@pytest.mark.parametrize(
+    "init,field",
+    [
+        ("glorot", "complex"),
+        ("half", "complex"),
+        ("uniform-diag", "complex"),
+        ("uniform-disk", "complex"),
+        ("lru", "complex"),
+    ],
+)
 def test_law_draws_follow_the_exact_law(init, field):
     """method "law": exact draws, no matrices; mean within 4 SE of the law's, KS not rejected at 1e-3."""
     from scipy import stats
@@ -160,8 +179,8 @@ def test_law_draws_are_refused_without_an_exact_law(init):
         law_radii(make_ensemble(init, 200, field), 10)
     assert exc.value.param == "method"
 
-@pytest.mark.slow
 
+@pytest.mark.slow
 def test_cli_radius_and_fit_gumbel_by_law():
     import json
 
@@ -169,7 +188,9 @@ def test_cli_radius_and_fit_gumbel_by_law():
 
     from specdiag.cli import app
 
-    result = CliRunner().invoke(app, ["radius", "--n", "500", "--field", "complex", "--samples", "2000", "--method", "law", "--format", "json"])
+    result = CliRunner().invoke(
+        app, ["radius", "--n", "500", "--field", "complex", "--samples", "2000", "--method", "law", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["method_label"] == "exact in law, no matrices" and doc["device"] == "none"
@@ -177,10 +198,17 @@ def test_cli_radius_and_fit_gumbel_by_law():
     assert "limit" in doc["asymptotic"]["source"]
     refused = CliRunner().invoke(app, ["radius", "--n", "100", "--method", "law"])
     assert refused.exit_code == 2 and "--method" in refused.stderr and "real Gaussian" in refused.stderr
-    fit = CliRunner().invoke(app, ["fit-gumbel", "--n", "500", "--field", "complex", "--samples", "30000", "--method", "law", "--format", "json"])
+    fit = CliRunner().invoke(
+        app,
+        ["fit-gumbel", "--n", "500", "--field", "complex", "--samples", "30000", "--method", "law", "--format", "json"],
+    )
     assert fit.exit_code == 0, fit.output
     doc = json.loads(fit.stdout)
-    assert doc["source"] == "exact in law, no matrices" and doc["fit"]["ci_method"] == "wald" and doc["exact"]["ks_pvalue"] > 1e-3
+    assert (
+        doc["source"] == "exact in law, no matrices"
+        and doc["fit"]["ci_method"] == "wald"
+        and doc["exact"]["ks_pvalue"] > 1e-3
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,7 +237,9 @@ def test_dense_sampler_is_unchanged_since_0_2_0(key):
     draws = [ens.sample(host_rng(7, MATRIX_STREAM, i), np, dtype) for i in range(3)]
     direct = [np.abs(d if ens.diagonal else eigenvalues(d, overwrite=True)).max() for d in draws]
     np.testing.assert_array_equal(radii, direct)
-    np.testing.assert_allclose(radii, [float.fromhex(h) for h in DENSE_0_2_0[key]], rtol=1e-12 if precision == "double" else 1e-6)
+    np.testing.assert_allclose(
+        radii, [float.fromhex(h) for h in DENSE_0_2_0[key]], rtol=1e-12 if precision == "double" else 1e-6
+    )
     if init in ("truncnormal", "lru"):  # no Hessenberg form: the default is the dense sampler too
         np.testing.assert_array_equal(sample_radii(ens, 3, seed=7, precision=precision, workers=1), radii)
 
@@ -237,7 +267,9 @@ def test_hseqr_matches_scipy_eigvals_of_the_same_matrix(dtype, n):
     from specdiag._hessenberg import hseqr_eigenvalues
 
     rng = np.random.default_rng(n)
-    h = np.triu(rng.standard_normal((n, n)) + (1j * rng.standard_normal((n, n)) if np.dtype(dtype).kind == "c" else 0), -1).astype(dtype)
+    h = np.triu(
+        rng.standard_normal((n, n)) + (1j * rng.standard_normal((n, n)) if np.dtype(dtype).kind == "c" else 0), -1
+    ).astype(dtype)
     ours, info = hseqr_eigenvalues(np.asfortranarray(h))
     single = dtype in (np.float32, np.complex64)
     assert info == 0 and ours.dtype == (np.complex64 if single else np.complex128)
@@ -249,7 +281,9 @@ def test_hseqr_matches_scipy_eigvals_of_the_same_matrix(dtype, n):
     np.testing.assert_allclose(np.sort_complex(ours.astype(np.complex128)), np.sort_complex(ref), atol=tol * 100)
 
 
-@pytest.mark.parametrize("init,field", [("glorot", "real"), ("glorot", "complex"), ("half", "real"), ("half", "complex")])
+@pytest.mark.parametrize(
+    "init,field", [("glorot", "real"), ("glorot", "complex"), ("half", "real"), ("half", "complex")]
+)
 @pytest.mark.parametrize("precision", ["single", "double"])
 def test_hessenberg_radius_is_the_radius_of_its_seeded_h(init, field, precision):
     """sample_radii's Hessenberg radius i = max |eigvals(H_i)| of H_i drawn from the stream (seed, i)."""
@@ -366,11 +400,18 @@ def test_hessenberg_buffers_are_reused_without_leaking_between_matrices():
 
     from specdiag._hessenberg import _workspace
 
-    cases = [(make_ensemble("glorot", n, field), dtype) for n in (90, 9) for field in ("real", "complex") for dtype in (np.float32, np.float64)]
+    cases = [
+        (make_ensemble("glorot", n, field), dtype)
+        for n in (90, 9)
+        for field in ("real", "complex")
+        for dtype in (np.float32, np.float64)
+    ]
     for _ in range(2):
         for ens, dtype in cases:
             for i in range(2):
                 _workspace(ens, dtype).transposed.fill(np.nan)  # whatever a previous matrix left
                 fresh = sample_hessenberg(ens, host_rng(3, MATRIX_STREAM, i), dtype)
                 expected = np.abs(scipy.linalg.eigvals(fresh)).max()
-                assert hessenberg_radius(ens, 3, i, dtype) == pytest.approx(expected, rel=2e-5 if dtype == np.float32 else 1e-12)
+                assert hessenberg_radius(ens, 3, i, dtype) == pytest.approx(
+                    expected, rel=2e-5 if dtype == np.float32 else 1e-12
+                )

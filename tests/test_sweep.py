@@ -19,13 +19,23 @@ GRID = dict(ns=(20, 40), inits=("glorot", "lru"), fields=("real", "complex"), sa
 
 
 def radii_of(out):
-    return {p.name: np.concatenate([np.load(f)["radii"] for f in sorted(p.glob("*.npz"))]) for p in sorted((out / "tasks").iterdir())}
+    return {
+        p.name: np.concatenate([np.load(f)["radii"] for f in sorted(p.glob("*.npz"))])
+        for p in sorted((out / "tasks").iterdir())
+    }
 
 
 def test_grid_points_and_tasks():
     cfg = sweep.SweepConfig(**GRID, chunk_size=5)
     points = sweep.grid(cfg)
-    assert [p.id for p in points] == ["n20-glorot-real", "n20-glorot-complex", "n20-lru-complex", "n40-glorot-real", "n40-glorot-complex", "n40-lru-complex"]
+    assert [p.id for p in points] == [
+        "n20-glorot-real",
+        "n20-glorot-complex",
+        "n20-lru-complex",
+        "n40-glorot-real",
+        "n40-glorot-complex",
+        "n40-lru-complex",
+    ]
     tasks = sweep.make_tasks(cfg, {p: None for p in points})
     assert len(tasks) == 6 * 3 and [(t.start, t.stop) for t in tasks[:3]] == [(0, 5), (5, 10), (10, 12)]
 
@@ -40,7 +50,9 @@ def test_results_identical_across_chunkings_and_pools(tmp_path):
     strip = lambda doc: [{k: v for k, v in p.items()} for p in doc["points"]]  # noqa: E731
     assert strip(a) == strip(b)
     # and they are the radius command's radii for the same seed (dense: this sweep's dynamics use the matrices)
-    np.testing.assert_array_equal(ra["n40-glorot-complex"], sample_radii(make_ensemble("glorot", 40, "complex"), 12, seed=4, sampler="dense"))
+    np.testing.assert_array_equal(
+        ra["n40-glorot-complex"], sample_radii(make_ensemble("glorot", 40, "complex"), 12, seed=4, sampler="dense")
+    )
 
 
 def test_local_pool_and_dask_cluster_agree_bit_for_bit(tmp_path):
@@ -66,7 +78,9 @@ def test_resume_recomputes_only_missing_task(tmp_path):
     victim = tmp_path / "tasks" / "n40-glorot-real" / "0000005-0000010.npz"
     victim.unlink()
     seen = []
-    doc = sweep.run_sweep(cfg, tmp_path, LocalExecutor(1), on_task=lambda task, err: seen.append((task.point.id, task.start)))
+    doc = sweep.run_sweep(
+        cfg, tmp_path, LocalExecutor(1), on_task=lambda task, err: seen.append((task.point.id, task.start))
+    )
     assert seen == [("n40-glorot-real", 5)]
     assert doc["computed_tasks"] == 1 and doc["reused_tasks"] == 17
     after = radii_of(tmp_path)
@@ -85,7 +99,9 @@ def test_failing_task_is_reported_and_does_not_corrupt_others(tmp_path, monkeypa
     monkeypatch.setattr(sweep, "compute_task", flaky)
     cfg = sweep.SweepConfig(**GRID, chunk_size=5)
     doc = sweep.run_sweep(cfg, tmp_path, LocalExecutor(1))
-    assert doc["failed_tasks"] == [{"point": "n20-glorot-complex", "start": 5, "stop": 10, "error": "RuntimeError: injected failure"}]
+    assert doc["failed_tasks"] == [
+        {"point": "n20-glorot-complex", "start": 5, "stop": 10, "error": "RuntimeError: injected failure"}
+    ]
     status = {p["id"]: p["complete"] for p in doc["points"]}
     assert status.pop("n20-glorot-complex") is False and all(status.values())
     assert json.loads((tmp_path / "run.json").read_text())["status"] == "incomplete"
@@ -115,12 +131,35 @@ def test_other_options_into_same_dir_are_refused(tmp_path):
     with pytest.raises(InputError, match="resume="):
         sweep.run_sweep(sweep.SweepConfig(**{**GRID, "samples": 13}), tmp_path, LocalExecutor(1))
 
-@pytest.mark.slow
 
+@pytest.mark.slow
 def test_cli_sweep_resume_and_plot(tmp_path):
     runner = CliRunner()
     out = tmp_path / "sw"
-    result = runner.invoke(app, ["sweep", "--n", "20,40", "--init", "glorot", "--field", "real,complex", "--samples", "10", "--chunk-size", "4", "--dynamics", "1,2", "--out", str(out), "--format", "json", "--workers", "1"])
+    result = runner.invoke(
+        app,
+        [
+            "sweep",
+            "--n",
+            "20,40",
+            "--init",
+            "glorot",
+            "--field",
+            "real,complex",
+            "--samples",
+            "10",
+            "--chunk-size",
+            "4",
+            "--dynamics",
+            "1,2",
+            "--out",
+            str(out),
+            "--format",
+            "json",
+            "--workers",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["command"] == "sweep" and len(doc["points"]) == 4
@@ -152,11 +191,20 @@ def test_sampler_is_passed_through_and_recorded(tmp_path):
     import specdiag as sd  # noqa: PLC0415
 
     res = sd.sweep([12], out=tmp_path / "d", samples=6, chunk_size=4, seed=3, sampler="dense", workers=1)
-    assert res.config["sampler"] == "dense" and json.loads((tmp_path / "d" / "run.json").read_text())["config"]["sampler"] == "dense"
-    np.testing.assert_array_equal(radii_of(tmp_path / "d")["n12-glorot-real"], sample_radii(make_ensemble("glorot", 12), 6, seed=3, sampler="dense"))
+    assert (
+        res.config["sampler"] == "dense"
+        and json.loads((tmp_path / "d" / "run.json").read_text())["config"]["sampler"] == "dense"
+    )
+    np.testing.assert_array_equal(
+        radii_of(tmp_path / "d")["n12-glorot-real"],
+        sample_radii(make_ensemble("glorot", 12), 6, seed=3, sampler="dense"),
+    )
     res = sd.sweep([12], out=tmp_path / "h", samples=6, chunk_size=4, seed=3, workers=1)
     assert res.config["sampler"] == "hessenberg"
-    np.testing.assert_array_equal(radii_of(tmp_path / "h")["n12-glorot-real"], sample_radii(make_ensemble("glorot", 12), 6, seed=3, sampler="hessenberg"))
+    np.testing.assert_array_equal(
+        radii_of(tmp_path / "h")["n12-glorot-real"],
+        sample_radii(make_ensemble("glorot", 12), 6, seed=3, sampler="hessenberg"),
+    )
     assert sweep.SweepConfig(ns=(8,), dynamics=(1.0,)).sampler == "dense"
     with pytest.raises(InputError, match="sampler") as info:
         sd.sweep([8], out=tmp_path / "x", dynamics=[1.0], sampler="hessenberg")

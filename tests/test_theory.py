@@ -65,8 +65,8 @@ def test_kostlan_pdf_is_the_derivative_and_integrates_to_one():
     assert law.cdf(law.median()) == pytest.approx(0.5, abs=1e-10)
     assert law.cdf(law.ppf(0.95)) == pytest.approx(0.95, abs=1e-10)
 
-@pytest.mark.slow
 
+@pytest.mark.slow
 def test_kostlan_stable_at_large_n():
     law = laws.kostlan(100_000)
     values = [law.mean(), law.std(), *law.ppf([0.05, 0.5, 0.95]), law.sf(1.0)]
@@ -74,7 +74,10 @@ def test_kostlan_stable_at_large_n():
     assert 1.003 < law.mean() < 1.005 and 0 < law.std() < 1e-3
 
 
-@pytest.mark.parametrize("n,samples", [(64, 1500), pytest.param(128, 800, marks=pytest.mark.slow), pytest.param(500, 150, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "n,samples",
+    [(64, 1500), pytest.param(128, 800, marks=pytest.mark.slow), pytest.param(500, 150, marks=pytest.mark.slow)],
+)
 def test_kostlan_cdf_against_monte_carlo(n, samples):
     radii = sample_radii(make_ensemble("glorot", n, "complex"), samples, seed=100 + n)
     law = laws.kostlan(n)
@@ -178,5 +181,26 @@ def test_radius_table_prints_the_bound_of_an_extrapolated_tail():
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "p_above_1" in line)
     assert "< 0.01" in row and "e-" not in row.split("< 0.01")[0].split("│")[-1]
-    doc = json.loads(CliRunner().invoke(app, ["radius", "--n", "40", "--samples", "3", "--init", "rescaled", "--rescale", "calibrated", "--workers", "1", "--format", "json"]).output)
+    doc = json.loads(
+        CliRunner()
+        .invoke(
+            app,
+            [
+                "radius",
+                "--n",
+                "40",
+                "--samples",
+                "3",
+                "--init",
+                "rescaled",
+                "--rescale",
+                "calibrated",
+                "--workers",
+                "1",
+                "--format",
+                "json",
+            ],
+        )
+        .output
+    )
     assert doc["theory"]["p_above_1_se"] > 0 and doc["theory"]["p_above_1_bound"] is None

@@ -27,7 +27,12 @@ def block_radii(weight, gates):
 
 @pytest.mark.parametrize(
     ("method", "layer", "hidden", "count"),
-    [("rescaled", nn.LSTM, 180, 3), ("glorot", nn.GRU, 48, 30), ("half", nn.LSTM, 40, 20), ("calibrated", nn.GRU, 32, 60)],
+    [
+        ("rescaled", nn.LSTM, 180, 3),
+        ("glorot", nn.GRU, 48, 30),
+        ("half", nn.LSTM, 40, 20),
+        ("calibrated", nn.GRU, 32, 60),
+    ],
 )
 def test_sampled_gate_blocks_follow_the_law_specdiag_radius_reports(method, layer, hidden, count):
     """Each gate block's radius has the law `specdiag radius --init ... --n hidden` reports (mean within 4 SE)."""
@@ -38,7 +43,9 @@ def test_sampled_gate_blocks_follow_the_law_specdiag_radius_reports(method, laye
         sdt.init_recurrent_(model, method=method, coverage=0.9, generator=generator)
         radii += block_radii(model.weight_hh_l0, 4 if layer is nn.LSTM else 3)
     # the law `specdiag radius --init ... --n hidden` reports (calibrated: --init rescaled --rescale calibrated)
-    options = {"init": "rescaled", "rescale": "calibrated", "coverage": 0.9} if method == "calibrated" else {"init": method}
+    options = (
+        {"init": "rescaled", "rescale": "calibrated", "coverage": 0.9} if method == "calibrated" else {"init": method}
+    )
     law = sd.radius_law(hidden, field="real", **options)
     radii = np.asarray(radii)
     # blocks of one cell are independent draws: the SE of the mean is the law's sd / sqrt(blocks)
@@ -65,7 +72,9 @@ def test_in_place_under_no_grad_and_generator_honoured():
     sdt.rescaled_glorot_(weight, gates=4, generator=torch.Generator().manual_seed(4))
     assert not torch.equal(first, weight.detach())
     # the std is Glorot / s_n at the block width n = 170
-    within_se(float(weight.detach().double().std()), 170**-0.5 / paper_scale(170), 170**-0.5 / math.sqrt(2 * weight.numel()))
+    within_se(
+        float(weight.detach().double().std()), 170**-0.5 / paper_scale(170), 170**-0.5 / math.sqrt(2 * weight.numel())
+    )
 
 
 def test_rescaled_is_refused_at_widths_up_to_163_with_the_reason_and_the_way_out():
@@ -93,15 +102,29 @@ def test_bad_shapes_methods_and_coverages_are_input_errors():
 
 
 def test_init_recurrent_covers_every_layer_and_cell_and_leaves_the_rest_alone():
-    model = nn.ModuleDict({
-        "rnn": nn.RNN(3, 16, num_layers=2, bidirectional=True), "gru": nn.GRU(3, 16), "lstm": nn.LSTM(3, 16),
-        "rnn_cell": nn.RNNCell(3, 16), "gru_cell": nn.GRUCell(3, 16), "lstm_cell": nn.LSTMCell(3, 16), "head": nn.Linear(16, 16),
-    })
+    model = nn.ModuleDict(
+        {
+            "rnn": nn.RNN(3, 16, num_layers=2, bidirectional=True),
+            "gru": nn.GRU(3, 16),
+            "lstm": nn.LSTM(3, 16),
+            "rnn_cell": nn.RNNCell(3, 16),
+            "gru_cell": nn.GRUCell(3, 16),
+            "lstm_cell": nn.LSTMCell(3, 16),
+            "head": nn.Linear(16, 16),
+        }
+    )
     before = {k: v.clone() for k, v in model.state_dict().items()}
     names = sdt.init_recurrent_(model, method="calibrated", coverage=0.9, generator=torch.Generator().manual_seed(1))
     assert names == [
-        "rnn.weight_hh_l0", "rnn.weight_hh_l0_reverse", "rnn.weight_hh_l1", "rnn.weight_hh_l1_reverse", "gru.weight_hh_l0",
-        "lstm.weight_hh_l0", "rnn_cell.weight_hh", "gru_cell.weight_hh", "lstm_cell.weight_hh",
+        "rnn.weight_hh_l0",
+        "rnn.weight_hh_l0_reverse",
+        "rnn.weight_hh_l1",
+        "rnn.weight_hh_l1_reverse",
+        "gru.weight_hh_l0",
+        "lstm.weight_hh_l0",
+        "rnn_cell.weight_hh",
+        "gru_cell.weight_hh",
+        "lstm_cell.weight_hh",
     ]
     after = model.state_dict()
     for key in before:
@@ -111,13 +134,18 @@ def test_init_recurrent_covers_every_layer_and_cell_and_leaves_the_rest_alone():
 
 def test_projected_lstm_blocks_get_fan_in_proj_size():
     lstm = nn.LSTM(3, 64, proj_size=16)
-    assert sdt.init_recurrent_(lstm, method="glorot", generator=torch.Generator().manual_seed(2)) == ["weight_hh_l0", "weight_hr_l0"]
+    assert sdt.init_recurrent_(lstm, method="glorot", generator=torch.Generator().manual_seed(2)) == [
+        "weight_hh_l0",
+        "weight_hr_l0",
+    ]
     within_se(float(lstm.weight_hh_l0.detach().double().var()) * 16, 1.0, math.sqrt(2.0 / lstm.weight_hh_l0.numel()))
     within_se(float(lstm.weight_hr_l0.detach().double().var()) * 64, 1.0, math.sqrt(2.0 / lstm.weight_hr_l0.numel()))
 
 
 def test_complex_tensors_get_the_complex_law():
-    w = sdt.calibrated_(torch.empty(64, 64, dtype=torch.complex128), coverage=0.9, generator=torch.Generator().manual_seed(5))
+    w = sdt.calibrated_(
+        torch.empty(64, 64, dtype=torch.complex128), coverage=0.9, generator=torch.Generator().manual_seed(5)
+    )
     gain = make_ensemble("rescaled", 64, "complex", InitOptions(rescale="calibrated", coverage=0.9)).gain
     within_se(float((w.abs() ** 2).mean()) * 64, gain**2, gain**2 * math.sqrt(1.0 / w.numel()))
 
@@ -144,7 +172,9 @@ def test_readme_pytorch_snippet_runs_as_printed():
 def _chaotic_and_calm_model():
     torch.manual_seed(0)
     model = nn.ModuleDict({"hot": nn.RNN(3, 64), "calm": nn.GRU(3, 8, bidirectional=True)})
-    with torch.no_grad():  # tanh RNN, iid W of gain 3, zero biases: radius about 3, chaotic (SPEC section 8: lambda = +0.27)
+    with (
+        torch.no_grad()
+    ):  # tanh RNN, iid W of gain 3, zero biases: radius about 3, chaotic (SPEC section 8: lambda = +0.27)
         model.hot.weight_hh_l0.copy_(torch.randn(64, 64) * 3 / 8)
         model.hot.bias_hh_l0.zero_()
         model.hot.bias_ih_l0.zero_()
@@ -166,14 +196,19 @@ def test_monitor_writes_json_lines_every_k_steps_and_warns_once(tmp_path):
         (s, t) for s in (0, 2, 4) for t in ("hot.weight_hh_l0", "calm.weight_hh_l0", "calm.weight_hh_l0_reverse")
     ]
     hot = [row for row in lines if row["tensor"] == "hot.weight_hh_l0"]
-    assert hot[0]["radius"] == pytest.approx(float(np.abs(np.linalg.eigvals(model.hot.weight_hh_l0.detach().double().numpy())).max()))
+    assert hot[0]["radius"] == pytest.approx(
+        float(np.abs(np.linalg.eigvals(model.hot.weight_hh_l0.detach().double().numpy())).max())
+    )
     assert lines[1]["radius_of"] == "candidate block n" and lines[1]["radius"] < 1
     radius_warnings = [str(w.message) for w in caught if "crossed max_radius" in str(w.message)]
     assert len(radius_warnings) == 1 and "hot.weight_hh_l0" in radius_warnings[0]
     for row in lines:
         assert (row["lyapunov"] is None) == (row["lyapunov_note"] is not None)
     if hot[0]["lyapunov"] is not None:  # the estimator: chaotic tanh RNN positive, calm GRU negative (SPEC section 8)
-        assert hot[0]["lyapunov"] - 4 * hot[0]["lyapunov_se"] > 0 and lines[1]["lyapunov"] + 4 * lines[1]["lyapunov_se"] < 0
+        assert (
+            hot[0]["lyapunov"] - 4 * hot[0]["lyapunov_se"] > 0
+            and lines[1]["lyapunov"] + 4 * lines[1]["lyapunov_se"] < 0
+        )
         assert len([w for w in caught if "Lyapunov exponent" in str(w.message)]) == 1
 
 
@@ -193,7 +228,9 @@ def test_monitor_tensorboard_writer_and_a_missing_tensorboard(tmp_path, caplog):
 
     if importlib.util.find_spec("tensorboard") is None:
         with caplog.at_level("WARNING", logger="specdiag"):
-            monitor = sdt.SpectralMonitor(nn.LSTM(3, 8), every=1, log=tmp_path / "s.jsonl", tensorboard=True, lyapunov=False)
+            monitor = sdt.SpectralMonitor(
+                nn.LSTM(3, 8), every=1, log=tmp_path / "s.jsonl", tensorboard=True, lyapunov=False
+            )
         assert "pip install tensorboard" in caplog.text
         monitor.step(0)
         assert (tmp_path / "s.jsonl").read_text().count("\n") == 1
@@ -237,4 +274,6 @@ def test_readme_monitor_snippet_runs_as_printed(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md (monitor)", "exec"), {})
     rows = [json.loads(line) for line in (tmp_path / "runs" / "spectra.jsonl").read_text().splitlines()]
-    assert [(r["step"], r["tensor"]) for r in rows] == [(s, t) for s in (0, 100, 200) for t in ("weight_hh_l0", "weight_hh_l1")]
+    assert [(r["step"], r["tensor"]) for r in rows] == [
+        (s, t) for s in (0, 100, 200) for t in ("weight_hh_l0", "weight_hh_l1")
+    ]

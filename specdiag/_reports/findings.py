@@ -21,7 +21,18 @@ from typing import Any, Iterator
 
 from .._text import printable
 
-__all__ = ["CRITERIA", "Finding", "criterion", "findings", "row_findings", "file_problems", "file_statuses", "numbers", "tensor_rows", "row_state"]
+__all__ = [
+    "CRITERIA",
+    "Finding",
+    "criterion",
+    "findings",
+    "row_findings",
+    "file_problems",
+    "file_statuses",
+    "numbers",
+    "tensor_rows",
+    "row_state",
+]
 
 #: criterion -> (short description, help); the SARIF rules, in this order
 CRITERIA = {
@@ -148,7 +159,11 @@ def row_findings(row: dict, file_status: str | None) -> list[Finding]:
     props = numbers(row)
     if state == "unchecked":
         level = "error" if file_status == "fail" else "warning"
-        return [Finding(file, name, "unchecked", level, f"{name}: not checked: {'; '.join(reasons) or 'no reason given'}", props)]
+        return [
+            Finding(
+                file, name, "unchecked", level, f"{name}: not checked: {'; '.join(reasons) or 'no reason given'}", props
+            )
+        ]
     out = []
     if state in ("warn", "fail"):
         for reason in reasons:
@@ -157,7 +172,16 @@ def row_findings(row: dict, file_status: str | None) -> list[Finding]:
     if not any(f.criterion == "not-converged" for f in out):
         said = [v for v in row.values() if isinstance(v, str) and any(w in v.lower() for w in _NOT_CONVERGED)]
         if said or row.get("converged") is False:
-            out.append(Finding(file, name, "not-converged", "warning", f"{name}: {printable(said[0]) if said else 'did not converge'}", props))
+            out.append(
+                Finding(
+                    file,
+                    name,
+                    "not-converged",
+                    "warning",
+                    f"{name}: {printable(said[0]) if said else 'did not converge'}",
+                    props,
+                )
+            )
     return out
 
 

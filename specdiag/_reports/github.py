@@ -53,6 +53,12 @@ def render_github(doc: dict) -> str:
         file = printable(row.get("file", ""))
         lines.append(_command(level, file, f"specdiag {kinds}: {found[0].tensor}", "\n".join(f.message for f in found)))
     for entry in file_problems(doc):
-        level, title = ("error", "specdiag: cannot check") if entry["status"] == "error" else ("notice", "specdiag: nothing to check")
-        lines.append(_command(level, printable(entry["file"]), title, printable(entry.get("message") or entry["status"])))
+        level, title = (
+            ("error", "specdiag: cannot check")
+            if entry["status"] == "error"
+            else ("notice", "specdiag: nothing to check")
+        )
+        lines.append(
+            _command(level, printable(entry["file"]), title, printable(entry.get("message") or entry["status"]))
+        )
     return "".join(line + "\n" for line in lines)

@@ -18,8 +18,12 @@ __all__ = ["render_gitlab"]
 
 def _issue(check: str, severity: str, description: str, path: str, key: str) -> dict:
     return {
-        "type": "issue", "check_name": f"specdiag/{check}", "description": description, "severity": severity,
-        "categories": ["Bug Risk"], "fingerprint": hashlib.sha256(key.encode()).hexdigest(),
+        "type": "issue",
+        "check_name": f"specdiag/{check}",
+        "description": description,
+        "severity": severity,
+        "categories": ["Bug Risk"],
+        "fingerprint": hashlib.sha256(key.encode()).hexdigest(),
         "location": {"path": path, "lines": {"begin": 1}},
     }
 
@@ -27,11 +31,24 @@ def _issue(check: str, severity: str, description: str, path: str, key: str) -> 
 def render_gitlab(doc: dict) -> str:
     """The code-quality report of a check document (``MultiCheckReport.to_dict()``) as JSON text."""
     issues = [
-        _issue(f.criterion, "major" if f.level == "error" else "minor", f.message, f.file, f"{f.file}\0{f.tensor}\0{f.criterion}")
+        _issue(
+            f.criterion,
+            "major" if f.level == "error" else "minor",
+            f.message,
+            f.file,
+            f"{f.file}\0{f.tensor}\0{f.criterion}",
+        )
         for f in findings(doc)
     ]
     issues += [
-        _issue("read-error", "blocker", f"{printable(e['file'])}: {printable(e.get('message') or '')}", e["file"], f"{e['file']}\0read-error")
-        for e in file_problems(doc) if e["status"] == "error"
+        _issue(
+            "read-error",
+            "blocker",
+            f"{printable(e['file'])}: {printable(e.get('message') or '')}",
+            e["file"],
+            f"{e['file']}\0read-error",
+        )
+        for e in file_problems(doc)
+        if e["status"] == "error"
     ]
     return json.dumps(issues, indent=2, allow_nan=False) + "\n"

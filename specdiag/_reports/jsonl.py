@@ -22,7 +22,9 @@ def _line(obj: dict) -> str:
 def render_jsonl(doc: dict) -> str:
     """The JSON Lines text of a check document (``MultiCheckReport.to_dict()``)."""
     lines = [_line({"type": "tensor", **row}) for row in tensor_rows(doc)]
-    lines += [_line({"type": "file", **{k: e.get(k) for k in ("file", "status", "message")}}) for e in file_problems(doc)]
+    lines += [
+        _line({"type": "file", **{k: e.get(k) for k in ("file", "status", "message")}}) for e in file_problems(doc)
+    ]
     summary = {k: doc.get(k) for k in ("verdict", "exit_code", "summary", "thresholds", "elapsed_s")}
     lines.append(_line({"type": "summary", **summary}))
     return "".join(lines)

@@ -74,15 +74,17 @@ def render_sarif(doc: dict, *, version: str, root: str | None = None) -> str:
     results = []
     for f in findings(doc):
         uri, _ = artifact_uri(f.file, root)
-        results.append({
-            "ruleId": f.criterion,
-            "ruleIndex": ids.index(f.criterion),
-            "level": f.level,
-            "message": {"text": f.message},
-            "locations": [_location(f.file, f.tensor, root)],
-            "partialFingerprints": {"specdiagTensor/v1": _fingerprint(uri, f.tensor or "", f.criterion)},
-            "properties": f.numbers,
-        })
+        results.append(
+            {
+                "ruleId": f.criterion,
+                "ruleIndex": ids.index(f.criterion),
+                "level": f.level,
+                "message": {"text": f.message},
+                "locations": [_location(f.file, f.tensor, root)],
+                "partialFingerprints": {"specdiagTensor/v1": _fingerprint(uri, f.tensor or "", f.criterion)},
+                "properties": f.numbers,
+            }
+        )
     notifications = [
         {
             "level": "error" if e["status"] == "error" else "note",
@@ -95,15 +97,26 @@ def render_sarif(doc: dict, *, version: str, root: str | None = None) -> str:
     log = {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
-        "runs": [{
-            "tool": {"driver": {"name": "specdiag", "version": version, "informationUri": INFORMATION_URI, "rules": rules}},
-            "invocations": [{
-                "executionSuccessful": doc.get("exit_code") != 2,
-                "exitCode": doc.get("exit_code", 0),
-                "toolExecutionNotifications": notifications,
-                "properties": {"thresholds": thresholds, "summary": doc.get("summary", {})},
-            }],
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "specdiag",
+                        "version": version,
+                        "informationUri": INFORMATION_URI,
+                        "rules": rules,
+                    }
+                },
+                "invocations": [
+                    {
+                        "executionSuccessful": doc.get("exit_code") != 2,
+                        "exitCode": doc.get("exit_code", 0),
+                        "toolExecutionNotifications": notifications,
+                        "properties": {"thresholds": thresholds, "summary": doc.get("summary", {})},
+                    }
+                ],
+                "results": results,
+            }
+        ],
     }
     return json.dumps(log, indent=2, allow_nan=False) + "\n"

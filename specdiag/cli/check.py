@@ -47,11 +47,26 @@ def _shape(shape) -> str:
 
 
 def _listing(path: Path, source, plan):
-    rows = [(printable(p.name), _shape(source.infos[p.tensor].shape), source.infos[p.tensor].dtype, "check", p.rule, p.reason) for p in plan.planned]
+    rows = [
+        (
+            printable(p.name),
+            _shape(source.infos[p.tensor].shape),
+            source.infos[p.tensor].dtype,
+            "check",
+            p.rule,
+            p.reason,
+        )
+        for p in plan.planned
+    ]
     rows += [(printable(u.name), _shape(u.shape), u.dtype, "NOT CHECKED", "", u.reason) for u in plan.unchecked]
     rows += [(printable(s.name), _shape(s.shape), s.dtype, "skip", "", s.reason) for s in plan.skipped]
     caption = "; ".join(list(source.notes) + list(plan.notes)) or None
-    return rich_table(f"check --list {printable(path)} ({source.kind})", ["tensor", "shape", "stored dtype", "action", "rule", "why"], rows, caption=caption)
+    return rich_table(
+        f"check --list {printable(path)} ({source.kind})",
+        ["tensor", "shape", "stored dtype", "action", "rule", "why"],
+        rows,
+        caption=caption,
+    )
 
 
 def _lambda_text(r: dict) -> str:
@@ -69,8 +84,17 @@ def _row(r: dict) -> tuple:
         driven, zero = r["lyapunov_driven"], r["lyapunov_zero_input"]
         regimes = f"{_g(driven['value']) if driven else 'n/a'} / {_g(zero['value'])}"
         rest = r["rest_state"]["radius"]
-        return (name, r["cell"] + (f" {r['direction']}" if r["direction"] else ""), shape, r["dtype"],
-                "-" if rest is None else f"{rest:.4g} (rest)", _lambda_text(r), regimes, f"{r['log10_growth']:.3g}", r["verdict"].upper())
+        return (
+            name,
+            r["cell"] + (f" {r['direction']}" if r["direction"] else ""),
+            shape,
+            r["dtype"],
+            "-" if rest is None else f"{rest:.4g} (rest)",
+            _lambda_text(r),
+            regimes,
+            f"{r['log10_growth']:.3g}",
+            r["verdict"].upper(),
+        )
     radius = r["radius"] if r["radius"] is not None else f"10^{r['log10_radius']:.1f}"
     growth = r["log10_growth"] if r["log10_growth"] is not None else "n/a"
     return (name, "linear", shape, r["dtype"], radius, _lambda_text(r), "exact", growth, r["verdict"].upper())
@@ -79,15 +103,19 @@ def _row(r: dict) -> tuple:
 def _cell_note(name: str, r: dict) -> str:
     gates = ", ".join(f"{g} {_g(v)}" for g, v in r["gate_radii"].items())
     rest = r["rest_state"]
-    return (f"{name}: information only: gate block radii {gates}; rest state {'settled' if rest['settled'] else 'not settled'} "
-            f"after {rest['steps']} steps, rho(J) = {_g(rest['radius'])}")
+    return (
+        f"{name}: information only: gate block radii {gates}; rest state {'settled' if rest['settled'] else 'not settled'} "
+        f"after {rest['steps']} steps, rho(J) = {_g(rest['radius'])}"
+    )
 
 
 def _notes(report: CheckReport, rows: list, verbose: bool) -> list[str]:
     t = report.thresholds
     gate = f"growth gate {t.max_growth:g}" if t.max_growth is not None else "growth not gated"
-    notes = [f"t = {t.seq_len}; linear W: radius <= {t.max_radius:g} and E||h_t||^2 / (t sigma^2 n) (1 for orthogonal W); "
-             f"cells: perturbation growth exp(lambda t), lambda = maximal Lyapunov exponent per step ({gate})"]
+    notes = [
+        f"t = {t.seq_len}; linear W: radius <= {t.max_radius:g} and E||h_t||^2 / (t sigma^2 n) (1 for orthogonal W); "
+        f"cells: perturbation growth exp(lambda t), lambda = maximal Lyapunov exponent per step ({gate})"
+    ]
     notes += [printable(n) for n in report.notes]
     for r in rows:
         name = printable(r["name"])
@@ -114,46 +142,167 @@ _HELP = (
 
 def _one_path(paths: list[Path], flag: str) -> Path:
     if len(paths) != 1:
-        raise InputError(f"paths: {flag} takes one weights file, got {len(paths)} paths: run it once per file", param="paths")
+        raise InputError(
+            f"paths: {flag} takes one weights file, got {len(paths)} paths: run it once per file", param="paths"
+        )
     return paths[0]
 
 
 @command(app, "check", help=_HELP)
 def check_command(
-    paths: Annotated[list[Path], typer.Argument(help="Weights files (.npy, .npz incl. scipy.sparse, .safetensors, .pt/.pth/.ckpt/.bin, .onnx, .keras/.h5, .csv/.txt), directories (walked) or globs ('models/**/*.pt').", show_default=False)],
-    key: Annotated[Optional[list[str]], typer.Option("--key", help="Tensor name or glob (repeatable, or comma-separated); overrides the name rules.")] = None,
-    model: Annotated[Model, typer.Option("--model", help="Name-rule family to use (see README: check name rules).")] = Model.auto,
-    param: Annotated[Param, typer.Option("--param", help="How SSM diagonals are read: auto (by name), lru, a_log, or eigenvalues (1-D tensors as eigenvalues).")] = Param.auto,
-    layout: Annotated[Optional[Layout], typer.Option("--layout", "--cell", help="Declare what the --key tensors are (a custom-named cell): lstm, gru, rnn, rnn-relu, keras-lstm, keras-gru, keras-rnn, linear.")] = None,
-    bias: Annotated[Optional[list[str]], typer.Option("--bias", help="With --layout: the input bias, then the hidden bias (when not found by name).")] = None,
-    gate: Annotated[Optional[list[str]], typer.Option("--gate", help="Also check these gate blocks as plain matrices (r, z, n; i, f, g, o), e.g. --gate n.")] = None,
-    state_dict: Annotated[Optional[str], typer.Option("--state-dict", help="Which state dict of a nested checkpoint (model, ema, a.b).")] = None,
-    max_radius: Annotated[float, typer.Option("--max-radius", help="Linear W: fail when the spectral radius exceeds this (beyond the stored dtype's roundoff).")] = 1.0,
-    seq_len: Annotated[float, typer.Option("--seq-len", help="Sequence length t for the growth figures and gate (a whole number; 1e6 accepted).")] = 1000,
-    max_growth: Annotated[float, typer.Option("--max-growth", help="Fail when the growth at t = --seq-len exceeds this: E||h_t||^2/(t sigma^2 n) for linear W, exp(lambda t) for cells.")] = DEFAULT_MAX_GROWTH,
-    no_growth_gate: Annotated[bool, typer.Option("--no-growth-gate", help="Report growth without gating on it.")] = False,
-    input_scale: Annotated[float, typer.Option("--input-scale", help="Cells: standard deviation of the N(0, I) input of the driven regime.")] = 1.0,
-    allow_unchecked: Annotated[bool, typer.Option("--allow-unchecked", help="Do not fail when a recurrent-looking tensor cannot be checked.")] = False,
-    diagonal: Annotated[bool, typer.Option("--diagonal", help="1-D tensors selected by --key (or a file's only tensor) are eigenvalues.")] = False,
-    max_memory: Annotated[Optional[str], typer.Option("--max-memory", help="Memory budget, e.g. 2G or 1e9 (default: half the available memory); larger tensors are refused unread.")] = None,
-    list_only: Annotated[bool, typer.Option("--list", help="Dry run: what would be checked and why (rule per tensor), no computation.")] = False,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Directory: one eigenvalue-plane PNG per checked row (linear W, or a cell's Jacobian at rest).")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show each cell's rule, gate block radii and rest state (information, not verdicts).")] = False,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Weights files (.npy, .npz incl. scipy.sparse, .safetensors, .pt/.pth/.ckpt/.bin, .onnx, .keras/.h5, .csv/.txt), directories (walked) or globs ('models/**/*.pt').",
+            show_default=False,
+        ),
+    ],
+    key: Annotated[
+        Optional[list[str]],
+        typer.Option("--key", help="Tensor name or glob (repeatable, or comma-separated); overrides the name rules."),
+    ] = None,
+    model: Annotated[
+        Model, typer.Option("--model", help="Name-rule family to use (see README: check name rules).")
+    ] = Model.auto,
+    param: Annotated[
+        Param,
+        typer.Option(
+            "--param",
+            help="How SSM diagonals are read: auto (by name), lru, a_log, or eigenvalues (1-D tensors as eigenvalues).",
+        ),
+    ] = Param.auto,
+    layout: Annotated[
+        Optional[Layout],
+        typer.Option(
+            "--layout",
+            "--cell",
+            help="Declare what the --key tensors are (a custom-named cell): lstm, gru, rnn, rnn-relu, keras-lstm, keras-gru, keras-rnn, linear.",
+        ),
+    ] = None,
+    bias: Annotated[
+        Optional[list[str]],
+        typer.Option("--bias", help="With --layout: the input bias, then the hidden bias (when not found by name)."),
+    ] = None,
+    gate: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--gate", help="Also check these gate blocks as plain matrices (r, z, n; i, f, g, o), e.g. --gate n."
+        ),
+    ] = None,
+    state_dict: Annotated[
+        Optional[str], typer.Option("--state-dict", help="Which state dict of a nested checkpoint (model, ema, a.b).")
+    ] = None,
+    max_radius: Annotated[
+        float,
+        typer.Option(
+            "--max-radius",
+            help="Linear W: fail when the spectral radius exceeds this (beyond the stored dtype's roundoff).",
+        ),
+    ] = 1.0,
+    seq_len: Annotated[
+        float,
+        typer.Option(
+            "--seq-len", help="Sequence length t for the growth figures and gate (a whole number; 1e6 accepted)."
+        ),
+    ] = 1000,
+    max_growth: Annotated[
+        float,
+        typer.Option(
+            "--max-growth",
+            help="Fail when the growth at t = --seq-len exceeds this: E||h_t||^2/(t sigma^2 n) for linear W, exp(lambda t) for cells.",
+        ),
+    ] = DEFAULT_MAX_GROWTH,
+    no_growth_gate: Annotated[
+        bool, typer.Option("--no-growth-gate", help="Report growth without gating on it.")
+    ] = False,
+    input_scale: Annotated[
+        float,
+        typer.Option("--input-scale", help="Cells: standard deviation of the N(0, I) input of the driven regime."),
+    ] = 1.0,
+    allow_unchecked: Annotated[
+        bool, typer.Option("--allow-unchecked", help="Do not fail when a recurrent-looking tensor cannot be checked.")
+    ] = False,
+    diagonal: Annotated[
+        bool,
+        typer.Option("--diagonal", help="1-D tensors selected by --key (or a file's only tensor) are eigenvalues."),
+    ] = False,
+    max_memory: Annotated[
+        Optional[str],
+        typer.Option(
+            "--max-memory",
+            help="Memory budget, e.g. 2G or 1e9 (default: half the available memory); larger tensors are refused unread.",
+        ),
+    ] = None,
+    list_only: Annotated[
+        bool, typer.Option("--list", help="Dry run: what would be checked and why (rule per tensor), no computation.")
+    ] = False,
+    plot: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--plot",
+            help="Directory: one eigenvalue-plane PNG per checked row (linear W, or a cell's Jacobian at rest).",
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also show each cell's rule, gate block radii and rest state (information, not verdicts).",
+        ),
+    ] = False,
     workers: Workers = None,
-    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", envvar="SPECDIAG_FORMAT", help="table (human), json, jsonl, sarif (code scanning), junit, github (annotations) or gitlab (code quality); default $SPECDIAG_FORMAT, else table.")] = CheckFormat.table,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file (atomically); the human tables go to stderr.")] = None,
-    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when a gate fails (report-only jobs); bad input still exits 2.")] = False,
-    allow_empty: Annotated[bool, typer.Option("--allow-empty", help="Exit 0, not 3, when nothing recurrent is found (pre-commit hooks on data files).")] = False,
+    fmt: Annotated[
+        CheckFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            envvar="SPECDIAG_FORMAT",
+            help="table (human), json, jsonl, sarif (code scanning), junit, github (annotations) or gitlab (code quality); default $SPECDIAG_FORMAT, else table.",
+        ),
+    ] = CheckFormat.table,
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--output", "-o", help="Write the report to this file (atomically); the human tables go to stderr."
+        ),
+    ] = None,
+    exit_zero: Annotated[
+        bool,
+        typer.Option("--exit-zero", help="Exit 0 even when a gate fails (report-only jobs); bad input still exits 2."),
+    ] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty", help="Exit 0, not 3, when nothing recurrent is found (pre-commit hooks on data files)."
+        ),
+    ] = False,
 ):
-    selection = {"keys": _split(key), "model": model.value, "param": param.value, "diagonal": diagonal, "layout": layout.value if layout else None,
-                 "biases": _split(bias), "gates": _split(gate), "state_dict": state_dict}
+    selection = {
+        "keys": _split(key),
+        "model": model.value,
+        "param": param.value,
+        "diagonal": diagonal,
+        "layout": layout.value if layout else None,
+        "biases": _split(bias),
+        "gates": _split(gate),
+        "state_dict": state_dict,
+    }
     if list_only:
         path = _one_path(paths, "--list")
         if fmt.value not in ("table", "json"):
             raise InputError(f"fmt: --list prints a table or json, not {fmt.value}", param="fmt")
         source, plan = list_file(path, **selection)
-        doc = {"command": "check", "file": str(path), "kind": source.kind, "container": source.container, "planned": [p.to_dict() for p in plan.planned],
-               "unchecked": [u.to_dict() for u in plan.unchecked], "skipped": [s.to_dict() for s in plan.skipped], "notes": list(plan.notes)}
+        doc = {
+            "command": "check",
+            "file": str(path),
+            "kind": source.kind,
+            "container": source.container,
+            "planned": [p.to_dict() for p in plan.planned],
+            "unchecked": [u.to_dict() for u in plan.unchecked],
+            "skipped": [s.to_dict() for s in plan.skipped],
+            "notes": list(plan.notes),
+        }
         emit(doc, fmt, table=lambda: _listing(path, source, plan))
         return
     check_output(output)
@@ -164,16 +313,35 @@ def check_command(
         prepare_out_dir(plot, param="plot")
     with _removed_if_empty(plot if created else None):
         multi = check_paths(
-            paths, **selection, max_radius=max_radius, seq_len=seq_len, max_growth=None if no_growth_gate else max_growth, input_scale=input_scale,
-            allow_unchecked=allow_unchecked, workers=workers, max_memory=max_memory, keep_eigenvalues=plot is not None,
+            paths,
+            **selection,
+            max_radius=max_radius,
+            seq_len=seq_len,
+            max_growth=None if no_growth_gate else max_growth,
+            input_scale=input_scale,
+            allow_unchecked=allow_unchecked,
+            workers=workers,
+            max_memory=max_memory,
+            keep_eigenvalues=plot is not None,
         )
         plots = None
         if plot is not None:
             from .._check_plots import write_check_plots  # noqa: PLC0415 (matplotlib, only for --plot)
 
             many = len(multi.reports) > 1
-            plots = [str(p) for r in multi.reports for p in write_check_plots(r, plot / _plot_folder(r.source) if many else plot)]
-    deliver_report(multi, fmt, output=output, table=lambda report: _table(report, plots, verbose), reword=_as_flags, extra={"plots": plots} if plots is not None else None)
+            plots = [
+                str(p)
+                for r in multi.reports
+                for p in write_check_plots(r, plot / _plot_folder(r.source) if many else plot)
+            ]
+    deliver_report(
+        multi,
+        fmt,
+        output=output,
+        table=lambda report: _table(report, plots, verbose),
+        reword=_as_flags,
+        extra={"plots": plots} if plots is not None else None,
+    )
     code = multi.exit_code
     if (code == 1 and exit_zero) or (code == 3 and allow_empty):
         code = 0
@@ -203,6 +371,18 @@ def _plot_folder(source: str) -> str:
 def _table(report: CheckReport, plots: list | None, verbose: bool):
     """The human table of one file's report: linear W and cells side by side (lambda = log rho for W)."""
     rows = [r.to_dict() for r in report.tensors]
-    header = ["tensor", "cell", "shape", "stored dtype", "radius", "lambda (gated)", "lambda driven / zero-input", "log10 growth", "verdict"]
+    header = [
+        "tensor",
+        "cell",
+        "shape",
+        "stored dtype",
+        "radius",
+        "lambda (gated)",
+        "lambda driven / zero-input",
+        "log10 growth",
+        "verdict",
+    ]
     notes = _notes(report, rows, verbose) + ([f"{len(plots)} figure(s) written"] if plots is not None else [])
-    return rich_table(f"check {printable(report.source)} ({report.kind})", header, [_row(r) for r in rows], caption="\n".join(notes))
+    return rich_table(
+        f"check {printable(report.source)} ({report.kind})", header, [_row(r) for r in rows], caption="\n".join(notes)
+    )

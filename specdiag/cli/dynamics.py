@@ -12,15 +12,42 @@ from .._dynamics_report import SUMMARY_KEYS, DynamicsReport, dynamics_report
 from .._errors import InputError
 from .root import app
 from .options import (
-    Device, Field, InitName,
-    CalibrationSamples, ChunkSize, DeviceOpt, FieldOpt, Force, Init, InitCoverage, InitRescale, MaxPhase, N, Out, Plot, Precision,
-    Rmax, Rmin, Seed, Workers, describe_rescaling, init_keywords, parse_int_list, value,
+    Device,
+    Field,
+    InitName,
+    CalibrationSamples,
+    ChunkSize,
+    DeviceOpt,
+    FieldOpt,
+    Force,
+    Init,
+    InitCoverage,
+    InitRescale,
+    MaxPhase,
+    N,
+    Out,
+    Plot,
+    Precision,
+    Rmax,
+    Rmin,
+    Seed,
+    Workers,
+    describe_rescaling,
+    init_keywords,
+    parse_int_list,
+    value,
 )
 from .output import FormatOpt, TableOrJson, command, emit, note, progress, rich_table
 
 __all__ = ["make_dynamics_command", "table_steps", "dynamics_table"]
 
-StatePrecision = Annotated[Precision, typer.Option("--precision", help="Precision of the propagated states: single (float32; log-norms agree with double to ~1e-4) or double.")]
+StatePrecision = Annotated[
+    Precision,
+    typer.Option(
+        "--precision",
+        help="Precision of the propagated states: single (float32; log-norms agree with double to ~1e-4) or double.",
+    ),
+]
 
 
 DYNAMICS_HELP = {
@@ -49,12 +76,27 @@ def make_dynamics_command(kind: str):
         init: Init = InitName("glorot"),
         field: FieldOpt = Field("real"),
         matrices: Annotated[int, typer.Option("--matrices", help="Number of matrices W.")] = 20,
-        inputs: Annotated[int, typer.Option("--inputs", help="Inputs x (trajectory) or input sequences (hidden) per matrix.")] = 50,
+        inputs: Annotated[
+            int, typer.Option("--inputs", help="Inputs x (trajectory) or input sequences (hidden) per matrix.")
+        ] = 50,
         every: Annotated[int, typer.Option("--every", help="Record every m-th step.")] = 1,
-        input_scale: Annotated[float, typer.Option("--input-scale", help="hidden: input standard deviation sigma.")] = 1.0,
-        blowup: Annotated[float, typer.Option("--blowup", help="Report the first step where the mean norm exceeds this multiple of its start.")] = 1e3,
-        at: Annotated[Optional[str], typer.Option("--at", help="Steps to tabulate, comma-separated (default: about 8, log-spaced).")] = None,
-        exact: Annotated[bool, typer.Option("--exact", help="Also compute each W's exact expectation over inputs (eigendecomposition).")] = False,
+        input_scale: Annotated[
+            float, typer.Option("--input-scale", help="hidden: input standard deviation sigma.")
+        ] = 1.0,
+        blowup: Annotated[
+            float,
+            typer.Option(
+                "--blowup", help="Report the first step where the mean norm exceeds this multiple of its start."
+            ),
+        ] = 1e3,
+        at: Annotated[
+            Optional[str],
+            typer.Option("--at", help="Steps to tabulate, comma-separated (default: about 8, log-spaced)."),
+        ] = None,
+        exact: Annotated[
+            bool,
+            typer.Option("--exact", help="Also compute each W's exact expectation over inputs (eigendecomposition)."),
+        ] = False,
         full: Annotated[bool, typer.Option("--full", help="JSON: include every matrix's curve.")] = False,
         seed: Seed = 0,
         device: DeviceOpt = Device("auto"),
@@ -72,12 +114,32 @@ def make_dynamics_command(kind: str):
         plot: Plot = None,
         force: Force = False,
     ):
-        rows = table_steps(record_steps(kind, steps, every), at) if value(fmt) == "table" else None  # --at checked before any work
+        rows = (
+            table_steps(record_steps(kind, steps, every), at) if value(fmt) == "table" else None
+        )  # --at checked before any work
         with progress(matrices, f"{kind} n={n}", value(fmt) == "table") as advance:
             report = dynamics_report(
-                kind, n, steps=steps, init=value(init), field=value(field), matrices=matrices, inputs=inputs, every=every,
-                input_scale=input_scale, blowup=blowup, exact=exact, full=full, seed=seed, device=value(device), precision=value(precision),
-                workers=workers, chunk_size=chunk_size, out=out, plot=plot, force=force, on_progress=advance,
+                kind,
+                n,
+                steps=steps,
+                init=value(init),
+                field=value(field),
+                matrices=matrices,
+                inputs=inputs,
+                every=every,
+                input_scale=input_scale,
+                blowup=blowup,
+                exact=exact,
+                full=full,
+                seed=seed,
+                device=value(device),
+                precision=value(precision),
+                workers=workers,
+                chunk_size=chunk_size,
+                out=out,
+                plot=plot,
+                force=force,
+                on_progress=advance,
                 **init_keywords(rmin, rmax, max_phase, rescale, coverage, calibration_samples),
             )
         emit(report.to_dict(), fmt, table=None if rows is None else lambda: dynamics_table(report, rows))
@@ -112,9 +174,13 @@ def dynamics_table(r: DynamicsReport, rows_idx: np.ndarray):
     ]
     if r.exact_log10_norm is not None:
         if r.ensemble.diagonal:
-            caption.append("exact RMS = sqrt(E||.||^2) over W and x: n E|lambda|^{2k} from the modulus law (closed form)")
+            caption.append(
+                "exact RMS = sqrt(E||.||^2) over W and x: n E|lambda|^{2k} from the modulus law (closed form)"
+            )
         else:
-            caption.append("exact RMS = sqrt(E||.||^2) over W and x (Q_{n,k}); rare large-radius matrices dominate it past k ~ sqrt(n)")
+            caption.append(
+                "exact RMS = sqrt(E||.||^2) over W and x (Q_{n,k}); rare large-radius matrices dominate it past k ~ sqrt(n)"
+            )
     if (text := describe_rescaling(r.rescaling)) is not None:
         caption.append(text)
     return rich_table(f"{r.kind}: {r.init}, {r.field}, n = {r.n}", header, rows, caption="\n".join(caption))

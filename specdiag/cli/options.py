@@ -15,10 +15,38 @@ from .._inits import FIELDS, INITS, RESCALE_METHODS
 from .._spectra import METHODS, SAMPLERS
 
 __all__ = [
-    "Field", "InitName", "Device", "Precision", "RescaleMethod", "Method", "value",
-    "N", "Init", "FieldOpt", "Seed", "DeviceOpt", "Workers", "ChunkSize", "MethodOpt", "SamplerOpt", "SamplePrecision",
-    "Rmin", "Rmax", "MaxPhase", "Rescale", "Coverage", "InitRescale", "InitCoverage", "CalibrationSamples", "Out", "Plot", "Force",
-    "init_keywords", "parse_int_list", "parse_name_list", "describe_rescaling",
+    "Field",
+    "InitName",
+    "Device",
+    "Precision",
+    "RescaleMethod",
+    "Method",
+    "value",
+    "N",
+    "Init",
+    "FieldOpt",
+    "Seed",
+    "DeviceOpt",
+    "Workers",
+    "ChunkSize",
+    "MethodOpt",
+    "SamplerOpt",
+    "SamplePrecision",
+    "Rmin",
+    "Rmax",
+    "MaxPhase",
+    "Rescale",
+    "Coverage",
+    "InitRescale",
+    "InitCoverage",
+    "CalibrationSamples",
+    "Out",
+    "Plot",
+    "Force",
+    "init_keywords",
+    "parse_int_list",
+    "parse_name_list",
+    "describe_rescaling",
 ]
 
 Field = Enum("Field", {f: f for f in FIELDS}, type=str)  # type: ignore[misc]  # members come from the registry
@@ -35,37 +63,107 @@ def value(choice):
 
 N = Annotated[int, typer.Option("--n", help="Width n of the n x n recurrent matrix.")]
 Init = Annotated[InitName, typer.Option("--init", help="Initialization (see `specdiag inits`).")]
-FieldOpt = Annotated[Field, typer.Option("--field", help="Real or complex entries (diagonal inits are always complex).")]
+FieldOpt = Annotated[
+    Field, typer.Option("--field", help="Real or complex entries (diagonal inits are always complex).")
+]
 Seed = Annotated[int, typer.Option("--seed", help="Seed; matrix i uses the stream (seed, i), whatever the batching.")]
-DeviceOpt = Annotated[Device, typer.Option("--device", help="cpu, gpu (CuPy) or auto (the GPU when usable; SPECDIAG_DISABLE_GPU=1 forbids it).")]
-Workers = Annotated[Optional[int], typer.Option("--workers", help="CPU worker processes (default: every core; capped at the cores), one BLAS thread each.")]
-ChunkSize = Annotated[Optional[int], typer.Option("--chunk-size", help="Matrices per task (bounds memory; never changes results).")]
-Rmin = Annotated[Optional[float], typer.Option("--rmin", help="lru only: smallest eigenvalue modulus (default 0.4).", show_default=False)]
-Rmax = Annotated[Optional[float], typer.Option("--rmax", help="lru only: largest eigenvalue modulus (default 0.9).", show_default=False)]
-MaxPhase = Annotated[Optional[float], typer.Option("--max-phase", help="lru only: largest eigenvalue phase (radians, at most 2 pi; default pi).", show_default=False)]
-Rescale = Annotated[RescaleMethod, typer.Option("--rescale", help="rescaled: paper (s_n, n >= 164) or calibrated (finite-n quantile, any n).")]
+DeviceOpt = Annotated[
+    Device,
+    typer.Option("--device", help="cpu, gpu (CuPy) or auto (the GPU when usable; SPECDIAG_DISABLE_GPU=1 forbids it)."),
+]
+Workers = Annotated[
+    Optional[int],
+    typer.Option(
+        "--workers", help="CPU worker processes (default: every core; capped at the cores), one BLAS thread each."
+    ),
+]
+ChunkSize = Annotated[
+    Optional[int], typer.Option("--chunk-size", help="Matrices per task (bounds memory; never changes results).")
+]
+Rmin = Annotated[
+    Optional[float],
+    typer.Option("--rmin", help="lru only: smallest eigenvalue modulus (default 0.4).", show_default=False),
+]
+Rmax = Annotated[
+    Optional[float],
+    typer.Option("--rmax", help="lru only: largest eigenvalue modulus (default 0.9).", show_default=False),
+]
+MaxPhase = Annotated[
+    Optional[float],
+    typer.Option(
+        "--max-phase",
+        help="lru only: largest eigenvalue phase (radians, at most 2 pi; default pi).",
+        show_default=False,
+    ),
+]
+Rescale = Annotated[
+    RescaleMethod,
+    typer.Option("--rescale", help="rescaled: paper (s_n, n >= 164) or calibrated (finite-n quantile, any n)."),
+]
 Coverage = Annotated[float, typer.Option("--coverage", help="rescaled, calibrated: target P(rho <= 1).")]
-InitRescale = Annotated[Optional[RescaleMethod], typer.Option("--rescale", help="rescaled only: paper (s_n, n >= 164; the default) or calibrated (finite-n quantile, any n).", show_default=False)]
-InitCoverage = Annotated[Optional[float], typer.Option("--coverage", help="rescaled, calibrated only: target P(rho <= 1) (default 0.9).", show_default=False)]
-CalibrationSamples = Annotated[Optional[int], typer.Option("--calibration-samples", help="rescaled, calibrated, real only: Monte Carlo radii for the quantile (cached); default: the shipped table's quantile for n <= 2048, 1000 radii above.", show_default=False)]
-Out = Annotated[Optional[Path], typer.Option("--out", help="Directory to write results and run.json into (created if needed).")]
+InitRescale = Annotated[
+    Optional[RescaleMethod],
+    typer.Option(
+        "--rescale",
+        help="rescaled only: paper (s_n, n >= 164; the default) or calibrated (finite-n quantile, any n).",
+        show_default=False,
+    ),
+]
+InitCoverage = Annotated[
+    Optional[float],
+    typer.Option("--coverage", help="rescaled, calibrated only: target P(rho <= 1) (default 0.9).", show_default=False),
+]
+CalibrationSamples = Annotated[
+    Optional[int],
+    typer.Option(
+        "--calibration-samples",
+        help="rescaled, calibrated, real only: Monte Carlo radii for the quantile (cached); default: the shipped table's quantile for n <= 2048, 1000 radii above.",
+        show_default=False,
+    ),
+]
+Out = Annotated[
+    Optional[Path], typer.Option("--out", help="Directory to write results and run.json into (created if needed).")
+]
 Plot = Annotated[Optional[Path], typer.Option("--plot", help="Also draw a figure to this file (.png, .pdf or .svg).")]
-Force = Annotated[bool, typer.Option("--force", help="Write into --out even if it holds other files or another run (that run's files are replaced).")]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Write into --out even if it holds other files or another run (that run's files are replaced)."
+    ),
+]
 Method = Enum("Method", {m: m for m in METHODS}, type=str)  # type: ignore[misc]  # members come from the registry
 MethodOpt = Annotated[
     Method,
-    typer.Option("--method", help="matrices: eigenvalues of sampled matrices. law: exact draws from the radius law, no matrices "
-                 "(complex glorot/half/rescaled: Kostlan; uniform-diag, uniform-disk, lru: closed forms); refused for real Gaussian inits."),
+    typer.Option(
+        "--method",
+        help="matrices: eigenvalues of sampled matrices. law: exact draws from the radius law, no matrices "
+        "(complex glorot/half/rescaled: Kostlan; uniform-diag, uniform-disk, lru: closed forms); refused for real Gaussian inits.",
+    ),
 ]
 Sampler = Enum("Sampler", {m: m for m in SAMPLERS}, type=str)  # type: ignore[misc]  # members come from the registry
-SamplerOpt = Annotated[Sampler, typer.Option("--sampler", help="Gaussian inits on the CPU: hessenberg (the Hessenberg form, exact in law, faster) or dense (W itself: the radii of 0.2.0).")]
-SamplePrecision = Annotated[Precision, typer.Option("--precision", help="Eigenvalue precision: single (float32, ample for radii) or double.")]
+SamplerOpt = Annotated[
+    Sampler,
+    typer.Option(
+        "--sampler",
+        help="Gaussian inits on the CPU: hessenberg (the Hessenberg form, exact in law, faster) or dense (W itself: the radii of 0.2.0).",
+    ),
+]
+SamplePrecision = Annotated[
+    Precision, typer.Option("--precision", help="Eigenvalue precision: single (float32, ample for radii) or double.")
+]
 
 
 def init_keywords(rmin=None, rmax=None, max_phase=None, rescale=None, coverage=None, calibration_samples=None) -> dict:
     """The init options given on the command line (unset ones are None: the library then uses its
     defaults, and refuses an option the init does not use only when it was given)."""
-    return {"rmin": rmin, "rmax": rmax, "max_phase": max_phase, "rescale": value(rescale), "coverage": coverage, "calibration_samples": calibration_samples}
+    return {
+        "rmin": rmin,
+        "rmax": rmax,
+        "max_phase": max_phase,
+        "rescale": value(rescale),
+        "coverage": coverage,
+        "calibration_samples": calibration_samples,
+    }
 
 
 def parse_int_list(text: str, flag: str) -> list[int]:
@@ -98,7 +196,9 @@ def describe_rescaling(r) -> str | None:
     if r.coverage is not None:
         text += f", target coverage {r.coverage}"
     if r.samples:
-        text += f", coverage s.e. {r.coverage_stderr:.4f}, 95% CI for s [{r.factor_ci95[0]:.5f}, {r.factor_ci95[1]:.5f}]"
+        text += (
+            f", coverage s.e. {r.coverage_stderr:.4f}, 95% CI for s [{r.factor_ci95[0]:.5f}, {r.factor_ci95[1]:.5f}]"
+        )
     elif getattr(r, "factor_stderr", None) is not None:
         text += f", s.e. of s {r.factor_stderr:.5f}"
     return text + ")"

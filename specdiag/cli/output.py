@@ -32,8 +32,25 @@ from .._report import fmt_value, json_document
 from .._text import printable
 
 __all__ = [
-    "Terminated", "os_error_message", "stdout", "stderr", "Format", "TableOrJson", "FormatOpt", "TableJsonCsvOpt", "format_option",
-    "emit", "note", "print_error", "exit_with", "usage_error", "progress", "StageProgress", "rich_table", "command", "flag_for",
+    "Terminated",
+    "os_error_message",
+    "stdout",
+    "stderr",
+    "Format",
+    "TableOrJson",
+    "FormatOpt",
+    "TableJsonCsvOpt",
+    "format_option",
+    "emit",
+    "note",
+    "print_error",
+    "exit_with",
+    "usage_error",
+    "progress",
+    "StageProgress",
+    "rich_table",
+    "command",
+    "flag_for",
 ]
 
 # wide tables stay readable when piped (rich would otherwise assume 80 columns)
@@ -74,7 +91,7 @@ _FORMAT_HELP = {"table": "table (human)", "json": "json (one document on stdout)
 def format_option(formats: type[Enum]) -> Any:
     """The one ``--format``/``-f`` option, over the formats a command offers."""
     names = [_FORMAT_HELP[f.value] for f in formats]
-    help_text = (", ".join(names[:-1]) + " or " + names[-1] + ".")
+    help_text = ", ".join(names[:-1]) + " or " + names[-1] + "."
     return Annotated[formats, typer.Option("--format", "-f", help=help_text[0].upper() + help_text[1:])]
 
 
@@ -84,7 +101,9 @@ FormatOpt = format_option(TableOrJson)
 TableJsonCsvOpt = format_option(Format)
 
 
-def emit(doc: dict, fmt: str | Enum, *, table: Callable[[], Any] | None = None, csv: Callable[[], str] | None = None) -> None:
+def emit(
+    doc: dict, fmt: str | Enum, *, table: Callable[[], Any] | None = None, csv: Callable[[], str] | None = None
+) -> None:
     """Print a command's result once, in the format asked for.
 
     ``doc`` is the JSON document; ``table`` builds the human rendering (called only for the table
@@ -132,7 +151,9 @@ def exit_with(exc: BaseException) -> NoReturn:
     elif isinstance(exc, OSError):  # a read or write the library did not foresee: still one line
         print_error(os_error_message(exc))
     elif isinstance(exc, MemoryError):
-        print_error("out of memory: use smaller sizes (the memory budget is SPECDIAG_MAX_MEMORY, default half the available memory)")
+        print_error(
+            "out of memory: use smaller sizes (the memory budget is SPECDIAG_MAX_MEMORY, default half the available memory)"
+        )
     else:
         raise exc
     raise typer.Exit(2)
@@ -154,7 +175,12 @@ def rich_table(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
     from rich.table import Table  # noqa: PLC0415 (only the table format needs it)
 
     caption_text = "\n".join(printable(line) for line in caption.split("\n")) if caption else None
-    table = Table(title=Text(printable(title)), caption=Text(caption_text) if caption_text else None, title_justify="left", caption_justify="left")
+    table = Table(
+        title=Text(printable(title)),
+        caption=Text(caption_text) if caption_text else None,
+        title_justify="left",
+        caption_justify="left",
+    )
     rows = [list(row) for row in rows]
     for i, name in enumerate(header):
         textual = i == 0 or all(isinstance(row[i], str) for row in rows)
@@ -179,9 +205,22 @@ class StageProgress:
     def __call__(self, total: int) -> StageProgress | None:
         if not self.enabled or total < 1:
             return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn  # noqa: PLC0415
+        from rich.progress import (  # noqa: PLC0415 (rich.progress: only on a terminal)
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
-        columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+        columns = (
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
         self.bar = Progress(*columns, console=stderr, auto_refresh=False, transient=True)
         self.bar.start()
         self.task = self.bar.add_task("", total=total)
@@ -248,7 +287,9 @@ class _Command(TyperCommand):
                 param.metavar = param.name.upper()
             shown = getattr(param, "display_type", None)
             if callable(shown):  # "<list[Path]>" -> "<path>"
-                param.display_type = lambda ctx, shown=shown: re.sub(r"list\[([^\]]*)\]", lambda m: m.group(1).lower(), shown(ctx))  # type: ignore[attr-defined]
+                param.display_type = lambda ctx, shown=shown: re.sub(
+                    r"list\[([^\]]*)\]", lambda m: m.group(1).lower(), shown(ctx)
+                )  # type: ignore[attr-defined]
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return [re.sub(r"\{([^{}]*)\}", r"\1", p) for p in super().collect_usage_pieces(ctx)]

@@ -9,9 +9,34 @@ import typer
 from .._radius_report import RadiusReport, radius_report
 from .root import app
 from .options import (
-    Device, Field, InitName, Method, Precision, Sampler,
-    CalibrationSamples, ChunkSize, DeviceOpt, FieldOpt, Force, Init, InitCoverage, InitRescale, MaxPhase, MethodOpt, N, Out, Plot,
-    Rmax, Rmin, SamplePrecision, SamplerOpt, Seed, Workers, describe_rescaling, init_keywords, value,
+    Device,
+    Field,
+    InitName,
+    Method,
+    Precision,
+    Sampler,
+    CalibrationSamples,
+    ChunkSize,
+    DeviceOpt,
+    FieldOpt,
+    Force,
+    Init,
+    InitCoverage,
+    InitRescale,
+    MaxPhase,
+    MethodOpt,
+    N,
+    Out,
+    Plot,
+    Rmax,
+    Rmin,
+    SamplePrecision,
+    SamplerOpt,
+    Seed,
+    Workers,
+    describe_rescaling,
+    init_keywords,
+    value,
 )
 from .output import Format, TableJsonCsvOpt, command, emit, note, progress, rich_table
 
@@ -21,7 +46,9 @@ __all__ = ["radius", "radius_table"]
 @command(app)
 def radius(
     n: N = 500,
-    samples: Annotated[int, typer.Option("--samples", help="Number of matrices (or of exact draws, --method law).")] = 100,
+    samples: Annotated[
+        int, typer.Option("--samples", help="Number of matrices (or of exact draws, --method law).")
+    ] = 100,
     method: MethodOpt = Method("matrices"),
     init: Init = InitName("glorot"),
     field: FieldOpt = Field("real"),
@@ -45,8 +72,21 @@ def radius(
     """Sample matrices and report the statistics of their spectral radii, with theory beside."""
     with progress(samples if value(method) == "matrices" else 0, f"radii n={n}", value(fmt) == "table") as advance:
         report = radius_report(
-            n, samples=samples, method=value(method), init=value(init), field=value(field), seed=seed, device=value(device),
-            precision=value(precision), workers=workers, chunk_size=chunk_size, sampler=value(sampler), out=out, plot=plot, force=force, on_progress=advance,
+            n,
+            samples=samples,
+            method=value(method),
+            init=value(init),
+            field=value(field),
+            seed=seed,
+            device=value(device),
+            precision=value(precision),
+            workers=workers,
+            chunk_size=chunk_size,
+            sampler=value(sampler),
+            out=out,
+            plot=plot,
+            force=force,
+            on_progress=advance,
             **init_keywords(rmin, rmax, max_phase, rescale, coverage, calibration_samples),
         )
     emit(report.to_dict(), fmt, table=lambda: radius_table(report), csv=report.csv)
@@ -58,16 +98,30 @@ def radius(
 def radius_table(r: RadiusReport):
     """The sample's statistics beside the finite-n law and the limit law."""
     keys = ("mean", "std", "q05", "median", "q95", "p_above_1")
-    stats, theory, limit = r.stats.to_dict(), r.theory.to_dict() if r.theory else None, r.asymptotic.to_dict() if r.asymptotic else None
+    stats, theory, limit = (
+        r.stats.to_dict(),
+        r.theory.to_dict() if r.theory else None,
+        r.asymptotic.to_dict() if r.asymptotic else None,
+    )
     extra = (None,) if limit else ()
-    rows = [(key, stats[key], (theory.get(f"{key}_bound") or theory.get(key)) if theory else None, *((limit[key],) if limit else ())) for key in keys]
+    rows = [
+        (
+            key,
+            stats[key],
+            (theory.get(f"{key}_bound") or theory.get(key)) if theory else None,
+            *((limit[key],) if limit else ()),
+        )
+        for key in keys
+    ]
     rows += [("min", stats["min"], None, *extra), ("max", stats["max"], None, *extra)]
     by_law = r.method == "law"
     if by_law:
         caption = [f"{r.samples} radii drawn in {r.elapsed_s:.2f} s: {r.method_label} (seed {r.seed})"]
     else:
         rate = r.samples / max(r.elapsed_s, 1e-9)
-        caption = [f"{r.samples} matrices in {r.elapsed_s:.2f} s ({rate:.1f} matrices/s) on {r.device}, {r.precision} precision, {r.sampler} sampler, seed {r.seed}"]
+        caption = [
+            f"{r.samples} matrices in {r.elapsed_s:.2f} s ({rate:.1f} matrices/s) on {r.device}, {r.precision} precision, {r.sampler} sampler, seed {r.seed}"
+        ]
     if r.rider_location is not None:
         caption.append(f"Rider location 1 + sqrt(g_n/4n) = {r.rider_location:.5f}")
     if (text := describe_rescaling(r.rescaling)) is not None:
@@ -75,5 +129,10 @@ def radius_table(r: RadiusReport):
     if theory and theory.get("p_above_1_se") is not None:
         caption.append(f"theory P(rho > 1): Monte Carlo s.e. {theory['p_above_1_se']:.2g} (table)")
     source = theory["source"] if theory else "no law at this n"
-    header = ["statistic", "draws (exact in law)" if by_law else "sample", f"theory ({source})", *((limit["source"],) if limit else ())]
+    header = [
+        "statistic",
+        "draws (exact in law)" if by_law else "sample",
+        f"theory ({source})",
+        *((limit["source"],) if limit else ()),
+    ]
     return rich_table(f"spectral radius: {r.init}, {r.field}, n = {r.n}", header, rows, caption="\n".join(caption))

@@ -32,7 +32,6 @@ __all__ = ["CheckFormat", "deliver_report", "summary_line", "check_output"]
 _tables_on_stderr = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160, highlight=False)
 
 
-
 class CheckFormat(str, Enum):
     """``check --format``: the human table and every format of :data:`specdiag._reports.REPORT_FORMATS`."""
 
@@ -45,11 +44,13 @@ class CheckFormat(str, Enum):
     gitlab = "gitlab"
 
 
-
 def check_output(output: Path | None) -> None:
     """Refuse, before any work, an ``--output`` that is a directory (the write would fail at the end)."""
     if output is not None and output.is_dir():
-        raise InputError(f"output {printable(output)!r} is a directory: give a file name, e.g. {printable(output / 'specdiag.sarif')!r}", param="output")
+        raise InputError(
+            f"output {printable(output)!r} is a directory: give a file name, e.g. {printable(output / 'specdiag.sarif')!r}",
+            param="output",
+        )
 
 
 def summary_line(report: MultiCheckReport) -> str:
@@ -63,9 +64,17 @@ def summary_line(report: MultiCheckReport) -> str:
     """
     s = report.summary()
     tensors = ", ".join(f"{n} {v}" for v, n in sorted(s["tensor_verdicts"].items()))
-    parts = [f"{s['files']} file{'s' * (s['files'] != 1)}", f"{s['tensors']} tensor{'s' * (s['tensors'] != 1)}" + (f" ({tensors})" if tensors else "")]
+    parts = [
+        f"{s['files']} file{'s' * (s['files'] != 1)}",
+        f"{s['tensors']} tensor{'s' * (s['tensors'] != 1)}" + (f" ({tensors})" if tensors else ""),
+    ]
     extra = [f"{s[k]} {label}" for k, label in (("empty", "with nothing to check"), ("error", "unreadable")) if s[k]]
-    meaning = {0: "all pass", 1: "a gate failed", 2: "incomplete: some files could not be checked", 3: "nothing recurrent found to check"}
+    meaning = {
+        0: "all pass",
+        1: "a gate failed",
+        2: "incomplete: some files could not be checked",
+        3: "nothing recurrent found to check",
+    }
     return f"specdiag check: {', '.join(parts + extra)}: {meaning[report.exit_code]} (exit {report.exit_code})"
 
 
@@ -85,7 +94,13 @@ def _file_lines(report: MultiCheckReport, reword: Callable[[str], str]) -> list[
 
 
 def deliver_report(
-    report: MultiCheckReport, fmt: str | Enum, *, output: Path | None, table: Callable[[Any], Any], reword: Callable[[str], str] = str, extra: dict | None = None,
+    report: MultiCheckReport,
+    fmt: str | Enum,
+    *,
+    output: Path | None,
+    table: Callable[[Any], Any],
+    reword: Callable[[str], str] = str,
+    extra: dict | None = None,
 ) -> None:
     """Print or write ``report`` in ``fmt``; the human tables (``table(file_report)`` per checked
     file) go to stdout, or to stderr when the report goes elsewhere (a machine format or ``output``)."""

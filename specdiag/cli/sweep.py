@@ -13,7 +13,19 @@ from .._sweep import SweepResult
 from .._sweep import sweep as run_sweep_library
 from .._text import printable
 from .root import app
-from .options import Coverage, Device, Force, Out, Precision, Rescale, Seed, Workers, parse_int_list, parse_name_list, value
+from .options import (
+    Coverage,
+    Device,
+    Force,
+    Out,
+    Precision,
+    Rescale,
+    Seed,
+    Workers,
+    parse_int_list,
+    parse_name_list,
+    value,
+)
 from .output import TableOrJson, command, emit, note, progress, rich_table
 
 __all__ = ["sweep"]
@@ -26,20 +38,46 @@ def sweep(
     field: Annotated[str, typer.Option("--field", help="Fields, comma-separated: real,complex.")] = "real",
     samples: Annotated[int, typer.Option("--samples", help="Matrices per grid point.")] = 400,
     chunk_size: Annotated[int, typer.Option("--chunk-size", help="Matrices per task (does not change results).")] = 50,
-    dynamics: Annotated[Optional[str], typer.Option("--dynamics", help="c values: also ||W^k||_F^2/n and ||h_t|| at k = t = c sqrt(n).")] = None,
+    dynamics: Annotated[
+        Optional[str], typer.Option("--dynamics", help="c values: also ||W^k||_F^2/n and ||h_t|| at k = t = c sqrt(n).")
+    ] = None,
     out: Out = None,
-    resume: Annotated[Optional[Path], typer.Option("--resume", help="Finish an interrupted sweep in this directory (its own options).")] = None,
-    from_dir: Annotated[Optional[Path], typer.Option("--from", help="Use a finished sweep's results (with --plot: redraw its figures).")] = None,
+    resume: Annotated[
+        Optional[Path],
+        typer.Option("--resume", help="Finish an interrupted sweep in this directory (its own options)."),
+    ] = None,
+    from_dir: Annotated[
+        Optional[Path], typer.Option("--from", help="Use a finished sweep's results (with --plot: redraw its figures).")
+    ] = None,
     plot: Annotated[bool, typer.Option("--plot", help="Draw the scaling figures into the sweep directory.")] = False,
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) or local (a LocalCluster); default: a local process pool.")] = None,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler address (tcp://host:8786) or local (a LocalCluster); default: a local process pool.",
+        ),
+    ] = None,
     workers: Workers = None,
-    device: Annotated[Device, typer.Option("--device", help="cpu, gpu or auto, resolved on each worker (a local GPU run uses one process).")] = "cpu",
+    device: Annotated[
+        Device,
+        typer.Option("--device", help="cpu, gpu or auto, resolved on each worker (a local GPU run uses one process)."),
+    ] = "cpu",
     seed: Seed = 0,
-    precision: Annotated[Precision, typer.Option("--precision", help="Eigenvalue precision: single (float32) or double.")] = "single",
+    precision: Annotated[
+        Precision, typer.Option("--precision", help="Eigenvalue precision: single (float32) or double.")
+    ] = "single",
     rescale: Rescale = "paper",
     coverage: Coverage = 0.9,
-    sampler: Annotated[Optional[str], typer.Option("--sampler", help="Radius sampler: hessenberg (exact in law, faster; the default) or dense (the matrices themselves; always with --dynamics).")] = None,
-    fmt: Annotated[TableOrJson, typer.Option("--format", "-f", help="table (human) or json (one document on stdout).")] = TableOrJson.table,
+    sampler: Annotated[
+        Optional[str],
+        typer.Option(
+            "--sampler",
+            help="Radius sampler: hessenberg (exact in law, faster; the default) or dense (the matrices themselves; always with --dynamics).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        TableOrJson, typer.Option("--format", "-f", help="table (human) or json (one document on stdout).")
+    ] = TableOrJson.table,
     force: Force = False,
 ):
     """Radius statistics (and dynamics) over a grid of widths, inits and fields; resumable."""
@@ -49,10 +87,25 @@ def sweep(
         raise InputError(f"dynamics must be comma-separated numbers, got {dynamics!r}", param="dynamics") from None
     table_format = value(fmt) == "table"
     result = run_sweep_library(
-        parse_int_list(n, "--n") if n is not None else None, out=out, inits=parse_name_list(init, "--init", list(INITS)),
-        fields=parse_name_list(field, "--field", FIELDS), samples=samples, chunk_size=chunk_size, dynamics=cs, seed=seed,
-        precision=value(precision), rescale=value(rescale), coverage=coverage, device=value(device), scheduler=scheduler,
-        workers=workers, sampler=sampler, resume=resume, from_dir=from_dir, plot=plot, force=force,
+        parse_int_list(n, "--n") if n is not None else None,
+        out=out,
+        inits=parse_name_list(init, "--init", list(INITS)),
+        fields=parse_name_list(field, "--field", FIELDS),
+        samples=samples,
+        chunk_size=chunk_size,
+        dynamics=cs,
+        seed=seed,
+        precision=value(precision),
+        rescale=value(rescale),
+        coverage=coverage,
+        device=value(device),
+        scheduler=scheduler,
+        workers=workers,
+        sampler=sampler,
+        resume=resume,
+        from_dir=from_dir,
+        plot=plot,
+        force=force,
         progress=lambda total: progress(total, "sweep tasks", table_format),
     )
     emit(result.to_dict(), fmt, table=lambda: _table(result, caption=from_dir is None))
@@ -66,8 +119,16 @@ def sweep(
 
 def _table(result: SweepResult, *, caption: bool):
     rows = [
-        (p["id"], p.get("samples"), p.get("radius_mean"), p.get("radius_std"), p.get("p_above_1"),
-         f"[{p['p_above_1_lo']:.3f}, {p['p_above_1_hi']:.3f}]" if p.get("complete") else "incomplete", p.get("theory_mean"), p.get("theory_p_above_1"))
+        (
+            p["id"],
+            p.get("samples"),
+            p.get("radius_mean"),
+            p.get("radius_std"),
+            p.get("p_above_1"),
+            f"[{p['p_above_1_lo']:.3f}, {p['p_above_1_hi']:.3f}]" if p.get("complete") else "incomplete",
+            p.get("theory_mean"),
+            p.get("theory_p_above_1"),
+        )
         for p in result.points
     ]
     header = ["point", "samples", "mean rho", "sd", "P(rho>1)", "95% CI", "theory mean", "theory P>1"]

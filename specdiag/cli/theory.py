@@ -15,9 +15,33 @@ from .._theory import EULER_GAMMA
 from .._theory_report import TheoryReport, theory_report
 from .root import app
 from .options import (
-    Device, Field, InitName, Method, Precision, Sampler,
-    CalibrationSamples, ChunkSize, Coverage, DeviceOpt, FieldOpt, Init, InitCoverage, InitRescale, MaxPhase, MethodOpt, N, Plot, Rmax,
-    Rmin, SamplePrecision, SamplerOpt, Seed, Workers, init_keywords, parse_int_list, value,
+    Device,
+    Field,
+    InitName,
+    Method,
+    Precision,
+    Sampler,
+    CalibrationSamples,
+    ChunkSize,
+    Coverage,
+    DeviceOpt,
+    FieldOpt,
+    Init,
+    InitCoverage,
+    InitRescale,
+    MaxPhase,
+    MethodOpt,
+    N,
+    Plot,
+    Rmax,
+    Rmin,
+    SamplePrecision,
+    SamplerOpt,
+    Seed,
+    Workers,
+    init_keywords,
+    parse_int_list,
+    value,
 )
 from .output import FormatOpt, TableOrJson, command, emit, note, progress, rich_table
 
@@ -82,20 +106,37 @@ def theory_command(
 def theory_table(report: TheoryReport):
     """One column per width, one row per quantity; "undefined" where the limit laws are."""
     rows = [r.to_dict() for r in report.rows]
-    body = [(label, *(v if (v := _get(r, path)) is not None else "undefined" for r in rows)) for label, path in THEORY_ROWS]
+    body = [
+        (label, *(v if (v := _get(r, path)) is not None else "undefined" for r in rows)) for label, path in THEORY_ROWS
+    ]
     notes = [f"n = {r['n']}: {r['undefined_reason']}" for r in rows if "undefined_reason" in r]
     coverage = report.rows[0].coverage
-    notes.append(f"calibrated s: coverage {coverage}; the limit laws (n -> inf) overstate the spread 2-4x at practical n; the exact complex law is Kostlan's")
+    notes.append(
+        f"calibrated s: coverage {coverage}; the limit laws (n -> inf) overstate the spread 2-4x at practical n; the exact complex law is Kostlan's"
+    )
     notes.append(f"finite-n real: {rows[0]['finite_n_real']['source']}")
-    return rich_table("spectral radius theory", ["quantity", *(f"n = {r['n']}" for r in rows)], body, caption="\n".join(notes))
+    return rich_table(
+        "spectral radius theory", ["quantity", *(f"n = {r['n']}" for r in rows)], body, caption="\n".join(notes)
+    )
 
 
 @command(app, "fit-gumbel")
 def fit_gumbel_command(
     n: N = 500,
-    samples: Annotated[int, typer.Option("--samples", help="Number of matrices to sample, or of exact draws with --method law (ignored with --from).")] = 500,
+    samples: Annotated[
+        int,
+        typer.Option(
+            "--samples", help="Number of matrices to sample, or of exact draws with --method law (ignored with --from)."
+        ),
+    ] = 500,
     method: MethodOpt = Method("matrices"),
-    from_file: Annotated[Optional[Path], typer.Option("--from", help="Fit radii from a .csv/.json/.npy file instead of sampling (give --n and --field of the sample).")] = None,
+    from_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--from",
+            help="Fit radii from a .csv/.json/.npy file instead of sampling (give --n and --field of the sample).",
+        ),
+    ] = None,
     init: Init = InitName("glorot"),
     field: FieldOpt = Field("real"),
     seed: Seed = 0,
@@ -111,7 +152,13 @@ def fit_gumbel_command(
     coverage: InitCoverage = None,
     calibration_samples: CalibrationSamples = None,
     level: Annotated[float, typer.Option("--level", help="Confidence level of the parameter intervals.")] = 0.95,
-    ci: Annotated[CIMethod, typer.Option("--ci", help="Interval method: bootstrap (percentile, refits), wald (Fisher information, instant) or auto (bootstrap up to 20,000 radii, wald above).")] = CIMethod("auto"),
+    ci: Annotated[
+        CIMethod,
+        typer.Option(
+            "--ci",
+            help="Interval method: bootstrap (percentile, refits), wald (Fisher information, instant) or auto (bootstrap up to 20,000 radii, wald above).",
+        ),
+    ] = CIMethod("auto"),
     bootstrap_samples: Annotated[int, typer.Option("--bootstrap-samples", help="Bootstrap refits.")] = 999,
     fmt: FormatOpt = TableOrJson.table,
     plot: Plot = None,
@@ -120,9 +167,24 @@ def fit_gumbel_command(
     sampling = from_file is None and value(method) == "matrices"
     with progress(samples if sampling else 0, f"radii n={n}", value(fmt) == "table") as advance:
         report = fit_report(
-            n, samples=samples, method=value(method), from_file=from_file, init=value(init), field=value(field), seed=seed, device=value(device),
-            precision=value(precision), workers=workers, chunk_size=chunk_size, sampler=value(sampler), level=level, ci=value(ci), bootstrap_samples=bootstrap_samples,
-            plot=plot, on_progress=advance, **init_keywords(rmin, rmax, max_phase, rescale, coverage, calibration_samples),
+            n,
+            samples=samples,
+            method=value(method),
+            from_file=from_file,
+            init=value(init),
+            field=value(field),
+            seed=seed,
+            device=value(device),
+            precision=value(precision),
+            workers=workers,
+            chunk_size=chunk_size,
+            sampler=value(sampler),
+            level=level,
+            ci=value(ci),
+            bootstrap_samples=bootstrap_samples,
+            plot=plot,
+            on_progress=advance,
+            **init_keywords(rmin, rmax, max_phase, rescale, coverage, calibration_samples),
         )
     if report.init not in (None, "glorot"):
         note(f"note: the theory columns are Glorot's laws; the sample is {report.init}")
@@ -135,7 +197,15 @@ def fit_table(report: FitReport):
     fitted, asym, exact, real = c.fit, c.asymptotic, c.exact, c.finite_n_real
     rows: list[tuple] = [
         ("sample", None, None, c.sample.mean, c.sample.std, None, None),
-        ("fitted Gumbel (ML)", fitted.loc, fitted.scale, fitted.loc + EULER_GAMMA * fitted.scale, fitted.scale * math.pi / math.sqrt(6), fitted.ks_statistic, fitted.ks_pvalue),
+        (
+            "fitted Gumbel (ML)",
+            fitted.loc,
+            fitted.scale,
+            fitted.loc + EULER_GAMMA * fitted.scale,
+            fitted.scale * math.pi / math.sqrt(6),
+            fitted.ks_statistic,
+            fitted.ks_pvalue,
+        ),
     ]
     if exact:
         rows.append(("exact (Kostlan)", None, None, exact.mean, exact.std, exact.ks_statistic, exact.ks_pvalue))
@@ -156,4 +226,9 @@ def fit_table(report: FitReport):
         caption.append(f"finite-n real: {real.source}; mean SE {real.se_mean:.1e}")
     if not asym:
         caption.append(c.asymptotic_reason or "")
-    return rich_table("Gumbel fit of the spectral radius", ["law", "loc", "scale", "mean", "sd", "KS stat", "KS p"], rows, caption="\n".join(caption))
+    return rich_table(
+        "Gumbel fit of the spectral radius",
+        ["law", "loc", "scale", "mean", "sd", "KS stat", "KS p"],
+        rows,
+        caption="\n".join(caption),
+    )

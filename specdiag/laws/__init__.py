@@ -63,7 +63,18 @@ __all__ = [
 ]
 
 #: the names that are scipy.stats objects: loaded from ._distributions on first use (PEP 562)
-_DISTRIBUTIONS = ("kostlan_gen", "kostlan", "lru_ring_gen", "lru_ring", "uniform_diag", "uniform_disk", "rider", "rider_sinclair", "real_ginibre_gen", "real_ginibre")
+_DISTRIBUTIONS = (
+    "kostlan_gen",
+    "kostlan",
+    "lru_ring_gen",
+    "lru_ring",
+    "uniform_diag",
+    "uniform_disk",
+    "rider",
+    "rider_sinclair",
+    "real_ginibre_gen",
+    "real_ginibre",
+)
 
 
 def __getattr__(name: str):

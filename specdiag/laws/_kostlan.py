@@ -126,7 +126,9 @@ def _logsumexp_columns(a: np.ndarray) -> np.ndarray:
         return np.log(np.exp(a - top).sum(axis=0)) + top
 
 
-def by_width(func: Callable[[np.ndarray, int], np.ndarray], x, n, fill: float = np.nan, positive_only: bool = False) -> np.ndarray:
+def by_width(
+    func: Callable[[np.ndarray, int], np.ndarray], x, n, fill: float = np.nan, positive_only: bool = False
+) -> np.ndarray:
     """Apply func(x_1d, n_int) -> array to each distinct width; x, n broadcast.
 
     With ``positive_only``, entries with x <= 0 are not passed to func and get ``fill``.

@@ -159,12 +159,23 @@ class NumericLaw:
     def summary(self) -> dict:
         """``mean``, ``std``, ``q05``, ``median``, ``q95`` and ``p_above_1`` = P(rho > 1)."""
         q05, median, q95 = (float(v) for v in self.ppf(np.array([0.05, 0.5, 0.95])))
-        return {"mean": float(self.mean()), "std": float(self.std()), "q05": q05, "median": median, "q95": q95, "p_above_1": float(self.sf(1.0))}
+        return {
+            "mean": float(self.mean()),
+            "std": float(self.std()),
+            "q05": q05,
+            "median": median,
+            "q95": q95,
+            "p_above_1": float(self.sf(1.0)),
+        }
 
 
 def check_gain(gain) -> float:
     """A finite gain > 0 (InputError naming ``scale`` otherwise)."""
-    if isinstance(gain, bool) or not isinstance(gain, (int, float, np.integer, np.floating)) or not (math.isfinite(gain) and gain > 0):
+    if (
+        isinstance(gain, bool)
+        or not isinstance(gain, (int, float, np.integer, np.floating))
+        or not (math.isfinite(gain) and gain > 0)
+    ):
         raise InputError(f"scale must be a finite number > 0, got {gain!r}", param="scale")
     return float(gain)
 
@@ -457,7 +468,11 @@ def lru_ring(n: int, rmin: float = 0.4, rmax: float = 0.9) -> LruRing:
     """The LRU ring radius (Orvieto et al. 2023) at width n, ring rmin <= |lambda| <= rmax."""
     n = whole_number(n, "n", minimum=2)
     for name, value in (("rmin", rmin), ("rmax", rmax)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.integer, np.floating))
+            or not math.isfinite(value)
+        ):
             raise InputError(f"{name} must be a finite number, got {value!r}", param=name)
     if rmin < 0:
         raise InputError(f"rmin must be >= 0, got {rmin}", param="rmin")

@@ -47,6 +47,7 @@ _TABLE_FILE = "real_glorot_radius.json"
 SOURCE_INTERPOLATED = "finite-n Monte Carlo table (interpolated)"
 SOURCE_EXTRAPOLATED = "extrapolated beyond the table (Rider-Sinclair edge scaling)"
 
+
 @lru_cache(maxsize=1)
 def real_table_doc() -> dict:
     """The shipped table (loaded once, lazily)."""
@@ -85,7 +86,10 @@ class RealModel:
         self.probs = np.array(doc["probs"], dtype=float)
         model = doc["model"]
         self.n_min, self.n_max = int(model["n_min"]), int(model["n_max"])
-        self.splines = {k: (np.array(v["t"], dtype=float), np.array(v["c"], dtype=float), int(v["k"])) for k, v in model["splines"].items()}
+        self.splines = {
+            k: (np.array(v["t"], dtype=float), np.array(v["c"], dtype=float), int(v["k"]))
+            for k, v in model["splines"].items()
+        }
 
     def _spline(self, key: str, n: float) -> float:
         t, c, k = self.splines[key]
@@ -102,7 +106,9 @@ class RealModel:
         ksd = math.sqrt(kvar)
         # quantiles: the median, then spacings between consecutive levels (increasing by construction)
         probs = self.probs
-        ratios = np.exp([self._spline(f"log_spacing_ratio_{probs[i]:g}_{probs[i + 1]:g}", n) for i in range(probs.size - 1)])
+        ratios = np.exp(
+            [self._spline(f"log_spacing_ratio_{probs[i]:g}_{probs[i + 1]:g}", n) for i in range(probs.size - 1)]
+        )
         steps = np.diff(kq) * ratios
         mid = int(np.argmin(np.abs(probs - 0.5)))
         q = np.empty(probs.size)
@@ -129,7 +135,10 @@ class RealModel:
         grid = self.doc["grid"]
         x = np.log([r["n"] for r in grid])
         xi = math.log(min(max(n, self.n_min), self.n_max))
-        se: dict = {key: float(np.interp(xi, x, [r[key] for r in grid])) for key in ("mean_se", "sd_se", "p_above_1_se", "gumbel_loc_se", "gumbel_scale_se")}
+        se: dict = {
+            key: float(np.interp(xi, x, [r[key] for r in grid]))
+            for key in ("mean_se", "sd_se", "p_above_1_se", "gumbel_loc_se", "gumbel_scale_se")
+        }
         qse = np.array([r["quantiles_se"] for r in grid])
         se["quantiles_se"] = np.array([np.interp(xi, x, qse[:, i]) for i in range(qse.shape[1])])
         if n > self.n_max:  # absolute SEs shrink like the edge scale
@@ -333,10 +342,21 @@ class RealGinibreTable:
         ev, se = evaluated(n), model.table_se(n)
         p_above = ev["p_above_1"]
         return RealGinibreSummary(
-            n=n, mean=ev["mean"], mean_se=se["mean_se"], sd=ev["sd"], sd_se=se["sd_se"], probs=tuple(float(p) for p in model.probs),
-            quantiles=tuple(float(v) for v in ev["quantiles"]), quantiles_se=tuple(float(v) for v in se["quantiles_se"]),
-            p_above_1=float(p_above), p_above_1_se=se["p_above_1_se"], gumbel_loc=ev["gumbel_loc"], gumbel_loc_se=se["gumbel_loc_se"],
-            gumbel_scale=ev["gumbel_scale"], gumbel_scale_se=se["gumbel_scale_se"], source=SOURCE_EXTRAPOLATED if ev["extrapolated"] else SOURCE_INTERPOLATED,
+            n=n,
+            mean=ev["mean"],
+            mean_se=se["mean_se"],
+            sd=ev["sd"],
+            sd_se=se["sd_se"],
+            probs=tuple(float(p) for p in model.probs),
+            quantiles=tuple(float(v) for v in ev["quantiles"]),
+            quantiles_se=tuple(float(v) for v in se["quantiles_se"]),
+            p_above_1=float(p_above),
+            p_above_1_se=se["p_above_1_se"],
+            gumbel_loc=ev["gumbel_loc"],
+            gumbel_loc_se=se["gumbel_loc_se"],
+            gumbel_scale=ev["gumbel_scale"],
+            gumbel_scale_se=se["gumbel_scale_se"],
+            source=SOURCE_EXTRAPOLATED if ev["extrapolated"] else SOURCE_INTERPOLATED,
         )
 
 
@@ -361,7 +381,11 @@ def real_ginibre_table() -> RealGinibreTable:
     """
     doc = real_table_doc()
     return RealGinibreTable(
-        probs=tuple(doc["probs"]), grid=tuple(doc["grid"]), held_out=tuple(doc["held_out"]), validation=doc.get("validation", {}), metadata=doc["metadata"],
+        probs=tuple(doc["probs"]),
+        grid=tuple(doc["grid"]),
+        held_out=tuple(doc["held_out"]),
+        validation=doc.get("validation", {}),
+        metadata=doc["metadata"],
     )
 
 
