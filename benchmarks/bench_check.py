@@ -51,7 +51,9 @@ def main():
             result, wall, cpu = timed(lambda: check_matrix("w", w, thresholds))
             full.append((wall, cpu))
             print(
-                f"n = {args.n} {args.dtype}: geev (eigenvalues only) {geev[-1][0]:.2f} s wall / {geev[-1][1]:.2f} s CPU; check {wall:.2f} s wall / {cpu:.2f} s CPU; "
+                f"n = {args.n} {args.dtype}: geev (eigenvalues only) "
+                f"{geev[-1][0]:.2f} s wall / {geev[-1][1]:.2f} s CPU; "
+                f"check {wall:.2f} s wall / {cpu:.2f} s CPU; "
                 f"ratio {wall / geev[-1][0]:.3f} wall, {cpu / geev[-1][1]:.3f} CPU ({result.growth_method})",
                 flush=True,
             )

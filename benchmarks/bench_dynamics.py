@@ -100,7 +100,8 @@ def main():
     flops = 2 * args.n**2 * args.inputs * args.steps * args.matrices
     peak = sgemm_gflops()
     print(
-        f"n={args.n} matrices={args.matrices} inputs={args.inputs} steps={args.steps}; one 3000^3 sgemm: {peak:.1f} GFLOP/s"
+        f"n={args.n} matrices={args.matrices} inputs={args.inputs} steps={args.steps}; "
+        f"one 3000^3 sgemm: {peak:.1f} GFLOP/s"
     )
     for kind in args.kinds.split(","):
         careful_cmd = [sys.executable, "-c", CAREFUL_LOOP, *sizes, "1" if kind == "hidden" else "0"]
@@ -130,9 +131,12 @@ def main():
             ours.append(timed(ours_cmd))
         c, c1, o = statistics.median(careful), statistics.median(careful_1), statistics.median(ours)
         print(
-            f"{kind:10} careful numpy loop {c:6.2f} s ({flops / c / 1e9:5.1f} GFLOP/s), one BLAS thread {c1:6.2f} s   specdiag {o:6.2f} s ({flops / o / 1e9:5.1f} GFLOP/s, "
+            f"{kind:10} careful numpy loop {c:6.2f} s ({flops / c / 1e9:5.1f} GFLOP/s), one BLAS thread {c1:6.2f} s   "
+            f"specdiag {o:6.2f} s ({flops / o / 1e9:5.1f} GFLOP/s, "
             f"{flops / o / 1e9 / peak:4.0%} of sgemm)   ratio {c / o:4.2f}x (one-thread loop: {c1 / o:4.2f}x)   "
-            f"[all runs: careful {', '.join(f'{v:.2f}' for v in careful)}; one thread {', '.join(f'{v:.2f}' for v in careful_1)}; specdiag {', '.join(f'{v:.2f}' for v in ours)}]"
+            f"[all runs: careful {', '.join(f'{v:.2f}' for v in careful)}; "
+            f"one thread {', '.join(f'{v:.2f}' for v in careful_1)}; "
+            f"specdiag {', '.join(f'{v:.2f}' for v in ours)}]"
         )
 
 

@@ -35,7 +35,8 @@ def main():
     counts = {256: 48, 500: 24, 1024: 6} if not args.quick else {256: 8, 500: 4, 1024: 2}
     print(f"workers={resolve_workers(None)}  load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(
-        f"{'n':>5} {'field':>8} {'samples':>7} {'naive s':>8} {'dense s':>8} {'hess s':>8} {'naive/dense':>11} {'dense/hess':>10} {'max |dense-naive|':>17}"
+        f"{'n':>5} {'field':>8} {'samples':>7} {'naive s':>8} {'dense s':>8} {'hess s':>8} "
+        f"{'naive/dense':>11} {'dense/hess':>10} {'max |dense-naive|':>17}"
     )
     for n, samples in counts.items():
         for field in ("real", "complex"):
@@ -50,7 +51,8 @@ def main():
                 times[sampler] = time.perf_counter() - t
             print(
                 f"{n:>5} {field:>8} {samples:>7} {t_naive:8.2f} {times['dense']:8.2f} {times['hessenberg']:8.2f} "
-                f"{t_naive / times['dense']:11.2f} {times['dense'] / times['hessenberg']:10.2f} {float(np.abs(radii['dense'] - ref).max()):17.2e}",
+                f"{t_naive / times['dense']:11.2f} {times['dense'] / times['hessenberg']:10.2f} "
+                f"{float(np.abs(radii['dense'] - ref).max()):17.2e}",
                 flush=True,
             )
 

@@ -37,7 +37,8 @@ def main():
     for name, cmd, target in checks:
         times = [timed(cmd) for _ in range(args.repeats)]
         print(
-            f"{name:22} median {statistics.median(times):7.2f} s  (target < {target} s)  runs: {', '.join(f'{t:.2f}' for t in times)}"
+            f"{name:22} median {statistics.median(times):7.2f} s  (target < {target} s)  "
+            f"runs: {', '.join(f'{t:.2f}' for t in times)}"
         )
     runs = [("reproduce --quick", ["--quick"], 15.0)] + ([("reproduce (paper)", [], 300.0)] if args.paper else [])
     for name, extra, target in runs:
@@ -49,7 +50,8 @@ def main():
             finally:
                 shutil.rmtree(out, ignore_errors=True)
         print(
-            f"{name:22} median {statistics.median(times):7.2f} s  (target < {target:g} s)  runs: {', '.join(f'{t:.2f}' for t in times)}"
+            f"{name:22} median {statistics.median(times):7.2f} s  (target < {target:g} s)  "
+            f"runs: {', '.join(f'{t:.2f}' for t in times)}"
         )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 

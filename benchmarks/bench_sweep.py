@@ -47,7 +47,8 @@ def main():
     results["Dask LocalCluster (2 workers)"] = timed(cfg, dask, root, "dask")
     base = results["single process"]
     print(
-        f"grid n={args.n}, glorot real+complex, {args.samples} matrices per point ({total} matrices), {args.sampler} sampler"
+        f"grid n={args.n}, glorot real+complex, {args.samples} matrices per point ({total} matrices), "
+        f"{args.sampler} sampler"
     )
     for name, elapsed in results.items():
         print(f"{name:32} {elapsed:7.2f} s  {total / elapsed:7.1f} matrices/s  speed-up {base / elapsed:4.2f}x")

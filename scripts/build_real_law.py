@@ -320,7 +320,8 @@ def tabulate_phase(args) -> None:
             row = {"n": n, **summarize(r, args.bootstrap, rng)}
             (held_rows if held else grid_rows).append(row)
             print(
-                f"{name} n={n}: N={r.size} mean={row['mean']:.5f}+-{row['mean_se']:.5f} ({time.perf_counter() - t0:.1f} s)",
+                f"{name} n={n}: N={r.size} mean={row['mean']:.5f}+-{row['mean_se']:.5f} "
+                f"({time.perf_counter() - t0:.1f} s)",
                 flush=True,
             )
     n = np.array([r["n"] for r in grid_rows], dtype=float)
@@ -329,8 +330,9 @@ def tabulate_phase(args) -> None:
     doc = {
         "format": "specdiag real Glorot radius table",
         "data_version": DATA_VERSION,
-        "description": "Spectral radius of real Glorot W (W_ij iid N(0, 1/n)): Monte Carlo table per width with standard errors, "
-        "and the smoothing-spline model in log n used to interpolate it (see scripts/build_real_law.py).",
+        "description": "Spectral radius of real Glorot W (W_ij iid N(0, 1/n)): Monte Carlo table per width "
+        "with standard errors, and the smoothing-spline model in log n used to interpolate it "
+        "(see scripts/build_real_law.py).",
         "metadata": {
             "script": "scripts/build_real_law.py",
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -356,14 +358,18 @@ def tabulate_phase(args) -> None:
             "n_max": int(n.max()),
             "targets": {
                 "median_diff": "real median - Kostlan median at the same n",
-                "log_spacing_ratio_<p>_<p'>": "log((q_p' - q_p) real / (q_p' - q_p) Kostlan), consecutive levels p < p'",
+                "log_spacing_ratio_<p>_<p'>": (
+                    "log((q_p' - q_p) real / (q_p' - q_p) Kostlan), consecutive levels p < p'"
+                ),
                 "mean_diff": "real mean - Kostlan mean",
                 "gumbel_loc_diff": "Gumbel ML location - Kostlan mean",
                 "log_sd_ratio": "log(real sd / Kostlan sd)",
                 "log_gumbel_scale_ratio": "log(Gumbel ML scale / Kostlan sd)",
                 "logit_p_above_1": "logit P(rho > 1), P estimated as (k + 1/2) / (N + 1)",
             },
-            "extrapolation": "n > n_max: differences scaled by b_n / b_nmax, b_n = 1/sqrt(4 n g_n); log ratios held at n_max",
+            "extrapolation": (
+                "n > n_max: differences scaled by b_n / b_nmax, b_n = 1/sqrt(4 n g_n); log ratios held at n_max"
+            ),
             "splines": models,
         },
     }

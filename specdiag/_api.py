@@ -123,7 +123,8 @@ def init_options(seed: int = 0, *, init: str | None = None, **options: Any) -> I
             for name in _CALIBRATED_ONLY:
                 if name in given:
                     raise InputError(
-                        f"{name} is used only by the calibrated divisor of init rescaled: pass rescale 'calibrated' or drop it",
+                        f"{name} is used only by the calibrated divisor of init rescaled: "
+                        "pass rescale 'calibrated' or drop it",
                         param=name,
                     )
     return InitOptions(seed=seed, **given)

@@ -211,7 +211,8 @@ def _check_against_law(n: int, result: Rescaling) -> None:
     tolerance = PLAUSIBLE_SE * math.hypot(se_law, se_mc) + slack
     if abs(result.factor - expected) > tolerance:
         raise ValueError(
-            f"implausible factor {result.factor!r}: the real Glorot law's {coverage:g}-quantile at n = {n} is {expected:.5f} "
+            f"implausible factor {result.factor!r}: the real Glorot law's {coverage:g}-quantile at n = {n} "
+            f"is {expected:.5f} "
             f"(allowed {tolerance:.5f}: {PLAUSIBLE_SE:g} standard errors)"
         )
 

@@ -69,7 +69,8 @@ class Cell:
         p = h if self.w_hr is None else np.shape(self.w_hr)[0]
         if w.shape[1] != p or (self.w_hr is not None and np.shape(self.w_hr) != (p, h)):
             raise InputError(
-                f"cell w_hh has shape {w.shape} with w_hr {None if self.w_hr is None else np.shape(self.w_hr)}: need ({gates} h x p) and (p x h)",
+                f"cell w_hh has shape {w.shape} with w_hr {None if self.w_hr is None else np.shape(self.w_hr)}: "
+                f"need ({gates} h x p) and (p x h)",
                 param="cell",
             )
         for name in ("w_ih", "b_ih", "b_hh", "w_hr"):

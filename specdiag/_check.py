@@ -428,7 +428,7 @@ def check_state_dict(
     Returns
     -------
     CheckReport
-    """
+    """  # noqa: E501 (a numpydoc line naming several parameters cannot wrap)
     thresholds = _thresholds(thresholds, max_radius, seq_len, max_growth)
     resolve_workers(workers)
     selection = Selection(keys, model, param, diagonal, layout, biases, gates)

@@ -93,12 +93,14 @@ def _verdict(estimate: LyapunovEstimate, seq_len: int, max_growth: float | None)
     limit = math.log10(max_growth)
     if log10_growth > limit:
         return "fail", [
-            f"perturbation growth exp(lambda t) = 10^{log10_growth:.2f} at t = {seq_len} > max_growth {max_growth:g} ({where})"
+            f"perturbation growth exp(lambda t) = 10^{log10_growth:.2f} at t = {seq_len} "
+            f"> max_growth {max_growth:g} ({where})"
         ]
     upper = (lam + WARN_SE * se) * seq_len / LN10
     if upper > limit - 1:
         return "warn", [
-            f"perturbation growth exp(lambda t) = 10^{log10_growth:.2f} at t = {seq_len} within 10x of max_growth {max_growth:g} "
+            f"perturbation growth exp(lambda t) = 10^{log10_growth:.2f} at t = {seq_len} "
+            f"within 10x of max_growth {max_growth:g} "
             f"(2 SE included; {where})"
         ]
     return "ok", []

@@ -275,7 +275,10 @@ def _sparse_numbers(m, t: int) -> dict:
     agree = abs(radii[0] - radii[1]) <= 1e-8 * max(rho, 1e-300)
     norm = float(svds(m, k=1, return_singular_vectors=False, random_state=0)[0])
     log_power = log_sum = None
-    method = f"ARPACK radius (k = 6 and 16, {'agree' if agree else 'disagree: the larger is reported'}{'' if converged else '; ARPACK did not fully converge'})"
+    method = (
+        f"ARPACK radius (k = 6 and 16, {'agree' if agree else 'disagree: the larger is reported'}"
+        f"{'' if converged else '; ARPACK did not fully converge'})"
+    )
     if t * m.nnz * SPARSE_PROBES <= 2e10:
         x = rng.standard_normal((n, SPARSE_PROBES))
         log_norm, terms = 0.0, [math.log(n)]  # k = 0: ||I||_F^2 = n
@@ -354,7 +357,10 @@ def glorot_context(radius: float | None, n: int, field_name: str = "complex") ->
     p_above_1, percentile = numbers
     where = "typical of" if 0.05 <= percentile <= 0.95 else ("below" if percentile < 0.05 else "above")
     shown = "overflows float64" if radius is None else f"{radius:.4g}"
-    text = f"radius {shown}: {where} Glorot at n = {n} (percentile {100 * percentile:.1f}; Glorot P(rho > 1) = {p_above_1:.2f}; {source})"
+    text = (
+        f"radius {shown}: {where} Glorot at n = {n} (percentile {100 * percentile:.1f}; "
+        f"Glorot P(rho > 1) = {p_above_1:.2f}; {source})"
+    )
     return {"percentile": percentile, "glorot_p_above_1": p_above_1, "source": source, "text": text}
 
 
@@ -430,7 +436,8 @@ def _gate(
             )
         elif log10_growth > growth_limit - 1:
             warnings.append(
-                f"hidden-state growth 10^{log10_growth:.2f} at t = {t} within 10x of max_growth {thresholds.max_growth:g}"
+                f"hidden-state growth 10^{log10_growth:.2f} at t = {t} "
+                f"within 10x of max_growth {thresholds.max_growth:g}"
             )
     return ("fail" if reasons else ("warn" if warnings else "ok")), reasons + warnings
 

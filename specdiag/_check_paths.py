@@ -168,7 +168,7 @@ def check_paths(
     paths,
     *,
     max_radius: float = 1.0,
-    seq_len: int = 1000,
+    seq_len: int | float = 1000,  # a whole number; a float such as 1e6 too (Thresholds checks it)
     max_growth: float | None = DEFAULT_MAX_GROWTH,
     workers: int | None = None,
     max_memory: int | str | None = None,
@@ -210,7 +210,11 @@ def check_paths(
     >>> [(f.status, os.path.basename(f.file)) for f in report.files], report.exit_code
     ([('ok', 'a.npy'), ('fail', 'b.npy')], 1)
     """
-    thresholds = Thresholds(max_radius=max_radius, seq_len=seq_len, max_growth=max_growth)
+    thresholds = Thresholds(
+        max_radius=max_radius,
+        seq_len=seq_len,  # type: ignore[arg-type]  # a whole float too: Thresholds turns it into an int
+        max_growth=max_growth,
+    )
     resolve_workers(workers)
     memory_budget(max_memory)
     start = time.perf_counter()
@@ -229,7 +233,9 @@ def check_paths(
         FileCheck(
             arg,
             "empty",
-            message=f"no weights file found in {printable(arg)!r} ({'a glob' if not Path(arg).exists() else 'a directory'})",
+            message=(
+                f"no weights file found in {printable(arg)!r} ({'a glob' if not Path(arg).exists() else 'a directory'})"
+            ),
         )
         for arg in inputs.unmatched
     ]

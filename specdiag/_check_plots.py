@@ -1,5 +1,6 @@
 """``check --plot DIR``: one eigenvalue-plane figure per checked row (a matrix, or a cell's Jacobian at rest), with
-the unit circle, the ``--max-radius`` circle, the Glorot edge, the verdict in the title and the legend outside the data."""
+the unit circle, the ``--max-radius`` circle, the Glorot edge, the verdict in the title and the legend outside
+the data."""
 
 from __future__ import annotations
 

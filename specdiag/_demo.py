@@ -237,7 +237,8 @@ def _check_resumable(out: Path, cfg: DemoConfig, force: bool) -> None:
         same = False
     if not same and not force:
         raise InputError(
-            f"out {str(out)!r} holds another run (other command or options): use a new --out, the same options to resume, or --force",
+            f"out {str(out)!r} holds another run (other command or options): "
+            "use a new --out, the same options to resume, or --force",
             param="out",
         )
     if not same:

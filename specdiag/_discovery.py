@@ -100,15 +100,16 @@ RULES: tuple[NameRule, ...] = (
         "torch",
         SEP + r"parametrizations\.",
         "skip",
-        "input of a torch parametrization (the weight is computed from it): never checked raw; use check_module(module) or save the materialized weight",
+        "input of a torch parametrization (the weight is computed from it): never checked raw; "
+        "use check_module(module) or save the materialized weight",
     ),
     NameRule(
         "keras-recurrent_kernel",
         "keras",
         SEP + r"recurrent_kernel(?::\d+)?$",
         "cell",
-        "Keras SimpleRNN/GRU/LSTM recurrent_kernel (h x g h, gates by columns: GRU z,r,h; LSTM i,f,c,o) with kernel and "
-        "bias beside it: one cell, gated by its maximal Lyapunov exponent",
+        "Keras SimpleRNN/GRU/LSTM recurrent_kernel (h x g h, gates by columns: GRU z,r,h; LSTM i,f,c,o) "
+        "with kernel and bias beside it: one cell, gated by its maximal Lyapunov exponent",
     ),
     NameRule(
         "flax-hidden-kernel",
@@ -130,7 +131,8 @@ RULES: tuple[NameRule, ...] = (
         "ssm",
         SEP + r"A_log$",
         "a_log",
-        "Mamba/S4D A_log: A = -exp(A_log) (real, negative), lambda = exp(dt A), dt = softplus(dt_bias or dt_proj.bias) or exp(log_dt), else dt = 1",
+        "Mamba/S4D A_log: A = -exp(A_log) (real, negative), lambda = exp(dt A), "
+        "dt = softplus(dt_bias or dt_proj.bias) or exp(log_dt), else dt = 1",
     ),
     NameRule(
         "s4d-log_A_real",
@@ -329,7 +331,8 @@ def _plan_one(
             if plan is None:
                 return (
                     [],
-                    "Flax hidden kernel without the rest of its cell (hi, hf, hg, ho / hr, hz, hn beside it): declare it with layout",
+                    "Flax hidden kernel without the rest of its cell (hi, hf, hg, ho / hr, hz, hn beside it): "
+                    "declare it with layout",
                 )
             stem = re.match(r"^(.*?)[./]?h[ifgorzn]?[./]kernel$", name)
             return _cell_entries((stem.group(1) if stem else "") or name, plan, rule.name, gates, infos), None
@@ -345,7 +348,8 @@ def _plan_one(
             hint = "stacked gates? declare the cell" if _is_stacked(shape) else "declare what it is"
             return (
                 [],
-                f"{rule.name} expects a square matrix, got shape {shape}: {hint} with layout (e.g. --layout gru --key {name})",
+                f"{rule.name} expects a square matrix, got shape {shape}: "
+                f"{hint} with layout (e.g. --layout gru --key {name})",
             )
         return [Planned(name, name, rule.name, layout, rule.description)], None
     if layout == "eigenvalues":
@@ -418,7 +422,8 @@ def _declared(chosen: list, infos: dict, layout: str, biases, gates) -> Plan:
         if layout == "linear":
             if not _is_square(tuple(infos[name].shape)):
                 raise InputError(
-                    f"layout: tensor {name!r} has shape {tuple(infos[name].shape)}: a linear recurrence needs a square matrix",
+                    f"layout: tensor {name!r} has shape {tuple(infos[name].shape)}: "
+                    "a linear recurrence needs a square matrix",
                     param="layout",
                 )
             planned.append(Planned(name, name, "layout", "square", "declared linear with layout: a square matrix"))
@@ -588,7 +593,10 @@ def plan_checks(
         wider = _by_rules(infos, chosen, fallback=True, **options)
         if wider.planned:
             rules = sorted({p.rule for p in wider.planned})
-            note = f"no framework rule matched: the short-name rule(s) {', '.join(rules)} were used (model reservoir or ssm says so explicitly)"
+            note = (
+                f"no framework rule matched: the short-name rule(s) {', '.join(rules)} were used "
+                "(model reservoir or ssm says so explicitly)"
+            )
             plan = Plan(wider.planned, wider.skipped, wider.unchecked, [note])
     if not plan.planned and not plan.unchecked and require:
         listed = "; ".join(f"{s.name} {tuple(s.shape)}: {s.reason}" for s in plan.skipped[:5])
@@ -596,7 +604,8 @@ def plan_checks(
         raise NothingToCheck(
             f"no recurrent tensor found by the name rules (tensors: {shapes}{', ...' if len(names) > 8 else ''})"
             + (f"; skipped {listed}" if listed else "")
-            + ": select tensors with keys (--key) and declare cells with layout (--layout), or see the rules with --list"
+            + ": select tensors with keys (--key) and declare cells with layout (--layout), "
+            "or see the rules with --list"
         )
     return plan
 
@@ -606,7 +615,8 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 
 
 def materialize(entry: Planned, read: Callable[[str], np.ndarray]) -> np.ndarray | Cell:
-    """The matrix (2-D), eigenvalues (1-D complex) or :class:`~specdiag._cells.Cell` that ``entry`` checks, in float64/complex128.
+    """The matrix (2-D), eigenvalues (1-D complex) or :class:`~specdiag._cells.Cell` that ``entry`` checks,
+    in float64/complex128.
 
     ``read(name)`` returns a stored tensor (any float dtype, bfloat16 included).
     """
@@ -633,13 +643,14 @@ def materialize(entry: Planned, read: Callable[[str], np.ndarray]) -> np.ndarray
             theta = _upcast(entry.partners[0], read(entry.partners[0]))
             lam = np.exp(-np.exp(a) + 1j * np.exp(theta))
         elif layout == "a_log":
-            dt = 1.0
+            dt: float | np.ndarray = 1.0
             if entry.partners:
                 raw = _upcast(entry.partners[0], read(entry.partners[0]))
                 dt = np.exp(raw) if entry.partners[0].endswith("log_dt") else _softplus(raw)
                 if dt.ndim > a.ndim or dt.shape != a.shape[: dt.ndim]:
                     raise InputError(
-                        f"tensor {entry.tensor!r} has shape {a.shape} but its step {entry.partners[0]!r} has shape {dt.shape}: they do not match"
+                        f"tensor {entry.tensor!r} has shape {a.shape} but its step {entry.partners[0]!r} "
+                        f"has shape {dt.shape}: they do not match"
                     )
                 dt = dt.reshape(dt.shape + (1,) * (a.ndim - dt.ndim))
             lam = np.exp(-dt * np.exp(a)).astype(np.complex128)
@@ -655,7 +666,8 @@ def materialize(entry: Planned, read: Callable[[str], np.ndarray]) -> np.ndarray
     lam = np.asarray(lam, dtype=np.complex128).reshape(-1)
     if not np.all(np.isfinite(lam)):
         raise InputError(
-            f"tensor {entry.tensor!r}: the {entry.rule} parameterization overflows (exp of a huge entry): the parameters are corrupt"
+            f"tensor {entry.tensor!r}: the {entry.rule} parameterization overflows (exp of a huge entry): "
+            "the parameters are corrupt"
         )
     return lam
 

@@ -260,7 +260,9 @@ def trajectory_report(n: int, **kwargs: Any) -> DynamicsReport:
 
     Examples
     --------
-    >>> rep = trajectory_report(20, steps=30, init="lru", rmin=1.5, rmax=2.0, matrices=2, inputs=2, device="cpu", workers=1)
+    >>> rep = trajectory_report(
+    ...     20, steps=30, init="lru", rmin=1.5, rmax=2.0, matrices=2, inputs=2, device="cpu", workers=1
+    ... )
     >>> 10 <= rep.blowup_step <= 17
     True
     """

@@ -20,12 +20,15 @@ import struct
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NoReturn
 from urllib.parse import urlsplit
 
 from ._errors import InputError
 from ._pool import init_worker, pool_context, resolve_workers, stop_pool
 from ._text import printable
+
+if TYPE_CHECKING:
+    from dask.distributed import Client, LocalCluster
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
@@ -77,8 +80,8 @@ class LocalExecutor:
             try:
                 futures = {pool.submit(func, task): task for task in tasks}
                 for future in as_completed(futures):
-                    exc = future.exception()
-                    yield futures[future], (None if exc else future.result()), exc
+                    error = future.exception()
+                    yield futures[future], (None if error else future.result()), error
             except BaseException:  # Ctrl-C, SIGTERM, the caller stopped: no waiting, no orphans
                 stop_pool(pool)
                 raise
@@ -105,8 +108,8 @@ class DaskExecutor:
             raise InputError(
                 "scheduler needs Dask distributed: pip install 'specdiag[dask]'", param="scheduler"
             ) from None
-        self.cluster = None
-        self.client = None
+        self.cluster: LocalCluster | None = None
+        self.client: Client | None = None
         self._mute = _quiet_dask()  # for the executor's life: a dying cluster logs from Dask's threads
         self._mute.__enter__()
         self._config = dask.config.set(
@@ -148,7 +151,8 @@ class DaskExecutor:
             self.client.wait_for_workers(1, timeout=timeout)
         except (TimeoutError, OSError):
             raise InputError(
-                f"scheduler {scheduler!r} has no workers (none joined within {timeout:g} s): start some with dask worker {scheduler}",
+                f"scheduler {scheduler!r} has no workers (none joined within {timeout:g} s): "
+                f"start some with dask worker {scheduler}",
                 param="scheduler",
             ) from None
 
@@ -158,6 +162,7 @@ class DaskExecutor:
         ends the run in one line (:class:`ClusterLost`); the results already saved are kept."""
         from dask.distributed import wait  # noqa: PLC0415 (Dask only when asked for)
 
+        assert self.client is not None, "__init__ connected, or raised"
         tasks = list(tasks)
         futures = self.client.map(func, tasks, pure=False)
         index = {future.key: task for future, task in zip(futures, tasks)}
@@ -185,6 +190,7 @@ class DaskExecutor:
     def _check_workers(self, idle_since: float | None, pending: int) -> float | None:
         """No progress for a poll: is the scheduler there, and does it have a worker? The time since
         the cluster was first seen without workers (None: it has some)."""
+        assert self.client is not None, "__init__ connected, or raised"
         if self.client.status not in ("running", "connecting"):
             raise self._lost("the connection to the scheduler closed", pending)
         try:
@@ -257,7 +263,8 @@ def _bounded(make: Callable[[], Any], seconds: float, message: str):
     if "error" in box:
         exc = box["error"]
         raise InputError(
-            f"cannot reach the Dask scheduler ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): check the address, or use scheduler='local'",
+            f"cannot reach the Dask scheduler ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}): check the address, or use scheduler='local'",
             param="scheduler",
         ) from None
     return box["value"]
@@ -274,7 +281,7 @@ def check_scheduler_address(scheduler: str) -> str:
     Traceback (most recent call last):
     ...
     specdiag._errors.InputError: scheduler 'foo://bar' has an unknown scheme foo: use local or tcp://host:port (also tls, ws, wss, ucx)
-    """
+    """  # noqa: E501 (a doctest's one-line exception message)
     text = str(scheduler).strip()
     if text == "local":
         return text
@@ -283,7 +290,8 @@ def check_scheduler_address(scheduler: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in SCHEMES:
         raise InputError(
-            f"scheduler {scheduler!r} has an unknown scheme {parts.scheme or '(none)'}: use local or tcp://host:port (also tls, ws, wss, ucx)",
+            f"scheduler {scheduler!r} has an unknown scheme {parts.scheme or '(none)'}: "
+            "use local or tcp://host:port (also tls, ws, wss, ucx)",
             param="scheduler",
         )
     if parts.scheme == "inproc":
@@ -294,7 +302,8 @@ def check_scheduler_address(scheduler: str) -> str:
         port = -1
     if not parts.hostname or port is None or not 0 < port < 65536 or parts.path not in ("", "/") or parts.query:
         raise InputError(
-            f"scheduler {scheduler!r} is not an address scheme://host:port (e.g. tcp://127.0.0.1:8786): check it, or use scheduler='local'",
+            f"scheduler {scheduler!r} is not an address scheme://host:port (e.g. tcp://127.0.0.1:8786): "
+            "check it, or use scheduler='local'",
             param="scheduler",
         )
     return text
@@ -308,12 +317,15 @@ def probe_dask_scheduler(address: str, timeout: float = CONNECT_TIMEOUT_S) -> No
     host, port = parts.hostname, parts.port
     deadline = time.monotonic() + timeout
 
-    def fail(reason: str):
+    def fail(reason: str) -> NoReturn:
         raise InputError(
-            f"scheduler {address!r} {reason}: check the address (a Dask scheduler listens on 8786), or use scheduler='local'",
+            f"scheduler {address!r} {reason}: check the address (a Dask scheduler listens on 8786), "
+            "or use scheduler='local'",
             param="scheduler",
         )
 
+    if port is None:  # check_scheduler_address() refuses such an address before Dask sees it
+        fail("has no port")
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except TimeoutError:
@@ -368,5 +380,6 @@ def connect_timeout() -> float:
         return positive_number(text, "timeout", maximum=3600)
     except InputError:
         raise InputError(
-            f"the environment variable SPECDIAG_CONNECT_TIMEOUT must be a number of seconds in (0, 3600], got {printable(text)!r}: fix or unset it"
+            "the environment variable SPECDIAG_CONNECT_TIMEOUT must be a number of seconds in (0, 3600], "
+            f"got {printable(text)!r}: fix or unset it"
         ) from None

@@ -163,7 +163,8 @@ def finite_radii(radii) -> np.ndarray:
         )
     if x.min() < 0:
         raise InputError(
-            f"radii must be non-negative (a spectral radius is a modulus), got {int((x < 0).sum())} negative values, the least {x.min():g}",
+            "radii must be non-negative (a spectral radius is a modulus), "
+            f"got {int((x < 0).sum())} negative values, the least {x.min():g}",
             param="radii",
         )
     if np.ptp(x) <= 1e-12 * max(abs(float(x.max())), 1.0):
@@ -466,7 +467,8 @@ def load_radii(path: Path | str) -> np.ndarray:
         # text radii take ~10 bytes each and become an 8-byte float plus a Python object (~40 bytes)
         if suffix != ".npy" and 8 * size > budget:
             raise InputError(
-                f"from_file {str(path)!r} is {format_bytes(size)}: more radii than the {format_bytes(budget)} memory budget holds",
+                f"from_file {str(path)!r} is {format_bytes(size)}: "
+                f"more radii than the {format_bytes(budget)} memory budget holds",
                 param="from_file",
             )
         if suffix == ".npy":

@@ -52,7 +52,8 @@ TORCH_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin")
 SIDECAR_SUFFIX = ".specdiag-fix.json"
 #: the safetensors ``__metadata__`` key holding the record (a JSON string)
 METADATA_KEY = "specdiag.fix"
-#: index of the candidate block in a stacked gated kernel: PyTorch GRU r,z,n / LSTM i,f,g,o; Keras GRU z,r,h / LSTM i,f,c,o
+#: index of the candidate block in a stacked gated kernel: PyTorch GRU r,z,n / LSTM i,f,g,o;
+#: Keras GRU z,r,h / LSTM i,f,c,o
 CANDIDATE_BLOCK = 2
 #: the candidate gate of each gated cell kind (canonical letters)
 CANDIDATE_LETTER = {"gru": "n", "lstm": "g"}
@@ -207,11 +208,14 @@ def _still_failing(cell: bool, rows) -> str:
     reasons = "; ".join(f"{printable(row.name)}: {printable(reason)}" for row in rows for reason in row.reasons)
     if cell:
         return (
-            f"its candidate block was rescaled to the target radius, yet the cell still fails ({reasons}); a rescale of the "
-            "candidate block does not settle it, and fix never rescales gate blocks (SPEC section 8: a gate block's radius "
-            "is no stability verdict): retrain, or select tensors with keys"
+            f"its candidate block was rescaled to the target radius, yet the cell still fails ({reasons}); "
+            "a rescale of the candidate block does not settle it, and fix never rescales gate blocks "
+            "(SPEC section 8: a gate block's radius is no stability verdict): retrain, or select tensors with keys"
         )
-    return f"rescaled to the target radius, yet it still fails ({reasons}): lower target (a non-normal W grows transiently)"
+    return (
+        f"rescaled to the target radius, yet it still fails ({reasons}): "
+        "lower target (a non-normal W grows transiently)"
+    )
 
 
 # --- writers -------------------------------------------------------------------------------------
@@ -319,7 +323,8 @@ def _check_paths(path: Path, out: Path | None, in_place: bool, force: bool) -> P
     suffix = path.suffix.lower()
     if suffix not in (".safetensors", ".npz", ".npy", *TORCH_SUFFIXES):
         raise InputError(
-            f"path {str(path)!r}: fix writes .safetensors, .npz, .npy and PyTorch (.pt/.pth/.ckpt/.bin) files, not {suffix or 'files without a suffix'}; convert it first",
+            f"path {str(path)!r}: fix writes .safetensors, .npz, .npy and PyTorch (.pt/.pth/.ckpt/.bin) files, "
+            f"not {suffix or 'files without a suffix'}; convert it first",
             param="path",
         )
     if in_place:

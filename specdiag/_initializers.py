@@ -145,7 +145,8 @@ def block_std(method: str, fan_in: int, *, field: str = "real", coverage: float 
         raise InputError(f"tensor has blocks of width {fan_in}: a recurrent block needs width >= 2", param="tensor")
     if method == "rescaled" and fan_in <= LAST_UNDEFINED_N:
         raise InputError(
-            f"method 'rescaled' is undefined at block width n = {fan_in}: the paper's s_n needs g_n = log(n/2pi) - 2 log log n > 0, "
+            f"method 'rescaled' is undefined at block width n = {fan_in}: "
+            "the paper's s_n needs g_n = log(n/2pi) - 2 log log n > 0, "
             f"false for every n <= {LAST_UNDEFINED_N} (its reference code yields NaN there); use method 'calibrated' "
             f"(calibrated_(tensor, coverage=0.99)), exact at every width",
             param="method",

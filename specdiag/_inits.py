@@ -356,7 +356,8 @@ def _build_lru(n, field, options):
     if not rmax**2 - rmin**2 > 0 or rmax > 1e150:
         # the ring's area rmax^2 - rmin^2 must be a positive float64 (1e-200 squared underflows)
         raise InputError(
-            f"rmax must exceed rmin by a representable margin (rmax^2 - rmin^2 > 0) and be at most 1e150, got rmin={rmin:g}, rmax={rmax:g}",
+            "rmax must exceed rmin by a representable margin (rmax^2 - rmin^2 > 0) and be at most 1e150, "
+            f"got rmin={rmin:g}, rmax={rmax:g}",
             param="rmax",
         )
     if not 0 <= max_phase <= 2 * math.pi:

@@ -255,7 +255,10 @@ def _benettin(
                     exploded = True
                     break
     used = max(t - burn_in, 0)
-    method = f"Benettin tangent iteration, {trajectories} trajectories x {steps} steps after {burn_in} burn-in, batch-means SE"
+    method = (
+        f"Benettin tangent iteration, {trajectories} trajectories x {steps} steps after {burn_in} burn-in, "
+        "batch-means SE"
+    )
     if exploded:
         note = f"the state explodes (an entry beyond {EXPLODED:g} after {t} steps): the cell's state is unbounded"
         value = (

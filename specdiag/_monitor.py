@@ -187,7 +187,8 @@ class MonitorCore:
             from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415 (optional: only when asked)
         except ImportError as exc:
             log.warning(
-                "specdiag monitor: TensorBoard asked for but unavailable (%s): pip install tensorboard; writing JSON lines only",
+                "specdiag monitor: TensorBoard asked for but unavailable (%s): pip install tensorboard; "
+                "writing JSON lines only",
                 exc,
             )
             return None
@@ -229,14 +230,16 @@ class MonitorCore:
         if row.get("radius") is not None and row["radius"] > self.max_radius and (name, "radius") not in self.warned:
             self.warned.add((name, "radius"))
             warnings.warn(
-                f"specdiag: {name}: {row['radius_of']} radius {row['radius']:.4f} crossed max_radius {self.max_radius:g} at step {row['step']}",
+                f"specdiag: {name}: {row['radius_of']} radius {row['radius']:.4f} "
+                f"crossed max_radius {self.max_radius:g} at step {row['step']}",
                 RuntimeWarning,
                 stacklevel=4,
             )
         if row.get("lyapunov") is not None and row["lyapunov"] > 0 and (name, "lyapunov") not in self.warned:
             self.warned.add((name, "lyapunov"))
             warnings.warn(
-                f"specdiag: {name}: Lyapunov exponent {row['lyapunov']:+.4f} > 0 at step {row['step']}: perturbations grow "
+                f"specdiag: {name}: Lyapunov exponent {row['lyapunov']:+.4f} > 0 at step {row['step']}: "
+                "perturbations grow "
                 f"like exp({row['lyapunov']:.4f} t)",
                 RuntimeWarning,
                 stacklevel=4,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -16,6 +17,10 @@ from matplotlib.figure import Figure
 
 from . import _theory as theory
 from ._report import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "STYLE",
@@ -44,7 +49,7 @@ __all__ = [
     "figure_sweep_collapse",
 ]
 
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.labelsize": 9,
@@ -195,11 +200,11 @@ def norm_curves_panel(
     median over matrices of each matrix's +-1 sd over inputs (log scale), around the median line.
 
     With up to 100 lines a band per matrix disappears under the lines (issue 19); one band for
-    the typical matrix stays readable. A key says what a line and the band are; the panel states matrices x inputs x steps. ``flagged``
-    maps a matrix index to a label (e.g. its radius above 1): those curves are drawn in
-    :data:`WARNING_COLOR`, named in the legend, and left out of the y-range (robust limits), so one
-    exploding matrix cannot flatten the others. Values beyond float64 are shown as log10 on a
-    linear axis, labelled so.
+    the typical matrix stays readable. A key says what a line and the band are; the panel states
+    matrices x inputs x steps. ``flagged`` maps a matrix index to a label (e.g. its radius above
+    1): those curves are drawn in :data:`WARNING_COLOR`, named in the legend, and left out of the
+    y-range (robust limits), so one exploding matrix cannot flatten the others. Values beyond
+    float64 are shown as log10 on a linear axis, labelled so.
     """
     from matplotlib.colors import to_rgb  # noqa: PLC0415 (matplotlib: only when drawing)
     from matplotlib.lines import Line2D  # noqa: PLC0415 (matplotlib: only when drawing)
@@ -225,11 +230,14 @@ def norm_curves_panel(
     line_alpha = 0.55 if len(kept) <= 10 else max(0.12, 0.55 * math.sqrt(10 / len(kept)))
     for i in kept:
         ax.plot(steps, transform(curves[i]), color=color, lw=0.5, alpha=line_alpha)
-    handles = [Line2D([], [], color=color, lw=0.8, alpha=max(line_alpha, 0.4), label="one W: mean over inputs")]
+    handles: list[Artist] = [
+        Line2D([], [], color=color, lw=0.8, alpha=max(line_alpha, 0.4), label="one W: mean over inputs")
+    ]
     if bands is not None and kept:
         mid = np.median(curves[kept], axis=0)
         band_lo, band_hi = np.median(curves[kept] - bands[kept], axis=0), np.median(curves[kept] + bands[kept], axis=0)
-        dark = tuple(0.55 * c for c in to_rgb(color))  # the band's edges: visible over the lines
+        red, green, blue = to_rgb(color)
+        dark = (0.55 * red, 0.55 * green, 0.55 * blue)  # the band's edges: visible over the lines
         ax.fill_between(steps, transform(band_lo), transform(band_hi), facecolor=color, alpha=0.45, lw=0, zorder=3)
         for edge in (band_lo, band_hi):
             ax.plot(steps, transform(edge), color=dark, lw=0.7, zorder=3)
@@ -730,7 +738,7 @@ def figure_sweep_collapse(points: list[dict]) -> Figure:
     limit sinh(c^2/2) / (c^2/2)."""
     fig, axes = new_figure(width=5.2, height=3.8)
     ax = axes[0, 0]
-    cs_all = []
+    cs_all: list[float] = []
     for i, p in enumerate(
         sorted(
             (p for p in points if p.get("complete") and p.get("q_mean") and p["init"] == "glorot"),

@@ -35,7 +35,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, overload
 
 import numpy as np
 
@@ -291,7 +291,8 @@ def lock_run_dir(out: Path | str, *, param: str = "out") -> None:
     except OSError:
         os.close(fd)
         raise RunDirBusy(
-            f"{param} {quote_path(out)} is in use by another specdiag run: wait for it to finish, or choose another {param}",
+            f"{param} {quote_path(out)} is in use by another specdiag run: wait for it to finish, or choose another "
+            f"{param}",
             param=param,
         ) from None
     _HELD[key] = (os.getpid(), fd)
@@ -347,9 +348,32 @@ def claim_run_dir(out: Path | str, *, param: str = "out"):
 def _refuse_dangling(out: Path, param: str) -> None:
     if out.is_symlink() and not out.exists():
         raise InputError(
-            f"{param} {quote_path(out)} is a symbolic link to {quote_path(os.readlink(out))}, which does not exist: remove the link or choose another {param}",
+            f"{param} {quote_path(out)} is a symbolic link to {quote_path(os.readlink(out))}, which does not exist: "
+            f"remove the link or choose another {param}",
             param=param,
         )
+
+
+@overload
+def prepare_out_dir(
+    out: Path | str,
+    *,
+    command: str | None = None,
+    parameters: dict | None = None,
+    force: bool = False,
+    param: str = "out",
+) -> Path: ...
+
+
+@overload
+def prepare_out_dir(
+    out: Path | str | None,
+    *,
+    command: str | None = None,
+    parameters: dict | None = None,
+    force: bool = False,
+    param: str = "out",
+) -> Path | None: ...
 
 
 def prepare_out_dir(
@@ -389,7 +413,8 @@ def prepare_out_dir(
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
         raise InputError(
-            f"{param} {quote_path(out)} cannot be written ({quote_path(probe)} is not a writable directory): choose a writable directory",
+            f"{param} {quote_path(out)} cannot be written ({quote_path(probe)} is not a writable directory): choose a "
+            "writable directory",
             param=param,
         )
     if command is None:
@@ -423,12 +448,14 @@ def _check_contents(out: Path, command: str, parameters: dict | None, force: boo
     meta = _stored_run(out)
     if meta is None:
         raise InputError(
-            f"{param} {quote_path(out)} is not empty and holds no specdiag run: choose a new or empty directory, or pass force to write into it",
+            f"{param} {quote_path(out)} is not empty and holds no specdiag run: choose a new or empty directory, or "
+            "pass force to write into it",
             param=param,
         )
     if meta["command"] != command:
         raise InputError(
-            f"{param} {quote_path(out)} holds a {printable(meta['command'])} run: choose another directory for {command}, or pass force to overwrite it",
+            f"{param} {quote_path(out)} holds a {printable(meta['command'])} run: choose another directory for "
+            f"{command}, or pass force to overwrite it",
             param=param,
         )
     if parameters is not None:
@@ -438,7 +465,8 @@ def _check_contents(out: Path, command: str, parameters: dict | None, force: boo
             stored = stored if isinstance(stored, dict) else {}
             diff = sorted(k for k in set(current) | set(stored) if stored.get(k) != current.get(k))
             raise InputError(
-                f"{param} {quote_path(out)} holds a {command} run with other {printable(', '.join(diff)) or 'parameters'}: "
+                f"{param} {quote_path(out)} holds a {command} run with other "
+                f"{printable(', '.join(diff)) or 'parameters'}: "
                 f"use its options to resume it, a new directory, or force to overwrite it",
                 param=param,
             )
@@ -466,7 +494,8 @@ def _write_run_files(out: Path, files: dict[str, str | bytes]) -> Path:
     claimed_new = _key(out) in _NEW
     fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
     taken = RunDirBusy(
-        f"out {quote_path(out)} was written by another specdiag run while this one computed: nothing written; choose another out",
+        f"out {quote_path(out)} was written by another specdiag run while this one computed: nothing written; choose "
+        "another out",
         param="out",
     )
     if claimed_new and not fresh:
@@ -510,7 +539,7 @@ def _write_run_files(out: Path, files: dict[str, str | bytes]) -> Path:
 def remove_stale_temps(out: Path | str) -> list[Path]:
     """Delete the temporary files a killed run left in ``out`` (``.NAME.XXXX.tmp``); their paths."""
     out = Path(out)
-    removed = []
+    removed: list[Path] = []
     if not out.is_dir():
         return removed
     for path in sorted(out.rglob(f".*{_TEMP_SUFFIX}")):
@@ -555,6 +584,7 @@ def run_metadata(command: str, parameters: dict, *, device: str, elapsed_s: floa
         from ._backend import cupy_module  # noqa: PLC0415
 
         cp = cupy_module()
+        assert cp is not None, "device 'gpu' is resolved only when CuPy sees a device"
         versions["cupy"] = cp.__version__
         extra.setdefault("gpu", cp.cuda.runtime.getDeviceProperties(0)["name"].decode())
     return {

@@ -414,14 +414,16 @@ def check_resumable(out: Path, cfg: Config, *, force: bool = False) -> None:
             discard_files(out, RUN_FILES)
             return
         raise InputError(
-            f"out {quote_path(out)} holds a run.json that is not a specdiag reproduce run: choose another out, or pass force to overwrite it",
+            f"out {quote_path(out)} holds a run.json that is not a specdiag reproduce run: choose another out, or "
+            "pass force to overwrite it",
             param="out",
         ) from None
     if diff and force:
         discard_files(out, RUN_FILES)
     elif diff:
         raise InputError(
-            f"out {quote_path(out)} holds a run with different {', '.join(diff)}: use a new out, the same options to resume, or force to overwrite it",
+            f"out {quote_path(out)} holds a run with different {', '.join(diff)}: use a new out, the same options to "
+            "resume, or force to overwrite it",
             param="out",
         )
 
@@ -577,7 +579,8 @@ def summary_rows(cfg: Config, data: dict) -> list[dict]:
             row["gumbel_loc"] = row["gumbel_scale"] = None
         row.update(_row_theory(cfg, init, fld, float(radii_data["gain"])))
         hidden = data.get(f"hidden-{fld}-{init}")
-        for t in (*marks, "last"):
+        at: tuple[int | str, ...] = (*marks, "last")  # steps, then the last step simulated
+        for t in at:
             key = f"log10_hidden_t{t}"
             if hidden is None:
                 row[key] = None
@@ -676,14 +679,14 @@ def render(out: Path, cfg: Config, vector: bool = False) -> list[str]:
         draw("moduli", "figure_modulus_density", data["moduli"], n=cfg.n, matrices=min(cfg.samples, MODULI_MATRICES))
     drawn = dict(process_map(_draw, jobs))
     written = [name for k in range(len(jobs)) for name in drawn[k]]
-    rows = summary_rows(cfg, data)
-    if rows:
-        header = list(rows[0])
-        atomic_write_text(out / "summary.csv", csv_document(header, ([r[h] for h in header] for r in rows)))
+    summary = summary_rows(cfg, data)
+    if summary:
+        header = list(summary[0])
+        atomic_write_text(out / "summary.csv", csv_document(header, ([r[h] for h in header] for r in summary)))
         atomic_write_text(
             out / "summary.md",
             f"# specdiag reproduce: summary (n = {cfg.n})\n\n"
-            + markdown_table(header, ([r[h] for h in header] for r in rows)),
+            + markdown_table(header, ([r[h] for h in header] for r in summary)),
         )
         written += ["summary.csv", "summary.md"]
     return written
@@ -715,7 +718,8 @@ def config_from_run(out: Path) -> Config:
         return Config(**params)
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise InputError(
-            f"from_dir: cannot read the run parameters from {quote_path(meta)} ({type(exc).__name__}: {printable(exc)})",
+            f"from_dir: cannot read the run parameters from {quote_path(meta)} ({type(exc).__name__}: "
+            f"{printable(exc)})",
             param="from_dir",
         ) from None
 
@@ -758,7 +762,8 @@ def parse_figures(figure) -> tuple:
     unknown = [f for f in figures if f not in FIGURES]
     if unknown or not figures:
         raise InputError(
-            f"figure {printable(', '.join(unknown)) or '(empty)'} is unknown: use all or a comma list of {', '.join(FIGURES)}",
+            f"figure {printable(', '.join(unknown)) or '(empty)'} is unknown: use all or a comma list of "
+            f"{', '.join(FIGURES)}",
             param="figure",
         )
     return figures
@@ -847,7 +852,8 @@ def _redraw(from_dir: Path, vector: bool) -> ReproduceResult:
         written = render(from_dir, cfg, vector)
     if not written:
         raise InputError(
-            f"from_dir {quote_path(from_dir)} holds no arrays to draw from: run reproduce with out={quote_path(from_dir)} first",
+            f"from_dir {quote_path(from_dir)} holds no arrays to draw from: run reproduce with "
+            f"out={quote_path(from_dir)} first",
             param="from_dir",
         )
     return ReproduceResult("reproduce", str(from_dir), written, summary_rows(cfg, load_arrays(from_dir)), None, None)

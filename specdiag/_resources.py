@@ -252,7 +252,8 @@ def memory_budget(max_memory=None) -> tuple[int, str]:
             return parse_size(env, "size"), "SPECDIAG_MAX_MEMORY"
         except InputError:
             raise InputError(
-                f"the environment variable SPECDIAG_MAX_MEMORY must be a size such as 512M or 8G, got {env.strip()[:40]!r}: fix or unset it"
+                "the environment variable SPECDIAG_MAX_MEMORY must be a size such as 512M or 8G, got "
+                f"{env.strip()[:40]!r}: fix or unset it"
             ) from None
     available, capped = available_memory(), cgroup_memory()
     if capped is not None and capped < available:
@@ -299,7 +300,8 @@ def guard(estimate: Estimate, *, max_memory=None) -> Estimate:
     budget, source = memory_budget(max_memory)
     if estimate.memory > budget:
         raise InputError(
-            f"{estimate.param} {estimate.value:,} needs about {format_bytes(estimate.memory)} of memory ({estimate.what}), "
+            f"{estimate.param} {estimate.value:,} needs about {format_bytes(estimate.memory)} of memory "
+            f"({estimate.what}), "
             f"over the {format_bytes(budget)} budget ({source}): use a smaller value",
             param=estimate.param,
         )
@@ -307,13 +309,16 @@ def guard(estimate: Estimate, *, max_memory=None) -> Estimate:
     need = estimate.per_process or estimate.memory
     if headroom is not None and need > headroom:
         raise InputError(
-            f"{estimate.param} {estimate.value:,} needs about {format_bytes(need)} of memory per process ({estimate.what}), "
-            f"over the {format_bytes(headroom)} the address-space limit leaves (ulimit -v, RLIMIT_AS): use a smaller value or raise the limit",
+            f"{estimate.param} {estimate.value:,} needs about {format_bytes(need)} of memory per process "
+            f"({estimate.what}), "
+            f"over the {format_bytes(headroom)} the address-space limit leaves (ulimit -v, RLIMIT_AS): use a smaller "
+            "value or raise the limit",
             param=estimate.param,
         )
     if estimate.seconds > MAX_RUN_S:
         raise InputError(
-            f"{estimate.param} {estimate.value:,} would run for about {format_seconds(estimate.seconds)}: use a smaller value",
+            f"{estimate.param} {estimate.value:,} would run for about {format_seconds(estimate.seconds)}: use a "
+            "smaller value",
             param=estimate.param,
         )
     if estimate.seconds > LONG_RUN_S:
@@ -343,7 +348,8 @@ def check_disk(path: Path | str, need: float, param: str = "out") -> None:
         return
     if need * 1.1 > free:
         raise InputError(
-            f"{param} {str(path)!r}: the run writes about {format_bytes(need)} but only {format_bytes(free)} is free there: free space or choose another {param}",
+            f"{param} {str(path)!r}: the run writes about {format_bytes(need)} but only {format_bytes(free)} is free "
+            f"there: free space or choose another {param}",
             param=param,
         )
 

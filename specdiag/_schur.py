@@ -131,8 +131,8 @@ def log_power_sums_schur(
     Unitary invariance gives ||W^k||_F = ||T^k||_F, so Q is never needed. With T = S diag(lambda) S^{-1}
     (S unit upper triangular, :func:`triangular_eigenvectors`), ||T^k||_F^2 = a^H (A o B^T) a,
     a = lambda^k, A = S^H S, B = S^{-1} S^{-H}: two triangular Grams (LAPACK ?lauum) and one triangular
-    inverse (?trtri); with S, about 0.3-0.4x an eigenvalues-only ?geev at n = 4096 (complex arithmetic). Power sums are the
-    geometric series, evaluated with the largest modulus factored out (never overflows).
+    inverse (?trtri); with S, about 0.3-0.4x an eigenvalues-only ?geev at n = 4096 (complex arithmetic).
+    Power sums are the geometric series, evaluated with the largest modulus factored out (never overflows).
 
     Returns None when S is ill-conditioned (defective or nearly defective T, including nilpotent
     matrices): use :func:`log_power_sums_by_squaring` then.

@@ -247,7 +247,8 @@ def law_radii(ensemble, samples: int, seed: int = 0) -> np.ndarray:
             else f"{ensemble.name} has no exact radius law (universality only)"
         )
         raise InputError(
-            f"method 'law' draws from an exact law, but {what}: sample matrices instead (method 'matrices'), or use field 'complex'",
+            f"method 'law' draws from an exact law, but {what}: sample matrices instead (method 'matrices'), or use "
+            "field 'complex'",
             param="method",
         )
     from ._backend import host_rng  # noqa: PLC0415

@@ -125,14 +125,16 @@ class SweepConfig:
         choice(self.sampler, "sampler", SAMPLERS)
         if self.dynamics and self.sampler != "dense":
             raise InputError(
-                f"sampler {self.sampler!r} never forms the matrices that dynamics needs: use sampler='dense' with dynamics (or leave sampler unset)",
+                f"sampler {self.sampler!r} never forms the matrices that dynamics needs: use sampler='dense' with "
+                "dynamics (or leave sampler unset)",
                 param="sampler",
             )
         return self
 
     @classmethod
     def from_dict(cls, d: dict) -> SweepConfig:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,7 @@ def dynamics_steps(n: int, cs) -> np.ndarray:
 
 
 def make_tasks(cfg: SweepConfig, ensembles: dict[Point, Ensemble]) -> list[Task]:
+    assert cfg.sampler is not None, "SweepConfig.__post_init__ fills in the sampler"
     return [
         Task(
             p,
@@ -252,7 +255,8 @@ def check_same_config(out: Path, cfg: SweepConfig, *, force: bool = False) -> No
         discard_files(out, RUN_FILES)
     elif previous != cfg:
         raise InputError(
-            f"out {quote_path(out)} holds a sweep with other options: pass resume={quote_path(out)} to finish it, choose a new out, or pass force to overwrite it",
+            f"out {quote_path(out)} holds a sweep with other options: pass resume={quote_path(out)} to finish it, "
+            "choose a new out, or pass force to overwrite it",
             param="out",
         )
 
@@ -567,7 +571,8 @@ def _finished(from_dir: Path, plot: bool) -> SweepResult:
         points = doc["points"]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         raise InputError(
-            f"from_dir {quote_path(from_dir)} holds no readable sweep.json: run a sweep with out={quote_path(from_dir)} first",
+            f"from_dir {quote_path(from_dir)} holds no readable sweep.json: run a sweep with "
+            f"out={quote_path(from_dir)} first",
             param="from_dir",
         ) from None
     figures = []
@@ -687,6 +692,7 @@ def sweep(
             device=device,
             sampler=sampler,
         ).validate()
+        assert out is not None  # refused just above
         out = Path(out)
     prepare_out_dir(
         out, command="sweep", force=force, param="resume" if resume is not None else "out"

@@ -108,7 +108,8 @@ class SpectralMonitor:
             raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}", param="model")
         if not torch_cells(model):
             raise InputError(
-                f"model has no nn.RNN/LSTM/GRU or RNNCell/LSTMCell/GRUCell ({type(model).__name__}): nothing to monitor",
+                f"model has no nn.RNN/LSTM/GRU or RNNCell/LSTMCell/GRUCell ({type(model).__name__}): nothing to "
+                "monitor",
                 param="model",
             )
         self.model = model
@@ -142,7 +143,7 @@ def _lightning_callback_base():
 def _define_lightning():
     base = _lightning_callback_base()
 
-    class LightningSpectralMonitor(base):  # type: ignore[misc, valid-type]
+    class LightningSpectralMonitor(base):
         """Lightning callback: :class:`SpectralMonitor` on the LightningModule at ``trainer.global_step``."""
 
         def __init__(
@@ -173,7 +174,7 @@ def _define_lightning():
 
 def _define_hf():
     try:
-        from transformers import TrainerCallback  # type: ignore[import-not-found]  # noqa: PLC0415 (optional: only when asked for)
+        from transformers import TrainerCallback  # noqa: PLC0415 (optional: only when asked for)
     except ImportError:
         raise InputError("HFSpectralMonitor needs Hugging Face transformers (pip install transformers)") from None
 

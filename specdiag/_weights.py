@@ -86,7 +86,8 @@ def open_weights(path: Path | str, *, max_memory: int | None = None, container: 
             source = open_safetensors(path / "model.safetensors")
         else:
             raise InputError(
-                f"{str(path)!r} is a directory, not a weights file: give a file ({', '.join(SUFFIXES)}) or a directory holding {SHARD_INDEX}"
+                f"{str(path)!r} is a directory, not a weights file: give a file ({', '.join(SUFFIXES)}) or a "
+                f"directory holding {SHARD_INDEX}"
             )
         source.max_memory = max_memory
         return source
@@ -132,7 +133,8 @@ def open_weights(path: Path | str, *, max_memory: int | None = None, container: 
         raise InputError(f"unsupported file type {suffix!r}: use one of {', '.join(SUFFIXES)}")
     if container:
         raise InputError(
-            f"state_dict: {printable(str(path))!r} is a flat {source.kind} file, not a nested checkpoint: drop state_dict",
+            f"state_dict: {printable(str(path))!r} is a flat {source.kind} file, not a nested checkpoint: drop "
+            "state_dict",
             param="state_dict",
         )
     source.max_memory = max_memory

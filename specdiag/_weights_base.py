@@ -119,7 +119,8 @@ class WeightsSource:
             ) from None
         except Exception as exc:  # truncated data, zlib errors, ...
             raise InputError(
-                f"cannot read tensor {name!r} of {self.path!r} ({type(exc).__name__}: {_one_line(exc)}): the file is corrupt or truncated"
+                f"cannot read tensor {name!r} of {self.path!r} ({type(exc).__name__}: {_one_line(exc)}): the file is "
+                "corrupt or truncated"
             ) from None
 
 
@@ -203,7 +204,7 @@ def _describe_non_file(path: Path) -> str | None:
 def _read_npy_body(fh, shape, dtype, fortran) -> np.ndarray:
     count = math.prod(shape)
     out = np.empty(count, dtype=dtype)
-    view = memoryview(out.view(np.uint8).reshape(-1))
+    view = out.view(np.uint8).reshape(-1).data  # a writable memoryview over the bytes of out
     got = 0
     while got < view.nbytes:
         chunk = fh.readinto(view[got:]) if hasattr(fh, "readinto") else None

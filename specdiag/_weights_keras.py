@@ -28,7 +28,7 @@ CELL_VARS = ("kernel", "recurrent_kernel", "bias")
 
 def _h5py():
     try:
-        import h5py  # type: ignore[import-untyped]  # noqa: PLC0415 (optional dependency, only for Keras files)
+        import h5py  # noqa: PLC0415 (optional dependency, only for Keras files)
     except ImportError:
         raise InputError(
             "reading Keras .keras/.h5 files needs h5py: pip install 'specdiag[h5py]'", param="path"

@@ -61,7 +61,8 @@ def open_npy(path: Path) -> WeightsSource:
     if offset + info.nbytes > size:
         shown = "x".join(map(str, shape)) or "scalar"
         raise InputError(
-            f"{printable(str(path))!r} is truncated: its header promises a {shown} {dtype} array ({format_bytes(info.nbytes)}) "
+            f"{printable(str(path))!r} is truncated: its header promises a {shown} {dtype} array "
+            f"({format_bytes(info.nbytes)}) "
             f"but the file holds {format_bytes(max(size - offset, 0))} of data: the file is corrupt or truncated"
         )
 
@@ -117,7 +118,8 @@ def _sparse_npz(path: Path, headers: dict, load_member) -> WeightsSource:
     """A ``scipy.sparse.save_npz`` file: one matrix, named after the file."""
     if any(math.prod(headers[key][1]) * headers[key][2].itemsize > 1024 for key in ("format", "shape")):
         raise InputError(
-            f"{str(path)!r} looks like a scipy.sparse file but its format/shape members are not small: the file is corrupt"
+            f"{str(path)!r} looks like a scipy.sparse file but its format/shape members are not small: the file is "
+            "corrupt"
         )
     raw = np.asarray(load_member("format")).item()
     fmt = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
@@ -163,7 +165,8 @@ def open_text(path: Path, max_memory: int | None) -> WeightsSource:
         array = np.loadtxt(path, delimiter="," if "," in text else None, ndmin=2)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(
-            f"cannot read {str(path)!r} as a text matrix ({_one_line(exc)}): one row per line, numbers separated by commas or spaces"
+            f"cannot read {str(path)!r} as a text matrix ({_one_line(exc)}): one row per line, numbers separated by "
+            "commas or spaces"
         ) from None
     return WeightsSource(
         str(path), "text", {name: _info(name, array.shape, array.dtype, array.dtype.itemsize)}, lambda _name: array

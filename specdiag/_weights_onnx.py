@@ -79,7 +79,8 @@ def open_onnx(path: Path):
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError and friends
         raise InputError(
-            f"{printable(str(path))!r} is not a valid ONNX model ({type(exc).__name__}): the file is corrupt or of another type",
+            f"{printable(str(path))!r} is not a valid ONNX model ({type(exc).__name__}): the file is corrupt or of "
+            "another type",
             param="path",
         ) from None
     known = _constants(model.graph)
@@ -112,7 +113,10 @@ def open_onnx(path: Path):
         why = None
         missing = [n for n in (w_name, r_name) if n not in known] + ([b_name] if b_name and b_name not in known else [])
         if missing:
-            why = f"{node.op_type} weight {printable(missing[0])!r} is computed in the graph (If/Loop or other nodes), not stored: cannot be resolved"
+            why = (
+                f"{node.op_type} weight {printable(missing[0])!r} is computed in the graph (If/Loop or other nodes), "
+                "not stored: cannot be resolved"
+            )
         elif node.op_type == "RNN" and acts[:1] == ["Relu"]:
             kind = "rnn_relu"
         elif acts and [a.lower() for a in acts[: len(default_acts)]] != [a.lower() for a in default_acts]:

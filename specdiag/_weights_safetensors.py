@@ -33,12 +33,14 @@ def _safetensors_header(path: Path) -> tuple[dict, int]:
         head = fh.read(8)
         if len(head) < 8:
             raise InputError(
-                f"{str(path)!r} is not a valid safetensors file (shorter than its 8-byte header length): the file is corrupt or truncated"
+                f"{str(path)!r} is not a valid safetensors file (shorter than its 8-byte header length): the file is "
+                "corrupt or truncated"
             )
         (length,) = struct.unpack("<Q", head)
         if length > min(size - 8, 100_000_000):
             raise InputError(
-                f"{str(path)!r} is not a valid safetensors file (header length {length} exceeds the file): the file is corrupt or truncated"
+                f"{str(path)!r} is not a valid safetensors file (header length {length} exceeds the file): the file "
+                "is corrupt or truncated"
             )
         raw = fh.read(length)
     try:
@@ -66,7 +68,8 @@ def _safetensors_header(path: Path) -> tuple[dict, int]:
             ) from None
         if not 0 <= start <= stop <= size - body or min(shape, default=1) < 0:
             raise InputError(
-                f"tensor {name!r} of {str(path)!r} lies outside the file (offsets {start}..{stop}): the file is corrupt or truncated"
+                f"tensor {name!r} of {str(path)!r} lies outside the file (offsets {start}..{stop}): the file is "
+                "corrupt or truncated"
             )
     return header, body
 
@@ -74,7 +77,8 @@ def _safetensors_header(path: Path) -> tuple[dict, int]:
 def _safetensors_dtype(name: str, code: str, path: str) -> np.dtype:
     if code not in SAFETENSORS_DTYPES:
         raise InputError(
-            f"tensor {name!r} of {path!r} has safetensors dtype {code!r}, which specdiag cannot read: store it as F64, F32, F16 or BF16"
+            f"tensor {name!r} of {path!r} has safetensors dtype {code!r}, which specdiag cannot read: store it as "
+            "F64, F32, F16 or BF16"
         )
     type_name = SAFETENSORS_DTYPES[code]
     if type_name in ("bfloat16", "float8_e4m3fn", "float8_e5m2"):
@@ -99,7 +103,8 @@ def _safetensors_entries(path: Path, shard: str | None = None) -> tuple[dict, Ca
         infos[name] = TensorInfo(name, shape, SAFETENSORS_DTYPES.get(code, code), stop - start)
         if code in SAFETENSORS_DTYPES and math.prod(shape) * itemsize != stop - start:
             raise InputError(
-                f"tensor {name!r} of {str(path)!r}: shape {list(shape)} {code} needs {math.prod(shape) * itemsize} bytes, the header gives {stop - start}: the file is corrupt"
+                f"tensor {name!r} of {str(path)!r}: shape {list(shape)} {code} needs {math.prod(shape) * itemsize} "
+                f"bytes, the header gives {stop - start}: the file is corrupt"
             )
 
     def load(name):
@@ -131,7 +136,8 @@ def open_sharded(index_path: Path) -> WeightsSource:
         ) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(
-            f'{str(index_path)!r} is not a valid safetensors index ({_one_line(exc)}): expected {{"weight_map": {{tensor: shard file}}}}'
+            f"{str(index_path)!r} is not a valid safetensors index ({_one_line(exc)}): expected "
+            '{"weight_map": {tensor: shard file}}'
         ) from None
     shards: dict[str, tuple[dict, Callable]] = {}
     infos, owner = {}, {}
@@ -142,13 +148,15 @@ def open_sharded(index_path: Path) -> WeightsSource:
         if shard not in shards:
             if not shard_path.is_file():
                 raise InputError(
-                    f"shard {str(shard_path)!r} listed in {str(index_path)!r} is missing: copy every shard next to the index"
+                    f"shard {str(shard_path)!r} listed in {str(index_path)!r} is missing: copy every shard next to "
+                    "the index"
                 )
             shards[shard] = _safetensors_entries(shard_path)
         shard_infos = shards[shard][0]
         if name not in shard_infos:
             raise InputError(
-                f"tensor {name!r} is not in shard {str(shard_path)!r} as {str(index_path)!r} says: the shards do not match the index"
+                f"tensor {name!r} is not in shard {str(shard_path)!r} as {str(index_path)!r} says: the shards do not "
+                "match the index"
             )
         infos[name], owner[name] = shard_infos[name], shard
     return WeightsSource(

@@ -81,7 +81,8 @@ def _chosen_container(obj: Mapping, container: str, label: str) -> tuple[dict, s
         node = node[part]
     if not isinstance(node, Mapping):
         raise InputError(
-            f"state_dict: {printable(label)}[{printable(container)!r}] is a {type(node).__name__}, not a dict of tensors",
+            f"state_dict: {printable(label)}[{printable(container)!r}] is a {type(node).__name__}, not a dict of "
+            "tensors",
             param="state_dict",
         )
     return _flatten(node), container
@@ -133,7 +134,8 @@ def open_torch(path: Path, container: str | None = None) -> WeightsSource:
         magic = fh.read(4)
     if not (magic.startswith(b"PK") or magic[:1] == b"\x80"):
         raise InputError(
-            f"{str(path)!r} is not a PyTorch file (neither a torch.save zip archive nor a legacy pickle): the file is corrupt or of another type"
+            f"{str(path)!r} is not a PyTorch file (neither a torch.save zip archive nor a legacy pickle): the file is "
+            "corrupt or of another type"
         )
     if magic.startswith(b"PK") and is_torchscript(path):
         return open_torchscript(path)
@@ -156,8 +158,9 @@ def open_torch(path: Path, container: str | None = None) -> WeightsSource:
         if found or "weights_only" in text:
             what = f" ({printable(found.group(1))})" if found else ""
             raise InputError(
-                f"{printable(str(path))!r} holds code or a pickled Python object{what}, not only tensors, and was not loaded "
-                f"(specdiag never runs code from a file): save model.state_dict() instead (torch.save(model.state_dict(), path))"
+                f"{printable(str(path))!r} holds code or a pickled Python object{what}, not only tensors, and was not "
+                "loaded (specdiag never runs code from a file): save model.state_dict() instead "
+                "(torch.save(model.state_dict(), path))"
             ) from None
         raise InputError(
             f"cannot read {str(path)!r} with torch.load ({_one_line(exc)}): the file is corrupt or not a PyTorch file"

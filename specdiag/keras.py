@@ -24,7 +24,7 @@ __all__ = [*_LAZY]
 def _define() -> dict:
     """Define the classes (imports keras) and cache them in this module's globals."""
     try:
-        import keras  # type: ignore[import-untyped]  # noqa: PLC0415 (optional framework: imported only when used)
+        import keras  # noqa: PLC0415 (optional framework: imported only when used)
     except ImportError:
         from ._errors import InputError  # noqa: PLC0415
 

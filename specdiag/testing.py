@@ -154,7 +154,10 @@ def assert_stable(
     if failing:
         total = len(tensor_rows(doc))
         gate = f"max_growth {max_growth:g}" if max_growth is not None else "growth not gated"
-        head = f"specdiag: {len(failing)} of {total} recurrent tensor{'s' * (total != 1)} unstable (max_radius {max_radius:g}, seq_len {thresholds.seq_len}, {gate})"
+        head = (
+            f"specdiag: {len(failing)} of {total} recurrent tensor{'s' * (total != 1)} unstable (max_radius "
+            f"{max_radius:g}, seq_len {thresholds.seq_len}, {gate})"
+        )
         raise AssertionError(
             head + "\n" + _table(failing, isinstance(report, MultiCheckReport) and len(report.files) > 1)
         )

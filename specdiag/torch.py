@@ -91,7 +91,8 @@ def rescaled_glorot_(tensor, gates: int | None = None, generator=None):
 
 
 def calibrated_(tensor, gates: int | None = None, coverage: float = DEFAULT_COVERAGE, generator=None):
-    """Glorot / s per gate block with P(radius <= 1) = ``coverage`` at the block's width (any w >= 2). See :func:`recurrent_`."""
+    """Glorot / s per gate block with P(radius <= 1) = ``coverage`` at the block's width (any w >= 2). See
+    :func:`recurrent_`."""
     return recurrent_(tensor, "calibrated", gates=gates, coverage=coverage, generator=generator)
 
 

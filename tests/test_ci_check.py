@@ -463,7 +463,8 @@ def test_findings_cover_every_criterion():
     assert criterion("largest Lyapunov exponent 0.02 > 0") == "growth" and criterion("something new") == "gate"
     assert (
         criterion(
-            "the state explodes (an entry beyond 1e+30 after 12 steps): the cell's state is unbounded (lambda = 0.3 +- 0 per step, driven)"
+            "the state explodes (an entry beyond 1e+30 after 12 steps): the cell's state is unbounded (lambda = 0.3 "
+            "+- 0 per step, driven)"
         )
         == "growth"
     )

@@ -366,7 +366,8 @@ def test_too_many_workers_are_capped_and_said_in_one_line():
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and json.loads(out)["samples"] == 8
     assert err.splitlines() == [
-        f"--workers 1000 exceeds the {len(os.sched_getaffinity(0))} available cores: using {len(os.sched_getaffinity(0))}"
+        f"--workers 1000 exceeds the {len(os.sched_getaffinity(0))} available cores: using "
+        f"{len(os.sched_getaffinity(0))}"
     ]
 
 
@@ -529,7 +530,8 @@ def test_a_locked_run_directory_refuses_a_second_run_in_one_line(tmp_path):
         [
             sys.executable,
             "-c",
-            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); "
+            "print('held', flush=True); time.sleep(60)",
             str(out),
         ],
         stdout=subprocess.PIPE,

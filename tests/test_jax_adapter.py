@@ -42,13 +42,16 @@ init = sj.rescaled_glorot()
 kernels = [init(jax.random.key(seed), (170, 4 * 170)) for seed in range(3)]
 out["dtype_shape"] = [str(kernels[0].dtype), list(kernels[0].shape)]
 out["rescaled_radii"] = sum((radii_of_columns(k, 4) for k in kernels), [])
-out["same_key_same_draw"] = bool(np.array_equal(np.asarray(init(jax.random.key(9), (170, 170))), np.asarray(init(jax.random.key(9), (170, 170)))))
-out["var_times_n"] = {name: float(np.asarray(f(gates=3)(jax.random.key(1), (100, 300)), dtype=np.float64).var() * 100) for name, f in (("glorot", sj.glorot), ("half", sj.half))}
+out["same_key_same_draw"] = bool(np.array_equal(np.asarray(init(jax.random.key(9), (170, 170))),
+                                                np.asarray(init(jax.random.key(9), (170, 170)))))
+out["var_times_n"] = {name: float(np.asarray(f(gates=3)(jax.random.key(1), (100, 300)), dtype=np.float64).var() * 100)
+                      for name, f in (("glorot", sj.glorot), ("half", sj.half))}
 c = np.asarray(sj.calibrated(0.9)(jax.random.key(2), (64, 64), jnp.complex64))
 out["complex"] = [str(c.dtype), float(np.mean(np.abs(c) ** 2) * 64)]
 errors = {}
 for label, call in (("rescaled_128", lambda: sj.rescaled_glorot()(jax.random.key(0), (128, 128))),
-                    ("method", lambda: sj.recurrent("orthogonal")), ("shape", lambda: sj.glorot()(jax.random.key(0), (10, 25)))):
+                    ("method", lambda: sj.recurrent("orthogonal")),
+                    ("shape", lambda: sj.glorot()(jax.random.key(0), (10, 25)))):
     try:
         call()
         errors[label] = None

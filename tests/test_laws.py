@@ -374,7 +374,8 @@ def test_real_law_is_a_proper_distribution(n):
     assert np.all(np.diff(q) > 0) and q[0] > 0
     np.testing.assert_allclose(law.cdf(q), p, rtol=1e-9)
     np.testing.assert_allclose(law.isf(1 - p[2:-1]), q[2:-1], rtol=1e-9)
-    # the density integrates to the cdf: Gauss-Legendre on a fine partition (the density has kinks at the tails' junctions)
+    # the density integrates to the cdf: Gauss-Legendre on a fine partition (the density has kinks at the
+    # tails' junctions)
     u = np.linspace(-math.log(-math.log(p[0])), -math.log(-math.log(p[-1])), 801)
     edges = np.union1d(law.ppf(np.exp(-np.exp(-u))), _real.real_quantiles(n).r)  # pieces end at the interpolation nodes
     nodes, weights = np.polynomial.legendre.leggauss(8)

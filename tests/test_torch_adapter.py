@@ -151,7 +151,10 @@ def test_complex_tensors_get_the_complex_law():
 
 
 def test_importing_specdiag_and_its_adapters_imports_no_framework():
-    code = "import sys, specdiag, specdiag.torch, specdiag.keras, specdiag.jax; print(sorted({'torch', 'keras', 'jax'} & set(sys.modules)))"
+    code = (
+        "import sys, specdiag, specdiag.torch, specdiag.keras, specdiag.jax; print(sorted({'torch', 'keras', 'jax'} "
+        "& set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -6,8 +6,8 @@ per finding with the file (``artifactLocation.uri`` relative to the working dire
 and the row's numbers (``properties``). A weights file has no lines: ``region.startLine`` is 1,
 which code scanning needs to show an alert. ``partialFingerprints`` hash file, tensor and rule, so
 an alert keeps its identity across runs. ``%SRCROOT%`` is left to the consumer (code scanning
-resolves it to the repository root), so the log does not depend on where it was made. Files that could not be read, or held nothing to check,
-are ``toolExecutionNotifications`` of the invocation.
+resolves it to the repository root), so the log does not depend on where it was made. Files that
+could not be read, or held nothing to check, are ``toolExecutionNotifications`` of the invocation.
 """
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ from .report import CheckFormat, check_output, deliver_report
 
 __all__ = ["check_command", "Model", "Param", "Layout"]
 
-Model = Enum("Model", {m: m for m in MODELS}, type=str)
-Param = Enum("Param", {p: p for p in PARAMS}, type=str)
-Layout = Enum("Layout", {name: name for name in LAYOUTS}, type=str)
+Model = Enum("Model", {m: m for m in MODELS}, type=str)  # type: ignore[misc]  # members come from the registry
+Param = Enum("Param", {p: p for p in PARAMS}, type=str)  # type: ignore[misc]  # members come from the registry
+Layout = Enum("Layout", {name: name for name in LAYOUTS}, type=str)  # type: ignore[misc]  # members come from the registry
 #: library parameter names that appear inside verdict reasons, shown as flags on the CLI
 _PARAMS_IN_REASONS = re.compile(r"\b(max_radius|max_growth|seq_len|max_memory|allow_unchecked|input_scale)\b")
 
@@ -104,7 +104,8 @@ def _cell_note(name: str, r: dict) -> str:
     gates = ", ".join(f"{g} {_g(v)}" for g, v in r["gate_radii"].items())
     rest = r["rest_state"]
     return (
-        f"{name}: information only: gate block radii {gates}; rest state {'settled' if rest['settled'] else 'not settled'} "
+        f"{name}: information only: gate block radii {gates}; rest state "
+        f"{'settled' if rest['settled'] else 'not settled'} "
         f"after {rest['steps']} steps, rho(J) = {_g(rest['radius'])}"
     )
 
@@ -153,7 +154,8 @@ def check_command(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Weights files (.npy, .npz incl. scipy.sparse, .safetensors, .pt/.pth/.ckpt/.bin, .onnx, .keras/.h5, .csv/.txt), directories (walked) or globs ('models/**/*.pt').",
+            help="Weights files (.npy, .npz incl. scipy.sparse, .safetensors, .pt/.pth/.ckpt/.bin, .onnx, "
+            ".keras/.h5, .csv/.txt), directories (walked) or globs ('models/**/*.pt').",
             show_default=False,
         ),
     ],
@@ -163,20 +165,21 @@ def check_command(
     ] = None,
     model: Annotated[
         Model, typer.Option("--model", help="Name-rule family to use (see README: check name rules).")
-    ] = Model.auto,
+    ] = Model("auto"),
     param: Annotated[
         Param,
         typer.Option(
             "--param",
             help="How SSM diagonals are read: auto (by name), lru, a_log, or eigenvalues (1-D tensors as eigenvalues).",
         ),
-    ] = Param.auto,
+    ] = Param("auto"),
     layout: Annotated[
         Optional[Layout],
         typer.Option(
             "--layout",
             "--cell",
-            help="Declare what the --key tensors are (a custom-named cell): lstm, gru, rnn, rnn-relu, keras-lstm, keras-gru, keras-rnn, linear.",
+            help="Declare what the --key tensors are (a custom-named cell): lstm, gru, rnn, rnn-relu, keras-lstm, "
+            "keras-gru, keras-rnn, linear.",
         ),
     ] = None,
     bias: Annotated[
@@ -209,7 +212,8 @@ def check_command(
         float,
         typer.Option(
             "--max-growth",
-            help="Fail when the growth at t = --seq-len exceeds this: E||h_t||^2/(t sigma^2 n) for linear W, exp(lambda t) for cells.",
+            help="Fail when the growth at t = --seq-len exceeds this: E||h_t||^2/(t sigma^2 n) for linear W, "
+            "exp(lambda t) for cells.",
         ),
     ] = DEFAULT_MAX_GROWTH,
     no_growth_gate: Annotated[
@@ -230,7 +234,8 @@ def check_command(
         Optional[str],
         typer.Option(
             "--max-memory",
-            help="Memory budget, e.g. 2G or 1e9 (default: half the available memory); larger tensors are refused unread.",
+            help="Memory budget, e.g. 2G or 1e9 (default: half the available memory); larger tensors are refused "
+            "unread.",
         ),
     ] = None,
     list_only: Annotated[
@@ -258,7 +263,8 @@ def check_command(
             "--format",
             "-f",
             envvar="SPECDIAG_FORMAT",
-            help="table (human), json, jsonl, sarif (code scanning), junit, github (annotations) or gitlab (code quality); default $SPECDIAG_FORMAT, else table.",
+            help="table (human), json, jsonl, sarif (code scanning), junit, github (annotations) or gitlab (code "
+            "quality); default $SPECDIAG_FORMAT, else table.",
         ),
     ] = CheckFormat.table,
     output: Annotated[

@@ -51,7 +51,8 @@ def demo_command(
         TableOrJson, typer.Option("--format", "-f", help="table (human) or json (one document on stdout).")
     ] = TableOrJson.table,
 ):
-    """Train a linear RNN on a delayed copy from each init: loss and hidden-norm curves (figure.png) and a summary table."""
+    """Train a linear RNN on a delayed copy from each init: loss and hidden-norm curves (figure.png) and a summary
+    table."""
     inits = parse_name_list(init, "--init", METHODS)
     result = demo(
         out,
@@ -71,7 +72,10 @@ def demo_command(
 
     def table():
         rows = [[printable(row[c]) if isinstance(row[c], str) else row[c] for c in COLUMNS] for row in result.rows]
-        caption = f"figure, tables and arrays in {printable(result.out)}; computed {', '.join(result.computed) or 'nothing'}; reused {', '.join(result.reused) or 'nothing'}"
+        caption = (
+            f"figure, tables and arrays in {printable(result.out)}; computed "
+            f"{', '.join(result.computed) or 'nothing'}; reused {', '.join(result.reused) or 'nothing'}"
+        )
         header = [
             "init",
             "radius init",

@@ -169,7 +169,8 @@ def dynamics_table(r: DynamicsReport, rows_idx: np.ndarray):
     symbol = "||W^k x||" if r.kind == "trajectory" else "||h_t||"
     blowup = f"step {r.blowup_step}" if r.blowup_step is not None else f"not within {int(r.steps[-1])} steps"
     caption = [
-        f"log10 {symbol}: statistics across {r.matrices} matrices of each matrix's mean over {r.inputs} inputs; {r.elapsed_s:.2f} s on {r.device}, {r.precision}",
+        f"log10 {symbol}: statistics across {r.matrices} matrices of each matrix's mean over {r.inputs} inputs; "
+        f"{r.elapsed_s:.2f} s on {r.device}, {r.precision}",
         f"blow-up (mean grows {r.blowup_threshold:g}x past its start): {blowup}",
     ]
     if r.exact_log10_norm is not None:
@@ -179,7 +180,8 @@ def dynamics_table(r: DynamicsReport, rows_idx: np.ndarray):
             )
         else:
             caption.append(
-                "exact RMS = sqrt(E||.||^2) over W and x (Q_{n,k}); rare large-radius matrices dominate it past k ~ sqrt(n)"
+                "exact RMS = sqrt(E||.||^2) over W and x (Q_{n,k}); rare large-radius matrices dominate it past k ~ "
+                "sqrt(n)"
             )
     if (text := describe_rescaling(r.rescaling)) is not None:
         caption.append(text)

@@ -56,7 +56,8 @@ def fix_command(
         TableOrJson, typer.Option("--format", "-f", help="table (human) or json (one document on stdout).")
     ] = TableOrJson.table,
 ):
-    """Rescale every recurrence whose check fails to radius --target; everything else byte-identical. Exit 0 when the new file passes, 1 when not."""
+    """Rescale every recurrence whose check fails to radius --target; everything else byte-identical. Exit 0 when the
+    new file passes, 1 when not."""
     keys = [k for item in (key or []) for k in item.split(",") if k] or None
     result = fix_file(
         path,
@@ -78,7 +79,8 @@ def fix_command(
     def table():
         rows = [(printable(r.tensor), r.part, r.radius_before, r.factor, r.radius_after) for r in result.rescaled]
         caption = [
-            f"verdict before {result.verdict_before}, after {result.verdict_after}; {result.unchanged} tensor(s) byte-identical; record in {printable(result.record)}"
+            f"verdict before {result.verdict_before}, after {result.verdict_after}; {result.unchanged} tensor(s) "
+            f"byte-identical; record in {printable(result.record)}"
         ]
         caption += [f"not fixed: {printable(n['tensor'])}: {n['reason']}" for n in result.not_fixed]
         title = f"fix {printable(path)} -> {printable(result.out)} (target radius {result.target:g})"

@@ -117,7 +117,8 @@ CalibrationSamples = Annotated[
     Optional[int],
     typer.Option(
         "--calibration-samples",
-        help="rescaled, calibrated, real only: Monte Carlo radii for the quantile (cached); default: the shipped table's quantile for n <= 2048, 1000 radii above.",
+        help="rescaled, calibrated, real only: Monte Carlo radii for the quantile (cached); default: the shipped "
+        "table's quantile for n <= 2048, 1000 radii above.",
         show_default=False,
     ),
 ]
@@ -137,7 +138,8 @@ MethodOpt = Annotated[
     typer.Option(
         "--method",
         help="matrices: eigenvalues of sampled matrices. law: exact draws from the radius law, no matrices "
-        "(complex glorot/half/rescaled: Kostlan; uniform-diag, uniform-disk, lru: closed forms); refused for real Gaussian inits.",
+        "(complex glorot/half/rescaled: Kostlan; uniform-diag, uniform-disk, lru: closed forms); refused for real "
+        "Gaussian inits.",
     ),
 ]
 Sampler = Enum("Sampler", {m: m for m in SAMPLERS}, type=str)  # type: ignore[misc]  # members come from the registry
@@ -145,7 +147,8 @@ SamplerOpt = Annotated[
     Sampler,
     typer.Option(
         "--sampler",
-        help="Gaussian inits on the CPU: hessenberg (the Hessenberg form, exact in law, faster) or dense (W itself: the radii of 0.2.0).",
+        help="Gaussian inits on the CPU: hessenberg (the Hessenberg form, exact in law, faster) or dense (W itself: "
+        "the radii of 0.2.0).",
     ),
 ]
 SamplePrecision = Annotated[

@@ -152,7 +152,8 @@ def exit_with(exc: BaseException) -> NoReturn:
         print_error(os_error_message(exc))
     elif isinstance(exc, MemoryError):
         print_error(
-            "out of memory: use smaller sizes (the memory budget is SPECDIAG_MAX_MEMORY, default half the available memory)"
+            "out of memory: use smaller sizes (the memory budget is SPECDIAG_MAX_MEMORY, default half the available "
+            "memory)"
         )
     else:
         raise exc
@@ -287,9 +288,10 @@ class _Command(TyperCommand):
                 param.metavar = param.name.upper()
             shown = getattr(param, "display_type", None)
             if callable(shown):  # "<list[Path]>" -> "<path>"
-                param.display_type = lambda ctx, shown=shown: re.sub(
+                # Typer's parameters have display_type (checked above); click's Parameter does not
+                param.display_type = lambda ctx, shown=shown: re.sub(  # type: ignore[attr-defined]
                     r"list\[([^\]]*)\]", lambda m: m.group(1).lower(), shown(ctx)
-                )  # type: ignore[attr-defined]
+                )
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return [re.sub(r"\{([^{}]*)\}", r"\1", p) for p in super().collect_usage_pieces(ctx)]

@@ -120,7 +120,8 @@ def radius_table(r: RadiusReport):
     else:
         rate = r.samples / max(r.elapsed_s, 1e-9)
         caption = [
-            f"{r.samples} matrices in {r.elapsed_s:.2f} s ({rate:.1f} matrices/s) on {r.device}, {r.precision} precision, {r.sampler} sampler, seed {r.seed}"
+            f"{r.samples} matrices in {r.elapsed_s:.2f} s ({rate:.1f} matrices/s) on {r.device}, {r.precision} "
+            f"precision, {r.sampler} sampler, seed {r.seed}"
         ]
     if r.rider_location is not None:
         caption.append(f"Rider location 1 + sqrt(g_n/4n) = {r.rider_location:.5f}")

@@ -48,7 +48,8 @@ def check_output(output: Path | None) -> None:
     """Refuse, before any work, an ``--output`` that is a directory (the write would fail at the end)."""
     if output is not None and output.is_dir():
         raise InputError(
-            f"output {printable(output)!r} is a directory: give a file name, e.g. {printable(output / 'specdiag.sarif')!r}",
+            f"output {printable(output)!r} is a directory: give a file name, e.g. "
+            f"{printable(output / 'specdiag.sarif')!r}",
             param="output",
         )
 

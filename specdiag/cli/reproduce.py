@@ -11,7 +11,7 @@ from rich.text import Text
 from .._reproduce import reproduce as run_reproduce
 from .._text import printable
 from .root import app
-from .options import Coverage, DeviceOpt, Force, Precision, Rescale, Seed, value
+from .options import Coverage, Device, DeviceOpt, Force, Precision, Rescale, RescaleMethod, Seed, value
 from .output import StageProgress, TableOrJson, command, emit, note, rich_table  # StageProgress: the one progress bar
 
 __all__ = ["reproduce"]
@@ -30,7 +30,8 @@ def reproduce(
         str,
         typer.Option(
             "--figure",
-            help="Which outputs: all (1,2,3,4,eigenvalues,tables), or a comma list of 1,2,3,4,eigenvalues,tables,moduli (moduli: pooled eigenvalue-modulus density against the circular law).",
+            help="Which outputs: all (1,2,3,4,eigenvalues,tables), or a comma list of "
+            "1,2,3,4,eigenvalues,tables,moduli (moduli: pooled eigenvalue-modulus density against the circular law).",
         ),
     ] = "all",
     quick: Annotated[
@@ -62,12 +63,12 @@ def reproduce(
         ),
     ] = None,
     seed: Seed = 0,
-    device: DeviceOpt = "auto",
+    device: DeviceOpt = Device("auto"),
     precision: Annotated[
         Precision,
         typer.Option("--precision", help="Precision of eigenvalues and propagated states: single (float32) or double."),
-    ] = "single",
-    rescale: Rescale = "paper",
+    ] = Precision("single"),
+    rescale: Rescale = RescaleMethod("paper"),
     coverage: Coverage = 0.9,
     vector: Annotated[bool, typer.Option("--vector", help="Also write PDF and SVG figures.")] = False,
     fmt: Annotated[

@@ -20,6 +20,7 @@ from .options import (
     Out,
     Precision,
     Rescale,
+    RescaleMethod,
     Seed,
     Workers,
     parse_int_list,
@@ -61,18 +62,19 @@ def sweep(
     device: Annotated[
         Device,
         typer.Option("--device", help="cpu, gpu or auto, resolved on each worker (a local GPU run uses one process)."),
-    ] = "cpu",
+    ] = Device("cpu"),
     seed: Seed = 0,
     precision: Annotated[
         Precision, typer.Option("--precision", help="Eigenvalue precision: single (float32) or double.")
-    ] = "single",
-    rescale: Rescale = "paper",
+    ] = Precision("single"),
+    rescale: Rescale = RescaleMethod("paper"),
     coverage: Coverage = 0.9,
     sampler: Annotated[
         Optional[str],
         typer.Option(
             "--sampler",
-            help="Radius sampler: hessenberg (exact in law, faster; the default) or dense (the matrices themselves; always with --dynamics).",
+            help="Radius sampler: hessenberg (exact in law, faster; the default) or dense (the matrices themselves; "
+            "always with --dynamics).",
         ),
     ] = None,
     fmt: Annotated[

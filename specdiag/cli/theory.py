@@ -112,7 +112,8 @@ def theory_table(report: TheoryReport):
     notes = [f"n = {r['n']}: {r['undefined_reason']}" for r in rows if "undefined_reason" in r]
     coverage = report.rows[0].coverage
     notes.append(
-        f"calibrated s: coverage {coverage}; the limit laws (n -> inf) overstate the spread 2-4x at practical n; the exact complex law is Kostlan's"
+        f"calibrated s: coverage {coverage}; the limit laws (n -> inf) overstate the spread 2-4x at practical n; the "
+        "exact complex law is Kostlan's"
     )
     notes.append(f"finite-n real: {rows[0]['finite_n_real']['source']}")
     return rich_table(
@@ -156,7 +157,8 @@ def fit_gumbel_command(
         CIMethod,
         typer.Option(
             "--ci",
-            help="Interval method: bootstrap (percentile, refits), wald (Fisher information, instant) or auto (bootstrap up to 20,000 radii, wald above).",
+            help="Interval method: bootstrap (percentile, refits), wald (Fisher information, instant) or auto "
+            "(bootstrap up to 20,000 radii, wald above).",
         ),
     ] = CIMethod("auto"),
     bootstrap_samples: Annotated[int, typer.Option("--bootstrap-samples", help="Bootstrap refits.")] = 999,
@@ -218,7 +220,8 @@ def fit_table(report: FitReport):
         rows.append((limit_name, "undefined", "undefined", None, None, None, None))
     (loc_lo, loc_hi), (scale_lo, scale_hi) = fitted.loc_ci, fitted.scale_ci
     caption = [
-        f"{report.samples} radii ({report.source}), n = {report.n}, {report.field}; {int(fitted.level * 100)}% {fitted.ci_method} CI "
+        f"{report.samples} radii ({report.source}), n = {report.n}, {report.field}; {int(fitted.level * 100)}% "
+        f"{fitted.ci_method} CI "
         f"loc [{loc_lo:.5f}, {loc_hi:.5f}], scale [{scale_lo:.5f}, {scale_hi:.5f}]",
         "the fitted law's KS p-value is optimistic (parameters estimated from the same radii)",
     ]

@@ -435,7 +435,8 @@ def rider_params(n) -> tuple[float, float]:
     g = float(g_n(n))
     if not g > 0:
         raise InputError(
-            f"the Rider edge law is undefined at n = {n}: g_n = log(n/2pi) - 2 log log n = {g:.3f}, and g_n <= 0 for n <= 163; "
+            f"the Rider edge law is undefined at n = {n}: g_n = log(n/2pi) - 2 log log n = {g:.3f}, and g_n <= 0 for "
+            "n <= 163; "
             "use the exact law (kostlan) or the finite-n table (real_ginibre), or n >= 164",
             param="n",
         )
