@@ -7,7 +7,6 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
-from .._dynamics import record_steps
 from .._dynamics_report import SUMMARY_KEYS, DynamicsReport, dynamics_report
 from .._errors import InputError
 from .root import app
@@ -39,7 +38,7 @@ from .options import (
 )
 from .output import FormatOpt, TableOrJson, command, emit, note, progress, rich_table
 
-__all__ = ["make_dynamics_command", "table_steps", "dynamics_table"]
+__all__ = ["make_dynamics_command", "wanted_steps", "table_steps", "dynamics_table"]
 
 StatePrecision = Annotated[
     Precision,
@@ -56,13 +55,22 @@ DYNAMICS_HELP = {
 }
 
 
-def table_steps(recorded: np.ndarray, at: str | None) -> np.ndarray:
-    """Indices into ``recorded`` for the table: --at, or about 8 log-spaced steps."""
-    if at:
-        wanted = parse_int_list(at, "--at")
-        missing = [w for w in wanted if w not in set(recorded.tolist())]
-        if missing:
-            raise InputError(f"--at steps {missing} are not recorded: use multiples of --every within --steps")
+def wanted_steps(kind: str, steps: int, every: int, at: str | None) -> list[int] | None:
+    """The --at steps, checked against the recorded steps without building them (``--steps 1e9`` must
+    reach the library's memory guard, not allocate a billion steps here first)."""
+    if not at:
+        return None
+    wanted = parse_int_list(at, "--at")
+    first = 0 if kind == "trajectory" else 1
+    missing = [w for w in wanted if not (w in (first, steps) or (every <= w <= steps and w % every == 0))]
+    if missing:
+        raise InputError(f"--at steps {missing} are not recorded: use multiples of --every within --steps")
+    return wanted
+
+
+def table_steps(recorded: np.ndarray, wanted: list[int] | None) -> np.ndarray:
+    """Indices into ``recorded`` for the table: the --at steps, or about 8 log-spaced steps."""
+    if wanted:
         return np.searchsorted(recorded, wanted)
     targets = np.unique(np.round(np.geomspace(max(recorded[0], 1), recorded[-1], 8)))
     idx = np.unique(np.searchsorted(recorded, targets).clip(0, recorded.size - 1))
@@ -114,9 +122,7 @@ def make_dynamics_command(kind: str):
         plot: Plot = None,
         force: Force = False,
     ):
-        rows = (
-            table_steps(record_steps(kind, steps, every), at) if value(fmt) == "table" else None
-        )  # --at checked before any work
+        wanted = wanted_steps(kind, steps, every, at)  # --at checked before any work
         with progress(matrices, f"{kind} n={n}", value(fmt) == "table") as advance:
             report = dynamics_report(
                 kind,
@@ -142,7 +148,7 @@ def make_dynamics_command(kind: str):
                 on_progress=advance,
                 **init_keywords(rmin, rmax, max_phase, rescale, coverage, calibration_samples),
             )
-        emit(report.to_dict(), fmt, table=None if rows is None else lambda: dynamics_table(report, rows))
+        emit(report.to_dict(), fmt, table=lambda: dynamics_table(report, table_steps(report.steps, wanted)))
         if value(fmt) == "table":
             for path in filter(None, (out, plot)):
                 note(f"wrote {path}")
