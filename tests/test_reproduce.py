@@ -93,6 +93,10 @@ def test_figure_sizes_and_no_warnings(tmp_path):
     rng = np.random.default_rng(0)
     steps = np.arange(0, 20)
     curves = rng.standard_normal((2, 20)).cumsum(axis=1)
+
+    def fig4_curves(log10_mean):  # Figure 4's input: the spread over matrices of a hidden-state stage
+        return reproduce.spread_over_matrices({"log10_mean": log10_mean, "steps": steps + 1})
+
     rows = {
         init: {
             "radii": 1 + 0.02 * rng.standard_normal(30),
@@ -110,15 +114,15 @@ def test_figure_sizes_and_no_warnings(tmp_path):
         ),
         "fig4": (
             plots.figure_hidden_real_vs_complex(
-                {"real": (steps + 1, curves[0]), "complex": (steps + 1, curves[1])}, n=500, matrices=2, inputs=5
+                {"real": fig4_curves(curves), "complex": fig4_curves(curves[::-1])}, n=500, matrices=2, inputs=5
             ),
-            (5.0 * 150, 4.2 * 150),
+            (5.4 * 150, 4.6 * 150),
         ),
         "fig4_overflow": (
             plots.figure_hidden_real_vs_complex(
-                {"real": (steps + 1, 400 + curves[0]), "complex": (steps + 1, curves[1])}, n=500, matrices=2, inputs=5
+                {"real": fig4_curves(400 + curves), "complex": fig4_curves(curves)}, n=500, matrices=2, inputs=5
             ),
-            (5.0 * 150, 4.2 * 150),
+            (5.4 * 150, 4.6 * 150),
         ),
         "moduli": (
             plots.figure_modulus_density({"glorot, real": np.abs(rng.standard_normal(400)) % 1.05}, n=500, matrices=2),
