@@ -159,7 +159,12 @@ class DaskExecutor:
     def run(self, func: Callable, tasks: Iterable) -> Iterator[tuple[Any, Any, BaseException | None]]:
         """Submit every task and yield them as they finish. The cluster is watched while it works:
         a scheduler that goes away, or no worker left for :attr:`timeout` seconds (all killed),
-        ends the run in one line (:class:`ClusterLost`); the results already saved are kept."""
+        ends the run in one line (:class:`ClusterLost`); the results already saved are kept.
+
+        Every wait is bounded, so the watch cannot be starved: the wait for a task to finish
+        (:data:`_POLL_S`), the fetch of a finished task's result (:attr:`timeout`: a result whose
+        worker died after it finished is recomputed by Dask, which waits for a worker forever), and
+        the question to the scheduler (asked fresh on each tick without a result, never its cache)."""
         from dask.distributed import wait  # noqa: PLC0415 (Dask only when asked for)
 
         assert self.client is not None, "__init__ connected, or raised"
@@ -175,32 +180,48 @@ class DaskExecutor:
                 done = set()
             except Exception as exc:  # noqa: BLE001 (the scheduler went away mid-run: said below)
                 raise self._lost(f"the scheduler went away ({type(exc).__name__})", len(pending)) from None
-            for future in done:
+            landed = False
+            for future in done if idle_since is None else ():  # no worker: nothing to fetch from
+                outcome = self._collect(future, len(pending))
+                if outcome is None:  # its worker died with it: Dask recomputes it on a worker to come
+                    break
                 pending.discard(future)
-                task = index[future.key]
-                if future.status == "error":
-                    yield task, None, future.exception()
-                elif future.status == "finished":
-                    yield task, future.result(), None
-                else:  # cancelled, or lost with the scheduler
-                    raise self._lost(f"the scheduler lost its tasks ({future.status})", len(pending) + 1)
                 future.release()
-            idle_since = None if done else self._check_workers(idle_since, len(pending))
+                landed = True
+                yield (index[future.key], *outcome)
+            idle_since = None if landed else self._check_workers(idle_since, len(pending))
+
+    def _collect(self, future: Any, pending: int) -> tuple[Any, BaseException | None] | None:
+        """A done future's (result, error), fetched within :attr:`timeout`; None if it could not be
+        fetched in time (the worker holding it died: the watch decides whether any is left)."""
+        try:
+            if future.status == "error":
+                return None, future.exception(timeout=self.timeout)
+            if future.status == "finished":
+                return future.result(timeout=self.timeout), None
+        except TimeoutError:
+            return None
+        except Exception as exc:  # noqa: BLE001 (a task's own error is fetched above; this is the cluster)
+            raise self._lost(f"a result could not be fetched ({type(exc).__name__})", pending) from None
+        if future.status in ("pending", "lost"):  # lost with its worker since the wait: Dask recomputes it
+            return None
+        raise self._lost(f"the scheduler lost its tasks ({future.status})", pending)
 
     def _check_workers(self, idle_since: float | None, pending: int) -> float | None:
-        """No progress for a poll: is the scheduler there, and does it have a worker? The time since
-        the cluster was first seen without workers (None: it has some)."""
+        """No result this tick: is the scheduler there, and does it have a worker? Asked fresh each
+        time (``scheduler_info`` answers from a cache when the scheduler does not answer). The time
+        since the cluster was first seen without workers (None: it has some)."""
         assert self.client is not None, "__init__ connected, or raised"
         if self.client.status not in ("running", "connecting"):
             raise self._lost("the connection to the scheduler closed", pending)
         try:
-            workers = len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+            workers = len(self.client.nthreads(callback_timeout=self.timeout))
         except Exception as exc:  # noqa: BLE001 (an unreachable scheduler: said in one line)
             raise self._lost(f"the scheduler does not answer ({type(exc).__name__})", pending) from None
         if workers:
             return None
         now = time.monotonic()
-        if idle_since is not None and now - idle_since > self.timeout:
+        if idle_since is not None and now - idle_since >= self.timeout:
             raise self._lost(f"no worker has been connected for {self.timeout:g} s (killed?)", pending)
         return idle_since if idle_since is not None else now
 
