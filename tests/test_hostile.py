@@ -905,3 +905,40 @@ def test_every_worker_killed_between_a_task_finishing_and_its_fetch_ends_the_run
             with __import__("contextlib").suppress(ProcessLookupError):
                 os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+
+
+def test_a_sweep_with_failed_tasks_exits_4_not_the_gate_code(tmp_path, monkeypatch):
+    """1 means "a gate failed" to CI; a sweep whose tasks failed is incomplete (4), resumable."""
+    import specdiag._sweep as sw  # noqa: PLC0415
+    from specdiag.cli.output import EXIT_INCOMPLETE  # noqa: PLC0415
+
+    real = sw.compute_task
+
+    def flaky(task):
+        if task.start == 4:
+            raise RuntimeError("injected failure")
+        return real(task)
+
+    monkeypatch.setattr(sw, "compute_task", flaky)
+    out = tmp_path / "s"
+    code, stdout, err = cli("sweep", "--n", 8, "--samples", 8, "--chunk-size", 4, "--workers", 1, "--out", out)
+    assert code == EXIT_INCOMPLETE == 4, (code, err)
+    assert "Traceback" not in err and f"1 tasks failed: rerun with --resume {out}" in err
+    assert json.loads((out / "run.json").read_text())["status"] == "incomplete"
+    monkeypatch.setattr(sw, "compute_task", real)
+    assert cli("sweep", "--resume", out, "--workers", 1)[0] == 0
+
+
+@pytest.mark.parametrize(
+    "name, readme",
+    [("sweep", {0: "every task done", 2: "bad input", 4: "run incomplete"}), ("fix", {1: "it still fails the check"})],
+)
+def test_exit_codes_of_run_commands_are_in_help_and_readme(name, readme):
+    from importlib import import_module  # noqa: PLC0415
+
+    text = " ".join(CliRunner().invoke(app, [name, "--help"]).stdout.split())
+    for code, meaning in import_module(f"specdiag.cli.{name}").EXIT_CODES.items():
+        assert f"{code} {meaning}" in text
+    (row,) = [r for r in (ROOT / "README.md").read_text().splitlines() if r.startswith(f"| `{name}` |")]
+    for code, words in readme.items():
+        assert f"{code} {words}" in row

@@ -12,13 +12,19 @@ from .._fix import fix_file
 from .._text import printable
 from .check import Model, Param
 from .options import Workers
-from .output import TableOrJson, command, emit, note, rich_table
+from .output import TableOrJson, command, emit, exit_codes_help, note, rich_table
 from .root import app
 
-__all__ = ["fix_command"]
+__all__ = ["fix_command", "EXIT_CODES"]
+
+#: fix's own exit codes (beside 2, 130, 143): 1 is a gate verdict, as in check (the new file fails it)
+EXIT_CODES = {
+    0: "the new file passes the check",
+    1: "the new file still fails the check (a recurrence that could not be rescaled): a gate failed",
+}
 
 
-@command(app, "fix")
+@command(app, "fix", epilog=exit_codes_help(EXIT_CODES))
 def fix_command(
     path: Annotated[
         Path,

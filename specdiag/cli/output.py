@@ -32,6 +32,9 @@ from .._report import fmt_value, json_document
 from .._text import printable
 
 __all__ = [
+    "EXIT_INCOMPLETE",
+    "COMMON_EXIT_CODES",
+    "exit_codes_help",
     "Terminated",
     "os_error_message",
     "stdout",
@@ -295,6 +298,24 @@ class _Command(TyperCommand):
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return [re.sub(r"\{([^{}]*)\}", r"\1", p) for p in super().collect_usage_pieces(ctx)]
+
+
+#: ``sweep``: some tasks failed (the others are saved); ``--resume`` finishes them. Not 1, which
+#: means "a gate failed" to CI, and not 2 (the run itself was fine)
+EXIT_INCOMPLETE = 4
+#: the codes every command shares (``check`` has its gate table, ``specdiag._check_paths.EXIT_CODES``)
+COMMON_EXIT_CODES = {
+    0: "done",
+    2: "bad input, or a read or write failed (one line on stderr, nothing partial)",
+    130: "interrupted (Ctrl-C)",
+    143: "terminated (SIGTERM)",
+}
+
+
+def exit_codes_help(codes: dict[int, str]) -> str:
+    """A command's exit-code table for its ``--help`` epilog (``codes`` over the common ones)."""
+    rows = sorted({**COMMON_EXIT_CODES, **codes}.items())
+    return "\b\nExit codes:\n" + "\n".join(f"  {code:<3}  {meaning}" for code, meaning in rows)
 
 
 def command(app: typer.Typer, name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:

@@ -12,12 +12,20 @@ from .._reproduce import reproduce as run_reproduce
 from .._text import printable
 from .root import app
 from .options import Coverage, Device, DeviceOpt, Force, Precision, Rescale, RescaleMethod, Seed, value
-from .output import StageProgress, TableOrJson, command, emit, note, rich_table  # StageProgress: the one progress bar
+from .output import (
+    StageProgress,
+    TableOrJson,
+    command,
+    emit,
+    exit_codes_help,
+    note,
+    rich_table,
+)  # StageProgress: the one progress bar
 
 __all__ = ["reproduce"]
 
 
-@command(app)
+@command(app, epilog=exit_codes_help({0: "every figure and table written (run.json says complete)"}))
 def reproduce(
     out: Annotated[
         Optional[Path],

@@ -27,12 +27,19 @@ from .options import (
     parse_name_list,
     value,
 )
-from .output import TableOrJson, command, emit, note, progress, rich_table
+from .output import EXIT_INCOMPLETE, TableOrJson, command, emit, exit_codes_help, note, progress, rich_table
 
-__all__ = ["sweep"]
+__all__ = ["sweep", "EXIT_CODES"]
+
+#: sweep's own exit codes (beside 0, 2, 130, 143): README's exit-code paragraph and --help
+EXIT_CODES = {
+    0: "every task done (or reused)",
+    2: "bad input, a failed read or write, or the Dask cluster went away (saved tasks stay: --resume)",
+    EXIT_INCOMPLETE: "run incomplete: some tasks failed (the others are saved); --resume finishes them",
+}
 
 
-@command(app)
+@command(app, epilog=exit_codes_help(EXIT_CODES))
 def sweep(
     n: Annotated[Optional[str], typer.Option("--n", help="Widths, comma-separated: --n 128,256,512,1024.")] = None,
     init: Annotated[str, typer.Option("--init", help="Initializations, comma-separated.")] = "glorot",
@@ -116,7 +123,7 @@ def sweep(
             note(f"wrote {printable(Path(result.out) / name)}")
     if result.failed_tasks:
         note(f"{len(result.failed_tasks)} tasks failed: rerun with --resume {printable(result.out)}")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 def _table(result: SweepResult, *, caption: bool):
