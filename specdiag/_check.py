@@ -28,6 +28,7 @@ from ._check_matrix import (
     VERDICTS,
     TensorCheck,
     Thresholds,
+    _flat_thresholds,
     check_matrix,
     glorot_context,
 )
@@ -35,6 +36,7 @@ from ._errors import InputError
 from ._pool import process_map, resolve_workers
 from ._results import Result
 from ._validation import positive_number
+from ._discovery import Selection
 from ._weights import TensorInfo, WeightsSource, memory_budget, open_weights, require_within_budget, source_from_mapping
 
 __all__ = [
@@ -172,35 +174,6 @@ def _needed_bytes(entry, info: TensorInfo) -> int:
         return 4 * 8 * max(info.entries, 1) + DENSE_BYTES_PER_ENTRY * state * state
     h = info.shape[1] if entry.layout == "gates_rows" else info.shape[0]
     return info.nbytes + DENSE_BYTES_PER_ENTRY * h * h
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What to check in a source and how: the name-rule options of :func:`check_file`, gathered."""
-
-    keys: list | None = None
-    model: str = "auto"
-    param: str = "auto"
-    diagonal: bool = False
-    layout: str | None = None
-    biases: list | None = None
-    gates: list | None = None
-
-    def plan(self, source: WeightsSource, *, require: bool = True) -> discovery.Plan:
-        """The plan of ``source`` under this selection (:func:`specdiag._discovery.plan_checks`)."""
-        return discovery.plan_checks(
-            source.infos,
-            keys=self.keys,
-            model=self.model,
-            param=self.param,
-            diagonal=self.diagonal,
-            layout=self.layout,
-            biases=self.biases,
-            gates=self.gates,
-            hints=source.hints,
-            unreadable=source.unchecked,
-            require=require,
-        )
 
 
 def _items(
@@ -429,7 +402,7 @@ def check_state_dict(
     -------
     CheckReport
     """  # noqa: E501 (a numpydoc line naming several parameters cannot wrap)
-    thresholds = _thresholds(thresholds, max_radius, seq_len, max_growth)
+    thresholds = _flat_thresholds(thresholds, max_radius, seq_len, max_growth)
     resolve_workers(workers)
     selection = Selection(keys, model, param, diagonal, layout, biases, gates)
     return _check_source(
@@ -442,16 +415,6 @@ def check_state_dict(
         input_scale=positive_number(input_scale, "input_scale"),
         seed=seed,
         allow_unchecked=allow_unchecked,
-    )
-
-
-def _thresholds(thresholds: Thresholds | None, max_radius, seq_len, max_growth) -> Thresholds:
-    """``thresholds``, or the flat keywords (``max_growth="default"`` is :data:`DEFAULT_MAX_GROWTH`)."""
-    base = thresholds or Thresholds()
-    return Thresholds(
-        max_radius=base.max_radius if max_radius is None else max_radius,
-        seq_len=base.seq_len if seq_len is None else seq_len,
-        max_growth=base.max_growth if isinstance(max_growth, str) and max_growth == "default" else max_growth,
     )
 
 

@@ -25,7 +25,7 @@ import dataclasses
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -43,6 +43,7 @@ __all__ = [
     "Planned",
     "Skipped",
     "Plan",
+    "Selection",
     "plan_checks",
     "materialize",
     "rules_table",
@@ -516,32 +517,18 @@ def _by_rules(infos: dict, chosen: list, *, keys, model, param, diagonal, gates,
     return Plan(planned, skipped, unchecked)
 
 
-def plan_checks(
-    infos: dict,
-    *,
-    keys=None,
-    model: str = "auto",
-    param: str = "auto",
-    diagonal: bool = False,
-    layout: str | None = None,
-    biases: list | None = None,
-    gates: list | None = None,
-    hints: dict | None = None,
-    unreadable: list | None = None,
-    require: bool = True,
-) -> Plan:
-    """Decide, from headers only, which tensors are checked and how (the rule table), and which are skipped.
+@dataclass(frozen=True)
+class Selection:
+    """What to check in a source and how, gathered (the options of ``check_file``).
 
-    Parameters
+    Attributes
     ----------
-    infos : dict
-        name -> :class:`~specdiag._weights.TensorInfo` (shape and dtype from the headers).
     keys : list of str, optional
         Names or globs: only these tensors, each by its rule or else as a raw square matrix
         (or, with ``diagonal``, a 1-D vector of eigenvalues).
     model : str
         Rule family (:data:`MODELS`); ``auto`` uses every rule, the reservoir and eigenvalue rules
-        (``W``, ``lambda``) only when no other rule matches anything (and says so in ``notes``).
+        (``W``, ``lambda``) only when no other rule matches anything (and says so in the plan's notes).
     param : str
         How SSM diagonals are read (:data:`PARAMS`); ``eigenvalues`` is the same as ``diagonal``.
     diagonal : bool
@@ -552,6 +539,38 @@ def plan_checks(
         With ``layout``: the bias tensors (input bias, then hidden bias), when not found by name.
     gates : list of str, optional
         Gate letters (r, z, n; i, f, g, o) whose blocks are also checked as plain matrices.
+    """
+
+    keys: list | None = None
+    model: str = "auto"
+    param: str = "auto"
+    diagonal: bool = False
+    layout: str | None = None
+    biases: list | None = None
+    gates: list | None = None
+
+    def plan(self, source, *, require: bool = True) -> Plan:
+        """The plan of a :class:`~specdiag._weights.WeightsSource` under this selection (:func:`plan_checks`)."""
+        return plan_checks(source.infos, self, hints=source.hints, unreadable=source.unchecked, require=require)
+
+
+def plan_checks(
+    infos: dict,
+    selection: Selection | None = None,
+    *,
+    hints: dict | None = None,
+    unreadable: list | None = None,
+    require: bool = True,
+) -> Plan:
+    """Decide, from headers only, which tensors are checked and how (the rule table), and which are skipped.
+
+    Parameters
+    ----------
+    infos : dict
+        name -> :class:`~specdiag._weights.TensorInfo` (shape and dtype from the headers).
+    selection : Selection, optional
+        What to check (keys, model, param, diagonal, layout, biases, gates: :class:`Selection`);
+        default every tensor by the name rules.
     hints : dict, optional
         Tensor name -> cell facts a reader knows beyond the names (``kind``, ``linear_before_reset``).
     unreadable : list, optional
@@ -571,9 +590,11 @@ def plan_checks(
         Nothing to check or report (an InputError too): no rule selects a tensor, or a file's only
         tensor is not a matrix.
     """
-    model = choice(model, "model", MODELS)
-    param = choice(param, "param", PARAMS)
-    diagonal = diagonal or param == "eigenvalues"
+    selection = selection or Selection()
+    keys, layout, biases, gates = selection.keys, selection.layout, selection.biases, selection.gates
+    model = choice(selection.model, "model", MODELS)
+    param = choice(selection.param, "param", PARAMS)
+    diagonal = selection.diagonal or param == "eigenvalues"
     names = list(infos)
     if layout is not None:
         layout = choice(layout, "layout", tuple(LAYOUTS))
@@ -585,7 +606,14 @@ def plan_checks(
             "biases are read with layout (declaring a custom-named cell): give layout and keys", param="biases"
         )
     chosen = _select(names, keys)
-    options = {"keys": keys, "model": model, "param": param, "diagonal": diagonal, "gates": gates, "hints": hints or {}}
+    options: dict[str, Any] = {
+        "keys": keys,
+        "model": model,
+        "param": param,
+        "diagonal": diagonal,
+        "gates": gates,
+        "hints": hints or {},
+    }
     plan = _by_rules(infos, chosen, fallback=False, **options)
     extra = [Skipped(name, list(shape), "float32", reason) for name, shape, reason in unreadable or []]
     plan = Plan(plan.planned, plan.skipped, plan.unchecked + extra)

@@ -413,7 +413,9 @@ def fix_file(
 
     before = run_check(path)
     source = open_weights(path)
-    plan = discovery.plan_checks(source.infos, keys=keys, model=model, param=param, diagonal=diagonal)
+    plan = discovery.plan_checks(
+        source.infos, discovery.Selection(keys=keys, model=model, param=param, diagonal=diagonal)
+    )
     failing = _failing_tensors(before)
     entries = {entry.name: entry for entry in plan.planned}
     stored: dict = {}
