@@ -20,7 +20,7 @@ from ._inits import INITS, make_ensemble
 from ._report import csv_document
 from ._resources import dynamics_estimate, guard
 from ._results import Result, internal
-from ._runfiles import check_plot_path, claim_out_dir, save_plot, write_run
+from ._runfiles import check_plot_path, hold_out_dir, save_plot, write_run
 from ._validation import choice, positive_number, whole_number
 
 __all__ = ["DynamicsReport", "trajectory_report", "hidden_report", "dynamics_report"]
@@ -195,56 +195,56 @@ def dynamics_report(
         "every": every,
         "blowup": blowup,
     }
-    out = claim_out_dir(out, kind, parameters, force)
-    plot = check_plot_path(plot)
-    ensemble = make_ensemble(init, n, field, opts)
-    start = time.perf_counter()
-    curves = simulate(
-        ensemble,
-        kind,
-        matrices=matrices,
-        inputs=inputs,
-        steps=steps,
-        seed=seed,
-        every=every,
-        input_scale=input_scale,
-        device=dev,
-        precision=precision,
-        workers=workers,
-        chunk_size=chunk_size,
-        on_progress=on_progress,
-    )
-    expected = expected_log10_norm(ensemble, kind, curves.steps, input_scale)
-    per_matrix = (
-        per_matrix_expected_log10_norm(ensemble, kind, curves.steps, seed, matrices, input_scale) if exact else None
-    )
-    report = DynamicsReport(
-        command=kind,
-        n=n,
-        init=init,
-        field=ensemble.field,
-        matrices=matrices,
-        inputs=inputs,
-        seed=seed,
-        device=dev,
-        precision=precision,
-        input_scale=hidden_scale,
-        steps=curves.steps,
-        **curves.summary(),
-        per_matrix_log10_norm=curves.log10_mean if full else None,
-        exact_log10_norm=expected,
-        exact_per_matrix_log10_rms=per_matrix,
-        sample_per_matrix_log10_rms=curves.log10_rms if exact else None,
-        blowup_threshold=blowup,
-        blowup_step=curves.blowup_step(blowup),
-        rescaling=ensemble.rescaling,
-        elapsed_s=time.perf_counter() - start,
-        curves=curves,
-        ensemble=ensemble,
-        parameters=parameters,
-    )
-    if out is not None:
-        report.write(out, force=force)
+    with hold_out_dir(out, kind, parameters, force) as out:  # held while computing: a second run stops at once
+        plot = check_plot_path(plot)
+        ensemble = make_ensemble(init, n, field, opts)
+        start = time.perf_counter()
+        curves = simulate(
+            ensemble,
+            kind,
+            matrices=matrices,
+            inputs=inputs,
+            steps=steps,
+            seed=seed,
+            every=every,
+            input_scale=input_scale,
+            device=dev,
+            precision=precision,
+            workers=workers,
+            chunk_size=chunk_size,
+            on_progress=on_progress,
+        )
+        expected = expected_log10_norm(ensemble, kind, curves.steps, input_scale)
+        per_matrix = (
+            per_matrix_expected_log10_norm(ensemble, kind, curves.steps, seed, matrices, input_scale) if exact else None
+        )
+        report = DynamicsReport(
+            command=kind,
+            n=n,
+            init=init,
+            field=ensemble.field,
+            matrices=matrices,
+            inputs=inputs,
+            seed=seed,
+            device=dev,
+            precision=precision,
+            input_scale=hidden_scale,
+            steps=curves.steps,
+            **curves.summary(),
+            per_matrix_log10_norm=curves.log10_mean if full else None,
+            exact_log10_norm=expected,
+            exact_per_matrix_log10_rms=per_matrix,
+            sample_per_matrix_log10_rms=curves.log10_rms if exact else None,
+            blowup_threshold=blowup,
+            blowup_step=curves.blowup_step(blowup),
+            rescaling=ensemble.rescaling,
+            elapsed_s=time.perf_counter() - start,
+            curves=curves,
+            ensemble=ensemble,
+            parameters=parameters,
+        )
+        if out is not None:
+            report.write(out, force=force)
     if plot is not None:
         report.plot(plot)
     return report
@@ -256,7 +256,8 @@ def trajectory_report(n: int, **kwargs: Any) -> DynamicsReport:
     Keywords are those of :func:`specdiag.trajectory` plus ``blowup`` (the growth factor whose first
     step is reported, default 1e3), ``exact`` (each W's exact expectation over inputs, from its
     eigendecomposition), ``full`` (keep every matrix's curve in the document), ``out`` (run
-    directory) and ``plot`` (figure file), both checked before any work.
+    directory: claimed before any work and held until written, as in :func:`specdiag.radius_report`)
+    and ``plot`` (figure file, checked before any work).
 
     Examples
     --------

@@ -19,7 +19,7 @@ from ._inits import INITS, LawSummary, make_ensemble, summarize_law
 from ._report import csv_document
 from ._resources import Estimate, check_disk, guard, radius_estimate
 from ._results import Result, internal
-from ._runfiles import check_plot_path, claim_out_dir, save_plot, write_run
+from ._runfiles import check_plot_path, hold_out_dir, save_plot, write_run
 from ._spectra import LAW_LABEL, METHODS, SAMPLERS, RadiusStats, law_radii, radius_stats, resolve_sampler, sample_radii
 from ._validation import choice, whole_number
 
@@ -179,8 +179,9 @@ def radius_report(
         "matrices": eigenvalues of sampled matrices. "law": exact draws from the radius law, no
         matrices (complex Gaussian inits and the diagonal inits; refused for real Gaussian inits).
     out : path, optional
-        Run directory for ``radii.csv`` and ``run.json``; checked before any work (new, empty, or
-        the same run unless ``force``).
+        Run directory for ``radii.csv`` and ``run.json``: new, empty, or the same run unless
+        ``force``. Claimed (created and locked) before any work and held until written, so a second
+        run into it stops at once; if this run fails, a directory it created is removed.
     plot : path, optional
         Figure file (.png, .pdf, .svg); checked before any work.
 
@@ -221,49 +222,49 @@ def radius_report(
         "coverage": opts.coverage,
         "sampler": choice(sampler, "sampler", SAMPLERS),
     }
-    out = claim_out_dir(out, "radius", parameters, force)
-    if out is not None and estimate is not None:
-        check_disk(out, estimate.disk)
-    plot = check_plot_path(plot)
-    ensemble = make_ensemble(init, n, field, opts)
-    radii, dev, elapsed = draw_radii(
-        ensemble,
-        samples,
-        method=method,
-        seed=seed,
-        device=device,
-        precision=precision,
-        workers=workers,
-        chunk_size=chunk_size,
-        sampler=sampler,
-        on_progress=on_progress,
-    )
-    limit = ensemble.asymptotic_law()
-    report = RadiusReport(
-        command="radius",
-        n=n,
-        samples=samples,
-        init=init,
-        field=ensemble.field,
-        device=dev,
-        precision=precision,
-        seed=seed,
-        method=method,
-        method_label=LAW_LABEL if method == "law" else MATRICES_LABEL,
-        sampler=None if method == "law" else resolve_sampler(ensemble, sampler, dev),
-        stats=radius_stats(radii),
-        theory=ensemble.law_summary(),
-        asymptotic=summarize_law(limit, ensemble.asymptotic_label() or "") if limit is not None else None,
-        rider_location=theory.rider_location(n) if n > theory.LAST_UNDEFINED_N else None,
-        rescaling=ensemble.rescaling,
-        radii=radii,
-        elapsed_s=elapsed,
-        matrices_per_s=None if method == "law" or elapsed <= 0 else samples / elapsed,
-        ensemble=ensemble,
-        parameters=parameters,
-    )
-    if out is not None:
-        report.write(out, force=force)
+    with hold_out_dir(out, "radius", parameters, force) as out:  # held while computing: a second run stops at once
+        if out is not None and estimate is not None:
+            check_disk(out, estimate.disk)
+        plot = check_plot_path(plot)
+        ensemble = make_ensemble(init, n, field, opts)
+        radii, dev, elapsed = draw_radii(
+            ensemble,
+            samples,
+            method=method,
+            seed=seed,
+            device=device,
+            precision=precision,
+            workers=workers,
+            chunk_size=chunk_size,
+            sampler=sampler,
+            on_progress=on_progress,
+        )
+        limit = ensemble.asymptotic_law()
+        report = RadiusReport(
+            command="radius",
+            n=n,
+            samples=samples,
+            init=init,
+            field=ensemble.field,
+            device=dev,
+            precision=precision,
+            seed=seed,
+            method=method,
+            method_label=LAW_LABEL if method == "law" else MATRICES_LABEL,
+            sampler=None if method == "law" else resolve_sampler(ensemble, sampler, dev),
+            stats=radius_stats(radii),
+            theory=ensemble.law_summary(),
+            asymptotic=summarize_law(limit, ensemble.asymptotic_label() or "") if limit is not None else None,
+            rider_location=theory.rider_location(n) if n > theory.LAST_UNDEFINED_N else None,
+            rescaling=ensemble.rescaling,
+            radii=radii,
+            elapsed_s=elapsed,
+            matrices_per_s=None if method == "law" or elapsed <= 0 else samples / elapsed,
+            ensemble=ensemble,
+            parameters=parameters,
+        )
+        if out is not None:
+            report.write(out, force=force)
     if plot is not None:
         report.plot(plot)
     return report

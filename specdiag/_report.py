@@ -5,18 +5,20 @@ file lands atomically: written to a temporary file in the target directory, then
 permissions the umask gives (not mkstemp's 0600). A failed write (disk full, read-only) is a
 :class:`WriteError`: one line naming the path and the errno, and no temporary file left behind.
 
-A run directory (``out``) is claimed by :func:`prepare_out_dir` before any work: an empty or
+A run directory (``out``) is checked by :func:`prepare_out_dir` before any work: an empty or
 new directory, or a run of the same command with the same parameters (resumed or rerun); anything
-else is refused unless ``force``. Nothing is created until there is something to write, and a
-single-shot run's files land as one unit (:func:`write_run_files`: a temporary directory renamed
-into place, or ``run.json`` written last).
+else is refused unless ``force``. A single-shot run's files land as one unit
+(:func:`write_run_files`: a temporary directory renamed into place, or ``run.json`` written last).
 
-Two runs never share a directory. An existing directory is locked (``flock`` on the directory
-itself, :func:`lock_run_dir`) from the claim until its files are written, or for a long run's
-whole life (:func:`claim_run_dir`: sweeps and reproduce create, lock and then check the directory);
-a single-shot run into a new directory claims it atomically by renaming its files' temporary
-directory onto it, which fails if another run got there first. The loser raises :class:`RunDirBusy`
-(one line, exit 2) and writes nothing.
+Two runs never share a directory. Every command's run directory is created and locked (``flock``
+on the directory itself, :func:`lock_run_dir`) before its contents are checked and held for the
+run's whole life: :func:`claim_run_dir` (sweeps, reproduce) and :func:`hold_run_dir` (single-shot
+runs, from before their computation until their files are written). The loser raises
+:class:`RunDirBusy` (one line, exit 2) at once and writes nothing; a directory a claim created is
+removed again if the run ends before writing into it. A library caller writing a report itself
+(:func:`prepare_out_dir` then :func:`write_run_files`) is still safe: a new directory is claimed
+atomically by renaming the files' temporary directory onto it, which fails if another run got
+there first.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ __all__ = [
     "lock_run_dir",
     "release_run_dir",
     "claim_run_dir",
+    "hold_run_dir",
     "to_builtin",
     "json_document",
     "csv_document",
@@ -310,19 +313,25 @@ def release_run_dir(out: Path | str) -> None:
 
 @contextlib.contextmanager
 def claim_run_dir(out: Path | str, *, param: str = "out"):
-    """Create (if needed) and lock ``out`` for the life of a long run (sweep, reproduce).
+    """Create (if needed) and lock ``out`` for the life of a run (sweep, reproduce; and a one-shot
+    run's computation, :func:`hold_run_dir`).
 
     The directory is locked before its contents are checked, so of two runs started together one
     wins and the other raises :class:`RunDirBusy` before it writes anything. On exit the lock is
-    released; a directory this claim created and left empty (the run was refused) is removed.
+    released; the directories this claim created (``out`` and any missing parents) are removed if
+    they are still empty (the run was refused, failed or interrupted before writing).
     """
     out = Path(out)
     _refuse_dangling(out, param)
-    created = False
+    created: list[Path] = []  # deepest first
+    probe = out.absolute()
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        created.append(probe)
+        probe = probe.parent
     try:
         out.mkdir(parents=True)
-        created = True
     except FileExistsError:
+        created = []  # made by the user, or by another run a moment ago: not ours to remove
         if not out.is_dir():
             raise InputError(
                 f"{param} {quote_path(out)} is a file, not a directory: choose a directory", param=param
@@ -332,17 +341,48 @@ def claim_run_dir(out: Path | str, *, param: str = "out"):
     try:
         lock_run_dir(out, param=param)
     except RunDirBusy:
-        if created:  # nobody else can hold a directory made a moment ago, but be safe
-            with contextlib.suppress(OSError):
-                out.rmdir()
+        raise  # another run locked what this one created a moment ago: it is that run's now
+    except InputError:
+        _remove_if_empty(created)
         raise
     try:
         yield out
     finally:
         release_run_dir(out)
-        if created:
-            with contextlib.suppress(OSError):
-                out.rmdir()  # only if still empty
+        _remove_if_empty(created)
+
+
+def _remove_if_empty(paths: list[Path]) -> None:
+    """Remove the directories ``paths`` (deepest first) while they are empty."""
+    for path in paths:
+        try:
+            path.rmdir()
+        except OSError:
+            break
+
+
+@contextlib.contextmanager
+def hold_run_dir(
+    out: Path | str, *, command: str, parameters: dict | None = None, force: bool = False, param: str = "out"
+):
+    """Claim ``out`` for a one-shot run (radius, trajectory, hidden) before it computes, and hold
+    it until its files are written, so that of two runs into one ``out`` the loser stops at once.
+
+    The checks of :func:`prepare_out_dir` (writable; new, empty, or the same run unless ``force``)
+    run under the lock of :func:`claim_run_dir`. Whatever ends the run before its files are written
+    (an error, Ctrl-C) leaves ``out`` as it was: a directory the claim created is removed, one the
+    user had is not touched (nothing is written into it before :func:`write_run_files`).
+
+    Raises
+    ------
+    RunDirBusy
+        Another specdiag run holds ``out``: one line, before any work.
+    """
+    prepare_out_dir(out, param=param)  # a file, a dangling link, an unwritable parent: before creating anything
+    with claim_run_dir(out, param=param) as path:
+        _NEW.discard(_key(path))
+        _check_contents(path, command, parameters, force, param)
+        yield path
 
 
 def _refuse_dangling(out: Path, param: str) -> None:

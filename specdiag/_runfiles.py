@@ -2,19 +2,22 @@
 
 Both are checked before any computation (a figure path with a known suffix whose directory can be
 written and that is not itself a directory; a run directory that is new, empty or holds the same
-run) and written atomically after it, so the library and the CLI write the same files.
+run) and written atomically after it, so the library and the CLI write the same files. The run
+directory is held (created and locked) for the whole computation: a second run into it stops at
+once, not after computing.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ._errors import InputError
-from ._report import json_document, prepare_out_dir, run_metadata, write_run_files
+from ._report import hold_run_dir, json_document, prepare_out_dir, run_metadata, write_run_files
 from ._text import printable
 
-__all__ = ["FIGURE_SUFFIXES", "check_plot_path", "save_plot", "claim_out_dir", "write_run"]
+__all__ = ["FIGURE_SUFFIXES", "check_plot_path", "save_plot", "claim_out_dir", "hold_out_dir", "write_run"]
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -52,6 +55,17 @@ def save_plot(figure: Callable[[], Any], path: Path | str) -> Path:
 def claim_out_dir(out: Path | str | None, command: str, parameters: dict, force: bool = False) -> Path | None:
     """Check a run directory before any work (see :func:`specdiag._report.prepare_out_dir`)."""
     return prepare_out_dir(out, command=command, parameters=parameters, force=force)
+
+
+@contextlib.contextmanager
+def hold_out_dir(out: Path | str | None, command: str, parameters: dict, force: bool = False) -> Iterator[Path | None]:
+    """Hold a one-shot run's directory from before its computation until its files are written
+    (:func:`specdiag._report.hold_run_dir`); ``None`` when there is no ``out``."""
+    if out is None:
+        yield None
+        return
+    with hold_run_dir(out, command=command, parameters=parameters, force=force) as path:
+        yield path
 
 
 def write_run(

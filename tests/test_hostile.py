@@ -942,3 +942,64 @@ def test_exit_codes_of_run_commands_are_in_help_and_readme(name, readme):
     (row,) = [r for r in (ROOT / "README.md").read_text().splitlines() if r.startswith(f"| `{name}` |")]
     for code, words in readme.items():
         assert f"{code} {words}" in row
+
+
+@pytest.mark.slow
+def test_two_radius_runs_into_one_out_the_loser_stops_before_computing(tmp_path):
+    """The run directory is claimed (created and locked) before the computation, not at write time:
+    the loser ends in one line while the winner is still computing, and D holds the winner's files."""
+    out = tmp_path / "D"
+    procs = {
+        seed: spawn(["radius", "--n", 300, "--samples", 200, "--seed", seed, "--out", out, "--format", "json"])
+        for seed in (0, 7)
+    }
+    ended: list[int] = []
+    deadline = time.monotonic() + 300
+    while len(ended) < 2 and time.monotonic() < deadline:
+        ended += [seed for seed, p in procs.items() if seed not in ended and p.poll() is not None]
+        time.sleep(0.05)
+    results = {seed: (p.wait(timeout=5), *p.communicate()) for seed, p in procs.items()}
+    assert sorted(code for code, _, _ in results.values()) == [0, 2], results
+    winner = next(seed for seed, (code, _, _) in results.items() if code == 0)
+    loser = next(seed for seed in results if seed != winner)
+    line = one_line_error(*results[loser])
+    assert "in use by another specdiag run" in line and line.startswith("error: --out"), line
+    assert ended[0] == loser  # refused up front, not after computing as long as the winner
+    assert sorted(p.name for p in out.iterdir()) == ["radii.csv", "run.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["D"]  # no temporary directory left
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["parameters"]["seed"] == winner and meta["stats"] == json.loads(results[winner][1])["stats"]
+
+
+def test_a_failed_single_shot_run_leaves_its_out_as_it_was(tmp_path, monkeypatch):
+    """The held directory is removed when this run created it (parents too) and the run failed;
+    an empty directory the user had stays, untouched."""
+    import specdiag._radius_report as rr  # noqa: PLC0415
+
+    def boom(*_a, **_k):
+        raise InputError("samples: injected failure", param="samples")
+
+    monkeypatch.setattr(rr, "draw_radii", boom)
+    new = tmp_path / "a" / "b" / "D"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for out in (new, mine):
+        with pytest.raises(InputError, match="injected"):
+            rr.radius_report(8, samples=3, out=out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"] and list(mine.iterdir()) == []
+    assert not report._HELD  # every lock released
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_single_shot_run_removes_the_out_it_created(tmp_path):
+    out = tmp_path / "D"
+    proc = spawn(["trajectory", "--n", 200, "--matrices", 40, "--steps", 4000, "--out", out])
+    deadline = time.monotonic() + 60
+    while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert out.is_dir(), proc.communicate(timeout=60)  # claimed before computing
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    code, (_, err) = proc.wait(timeout=60), proc.communicate()
+    assert code == 130 and "interrupted" in err, (code, err)
+    assert list(tmp_path.iterdir()) == []
