@@ -392,12 +392,12 @@ def _eigenbasis_rows(upper: np.ndarray, order: np.ndarray, ns: int, left: tuple,
     m = (n - ns) // 2
     rows = np.empty((ns + m, n), dtype=np.complex128)
     rows[:ns] = sym[:ns]
-    rows[ns:] = left[0][:, None] * sym[ns : ns + m]
+    np.multiply(left[0][:, None], sym[ns : ns + m], out=rows[ns:])  # in place: no 16 MB temporaries at n = 2048
     rows[ns:] += left[1][:, None] * sym[ns + m :]
     del sym
     first = rows[:, ns : ns + m].copy()
     second = rows[:, ns + m :]
-    rows[:, ns : ns + m] = first * right[0]
+    np.multiply(first, right[0], out=rows[:, ns : ns + m])
     rows[:, ns : ns + m] += second * right[2]
     second *= right[3]
     first *= right[1]
@@ -492,8 +492,10 @@ def log_power_sums_real_schur(
         if not np.all(np.isfinite(x)):
             return None
         x_norm = float(lapack.dlantr("1", x, uplo="U", diag="U"))
-        # G = X^T X: with R = J X^T J (upper triangular, J reverses the order), X^T X = J (R R^T) J
-        g = lapack.dlauum(np.asfortranarray(x.T[::-1, ::-1]), lower=0, overwrite_c=1)[0]
+        # G = X^T X = J (L^T L) J with L = J X J (lower triangular, J reverses the order): L in
+        # Fortran order is X's buffer reversed (a contiguous copy, not a transposing one), and the
+        # upper triangle of L^T L, read by _eigenbasis_rows, is the transpose of ?lauum's lower one
+        g = lapack.dlauum(np.asfortranarray(x[::-1, ::-1]), lower=1, overwrite_c=1)[0].T
         u, info = lapack.dtrtri(x, lower=0, unitdiag=1, overwrite_c=1)
         del x
         if info != 0 or not np.all(np.isfinite(u)):
