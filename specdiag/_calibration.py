@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import special
 
 from . import _theory as theory
 from ._backend import CALIBRATION_STREAM
 from ._errors import InputError
 from ._report import write_json_atomic
 from ._results import Result
+from ._special import log_binom_pmf
 from ._spectra import sample_radii
 from .laws import _numeric as numeric
 from .laws._real import real_ginibre_table
@@ -120,8 +120,8 @@ def quantile_with_ci(values: np.ndarray, p: float, level: float = 0.95) -> tuple
 
 
 def _binomial_ppf(q: np.ndarray, m: int, p: float) -> np.ndarray:
-    """Smallest k with P(Binomial(m, p) <= k) >= q, per q (scipy.special.bdtr over k = 0..m)."""
-    cdf = special.bdtr(np.arange(m + 1), m, p)
+    """Smallest k with P(Binomial(m, p) <= k) >= q, per q (the binomial CDF over k = 0..m, summed in log space)."""
+    cdf = np.exp(np.logaddexp.accumulate(log_binom_pmf(np.arange(m + 1), m, m * p, m * (1 - p))))
     return np.minimum(np.searchsorted(cdf, q, side="left"), m)
 
 

@@ -33,8 +33,9 @@ import numpy as np
 from . import _discovery as discovery
 from ._errors import InputError
 from ._linalg import log_power_sums_by_squaring, spectral_norm
-from ._schur import log_power_sums_real_schur, log_power_sums_schur, real_schur, schur_spectral_norm, schur_triangular
 from ._results import Result, plain
+from ._schur import log_power_sums_real_schur, log_power_sums_schur, real_schur, schur_spectral_norm, schur_triangular
+from ._special import logsumexp
 from ._validation import positive_number, whole_number
 from ._weights import stored_epsilon
 
@@ -137,11 +138,9 @@ class TensorCheck(Result):
 
 def _diagonal_log_sums(lam: np.ndarray, t: int) -> tuple[float, float]:
     """(log ||D^t||_F^2, log sum_{k<t} ||D^k||_F^2) for D = diag(lam), in log space (never overflows)."""
-    from scipy import special  # noqa: PLC0415
-
     with np.errstate(divide="ignore"):
         log_mod2 = 2 * np.log(np.abs(lam))  # -inf for a zero eigenvalue
-    power = float(special.logsumexp(t * log_mod2)) if np.any(np.isfinite(log_mod2)) else -math.inf
+    power = float(logsumexp(t * log_mod2)) if np.any(np.isfinite(log_mod2)) else -math.inf
     terms = np.empty_like(log_mod2)
     zero = log_mod2 == -np.inf
     unit = log_mod2 == 0
@@ -153,7 +152,7 @@ def _diagonal_log_sums(lam: np.ndarray, t: int) -> tuple[float, float]:
     terms[up] = (t - 1) * lu + np.log(-np.expm1(-t * lu)) - np.log(-np.expm1(-lu))
     ld = log_mod2[down]  # (1 - r^t)/(1 - r)
     terms[down] = np.log(-np.expm1(t * ld)) - np.log(-np.expm1(ld))
-    return power, float(special.logsumexp(terms))
+    return power, float(logsumexp(terms))
 
 
 def _power_of_two_scale(a) -> float:
@@ -292,8 +291,6 @@ def _sparse_numbers(m, t: int) -> dict:
             x /= size
             terms.append(2 * log_norm - math.log(SPARSE_PROBES))
         log_power = terms.pop() if len(terms) > t else -math.inf
-        from scipy.special import logsumexp  # noqa: PLC0415
-
         log_sum = float(logsumexp(terms[:t]))
         method += f"; growth estimated with {SPARSE_PROBES} random probes (stochastic, about 25% relative error)"
     else:

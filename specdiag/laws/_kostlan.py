@@ -1,4 +1,4 @@
-"""Kostlan's exact law of the complex Glorot radius, in plain numpy and scipy.special.
+"""Kostlan's exact law of the complex Glorot radius, in plain numpy.
 
 Kostlan (1992), "On the spectra of Gaussian matrices": for W = (X + iY)/sqrt(2n), {n |lambda_j|^2}
 has the law of independent Gamma(j, 1), j = 1..n, so P(rho <= r) = prod_{j=1..n} P(j, n r^2), P the
@@ -6,8 +6,10 @@ regularized lower incomplete gamma function.
 
 Numerics: log F is a sum of log P(j, n r^2) over only the j that matter (terms with
 1 - P(j, x) < 1e-40 *and* below 1e-17 of the leading tail term are dropped), each evaluated in log
-space (log1p(-Q) near 1, a 1F1 series where P underflows), so ``logcdf`` is finite far in the left
-tail and ``sf = -expm1(logcdf)`` keeps full relative accuracy in the right tail. Quantiles solve
+space from its smaller Poisson tail (:func:`specdiag._special.log_gammainc_chunks`: log1p(-Q) near
+1, the upper tail summed in log space where P underflows; no scipy.special at start-up), so
+``logcdf`` is finite far in the left tail and ``sf = -expm1(logcdf)`` keeps full relative accuracy
+in the right tail. Quantiles solve
 log F = log p (or log S = log q) by safeguarded Newton in log r, vectorized. Draws invert the CDF
 through a cached cubic Hermite interpolant of the quantile function (nodes: exact F and density),
 accurate to about 1e-12 relative; :func:`gamma_draws` draws rho^2 = max_k Gamma(k, 1)/n directly
@@ -26,9 +28,9 @@ from functools import lru_cache
 from typing import Callable
 
 import numpy as np
-from scipy import special
 
 from .._resources import Estimate, guard
+from .._special import log_gammainc_chunks, logsumexp
 from .._validation import whole_number
 from ._splines import HermiteCubic, pchip_slopes
 
@@ -61,27 +63,12 @@ _MOMENT_EVALUATIONS = 900
 _DRAW_EVALUATIONS = 8000
 
 
-def _log_p(j: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """log P(j, x) for x > 0: log1p(-Q) where P > 1/2, log P elsewhere, a series where P underflows."""
-    j, x = np.broadcast_arrays(j, x)
-    p = special.gammainc(j, x)
-    with np.errstate(divide="ignore"):
-        out = np.log(p)
-    near_one = p > 0.5
-    out[near_one] = np.log1p(-special.gammaincc(j[near_one], x[near_one]))
-    tiny = p < 1e-250
-    if np.any(tiny):
-        jt, xt = j[tiny], x[tiny]
-        # P(j, x) = x^j e^{-x} / Gamma(j + 1) * 1F1(1; j + 1; x), the series term is 1 + O(x/j)
-        out[tiny] = jt * np.log(xt) - xt - special.gammaln(jt + 1) + np.log(special.hyp1f1(1.0, jt + 1, xt))
-    return out
-
-
 def _first_term(x: np.ndarray, n: int) -> int:
     """Smallest j kept for a block of x values (see the module docstring)."""
     xmin, xmax = float(x.min()), float(x.max())
-    with np.errstate(divide="ignore"):
-        logq = float(np.log(special.gammaincc(n, xmax)))  # -inf where it underflows: it only sizes the cut
+    # log Q(n, xmax) only sizes the cut, so a lower bound keeps at least the terms needed: Q >= 1/2 up
+    # to x = n - 4/3 (a Poisson median is at most its mean + 1/3), Q(n, x) >= pmf(n - 1; x) above
+    logq = math.log(0.5) if xmax <= n - 4 / 3 else min(0.0, (n - 1) * math.log(xmax) - xmax - math.lgamma(n))
     sigmas = _TAIL_SIGMAS
     if logq < 0:  # right tail: keep terms down to 1e-17 of Q(n, x); Poisson left tails are sub-Gaussian
         sigmas = max(sigmas, math.sqrt(2 * (_LOG_REL_TAIL - max(logq, -745.0))) + 2.0)
@@ -89,7 +76,7 @@ def _first_term(x: np.ndarray, n: int) -> int:
 
 
 def _terms(r: np.ndarray, n: int, with_derivative: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """log F(r) and, optionally, d/dr log F(r) for one width n at radii r > 0 (1-D)."""
+    """log F(r) and, optionally, d/dr log F(r), for one width n at radii r > 0 (1-D)."""
     logf = np.empty(r.shape)
     dlogf = np.empty(r.shape) if with_derivative else None
     order = np.argsort(r, kind="stable")
@@ -99,31 +86,17 @@ def _terms(r: np.ndarray, n: int, with_derivative: bool) -> tuple[np.ndarray, np
         rb = rs[start : start + step]
         x = n * rb * rb
         idx = order[start : start + step]
-        first = _first_term(x, n)
         rows = max(1, BLOCK_ELEMENTS // rb.size)  # terms per chunk: one chunk unless n > BLOCK_ELEMENTS
         total = np.zeros(rb.size)
         log_ratio = np.full(rb.size, -np.inf)
-        for lo in range(first, n + 1, rows):
-            j = np.arange(lo, min(lo + rows, n + 1), dtype=float)[:, None]
-            logp = _log_p(j, x[None, :])
+        for _, logp, log_dpdx in log_gammainc_chunks(_first_term(x, n), n, x, rows):
             total += logp.sum(axis=0)
             if with_derivative:
-                # d/dx P(j, x) = x^{j-1} e^{-x} / Gamma(j); dx/dr = 2 n r
-                log_density = (j - 1) * np.log(x[None, :]) - x[None, :] - special.gammaln(j)
-                log_ratio = np.logaddexp(log_ratio, _logsumexp_columns(log_density - logp))
+                log_ratio = np.logaddexp(log_ratio, logsumexp(log_dpdx - logp))
         logf[idx] = total
         if dlogf is not None:
-            dlogf[idx] = np.exp(log_ratio) * 2 * n * rb
+            dlogf[idx] = np.exp(log_ratio) * 2 * n * rb  # dx/dr = 2 n r
     return logf, dlogf
-
-
-def _logsumexp_columns(a: np.ndarray) -> np.ndarray:
-    """log sum_i exp(a_ij) per column j (scipy.special.logsumexp without its array-API overhead,
-    about 1 ms a call: it dominated small widths)."""
-    top = a.max(axis=0)
-    top = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        return np.log(np.exp(a - top).sum(axis=0)) + top
 
 
 def by_width(
