@@ -257,11 +257,13 @@ def log_gammainc_chunks(lo: int, hi: int, x: np.ndarray, rows: int) -> Iterator[
     e^-40 of the first one kept, so every value is exact to a few ulp in log space however small P
     is. dP/dx(j, x) = pmf(j - 1; x).
 
-    Yields (j as a column, log P, log dP/dx), each of shape (chunk rows, x.size). Every (j, x) is
+    Yields (j as a column, log P, log dP/dx), each of shape (chunk rows, x.size) (nothing for lo > hi). Every (j, x) is
     in exactly one chunk with its value; elsewhere that chunk holds log P = 0 and log dP/dx = -inf,
     so sums of the chunks' log P, and log-sums of their log dP/dx - log P, add up exactly.
     """
     x = np.asarray(x, dtype=float)[None, :]
+    if lo > hi:
+        return
     lower, upper = _lower_terms(lo, hi, x), _upper_terms(lo, hi, x)
     spans = [s for s in (lower, (upper[0], upper[1] + 1) if upper else None) if s is not None]
     first, last = min(s[0] for s in spans), max(s[1] for s in spans)
@@ -302,7 +304,7 @@ def log_gammainc_chunks(lo: int, hi: int, x: np.ndarray, rows: int) -> Iterator[
 def log_gammainc_int(lo: int, hi: int, x: ArrayLike) -> np.ndarray:
     """log P(j, x) for j = lo..hi (rows) at each x > 0 (columns): :func:`log_gammainc_chunks` in one table."""
     x = np.atleast_1d(np.asarray(x, dtype=float))
-    out = np.zeros((hi - lo + 1, x.size))
+    out = np.zeros((max(0, hi - lo + 1), x.size))
     for j, logp, _ in log_gammainc_chunks(lo, hi, x, 1 << 62):
         out[j[:, 0].astype(np.intp) - lo] += logp
     return out
