@@ -867,7 +867,7 @@ def test_every_worker_killed_between_a_task_finishing_and_its_fetch_ends_the_run
     """The kill -9 that hung CI: results finished on the worker but not yet fetched when it dies.
     Fetching them waits for a recomputation no worker will ever do; the run must still end in one
     ClusterLost within a few grace periods, not hang."""
-    pytest.importorskip("dask.distributed")
+    distributed = pytest.importorskip("dask.distributed")
     from specdiag._executors import ClusterLost  # noqa: PLC0415
 
     port = _free_port()
@@ -875,6 +875,8 @@ def test_every_worker_killed_between_a_task_finishing_and_its_fetch_ends_the_run
     outcome: dict = {}
     try:
         _wait_for_port(port)
+        with distributed.Client(f"tcp://127.0.0.1:{port}", timeout="30s") as probe:
+            probe.wait_for_workers(1, timeout=60)  # a slow box: the worker may take longer than the grace below
         executor = DaskExecutor(f"tcp://127.0.0.1:{port}", timeout=2.0)
 
         def consume():
