@@ -504,10 +504,13 @@ def load_radii(path: Path | str) -> np.ndarray:
 
 def _radii_from_npy(path: Path, budget: int) -> np.ndarray:
     """A numeric .npy, its header checked (shape, dtype) before the data is read."""
+    from ._weights_numpy import _npy_header  # noqa: PLC0415 (the one guarded .npy header reader)
+
     with path.open("rb") as fh:
-        version = np.lib.format.read_magic(fh)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read_header(fh, max_header_size=10000)
+        try:  # a malformed header dict makes NumPy's own reader raise tokenize or recursion errors
+            shape, dtype, _ = _npy_header(fh, "the file")
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
     if dtype.kind not in "biuf" or dtype.hasobject:
         raise ValueError(f"dtype {dtype} is not a real number type")
     count = int(np.prod(shape, dtype=np.float64))

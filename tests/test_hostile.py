@@ -466,6 +466,15 @@ def test_fit_gumbel_from_hostile_files(tmp_path, name, content, expected):
     assert expected in line
 
 
+@pytest.mark.parametrize("header", [b"{'descr': '<f8', 'shape': (((}", b"{'descr': '<f8', 'shape': " + b"(" * 5000])
+def test_fit_gumbel_from_an_npy_with_a_malformed_header_dict(tmp_path, header):
+    """NumPy's header parser raises tokenize (and recursion) errors on these: one line, exit 2."""
+    path = tmp_path / "bad.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header + b"\n").to_bytes(2, "little") + header + b"\n" + bytes(32))
+    line = one_line_error(*cli("fit-gumbel", "--from", path, "--n", 20))
+    assert "corrupt .npy header" in line and line.startswith("error: --from")
+
+
 def test_fit_gumbel_from_a_directory_or_fifo(tmp_path):
     assert "is a directory" in one_line_error(*cli("fit-gumbel", "--from", tmp_path, "--n", 20))
     fifo = tmp_path / "fifo"
