@@ -132,12 +132,15 @@ class DaskExecutor:
             probe_dask_scheduler(scheduler, timeout)
         if scheduler == "local":
             # silence_logs reaches the worker processes too: a worker that outlives the scheduler
-            # after Ctrl-C ("failed to communicate with scheduler during heartbeat") prints nothing
+            # after Ctrl-C ("failed to communicate with scheduler during heartbeat") prints nothing.
+            # No dashboard, and the scheduler's HTTP server on a free localhost port: its default, 8787,
+            # is often taken (another cluster, a second run), and the fallback leaks a socket.
             self.cluster = LocalCluster(
                 n_workers=workers or 2,
                 threads_per_worker=1,
                 processes=processes,
                 dashboard_address=None,
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.CRITICAL,
             )
             self.client = Client(self.cluster)

@@ -865,7 +865,10 @@ def test_a_scheduler_without_workers_gives_up_after_the_timeout_readme_states():
     from specdiag._executors import CONNECT_TIMEOUT_S  # noqa: PLC0415
 
     assert CONNECT_TIMEOUT_S == 10.0 and "gives up after 10 s" in " ".join((ROOT / "README.md").read_text().split())
-    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:
+    free_port = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}  # 8787 may be taken (xdist, other runs)
+    with distributed.LocalCluster(
+        n_workers=0, processes=False, dashboard_address=None, scheduler_kwargs=free_port
+    ) as empty:
         start = time.monotonic()
         with pytest.raises(InputError, match=r"has no workers \(none joined within 1 s\)"):
             DaskExecutor(empty.scheduler_address, timeout=1.0)
