@@ -14,8 +14,10 @@ from .conftest import within_se
 @pytest.mark.parametrize(
     "field,n,calibration_samples,test_samples",
     [
-        ("complex", 64, None, 1500),
-        ("real", 64, 2000, 1500),
+        ("complex", 32, None, 1500),
+        ("real", 32, 2000, 1500),
+        pytest.param("complex", 64, None, 1500, marks=pytest.mark.slow),
+        pytest.param("real", 64, 2000, 1500, marks=pytest.mark.slow),
         pytest.param("complex", 500, None, 120, marks=pytest.mark.slow),
         pytest.param("real", 500, 500, 200, marks=pytest.mark.slow),
     ],

@@ -92,7 +92,17 @@ def test_full_app_lists_commands_in_table_order():
     assert typer.main.get_command(cli.app).list_commands(None) == list(cli.COMMAND_MODULES)
 
 
-@pytest.mark.parametrize("module", sorted(set(cli.COMMAND_MODULES.values())))
+# One interpreter each: the command modules most used (and check, the largest) in the quick set, the rest slow.
+QUICK_MODULES = ("check", "dynamics", "radius")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        module if module in QUICK_MODULES else pytest.param(module, marks=pytest.mark.slow)
+        for module in sorted(set(cli.COMMAND_MODULES.values()))
+    ],
+)
 def test_each_command_module_alone_serves_its_help(module):
     name = next(name for name, owner in cli.COMMAND_MODULES.items() if owner == module)
     proc = subprocess.run([sys.executable, "-m", "specdiag", name, "--help"], capture_output=True, text=True)
@@ -164,7 +174,13 @@ SHORT_COMMANDS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(SHORT_COMMANDS))
+@pytest.mark.parametrize(
+    "name",
+    [
+        name if name in ("radius", "theory") else pytest.param(name, marks=pytest.mark.slow)
+        for name in sorted(SHORT_COMMANDS)
+    ],
+)
 def test_short_commands_import_no_heavy_module(name):
     code, modules, stderr = _imported(SHORT_COMMANDS[name])
     assert code == 0, stderr
@@ -172,7 +188,9 @@ def test_short_commands_import_no_heavy_module(name):
     assert "specdiag.laws._numeric" in modules  # the numbers printed come from the numeric laws
 
 
-@pytest.mark.parametrize("kind", ["npy", "npz", "safetensors"])
+@pytest.mark.parametrize(
+    "kind", ["npy", pytest.param("npz", marks=pytest.mark.slow), pytest.param("safetensors", marks=pytest.mark.slow)]
+)
 def test_check_of_an_array_file_imports_no_heavy_module(tmp_path, kind):
     code, modules, stderr = _imported(["check", str(_array_file(tmp_path, kind)), "--workers", "1"])
     assert code in (0, 1), stderr

@@ -20,14 +20,26 @@ def mean_sq(curves):
     return 10.0 ** (2 * curves.log10_rms)
 
 
+@pytest.fixture(scope="module")
+def trajectory_runs():
+    """One n = 100 trajectory simulation per device, shared by every step k checked against q(n, k)."""
+    runs = {}
+
+    def run(device):
+        if device not in runs:
+            ens = make_ensemble("glorot", 100, "complex")
+            runs[device] = dynamics.simulate(
+                ens, "trajectory", matrices=300, inputs=8, steps=20, seed=5, precision="double", device=device
+            )
+        return runs[device]
+
+    return run
+
+
 @pytest.mark.parametrize("k", [0, 1, 10, 20])  # 0, 1, sqrt(n), 2 sqrt(n) at n = 100
-def test_trajectory_mean_square_matches_q(k, device):
+def test_trajectory_mean_square_matches_q(k, device, trajectory_runs):
     n, m = 100, 300
-    ens = make_ensemble("glorot", n, "complex")
-    curves = dynamics.simulate(
-        ens, "trajectory", matrices=m, inputs=8, steps=20, seed=5, precision="double", device=device
-    )
-    values = mean_sq(curves)[:, k]
+    values = mean_sq(trajectory_runs(device))[:, k]
     within_se(values.mean(), n * math.exp(theory.log_q(n, k)), values.std(ddof=1) / math.sqrt(m))
 
 

@@ -76,7 +76,12 @@ def test_kostlan_stable_at_large_n():
 
 @pytest.mark.parametrize(
     "n,samples",
-    [(64, 1500), pytest.param(128, 800, marks=pytest.mark.slow), pytest.param(500, 150, marks=pytest.mark.slow)],
+    [
+        (32, 1500),
+        pytest.param(64, 1500, marks=pytest.mark.slow),
+        pytest.param(128, 800, marks=pytest.mark.slow),
+        pytest.param(500, 150, marks=pytest.mark.slow),
+    ],
 )
 def test_kostlan_cdf_against_monte_carlo(n, samples):
     radii = sample_radii(make_ensemble("glorot", n, "complex"), samples, seed=100 + n)
