@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import numpy as np
 import typer
@@ -11,29 +11,20 @@ from .._dynamics_report import SUMMARY_KEYS, DynamicsReport, dynamics_report
 from .._errors import InputError
 from .root import app
 from .options import (
-    Device,
     Field,
     InitName,
-    CalibrationSamples,
-    ChunkSize,
-    DeviceOpt,
     FieldOpt,
     Force,
     Init,
-    InitCoverage,
-    InitRescale,
-    MaxPhase,
+    InitKeywords,
     N,
     Out,
     Plot,
     Precision,
-    Rmax,
-    Rmin,
-    Seed,
-    Workers,
     describe_rescaling,
-    init_keywords,
+    grouped_options,
     parse_int_list,
+    sampling_options,
     value,
 )
 from .output import FormatOpt, TableOrJson, command, emit, note, progress, rich_table
@@ -47,6 +38,8 @@ StatePrecision = Annotated[
         help="Precision of the propagated states: single (float32; log-norms agree with double to ~1e-4) or double.",
     ),
 ]
+#: --seed, --device, --precision (of the states), --workers, --chunk-size
+Simulation = Annotated[Any, sampling_options(StatePrecision, sampler=False)]
 
 
 DYNAMICS_HELP = {
@@ -78,6 +71,7 @@ def table_steps(recorded: np.ndarray, wanted: list[int] | None) -> np.ndarray:
 
 
 def make_dynamics_command(kind: str):
+    @grouped_options
     def dynamics_command(
         n: N = 500,
         steps: Annotated[int, typer.Option("--steps", help="Last k (trajectory) or t (hidden).")] = 1000,
@@ -106,17 +100,8 @@ def make_dynamics_command(kind: str):
             typer.Option("--exact", help="Also compute each W's exact expectation over inputs (eigendecomposition)."),
         ] = False,
         full: Annotated[bool, typer.Option("--full", help="JSON: include every matrix's curve.")] = False,
-        seed: Seed = 0,
-        device: DeviceOpt = Device("auto"),
-        precision: StatePrecision = Precision("single"),
-        workers: Workers = None,
-        chunk_size: ChunkSize = None,
-        rmin: Rmin = None,
-        rmax: Rmax = None,
-        max_phase: MaxPhase = None,
-        rescale: InitRescale = None,
-        coverage: InitCoverage = None,
-        calibration_samples: CalibrationSamples = None,
+        simulation: Simulation = None,
+        init_options: InitKeywords = None,
         fmt: FormatOpt = TableOrJson.table,
         out: Out = None,
         plot: Plot = None,
@@ -137,16 +122,12 @@ def make_dynamics_command(kind: str):
                 blowup=blowup,
                 exact=exact,
                 full=full,
-                seed=seed,
-                device=value(device),
-                precision=value(precision),
-                workers=workers,
-                chunk_size=chunk_size,
                 out=out,
                 plot=plot,
                 force=force,
                 on_progress=advance,
-                **init_keywords(rmin, rmax, max_phase, rescale, coverage, calibration_samples),
+                **simulation,
+                **init_options,
             )
         emit(report.to_dict(), fmt, table=lambda: dynamics_table(report, table_steps(report.steps, wanted)))
         if value(fmt) == "table":

@@ -1,11 +1,16 @@
 """Options shared by several commands, with Enums for every choice so ``--help`` lists exactly what
-a command accepts. Typer has no option groups, so shared options are ``Annotated`` aliases."""
+a command accepts. Typer has no option groups, so shared options are ``Annotated`` aliases, and a run
+of options several commands declare alike is an :class:`OptionGroup` (:func:`grouped_options`)."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 
@@ -44,6 +49,11 @@ __all__ = [
     "Plot",
     "Force",
     "init_keywords",
+    "OptionGroup",
+    "grouped_options",
+    "sampling_options",
+    "Sampling",
+    "InitKeywords",
     "parse_int_list",
     "parse_name_list",
     "describe_rescaling",
@@ -167,6 +177,89 @@ def init_keywords(rmin=None, rmax=None, max_phase=None, rescale=None, coverage=N
         "coverage": coverage,
         "calibration_samples": calibration_samples,
     }
+
+
+@dataclass(frozen=True)
+class OptionGroup:
+    """A run of options several commands declare alike (Typer has no option groups).
+
+    A command parameter annotated ``Annotated[Any, group]`` stands for the group: :func:`grouped_options`
+    puts the group's options in its place in the signature Typer reads (so ``--help`` lists them there)
+    and calls the command with that parameter set to ``collect(**their values)``: the library keywords.
+    """
+
+    options: tuple[tuple[str, Any, Any], ...]  # (Python name, Annotated option type, default)
+    collect: Callable[..., dict[str, Any]]
+
+    def parameters(self) -> list[inspect.Parameter]:
+        """The options as the parameters Typer turns into flags."""
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        return [inspect.Parameter(name, kind, default=default, annotation=ann) for name, ann, default in self.options]
+
+
+def grouped_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` with each parameter that stands for an :class:`OptionGroup` replaced, in place, by the
+    group's options; called (by Typer, with keywords) it passes ``func`` each group's collected keywords."""
+    hints = typing.get_type_hints(func, include_extras=True)
+    params: list[inspect.Parameter] = []
+    groups: dict[str, OptionGroup] = {}
+    for param in inspect.signature(func).parameters.values():
+        annotation = hints.get(param.name, param.annotation)
+        group = next((m for m in getattr(annotation, "__metadata__", ()) if isinstance(m, OptionGroup)), None)
+        if group is None:
+            params.append(param.replace(annotation=annotation))
+        else:
+            groups[param.name] = group
+            params.extend(group.parameters())
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        for name, group in groups.items():
+            kwargs[name] = group.collect(**{option: kwargs.pop(option) for option, _, _ in group.options})
+        return func(**kwargs)
+
+    wrapper.__signature__ = inspect.signature(func).replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
+def _choice_values(**options: Any) -> dict[str, Any]:
+    """Library keywords from option values: Enum choices as their plain strings."""
+    return {name: value(v) for name, v in options.items()}
+
+
+def sampling_options(precision: Any, *, sampler: bool) -> OptionGroup:
+    """--seed, --device, ``precision`` (the command's --precision option), --workers, --chunk-size
+    and, with ``sampler``, --sampler: how a command draws and computes its matrices."""
+    options: list[tuple[str, Any, Any]] = [
+        ("seed", Seed, 0),
+        ("device", DeviceOpt, Device("auto")),
+        ("precision", precision, Precision("single")),
+        ("workers", Workers, None),
+        ("chunk_size", ChunkSize, None),
+    ]
+    if sampler:
+        options.append(("sampler", SamplerOpt, Sampler("hessenberg")))
+    return OptionGroup(tuple(options), _choice_values)
+
+
+#: --seed ... --sampler of the commands that sample radii (radius, fit-gumbel).
+Sampling = Annotated[Any, sampling_options(SamplePrecision, sampler=True)]
+#: --rmin, --rmax, --max-phase, --rescale, --coverage, --calibration-samples: :func:`init_keywords`.
+InitKeywords = Annotated[
+    Any,
+    OptionGroup(
+        (
+            ("rmin", Rmin, None),
+            ("rmax", Rmax, None),
+            ("max_phase", MaxPhase, None),
+            ("rescale", InitRescale, None),
+            ("coverage", InitCoverage, None),
+            ("calibration_samples", CalibrationSamples, None),
+        ),
+        init_keywords,
+    ),
+]
 
 
 def parse_int_list(text: str, flag: str) -> list[int]:

@@ -9,33 +9,20 @@ import typer
 from .._radius_report import RadiusReport, radius_report
 from .root import app
 from .options import (
-    Device,
     Field,
     InitName,
     Method,
-    Precision,
-    Sampler,
-    CalibrationSamples,
-    ChunkSize,
-    DeviceOpt,
     FieldOpt,
     Force,
     Init,
-    InitCoverage,
-    InitRescale,
-    MaxPhase,
+    InitKeywords,
     MethodOpt,
     N,
     Out,
     Plot,
-    Rmax,
-    Rmin,
-    SamplePrecision,
-    SamplerOpt,
-    Seed,
-    Workers,
+    Sampling,
     describe_rescaling,
-    init_keywords,
+    grouped_options,
     value,
 )
 from .output import Format, TableJsonCsvOpt, command, emit, note, progress, rich_table
@@ -44,6 +31,7 @@ __all__ = ["radius", "radius_table"]
 
 
 @command(app)
+@grouped_options
 def radius(
     n: N = 500,
     samples: Annotated[
@@ -52,18 +40,8 @@ def radius(
     method: MethodOpt = Method("matrices"),
     init: Init = InitName("glorot"),
     field: FieldOpt = Field("real"),
-    seed: Seed = 0,
-    device: DeviceOpt = Device("auto"),
-    precision: SamplePrecision = Precision("single"),
-    workers: Workers = None,
-    chunk_size: ChunkSize = None,
-    sampler: SamplerOpt = Sampler("hessenberg"),
-    rmin: Rmin = None,
-    rmax: Rmax = None,
-    max_phase: MaxPhase = None,
-    rescale: InitRescale = None,
-    coverage: InitCoverage = None,
-    calibration_samples: CalibrationSamples = None,
+    sampling: Sampling = None,
+    init_options: InitKeywords = None,
     fmt: TableJsonCsvOpt = Format.table,
     out: Out = None,
     plot: Plot = None,
@@ -77,17 +55,12 @@ def radius(
             method=value(method),
             init=value(init),
             field=value(field),
-            seed=seed,
-            device=value(device),
-            precision=value(precision),
-            workers=workers,
-            chunk_size=chunk_size,
-            sampler=value(sampler),
             out=out,
             plot=plot,
             force=force,
             on_progress=advance,
-            **init_keywords(rmin, rmax, max_phase, rescale, coverage, calibration_samples),
+            **sampling,
+            **init_options,
         )
     emit(report.to_dict(), fmt, table=lambda: radius_table(report), csv=report.csv)
     if value(fmt) == "table":

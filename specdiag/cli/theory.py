@@ -15,31 +15,18 @@ from .._theory import EULER_GAMMA
 from .._theory_report import TheoryReport, theory_report
 from .root import app
 from .options import (
-    Device,
     Field,
     InitName,
     Method,
-    Precision,
-    Sampler,
-    CalibrationSamples,
-    ChunkSize,
     Coverage,
-    DeviceOpt,
     FieldOpt,
     Init,
-    InitCoverage,
-    InitRescale,
-    MaxPhase,
+    InitKeywords,
     MethodOpt,
     N,
     Plot,
-    Rmax,
-    Rmin,
-    SamplePrecision,
-    SamplerOpt,
-    Seed,
-    Workers,
-    init_keywords,
+    Sampling,
+    grouped_options,
     parse_int_list,
     value,
 )
@@ -122,6 +109,7 @@ def theory_table(report: TheoryReport):
 
 
 @command(app, "fit-gumbel")
+@grouped_options
 def fit_gumbel_command(
     n: N = 500,
     samples: Annotated[
@@ -140,18 +128,8 @@ def fit_gumbel_command(
     ] = None,
     init: Init = InitName("glorot"),
     field: FieldOpt = Field("real"),
-    seed: Seed = 0,
-    device: DeviceOpt = Device("auto"),
-    precision: SamplePrecision = Precision("single"),
-    workers: Workers = None,
-    chunk_size: ChunkSize = None,
-    sampler: SamplerOpt = Sampler("hessenberg"),
-    rmin: Rmin = None,
-    rmax: Rmax = None,
-    max_phase: MaxPhase = None,
-    rescale: InitRescale = None,
-    coverage: InitCoverage = None,
-    calibration_samples: CalibrationSamples = None,
+    sampling: Sampling = None,
+    init_options: InitKeywords = None,
     level: Annotated[float, typer.Option("--level", help="Confidence level of the parameter intervals.")] = 0.95,
     ci: Annotated[
         CIMethod,
@@ -166,8 +144,8 @@ def fit_gumbel_command(
     plot: Plot = None,
 ):
     """Fit a Gumbel law to radii; compare with the finite-n laws (Kostlan exact, real table) and the limit laws."""
-    sampling = from_file is None and value(method) == "matrices"
-    with progress(samples if sampling else 0, f"radii n={n}", value(fmt) == "table") as advance:
+    draws_matrices = from_file is None and value(method) == "matrices"
+    with progress(samples if draws_matrices else 0, f"radii n={n}", value(fmt) == "table") as advance:
         report = fit_report(
             n,
             samples=samples,
@@ -175,18 +153,13 @@ def fit_gumbel_command(
             from_file=from_file,
             init=value(init),
             field=value(field),
-            seed=seed,
-            device=value(device),
-            precision=value(precision),
-            workers=workers,
-            chunk_size=chunk_size,
-            sampler=value(sampler),
             level=level,
             ci=value(ci),
             bootstrap_samples=bootstrap_samples,
             plot=plot,
             on_progress=advance,
-            **init_keywords(rmin, rmax, max_phase, rescale, coverage, calibration_samples),
+            **sampling,
+            **init_options,
         )
     if report.init not in (None, "glorot"):
         note(f"note: the theory columns are Glorot's laws; the sample is {report.init}")
