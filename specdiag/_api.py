@@ -231,9 +231,11 @@ def radius_law(n: int, *, init: str = "glorot", field: str = "real", seed: int =
     return build_ensemble(n, init=init, field=field, seed=seed, **options).radius_law()
 
 
-def _curves(kind: str, n: int, steps: int, init: str, field: str, seed: int, options: dict, **run: Any) -> NormCurves:
+def _curves(kind: str, n: int, *, init: str, field: str, seed: int, options: dict, **run: Any) -> NormCurves:
+    """Curves of ``kind`` from the arguments of :func:`trajectory` or :func:`hidden_states`, as their
+    ``locals()``: the init's keywords (``options``) build the ensemble, the rest go to ``simulate``."""
     ensemble = build_ensemble(n, init=init, field=field, seed=seed, **options)
-    return simulate(ensemble, kind, steps=steps, seed=seed, **run)
+    return simulate(ensemble, kind, seed=seed, **run)
 
 
 def trajectory(
@@ -270,23 +272,7 @@ def trajectory(
     >>> c.log10_mean.shape
     (2, 11)
     """
-    return _curves(
-        "trajectory",
-        n,
-        steps,
-        init,
-        field,
-        seed,
-        options,
-        matrices=matrices,
-        inputs=inputs,
-        every=every,
-        precision=precision,
-        device=device,
-        workers=workers,
-        chunk_size=chunk_size,
-        on_progress=on_progress,
-    )
+    return _curves("trajectory", **locals())  # every argument, as given
 
 
 def hidden_states(
@@ -315,21 +301,4 @@ def hidden_states(
     >>> int(c.steps[0]), c.log10_mean.shape
     (1, (2, 10))
     """
-    return _curves(
-        "hidden",
-        n,
-        steps,
-        init,
-        field,
-        seed,
-        options,
-        matrices=matrices,
-        inputs=inputs,
-        every=every,
-        input_scale=input_scale,
-        precision=precision,
-        device=device,
-        workers=workers,
-        chunk_size=chunk_size,
-        on_progress=on_progress,
-    )
+    return _curves("hidden", **locals())  # every argument, as given
