@@ -140,34 +140,43 @@ def _lightning_callback_base():
     raise InputError("LightningSpectralMonitor needs Lightning (pip install lightning)")
 
 
+class _DeferredMonitor:
+    """What the Lightning and Hugging Face callbacks share: the :class:`SpectralMonitor` keywords,
+    kept until the first step hands over the model (a callback is built before the model it watches)."""
+
+    def __init__(
+        self,
+        every: int = 100,
+        log: str | Path | None = "runs/spectra.jsonl",
+        max_radius: float = 1.0,
+        tensorboard=None,
+        lyapunov: bool = True,
+    ):
+        super().__init__()  # the library's callback base, next in the subclass's MRO
+        self.options = {
+            "every": every,
+            "log": log,
+            "max_radius": max_radius,
+            "tensorboard": tensorboard,
+            "lyapunov": lyapunov,
+        }
+        self.monitor: SpectralMonitor | None = None
+
+    def _step(self, model, global_step: int) -> None:
+        """Measure ``model`` at ``global_step`` (its monitor made on the first call)."""
+        if self.monitor is None:
+            self.monitor = SpectralMonitor(model, **self.options)
+        self.monitor.step(global_step)
+
+
 def _define_lightning():
     base = _lightning_callback_base()
 
-    class LightningSpectralMonitor(base):
+    class LightningSpectralMonitor(_DeferredMonitor, base):
         """Lightning callback: :class:`SpectralMonitor` on the LightningModule at ``trainer.global_step``."""
 
-        def __init__(
-            self,
-            every: int = 100,
-            log: str | Path | None = "runs/spectra.jsonl",
-            max_radius: float = 1.0,
-            tensorboard=None,
-            lyapunov: bool = True,
-        ):
-            super().__init__()
-            self.options = {
-                "every": every,
-                "log": log,
-                "max_radius": max_radius,
-                "tensorboard": tensorboard,
-                "lyapunov": lyapunov,
-            }
-            self.monitor: SpectralMonitor | None = None
-
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            if self.monitor is None:
-                self.monitor = SpectralMonitor(pl_module, **self.options)
-            self.monitor.step(trainer.global_step)
+            self._step(pl_module, trainer.global_step)
 
     return LightningSpectralMonitor
 
@@ -178,31 +187,12 @@ def _define_hf():
     except ImportError:
         raise InputError("HFSpectralMonitor needs Hugging Face transformers (pip install transformers)") from None
 
-    class HFSpectralMonitor(TrainerCallback):
+    class HFSpectralMonitor(_DeferredMonitor, TrainerCallback):
         """Hugging Face ``TrainerCallback``: :class:`SpectralMonitor` on the trained model at ``state.global_step``."""
-
-        def __init__(
-            self,
-            every: int = 100,
-            log: str | Path | None = "runs/spectra.jsonl",
-            max_radius: float = 1.0,
-            tensorboard=None,
-            lyapunov: bool = True,
-        ):
-            self.options = {
-                "every": every,
-                "log": log,
-                "max_radius": max_radius,
-                "tensorboard": tensorboard,
-                "lyapunov": lyapunov,
-            }
-            self.monitor: SpectralMonitor | None = None
 
         def on_step_end(self, args, state, control, model=None, **kwargs):
             if model is not None:
-                if self.monitor is None:
-                    self.monitor = SpectralMonitor(model, **self.options)
-                self.monitor.step(state.global_step)
+                self._step(model, state.global_step)
             return control
 
     return HFSpectralMonitor
