@@ -1,15 +1,29 @@
 """Shared fixtures: a backend fixture so device-aware tests run on CPU and, when present, GPU."""
 
+import importlib.util
 import os
 
-import pytest
+# Under pytest-xdist (-n) several test processes share the cores: one BLAS/OpenMP thread each, or
+# every worker's BLAS spins on every core. Set before NumPy, SciPy or torch load their thread pools
+# (children inherit it); threadpoolctl below covers a library a plugin may have loaded already.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = "1"
 
-import specdiag._backend as backend
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
-# Keras 3 defaults to TensorFlow, absent here: the light numpy backend for tests that merely touch
-# specdiag.keras (test_public_api resolves its names); tests/test_keras_adapter.py asks for torch.
+import specdiag._backend as backend  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    threadpool_limits(limits=1)
+
+# Keras 3 defaults to TensorFlow, absent here. Its backend is fixed by the first import of keras in
+# the process, whichever test that is (under pytest -n, any test of the worker): torch wherever it is
+# installed (tests/test_keras_adapter.py trains on it, and the suite imports torch anyway), else the
+# light numpy backend for the tests that merely touch specdiag.keras (test_public_api).
 # Never jax: once JAX runs, any later os.fork in this process warns, and other tests fork pools.
-os.environ.setdefault("KERAS_BACKEND", "numpy")
+os.environ.setdefault("KERAS_BACKEND", "torch" if importlib.util.find_spec("torch") else "numpy")
 
 # a script, not a test module (doctest collection would import it)
 collect_ignore = ["make_baselines.py"]

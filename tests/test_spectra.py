@@ -391,11 +391,16 @@ def test_one_job_gets_every_core_and_many_jobs_one_thread_each():
 
     from specdiag._pool import process_map
 
-    default = _blas_threads(None)
-    assert dict(process_map(_blas_threads, [0])) == {0: default}
-    assert dict(process_map(_blas_threads, [0], workers=1)) == {0: 1}
-    assert set(dict(process_map(_blas_threads, [0, 1, 2], workers=None)).values()) == {1}
-    assert _blas_threads(None) == default  # and the limit is lifted afterwards
+    from threadpoolctl import threadpool_limits
+
+    # a BLAS of several threads, also where the test run limits it to one (pytest -n: tests/conftest.py)
+    with threadpool_limits(limits=max(2, _blas_threads(None))):
+        default = _blas_threads(None)
+        assert default >= 2
+        assert dict(process_map(_blas_threads, [0])) == {0: default}
+        assert dict(process_map(_blas_threads, [0], workers=1)) == {0: 1}
+        assert set(dict(process_map(_blas_threads, [0, 1, 2], workers=None)).values()) == {1}
+        assert _blas_threads(None) == default  # and the limit is lifted afterwards
 
 
 def test_hessenberg_buffers_are_reused_without_leaking_between_matrices():
