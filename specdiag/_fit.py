@@ -388,7 +388,7 @@ def fit_report(
     -------
     FitReport
     """
-    from ._radius_report import draw_radii, guard_radii  # noqa: PLC0415 (the sampler, only when sampling)
+    from ._radius_report import Sampling  # noqa: PLC0415 (the sampler, only when sampling)
     from ._spectra import LAW_LABEL  # noqa: PLC0415 (the sampler)
 
     field = choice(field, "field", ("real", "complex"))
@@ -410,21 +410,10 @@ def fit_report(
                 f"samples: need at least {MIN_RADII} radii to fit a Gumbel law, got {samples}: sample more",
                 param="samples",
             )
+        sampling = Sampling(method, seed, device, precision, workers, chunk_size, sampler)
         ensemble = build_ensemble(n, init=init, field=field, seed=seed, **options)
-        if method == "matrices":
-            guard_radii(n, samples, init=init, field=field, precision=precision, workers=workers)
-        radii, _, _ = draw_radii(
-            ensemble,
-            samples,
-            method=method,
-            seed=seed,
-            device=device,
-            precision=precision,
-            workers=workers,
-            chunk_size=chunk_size,
-            sampler=sampler,
-            on_progress=on_progress,
-        )
+        sampling.guard(n, samples, init=init, field=field)
+        radii, _, _ = sampling.draw(ensemble, samples, on_progress)
         field, source, init_used, method_used = (
             ensemble.field,
             LAW_LABEL if method == "law" else "sampled",

@@ -4,6 +4,7 @@ beside the finite-n law and the limit law, as :class:`RadiusReport`, whose ``to_
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from ._runfiles import check_plot_path, hold_out_dir, save_plot, write_run
 from ._spectra import LAW_LABEL, METHODS, SAMPLERS, RadiusStats, law_radii, radius_stats, resolve_sampler, sample_radii
 from ._validation import choice, whole_number
 
-__all__ = ["MATRICES_LABEL", "RadiusReport", "radius_report", "draw_radii", "guard_radii"]
+__all__ = ["MATRICES_LABEL", "RadiusReport", "radius_report", "Sampling", "draw_radii", "guard_radii"]
 
 #: how radii from sampled matrices are labelled (``method_label``)
 MATRICES_LABEL = "eigenvalues of sampled matrices"
@@ -80,6 +81,32 @@ def draw_radii(
         sampler=sampler,
     )
     return radii, dev, time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a report draws its radii: the sampling options ``radius`` and ``fit-gumbel`` share, and the
+    one place that guards a sample's memory and draws it (:func:`draw_radii`)."""
+
+    method: str = "matrices"
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "single"
+    workers: int | None = None
+    chunk_size: int | None = None
+    sampler: str = "hessenberg"
+
+    def guard(self, n: int, samples: int, *, init: str, field: str) -> Estimate | None:
+        """:func:`guard_radii` for sampled matrices; None for exact draws from the law (no matrices)."""
+        if self.method == "law":
+            return None
+        return guard_radii(n, samples, init=init, field=field, precision=self.precision, workers=self.workers)
+
+    def draw(
+        self, ensemble, samples: int, on_progress: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, str, float]:
+        """``samples`` radii of ``ensemble``: (radii, device used, seconds)."""
+        return draw_radii(ensemble, samples, on_progress=on_progress, **dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -199,11 +226,8 @@ def radius_report(
     method = choice(method, "method", METHODS)
     opts = init_options(seed, init=init, **options)
     diagonal = INITS[init].diagonal
-    estimate = (
-        None
-        if method == "law"
-        else guard_radii(n, samples, init=init, field=field, precision=precision, workers=workers)
-    )
+    sampling = Sampling(method, seed, device, precision, workers, chunk_size, sampler)
+    estimate = sampling.guard(n, samples, init=init, field=field)
     parameters = {
         "n": n,
         "samples": samples,
@@ -227,18 +251,7 @@ def radius_report(
             check_disk(out, estimate.disk)
         plot = check_plot_path(plot)
         ensemble = make_ensemble(init, n, field, opts)
-        radii, dev, elapsed = draw_radii(
-            ensemble,
-            samples,
-            method=method,
-            seed=seed,
-            device=device,
-            precision=precision,
-            workers=workers,
-            chunk_size=chunk_size,
-            sampler=sampler,
-            on_progress=on_progress,
-        )
+        radii, dev, elapsed = sampling.draw(ensemble, samples, on_progress)
         limit = ensemble.asymptotic_law()
         report = RadiusReport(
             command="radius",
