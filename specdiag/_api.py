@@ -11,16 +11,18 @@ else by keyword.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ._dynamics import NormCurves, simulate
 from ._errors import InputError
 from ._inits import INITS, InitOptions, make_ensemble
 from ._results import Result
 from ._spectra import sample_radii
 from ._validation import choice, whole_number
+
+if TYPE_CHECKING:
+    from ._dynamics import NormCurves
 
 __all__ = [
     "OPTION_USERS",
@@ -234,6 +236,8 @@ def radius_law(n: int, *, init: str = "glorot", field: str = "real", seed: int =
 def _curves(kind: str, n: int, *, init: str, field: str, seed: int, options: dict, **run: Any) -> NormCurves:
     """Curves of ``kind`` from the arguments of :func:`trajectory` or :func:`hidden_states`, as their
     ``locals()``: the init's keywords (``options``) build the ensemble, the rest go to ``simulate``."""
+    from ._dynamics import simulate  # noqa: PLC0415 (the dynamics engine and its process pool: only for trajectories)
+
     ensemble = build_ensemble(n, init=init, field=field, seed=seed, **options)
     return simulate(ensemble, kind, seed=seed, **run)
 

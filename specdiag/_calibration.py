@@ -19,7 +19,6 @@ one log line.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -157,6 +156,8 @@ def real_calibration(glorot, coverage: float, seed: int, samples: int) -> Rescal
 
 
 def _checksum(key: dict, entry: dict) -> str:
+    import hashlib  # noqa: PLC0415 (OpenSSL, 5 ms of start-up: only for the on-disk cache)
+
     payload = json.dumps(
         {"key": key, "entry": {k: v for k, v in entry.items() if k != "checksum"}}, sort_keys=True, default=list
     )

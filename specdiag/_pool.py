@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
 import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, Callable, Iterable, Iterator, Sequence
-
-from threadpoolctl import threadpool_limits
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from ._errors import InputError
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+# multiprocessing, concurrent.futures and threadpoolctl (about 30 ms of imports) are loaded by the
+# functions that start a pool or limit threads: a command that runs in-process never pays for them
 
 __all__ = [
     "available_cores",
@@ -91,6 +93,8 @@ def resolve_workers(workers: int | None, *, tasks: int | None = None, param: str
 
 def pool_context():
     """The multiprocessing context for worker pools: fork on Linux, the platform default elsewhere."""
+    import multiprocessing  # noqa: PLC0415 (only when a pool starts)
+
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()
@@ -104,6 +108,8 @@ def _die_with_parent() -> None:
     """
     if not sys.platform.startswith("linux"):
         return
+    import multiprocessing  # noqa: PLC0415 (a pool worker: already loaded by its parent)
+
     parent = multiprocessing.parent_process()
     with contextlib.suppress(Exception):
         import ctypes  # noqa: PLC0415 (Linux only)
@@ -125,6 +131,8 @@ def init_worker() -> None:
     _die_with_parent()
     # the parent's Ctrl-C is handled once, by the parent; workers just stop when it tears down
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415 (loaded when threads are limited)
+
     threadpool_limits(limits=1)
 
 
@@ -139,7 +147,8 @@ def inline_threads(workers: int | None, jobs: int) -> int | None:
     >>> inline_threads(None, 1) is None, inline_threads(1, 1), inline_threads(None, 3)
     (True, 1, 1)
     """
-    if workers is None and jobs == 1 and multiprocessing.parent_process() is None:
+    mp = sys.modules.get("multiprocessing")  # a pool worker's parent loaded it before forking
+    if workers is None and jobs == 1 and (mp is None or mp.parent_process() is None):
         return None
     return 1
 
@@ -147,6 +156,8 @@ def inline_threads(workers: int | None, jobs: int) -> int | None:
 @contextlib.contextmanager
 def single_blas_thread():
     """Limit BLAS/LAPACK to one thread within the block (what every worker runs with)."""
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415 (loaded when threads are limited)
+
     with threadpool_limits(limits=1):
         yield
 
@@ -175,6 +186,8 @@ def process_map(
             for i, item in enumerate(items):
                 yield i, func(item)
         return
+    from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: PLC0415 (only when a pool starts)
+
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=init_worker)
     try:
         futures = {pool.submit(func, item): i for i, item in enumerate(items)}

@@ -35,7 +35,6 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence, overload
 
@@ -187,6 +186,8 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # noqa: PLC0415 (only when a file is written)
+
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), file_mode())
@@ -546,6 +547,8 @@ def _write_run_files(out: Path, files: dict[str, str | bytes]) -> Path:
         tmp = None
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
+            import tempfile  # noqa: PLC0415 (only when a run is written)
+
             tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=_TEMP_SUFFIX, dir=out.parent))
             os.chmod(tmp, file_mode(directory=True))
             for name, data in blobs.items():

@@ -18,7 +18,6 @@ Everything here is a pure function of n (and r, k, p); nothing samples.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 
@@ -101,6 +100,8 @@ def log_q(n: int, k):
 
 def q_exact_fraction(n: int, k: int):
     """Q_{n,k} as an exact Fraction (integer arithmetic), for tests and small k."""
+    from fractions import Fraction  # noqa: PLC0415 (fractions loads decimal: only for tests)
+
     rising = math.prod(n + i for i in range(k + 2))
     falling = math.prod(n - i for i in range(k + 2))
     return Fraction(rising - falling, (k + 1) * (k + 2) * n ** (k + 1))

@@ -11,7 +11,6 @@ are read, lazily.
 from __future__ import annotations
 
 import io
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +98,8 @@ def open_h5(path: Path):
 
 def open_keras(path: Path):
     """A Keras 3 ``.keras`` archive (zip with ``model.weights.h5``)."""
+    import zipfile  # noqa: PLC0415 (only for .keras files)
+
     h5py = _h5py()
     try:
         with zipfile.ZipFile(path) as archive:

@@ -7,7 +7,6 @@ a warning, ``location.path`` the file, line 1), and one per file that could not 
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from .._text import printable
@@ -17,6 +16,8 @@ __all__ = ["render_gitlab"]
 
 
 def _issue(check: str, severity: str, description: str, path: str, key: str) -> dict:
+    import hashlib  # noqa: PLC0415 (OpenSSL, 5 ms of start-up: only when a report is written)
+
     return {
         "type": "issue",
         "check_name": f"specdiag/{check}",

@@ -12,7 +12,6 @@ could not be read, or held nothing to check, are ``toolExecutionNotifications`` 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -54,6 +53,8 @@ def _location(file: str, tensor: str | None, root: str | None) -> dict:
 
 
 def _fingerprint(*parts: str) -> str:
+    import hashlib  # noqa: PLC0415 (OpenSSL, 5 ms of start-up: only when a report is written)
+
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
