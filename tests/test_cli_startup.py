@@ -140,6 +140,8 @@ HEAVY = (
     "torch",
     "dask",
     "pandas",
+    "multiprocessing",  # a pool starts only for more than one worker
+    "specdiag._dynamics",  # the trajectory engine
 )
 
 
