@@ -142,13 +142,6 @@ def log_binom_pmf(k: ArrayLike, n: int, mean: ArrayLike, rest_mean: ArrayLike) -
     return out
 
 
-def _rows_to_drop(log_ratios: np.ndarray, target: float) -> int:
-    """Rows past which the terms of a sum are below e^-target of its first (the cumulative log
-    ratios of successive terms are ``log_ratios``); all of them if it never gets there."""
-    below = np.nonzero(np.cumsum(log_ratios) <= -target)[0]
-    return int(below[0]) + 1 if below.size else log_ratios.size
-
-
 #: largest spread of log terms within one segment of :func:`_log_cumsum` (exp stays far from underflow)
 _SEGMENT_SPREAD = 600.0
 
@@ -180,37 +173,38 @@ def _log_cumsum(terms: np.ndarray, carry: np.ndarray, step: float) -> np.ndarray
     return logs.reshape(count * length, cols)[:rows]
 
 
-def _lower_terms(lo: int, hi: int, x: np.ndarray) -> tuple[int, int] | None:
+def _lower_terms(lo: int, hi: int, xmin: float, xmax: float) -> tuple[int, int] | None:
     """Terms k = start..top-1 whose cumulative sums give Q(j, x) = sum_{k<j} pmf(k; x) for the orders
     j = lo..top with j <= x; they start where pmf(k) has fallen below e^-40 of pmf(lo - 1) (None:
-    no order in lo..hi is at or below any x)."""
-    xmin, xmax = float(x.min()), float(x.max())
+    no order in lo..hi is at or below any x in [xmin, xmax])."""
     top = min(hi, math.floor(xmax))
     if top < lo:
         return None
-    k0, start = lo - 1, 0
-    if k0 > 0:
-        worst = max(xmin, float(k0))  # pmf falls slowest below k0 at the smallest x that uses it
-        target = _TAIL_LOG + math.log(xmax + 2)  # and the omitted rest is at most x times its first term
-        span = min(k0, math.ceil(1 + math.sqrt(2 * target * worst)) + 1)  # log(1 - i/x) <= -i/x bounds it
-        start = k0 - _rows_to_drop(np.log(np.arange(k0, k0 - span, -1, dtype=float) / worst), target)
-    return start, top
+    k0 = lo - 1
+    # pmf(k - 1)/pmf(k) = k/x falls slowest at the smallest x that uses the sum (w >= k0), and
+    # log((k0 - i)/w) <= -(w - k0 + i)/w: E terms below k0 fall by at least (E (w - k0) + E(E - 1)/2)/w;
+    # the omitted rest is at most x times its first term
+    w, target = max(xmin, float(k0)), _TAIL_LOG + math.log(xmax + 2)
+    a = w - k0 - 0.5
+    span = math.ceil(-a + math.sqrt(a * a + 2 * target * w)) + 1
+    return max(0, k0 - span), top
 
 
-def _upper_terms(lo: int, hi: int, x: np.ndarray) -> tuple[int, int] | None:
+def _upper_terms(lo: int, hi: int, xmin: float, xmax: float) -> tuple[int, int] | None:
     """Terms k = bottom..end whose cumulative sums from the top give P(j, x) = sum_{k>=j} pmf(k; x) for
     the orders j = bottom..hi with j > x; they end where pmf(k) has fallen below e^-40 of pmf(hi)
-    (None: no order in lo..hi is above any x)."""
-    xmin, xmax = float(x.min()), float(x.max())
+    (None: no order in lo..hi is above any x in [xmin, xmax])."""
     bottom = max(lo, math.floor(xmin) + 1)
     if bottom > hi:
         return None
-    worst = min(xmax, float(hi))  # pmf falls slowest above hi at the largest x that uses it
-    # the omitted rest is at most (end + 1) times its first term; log((hi + i)/hi) >= i/(hi + span) bounds the span
+    # pmf(k + 1)/pmf(k) = x/(k + 1) falls slowest at the largest x that uses the sum (w <= hi), and
+    # log((hi + i)/w) >= b + i/(hi + E) with b = log(hi/w): E terms above hi fall by at least
+    # E b + E(E + 1)/(2 (hi + E)); the omitted rest is at most (end + 1) times its first term
+    b = math.log(hi / min(xmax, float(hi)))
     target = _TAIL_LOG + math.log(hi + 2 + 2 * _TAIL_LOG + math.sqrt(2 * _TAIL_LOG * hi))
-    span = math.ceil(2 * target + math.sqrt(2 * target * hi)) + 1
-    end = hi + _rows_to_drop(np.log(worst / np.arange(hi + 1, hi + span + 1, dtype=float)), target)
-    return bottom, end
+    qa, qb, qc = 2 * b + 1, 2 * b * hi + 1 - 2 * target, -2 * target * hi
+    span = math.ceil((-qb + math.sqrt(qb * qb - 4 * qa * qc)) / (2 * qa)) + 1
+    return bottom, hi + span
 
 
 def _step(k: np.ndarray, x: np.ndarray) -> float:
@@ -264,7 +258,8 @@ def log_gammainc_chunks(lo: int, hi: int, x: np.ndarray, rows: int) -> Iterator[
     x = np.asarray(x, dtype=float)[None, :]
     if lo > hi:
         return
-    lower, upper = _lower_terms(lo, hi, x), _upper_terms(lo, hi, x)
+    xmin, xmax = float(x.min()), float(x.max())
+    lower, upper = _lower_terms(lo, hi, xmin, xmax), _upper_terms(lo, hi, xmin, xmax)
     spans = [s for s in (lower, (upper[0], upper[1] + 1) if upper else None) if s is not None]
     first, last = min(s[0] for s in spans), max(s[1] for s in spans)
     none = np.full(x.shape[1], -np.inf)

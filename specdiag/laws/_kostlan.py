@@ -159,11 +159,12 @@ def _lower_bracket(logp: np.ndarray, n: int, upper: bool, g) -> np.ndarray:
     return lo
 
 
-def solve_quantile(logp: np.ndarray, n: int, upper: bool) -> np.ndarray:
+def solve_quantile(logp: np.ndarray, n: int, upper: bool, tol: float = 4e-16) -> np.ndarray:
     """Radii r with log F(r) = logp (upper=False) or log S(r) = logp (upper=True), vectorized.
 
     Safeguarded Newton in u = log r inside a bracket that every step keeps; bisection (in u) when a
-    Newton step leaves it. Converges to a few ulp.
+    Newton step leaves it. Converges to a few ulp (``tol``, relative in u; a looser one for radii
+    that only place quadrature pieces saves Newton steps).
     """
     logp = np.asarray(logp, dtype=float)
 
@@ -204,11 +205,14 @@ def solve_quantile(logp: np.ndarray, n: int, upper: bool) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             step = -val / dval
         new = u[idx] + step
+        tol_u = tol * np.maximum(1.0, np.abs(u[idx]))
+        # a Newton step within the tolerance is convergence even where rounding puts it just outside
+        # the bracket (bisecting from there walked the whole bracket down again, one radius at a time)
+        converged = (val == 0) | (np.isfinite(dval) & (np.abs(step) <= tol_u))  # not an overflowed slope
         bad = ~np.isfinite(new) | (new <= lo[idx]) | (new >= hi[idx])
         new = np.where(bad, 0.5 * (lo[idx] + hi[idx]), new)
-        new = np.where(val == 0, u[idx], new)
-        tol = 4e-16 * np.maximum(1.0, np.abs(u[idx]))
-        done = (np.abs(new - u[idx]) <= tol) | (hi[idx] - lo[idx] <= tol) | (val == 0)
+        new = np.where(converged, u[idx], new)
+        done = converged | (np.abs(new - u[idx]) <= tol_u) | (hi[idx] - lo[idx] <= tol_u)
         u[idx] = new
         active[idx[done]] = False
     return np.exp(u)
@@ -298,11 +302,12 @@ def draws(u: np.ndarray, n: int) -> np.ndarray:
 
 @lru_cache(maxsize=256)
 def moments(n: int) -> tuple[float, float, float, float]:
-    """(mean, var, skew, excess kurtosis) of rho by Gauss-Legendre on pieces between quantiles."""
+    """(mean, var, skew, excess kurtosis) of rho by Gauss-Legendre on pieces between quantiles (which
+    only place the pieces: solved to 1e-9, not to the last ulp)."""
     guard_work(n, _MOMENT_EVALUATIONS, "the moments of Kostlan's law")
     probs = [1e-30, 1e-8, 1e-3, 0.05, 0.3, 0.5, 0.7, 0.95, 0.999]
-    edges = list(solve_quantile(np.log(np.array(probs)), n, upper=False))
-    edges += list(solve_quantile(np.log(np.array([1e-3, 1e-8, 1e-30])), n, upper=True))
+    edges = list(solve_quantile(np.log(np.array(probs)), n, upper=False, tol=1e-9))
+    edges += list(solve_quantile(np.log(np.array([1e-3, 1e-8, 1e-30])), n, upper=True, tol=1e-9))
     edge = np.array(edges)
     nodes, weights = np.polynomial.legendre.leggauss(32)
     a, b = edge[:-1, None], edge[1:, None]
