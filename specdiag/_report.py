@@ -36,7 +36,7 @@ import platform
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Sequence, overload
+from typing import Any, Callable, Iterable, Sequence, overload
 
 import numpy as np
 
@@ -66,6 +66,7 @@ __all__ = [
     "write_run_files",
     "remove_stale_temps",
     "discard_files",
+    "resume_or_discard",
     "file_mode",
     "run_metadata",
     "fmt_value",
@@ -609,6 +610,37 @@ def discard_files(out: Path | str, patterns: Sequence[str]) -> int:
                     raise _write_error(exc, path) from None
                 count += 1
     return count
+
+
+def resume_or_discard(
+    out: Path,
+    patterns: Sequence[str],
+    differences: Callable[[dict], Sequence[str]],
+    *,
+    force: bool,
+    not_a_run: str,
+    other_run: Callable[[Sequence[str]], str],
+) -> None:
+    """Let a run resume in ``out`` only with the options of the run already there.
+
+    ``differences`` takes the stored ``run.json``'s ``config`` and names the options that differ
+    (empty: the same run, resumed); it may raise on a config it cannot read. A run.json that cannot
+    be read or compared raises ``not_a_run``, other options ``other_run(differences)``; with ``force``
+    the other run's files (``run.json`` and ``patterns``) are discarded instead.
+    """
+    meta = out / MANIFEST
+    if not meta.exists():
+        return
+    try:
+        diff = differences(json.loads(meta.read_text())["config"])
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        if not force:
+            raise InputError(not_a_run, param="out") from None
+        diff = ["config"]
+    if diff and force:
+        discard_files(out, patterns)
+    elif diff:
+        raise InputError(other_run(diff), param="out")
 
 
 def run_metadata(command: str, parameters: dict, *, device: str, elapsed_s: float, **extra) -> dict:

@@ -31,13 +31,13 @@ from ._report import (
     atomic_write_text,
     claim_run_dir,
     csv_document,
-    discard_files,
     markdown_table,
     prepare_out_dir,
     quote_path,
     read_npz,
     release_run_dir,
     remove_stale_temps,
+    resume_or_discard,
     run_metadata,
     write_json_atomic,
     write_npz_atomic,
@@ -402,30 +402,23 @@ def check_resumable(out: Path, cfg: Config, *, force: bool = False) -> None:
     With ``force``, a run with other options (or an unreadable run.json) is discarded instead:
     its run.json first, then its arrays, figures and tables.
     """
-    meta = out / "run.json"
-    if not meta.exists():
-        return
-    try:
-        previous = json.loads(meta.read_text())["config"]
+
+    def differences(previous: dict) -> list[str]:
         current = cfg.comparable()
-        diff = [k for k in current if previous.get(k) != current[k]]
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        if force:
-            discard_files(out, RUN_FILES)
-            return
-        raise InputError(
-            f"out {quote_path(out)} holds a run.json that is not a specdiag reproduce run: choose another out, or "
-            "pass force to overwrite it",
-            param="out",
-        ) from None
-    if diff and force:
-        discard_files(out, RUN_FILES)
-    elif diff:
-        raise InputError(
-            f"out {quote_path(out)} holds a run with different {', '.join(diff)}: use a new out, the same options to "
-            "resume, or force to overwrite it",
-            param="out",
-        )
+        return [k for k in current if previous.get(k) != current[k]]
+
+    resume_or_discard(
+        out,
+        RUN_FILES,
+        differences,
+        force=force,
+        not_a_run=f"out {quote_path(out)} holds a run.json that is not a specdiag reproduce run: choose another out, "
+        "or pass force to overwrite it",
+        other_run=lambda diff: (
+            f"out {quote_path(out)} holds a run with different {', '.join(diff)}: use a new out, "
+            "the same options to resume, or force to overwrite it"
+        ),
+    )
 
 
 def run(

@@ -35,12 +35,12 @@ from ._report import (
     atomic_write_text,
     claim_run_dir,
     csv_document,
-    discard_files,
     prepare_out_dir,
     quote_path,
     read_npz,
     release_run_dir,
     remove_stale_temps,
+    resume_or_discard,
     run_metadata,
     write_json_atomic,
     write_npz_atomic,
@@ -238,27 +238,18 @@ RUN_FILES = ("tasks/*/*.npz", "sweep.json", "sweep.csv", "sweep_*.png")
 
 def check_same_config(out: Path, cfg: SweepConfig, *, force: bool = False) -> None:
     """A sweep directory may be resumed only with its own options; ``force`` discards another run."""
-    meta = out / "run.json"
-    if not meta.exists():
-        return
-    try:
-        previous = SweepConfig.from_dict(json.loads(meta.read_text())["config"])
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        if force:
-            discard_files(out, RUN_FILES)
-            return
-        raise InputError(
-            f"out {quote_path(meta)} is not a specdiag sweep: choose another out, or pass force to overwrite it",
-            param="out",
-        ) from None
-    if previous != cfg and force:
-        discard_files(out, RUN_FILES)
-    elif previous != cfg:
-        raise InputError(
-            f"out {quote_path(out)} holds a sweep with other options: pass resume={quote_path(out)} to finish it, "
-            "choose a new out, or pass force to overwrite it",
-            param="out",
-        )
+    resume_or_discard(
+        out,
+        RUN_FILES,
+        lambda previous: ["options"] if SweepConfig.from_dict(previous) != cfg else [],
+        force=force,
+        not_a_run=f"out {quote_path(out / 'run.json')} is not a specdiag sweep: choose another out, or pass force to "
+        "overwrite it",
+        other_run=lambda _: (
+            f"out {quote_path(out)} holds a sweep with other options: pass resume={quote_path(out)} to "
+            "finish it, choose a new out, or pass force to overwrite it"
+        ),
+    )
 
 
 def load_config(out: Path) -> SweepConfig:
