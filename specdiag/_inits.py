@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field as dataclass_field
-from typing import Callable
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -32,6 +32,7 @@ __all__ = [
     "InitOptions",
     "InitSpec",
     "Ensemble",
+    "LawMoments",
     "LawSummary",
     "make_ensemble",
     "summarize_law",
@@ -70,14 +71,12 @@ class InitOptions:
 Rescaling = calibration.Rescaling
 
 
-@dataclass(frozen=True)
-class LawSummary(Result):
-    """Mean, sd, 5/50/95% quantiles and P(rho > 1) of a radius law, with where it comes from.
+_Moments = TypeVar("_Moments", bound="LawMoments")
 
-    ``p_above_1_se``: the Monte Carlo SE of P(rho > 1) where the law is the real table (None for
-    exact laws). ``p_above_1_bound``: where the table's tail is extrapolated, the text of the bound it
-    establishes ("< 0.01", "> 0.99"; ``p_above_1`` is then that bound), else None.
-    """
+
+@dataclass(frozen=True)
+class LawMoments(Result):
+    """Mean, sd, 5/50/95% quantiles and P(rho > 1) of a radius law."""
 
     mean: float
     std: float
@@ -85,16 +84,32 @@ class LawSummary(Result):
     median: float
     q95: float
     p_above_1: float
+
+    @classmethod
+    def of(cls: type[_Moments], law, **extra: Any) -> _Moments:
+        """The moments of a frozen law (:class:`specdiag.laws._numeric.NumericLaw` or a frozen scipy
+        distribution: the same methods); ``extra``: the fields a subclass adds."""
+        q05, median, q95 = (float(v) for v in law.ppf([0.05, 0.5, 0.95]))
+        return cls(float(law.mean()), float(law.std()), q05, median, q95, float(law.sf(1.0)), **extra)
+
+
+@dataclass(frozen=True)
+class LawSummary(LawMoments):
+    """Mean, sd, 5/50/95% quantiles and P(rho > 1) of a radius law, with where it comes from.
+
+    ``p_above_1_se``: the Monte Carlo SE of P(rho > 1) where the law is the real table (None for
+    exact laws). ``p_above_1_bound``: where the table's tail is extrapolated, the text of the bound it
+    establishes ("< 0.01", "> 0.99"; ``p_above_1`` is then that bound), else None.
+    """
+
     source: str
     p_above_1_se: float | None = None
     p_above_1_bound: str | None = None
 
 
 def summarize_law(law, source: str) -> LawSummary:
-    """Mean, sd, 5/50/95% quantiles and P(rho > 1) of a frozen law (:class:`specdiag.laws._numeric.NumericLaw`
-    or a frozen scipy distribution: the same methods)."""
-    q05, median, q95 = (float(v) for v in law.ppf([0.05, 0.5, 0.95]))
-    return LawSummary(float(law.mean()), float(law.std()), q05, median, q95, float(law.sf(1.0)), source)
+    """Mean, sd, 5/50/95% quantiles and P(rho > 1) of a frozen law, with ``source``."""
+    return LawSummary.of(law, source=source)
 
 
 @dataclass(frozen=True)

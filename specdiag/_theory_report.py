@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from . import _theory as theory
-from ._inits import finite_n_real, summarize_law
+from ._inits import LawMoments, finite_n_real
 from ._resources import guard, theory_estimate
 from ._results import Result, plain
 from ._validation import probability, whole_number
@@ -24,24 +24,6 @@ __all__ = [
     "theory_summary",
     "theory_report",
 ]
-
-
-@dataclass(frozen=True)
-class LawMoments(Result):
-    """Mean, sd, 5/50/95% quantiles and P(rho > 1) of a radius law."""
-
-    mean: float
-    std: float
-    q05: float
-    median: float
-    q95: float
-    p_above_1: float
-
-    @classmethod
-    def of(cls, law) -> LawMoments:
-        """The moments of a frozen ``scipy.stats`` distribution."""
-        summary = summarize_law(law, "")
-        return cls(summary.mean, summary.std, summary.q05, summary.median, summary.q95, summary.p_above_1)
 
 
 @dataclass(frozen=True)
