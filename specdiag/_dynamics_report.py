@@ -20,7 +20,7 @@ from ._inits import INITS, make_ensemble
 from ._report import csv_document
 from ._resources import dynamics_estimate, guard
 from ._results import Result, internal
-from ._runfiles import check_plot_path, hold_out_dir, save_plot, write_run
+from ._runfiles import check_plot_path, run_one_shot, save_plot, write_run
 from ._validation import choice, positive_number, whole_number
 
 __all__ = ["DynamicsReport", "trajectory_report", "hidden_report", "dynamics_report"]
@@ -195,8 +195,9 @@ def dynamics_report(
         "every": every,
         "blowup": blowup,
     }
-    with hold_out_dir(out, kind, parameters, force) as out:  # held while computing: a second run stops at once
-        plot = check_plot_path(plot)
+
+    def compute(held: Path | None) -> DynamicsReport:
+        check_plot_path(plot)
         ensemble = make_ensemble(init, n, field, opts)
         start = time.perf_counter()
         curves = simulate(
@@ -218,7 +219,7 @@ def dynamics_report(
         per_matrix = (
             per_matrix_expected_log10_norm(ensemble, kind, curves.steps, seed, matrices, input_scale) if exact else None
         )
-        report = DynamicsReport(
+        return DynamicsReport(
             command=kind,
             n=n,
             init=init,
@@ -243,11 +244,8 @@ def dynamics_report(
             ensemble=ensemble,
             parameters=parameters,
         )
-        if out is not None:
-            report.write(out, force=force)
-    if plot is not None:
-        report.plot(plot)
-    return report
+
+    return run_one_shot(out, kind, parameters, compute, force=force, plot=plot)
 
 
 def trajectory_report(n: int, **kwargs: Any) -> DynamicsReport:

@@ -20,7 +20,7 @@ from ._inits import INITS, LawSummary, make_ensemble, summarize_law
 from ._report import csv_document
 from ._resources import Estimate, check_disk, guard, radius_estimate
 from ._results import Result, internal
-from ._runfiles import check_plot_path, hold_out_dir, save_plot, write_run
+from ._runfiles import check_plot_path, run_one_shot, save_plot, write_run
 from ._spectra import LAW_LABEL, METHODS, SAMPLERS, RadiusStats, law_radii, radius_stats, resolve_sampler, sample_radii
 from ._validation import choice, whole_number
 
@@ -246,14 +246,15 @@ def radius_report(
         "coverage": opts.coverage,
         "sampler": choice(sampler, "sampler", SAMPLERS),
     }
-    with hold_out_dir(out, "radius", parameters, force) as out:  # held while computing: a second run stops at once
-        if out is not None and estimate is not None:
-            check_disk(out, estimate.disk)
-        plot = check_plot_path(plot)
+
+    def compute(held: Path | None) -> RadiusReport:
+        if held is not None and estimate is not None:
+            check_disk(held, estimate.disk)
+        check_plot_path(plot)
         ensemble = make_ensemble(init, n, field, opts)
         radii, dev, elapsed = sampling.draw(ensemble, samples, on_progress)
         limit = ensemble.asymptotic_law()
-        report = RadiusReport(
+        return RadiusReport(
             command="radius",
             n=n,
             samples=samples,
@@ -276,8 +277,5 @@ def radius_report(
             ensemble=ensemble,
             parameters=parameters,
         )
-        if out is not None:
-            report.write(out, force=force)
-    if plot is not None:
-        report.plot(plot)
-    return report
+
+    return run_one_shot(out, "radius", parameters, compute, force=force, plot=plot)

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol, TypeVar
 
 from ._errors import InputError
 from ._report import hold_run_dir, json_document, prepare_out_dir, run_metadata, write_run_files
 from ._text import printable
 
-__all__ = ["FIGURE_SUFFIXES", "check_plot_path", "save_plot", "claim_out_dir", "hold_out_dir", "write_run"]
+__all__ = [
+    "FIGURE_SUFFIXES",
+    "check_plot_path",
+    "save_plot",
+    "claim_out_dir",
+    "hold_out_dir",
+    "write_run",
+    "run_one_shot",
+]
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -84,3 +92,33 @@ def write_run(
     assert target is not None
     manifest = {**run_metadata(command, parameters, device=device, elapsed_s=elapsed_s), **meta}
     return write_run_files(target, {**files, "run.json": json_document(manifest)})
+
+
+class _OneShotReport(Protocol):
+    def write(self, out: Path | str, *, force: bool = False) -> Path: ...
+
+    def plot(self, path: Path | str) -> Path: ...
+
+
+_Report = TypeVar("_Report", bound=_OneShotReport)
+
+
+def run_one_shot(
+    out: Path | str | None,
+    command: str,
+    parameters: dict,
+    compute: Callable[[Path | None], _Report],
+    *,
+    force: bool = False,
+    plot: Path | str | None = None,
+) -> _Report:
+    """A one-shot command's run: ``out`` held from before ``compute(out)`` (the held directory, None
+    without ``out``; it checks ``plot`` before its work) until the report's files are written there,
+    then the report drawn to ``plot``."""
+    with hold_out_dir(out, command, parameters, force) as held:  # a second run into out stops at once
+        report = compute(held)
+        if held is not None:
+            report.write(held, force=force)
+    if plot is not None:
+        report.plot(plot)
+    return report
