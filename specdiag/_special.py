@@ -113,9 +113,17 @@ def bd0(k: ArrayLike, m: ArrayLike) -> np.ndarray:
     return poly if out is None else np.where(near, poly, out)
 
 
+#: log k! for k = 0.._SMALL_K: below it (and x below _SMALL_X) log pmf = k log x - x - log k! is exact to
+#: about 1e-13 absolute (its terms stay below 600), with a tenth of the operations of the saddle-point form
+_SMALL_K, _SMALL_X = 64, 256.0
+_LOG_FACTORIAL = np.array([math.lgamma(i + 1.0) for i in range(_SMALL_K + 1)])
+
+
 def log_poisson_pmf(k: ArrayLike, x: ArrayLike) -> np.ndarray:
     """log(x^k e^-x / k!) at whole numbers k >= 0 and x > 0, broadcast."""
     k, x = np.asarray(k, dtype=float), np.asarray(x, dtype=float)
+    if k.size and x.size and k.max() <= _SMALL_K and x.max() <= _SMALL_X:
+        return k * np.log(x) - x - _LOG_FACTORIAL[k.astype(np.intp)]
     with np.errstate(divide="ignore"):
         out = -bd0(k, x) - (stirlerr(k) + _LOG_SQRT_2PI + 0.5 * np.log(k))  # the k-only part before broadcasting
     return np.where(k == 0, -x, out)
@@ -200,10 +208,14 @@ def _upper_terms(lo: int, hi: int, xmin: float, xmax: float) -> tuple[int, int] 
     # pmf(k + 1)/pmf(k) = x/(k + 1) falls slowest at the largest x that uses the sum (w <= hi), and
     # log((hi + i)/w) >= b + i/(hi + E) with b = log(hi/w): E terms above hi fall by at least
     # E b + E(E + 1)/(2 (hi + E)); the omitted rest is at most (end + 1) times its first term
-    b = math.log(hi / min(xmax, float(hi)))
+    w = min(xmax, float(hi))
+    b = math.log(hi / w)
     target = _TAIL_LOG + math.log(hi + 2 + 2 * _TAIL_LOG + math.sqrt(2 * _TAIL_LOG * hi))
     qa, qb, qc = 2 * b + 1, 2 * b * hi + 1 - 2 * target, -2 * target * hi
     span = math.ceil((-qb + math.sqrt(qb * qb - 4 * qa * qc)) / (2 * qa)) + 1
+    if hi < 1000:  # the bound is loose at small orders (about 110 terms at hi = 8, where 25 do): count them
+        fall = np.cumsum(np.log(w / np.arange(hi + 1, hi + span + 1, dtype=float)))
+        span = min(span, int(np.searchsorted(-fall, target)) + 2)
     return bottom, hi + span
 
 
