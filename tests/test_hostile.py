@@ -875,10 +875,6 @@ def test_a_scheduler_without_workers_gives_up_after_the_timeout_readme_states():
         assert time.monotonic() - start < 6.0
 
 
-def _task_identity(task):
-    return task
-
-
 @pytest.mark.slow
 def test_every_worker_killed_between_a_task_finishing_and_its_fetch_ends_the_run():
     """The kill -9 that hung CI: results finished on the worker but not yet fetched when it dies.
@@ -899,7 +895,8 @@ def test_every_worker_killed_between_a_task_finishing_and_its_fetch_ends_the_run
         def consume():
             got = []
             try:
-                for task, result, error in executor.run(_task_identity, range(40)):
+                # abs, a builtin: the separate worker process cannot import this test module
+                for task, result, error in executor.run(abs, range(40)):
                     assert error is None and result == task
                     got.append(result)
                     if len(got) == 1:  # the other 39 finish on the worker, unfetched; then it dies
@@ -1012,7 +1009,8 @@ def test_a_failed_single_shot_run_leaves_its_out_as_it_was(tmp_path, monkeypatch
 @pytest.mark.slow
 def test_ctrl_c_during_a_single_shot_run_removes_the_out_it_created(tmp_path):
     out = tmp_path / "D"
-    proc = spawn(["trajectory", "--n", 200, "--matrices", 40, "--steps", 4000, "--out", out])
+    # long enough (tens of seconds even on an idle box) that the signal lands mid-computation
+    proc = spawn(["trajectory", "--n", 500, "--matrices", 200, "--steps", 10000, "--out", out])
     deadline = time.monotonic() + 60
     while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
