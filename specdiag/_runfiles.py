@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 
 from ._errors import InputError
 from ._report import hold_run_dir, json_document, prepare_out_dir, run_metadata, write_run_files
@@ -21,8 +21,6 @@ __all__ = [
     "FIGURE_SUFFIXES",
     "check_plot_path",
     "save_plot",
-    "claim_out_dir",
-    "hold_out_dir",
     "write_run",
     "run_one_shot",
 ]
@@ -60,22 +58,6 @@ def save_plot(figure: Callable[[], Any], path: Path | str) -> Path:
     return save_figure(figure(), target)
 
 
-def claim_out_dir(out: Path | str | None, command: str, parameters: dict, force: bool = False) -> Path | None:
-    """Check a run directory before any work (see :func:`specdiag._report.prepare_out_dir`)."""
-    return prepare_out_dir(out, command=command, parameters=parameters, force=force)
-
-
-@contextlib.contextmanager
-def hold_out_dir(out: Path | str | None, command: str, parameters: dict, force: bool = False) -> Iterator[Path | None]:
-    """Hold a one-shot run's directory from before its computation until its files are written
-    (:func:`specdiag._report.hold_run_dir`); ``None`` when there is no ``out``."""
-    if out is None:
-        yield None
-        return
-    with hold_run_dir(out, command=command, parameters=parameters, force=force) as path:
-        yield path
-
-
 def write_run(
     out: Path | str,
     command: str,
@@ -88,8 +70,7 @@ def write_run(
     **meta: Any,
 ) -> Path:
     """Write a one-shot run's ``files`` and its ``run.json`` into ``out``, all or nothing."""
-    target = claim_out_dir(out, command, parameters, force)
-    assert target is not None
+    target = prepare_out_dir(out, command=command, parameters=parameters, force=force)
     manifest = {**run_metadata(command, parameters, device=device, elapsed_s=elapsed_s), **meta}
     return write_run_files(target, {**files, "run.json": json_document(manifest)})
 
@@ -115,7 +96,13 @@ def run_one_shot(
     """A one-shot command's run: ``out`` held from before ``compute(out)`` (the held directory, None
     without ``out``; it checks ``plot`` before its work) until the report's files are written there,
     then the report drawn to ``plot``."""
-    with hold_out_dir(out, command, parameters, force) as held:  # a second run into out stops at once
+    # out held from before the computation (hold_run_dir): a second run into it stops at once
+    holding = (
+        contextlib.nullcontext(None)
+        if out is None
+        else hold_run_dir(out, command=command, parameters=parameters, force=force)
+    )
+    with holding as held:
         report = compute(held)
         if held is not None:
             report.write(held, force=force)
